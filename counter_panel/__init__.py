@@ -1,0 +1,1 @@
+"""Counter panel device program."""

@@ -1,0 +1,1 @@
+"""Lobby display device program."""

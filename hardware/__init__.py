@@ -1,0 +1,1 @@
+"""Hardware behind small interfaces: printers, buttons and LEDs, audio."""

@@ -1,0 +1,1 @@
+"""Kiosk device program: a citizen takes a number."""

@@ -1,0 +1,1 @@
+"""The queue server: engine, storage, REST and Socket.IO adapters, web pages."""

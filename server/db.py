@@ -1,0 +1,93 @@
+"""Database engines and sessions.
+
+SQLite (embedded default): WAL, foreign keys on, synchronous=FULL so a printed ticket survives a
+power cut, and every write transaction starts with BEGIN IMMEDIATE so numbering and call-next are
+serialised. PostgreSQL: every command locks its centre row (see engine), which also makes `seq`
+follow commit order; reads of snapshots run at REPEATABLE READ.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def default_database_url() -> str:
+    url = os.environ.get("LAYSO_DATABASE_URL")
+    if url:
+        return url
+    data = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "layso"
+    data.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data / 'layso.db'}"
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                           pool_size=20, max_overflow=40)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """A pair of engines over one database: writes (serialised) and reads (snapshots)."""
+
+    def __init__(self, url: str):
+        self.url = normalise_url(url)
+        if is_sqlite(self.url):
+            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self.read_engine = _sqlite_engine(self.url, immediate=False)
+        else:
+            self.write_engine = create_engine(self.url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+            self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One short write transaction: commit on success, roll back on any error."""
+        with self._write() as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session:
+            with session.begin():
+                yield session
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        self.read_engine.dispose()
