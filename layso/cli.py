@@ -1,0 +1,234 @@
+"""The `layso` command line (CONTRACT.md, "Command line")."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+from layso.config import PRESETS, ConfigError, load_config, preset_data, write_config
+
+
+def _config_path(args) -> str | None:
+    path = getattr(args, "config", None) or os.environ.get("LAYSO_CONFIG")
+    if path:
+        return path
+    return "layso.toml" if Path("layso.toml").exists() else None
+
+
+def _db_url(args) -> str:
+    from layso.server.db import default_database_url
+    return getattr(args, "db", None) or default_database_url()
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"layso: {message}", file=sys.stderr)
+    return code
+
+
+# ---- init -----------------------------------------------------------------------------------
+def cmd_init(args) -> int:
+    path = Path(args.config or os.environ.get("LAYSO_CONFIG") or "layso.toml")
+    if path.exists() and not args.force:
+        return _fail(f"{path} exists already (use --force to overwrite)")
+    data = preset_data(args.preset, open_all_hours=args.open_all_hours)
+    write_config(data, path)
+    print(f"layso: wrote {path} from the {args.preset} preset "
+          f"({len(data['fields'])} fields, {len(data['counters'])} counters)")
+    return 0
+
+
+# ---- database helpers for device/user add ---------------------------------------------------------
+def _open_db(args):
+    from layso.server.db import Database
+    from layso.server.engine import seed_centre
+    from layso.server.migrate import upgrade
+    db = Database(_db_url(args))
+    upgrade(db)
+    path = _config_path(args)
+    if path:
+        seed_centre(db, load_config(path))
+    return db
+
+
+def cmd_device_add(args) -> int:
+    from layso.server.auth import add_device
+    from layso.server.errors import QueueError
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
+    try:
+        counters = [int(c) for c in args.counters.split(",") if c.strip()] if args.counters else None
+    except ValueError:
+        return _fail("--counters takes comma-separated counter numbers")
+    db = _open_db(args)
+    try:
+        token = add_device(db, args.role, args.name, args.centre, args.counter, fields, counters)
+    except QueueError as err:
+        return _fail(err.message)
+    print(f"layso: device {args.name!r} ({args.role}) added; its token (shown once):")
+    print(token)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from layso.server.auth import add_user
+    from layso.server.errors import QueueError
+    generated = False
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            return _fail("the passwords differ")
+    else:
+        password, generated = secrets.token_urlsafe(12), True
+    db = _open_db(args)
+    try:
+        add_user(db, args.username, args.role, password, args.centre, full_name=args.full_name or "", pin=args.pin)
+    except QueueError as err:
+        return _fail(err.message)
+    print(f"layso: user {args.username!r} ({args.role}) added")
+    if generated:
+        print(f"password: {password}")
+    return 0
+
+
+# ---- serve and demo -------------------------------------------------------------------------------
+def cmd_serve(args) -> int:
+    from layso.logs import setup_logging
+    from layso.server.app import create_app, serve
+    setup_logging()
+    path = _config_path(args)
+    config = load_config(path) if path else None
+    try:
+        app = create_app(config, db_url=_db_url(args),
+                         public_url=config.centre.public_url if config else None)
+    except RuntimeError as err:
+        return _fail(str(err))
+    serve(app, args.host, args.port)
+    return 0
+
+
+DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "staff1": "staff-demo", "staff2": "staff-demo"}
+
+
+def cmd_demo(args) -> int:
+    from layso.config import parse_config
+    from layso.logs import setup_logging
+    from layso.server.app import create_app, serve
+    from layso.server.auth import add_device, add_user
+    setup_logging("WARNING")
+    folder = Path(tempfile.mkdtemp(prefix="layso-demo-"))
+    data = preset_data("commune", open_all_hours=True)
+    data["centre"]["name"] = "Trung tâm Phục vụ hành chính công xã (trình diễn)"
+    data["centre"]["code"] = "demo"
+    config = parse_config(data, "demo")
+    db_url = f"sqlite:///{folder / 'demo.db'}"
+    os.environ.setdefault("LAYSO_SECRET_KEY", secrets.token_hex(32))
+    app = create_app(config, db_url=db_url)
+    db = app.extensions["layso"].db
+    add_user(db, "admin", "admin", DEMO_PASSWORDS["admin"], full_name="Quản trị viên")
+    add_user(db, "manager", "manager", DEMO_PASSWORDS["manager"], full_name="Lãnh đạo Trung tâm")
+    add_user(db, "staff1", "staff", DEMO_PASSWORDS["staff1"], full_name="Nguyễn Thị Lan", pin="1111")
+    add_user(db, "staff2", "staff", DEMO_PASSWORDS["staff2"], full_name="Trần Văn Minh", pin="2222")
+    base = f"http://127.0.0.1:{args.port}"
+    tokens = [("kiosk", "Kiosk sảnh chính", add_device(db, "kiosk", "Kiosk sảnh chính"))]
+    tokens.append(("display", "Màn hình sảnh", add_device(db, "display", "Màn hình sảnh")))
+    for c in config.counters[:3]:
+        tokens.append((f"counter {c.number}", f"Bảng quầy {c.number}",
+                       add_device(db, "counter", f"Bảng quầy {c.number}", counter=c.number)))
+    print(f"layso demo — {config.centre.name}")
+    print(f"  data folder: {folder} (embedded SQLite)")
+    print("web pages:")
+    for label, path in demo_pages(app):
+        print(f"  {label:<28} {base}{path}")
+    print("demo accounts (username / password):")
+    for user, pw in DEMO_PASSWORDS.items():
+        extra = " (PIN 1111 at a counter panel)" if user == "staff1" else (" (PIN 2222)" if user == "staff2" else "")
+        print(f"  {user:<10} {pw}{extra}")
+    print("device tokens:")
+    for role, name, token in tokens:
+        print(f"  {role:<10} {name:<20} {token}")
+    print("device programs, e.g.:")
+    print(f"  layso kiosk --server {base} --token {tokens[0][2]} --printer png:/tmp/layso-tickets")
+    serve(app, "127.0.0.1", args.port)
+    return 0
+
+
+def demo_pages(app) -> list[tuple[str, str]]:
+    """The web pages this build serves, for the demo's listing."""
+    known = [("Sign in / home", "web.login", "/login"), ("Staff console", "console.page", "/console"),
+             ("Lobby display (web)", "display_page.page", "/display"), ("Manager dashboard", "dashboard.live", "/manage"),
+             ("Administration", "admin.page", "/admin"), ("API (OpenAPI)", "api.openapi_doc", "/api/v1/openapi.json"),
+             ("Health", "healthz", "/healthz")]
+    endpoints = {r.endpoint: r.rule for r in app.url_map.iter_rules()}
+    return [(label, endpoints[ep]) for label, ep, _path in known if ep in endpoints]
+
+
+# ---- parser -------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="layso", description="lấy số — queue numbers for public service centres")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="write a TOML configuration from a preset")
+    s.add_argument("--config", help="where to write (default: layso.toml)")
+    s.add_argument("--preset", choices=PRESETS, default="commune")
+    s.add_argument("--open-all-hours", action="store_true", help="open every day, all day (demos, tests)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing file")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("serve", help="run the server")
+    s.add_argument("--config")
+    s.add_argument("--db", help="database URL (default: LAYSO_DATABASE_URL or an SQLite file)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=5000)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("demo", help="run a demo centre on embedded SQLite")
+    s.add_argument("--port", type=int, default=5000)
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("device", help="manage devices")
+    dsub = s.add_subparsers(dest="device_command", required=True)
+    d = dsub.add_parser("add", help="add a device and print its token")
+    d.add_argument("--role", choices=("kiosk", "display", "counter"), required=True)
+    d.add_argument("--name", required=True)
+    d.add_argument("--counter", type=int, help="the counter a counter panel belongs to")
+    d.add_argument("--fields", help="display zone: comma-separated field codes")
+    d.add_argument("--counters", help="display zone: comma-separated counter numbers")
+    d.add_argument("--centre", help="centre code (when the database has several)")
+    d.add_argument("--config")
+    d.add_argument("--db")
+    d.set_defaults(func=cmd_device_add)
+
+    s = sub.add_parser("user", help="manage accounts")
+    usub = s.add_subparsers(dest="user_command", required=True)
+    u = usub.add_parser("add", help="add an account")
+    u.add_argument("username")
+    u.add_argument("--role", choices=("staff", "manager", "admin"), required=True)
+    u.add_argument("--centre")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    u.add_argument("--full-name", help="the name shown on counters and reports")
+    u.add_argument("--pin", help="digits for signing in at a counter panel")
+    u.add_argument("--config")
+    u.add_argument("--db")
+    u.set_defaults(func=cmd_user_add)
+    # ---- device and tool commands: one register line each ----
+    # ---- end of device and tool commands ----
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ConfigError as err:
+        return _fail(str(err))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

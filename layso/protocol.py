@@ -1,0 +1,88 @@
+"""The wire protocol as devices see it: event names and in-order delivery by `seq`.
+
+Pure Python: importing this module never imports Flask or SQLAlchemy.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+API_PREFIX = "/api/v1"
+
+EVENTS = (
+    "ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
+    "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
+    "device.changed", "ticker.changed", "ticket.reprint",
+)
+COUNTER_COMMANDS = ("next", "recall", "skip", "complete", "pause", "resume", "transfer", "call", "signin", "close")
+PRINTER_STATUSES = ("ok", "paper_out", "cover_open", "offline")
+
+GAP_TIMEOUT_S = 1.0
+
+
+class SeqBuffer:
+    """Delivers events in `seq` order exactly once; asks for a resync when a gap does not fill.
+
+    `deliver(type, payload)` is called for each in-order event; `request_sync()` when an event is
+    missing for longer than `gap_timeout` (the owner then emits `sync` and calls `reset` with the
+    new state's seq). Thread-safe.
+    """
+
+    def __init__(self, deliver: Callable[[str, dict], None], request_sync: Callable[[], None],
+                 gap_timeout: float = GAP_TIMEOUT_S, clock: Callable[[], float] = time.monotonic):
+        self._deliver = deliver
+        self._request_sync = request_sync
+        self.gap_timeout = gap_timeout
+        self._clock = clock
+        self._lock = threading.RLock()
+        self.last_seq: int | None = None
+        self._held: dict[int, tuple[str, dict]] = {}
+        self._gap_since: float | None = None
+        self._sync_requested_at: float | None = None
+
+    def reset(self, seq: int) -> None:
+        """A fresh `state` snapshot at `seq`: later held events still apply, older ones are dropped."""
+        with self._lock:
+            self.last_seq = seq
+            self._sync_requested_at = None
+            for s in [s for s in self._held if s <= seq]:
+                del self._held[s]
+            self._drain()
+
+    def push(self, type_: str, payload: dict) -> None:
+        seq = payload.get("seq") if isinstance(payload, dict) else None
+        if not isinstance(seq, int):
+            return
+        with self._lock:
+            if self.last_seq is None or seq <= self.last_seq or seq in self._held:
+                if self.last_seq is None:
+                    self._held[seq] = (type_, payload)
+                return
+            self._held[seq] = (type_, payload)
+            self._drain()
+
+    def _drain(self) -> None:
+        if self.last_seq is None:
+            return
+        while self.last_seq + 1 in self._held:
+            self.last_seq += 1
+            type_, payload = self._held.pop(self.last_seq)
+            self._deliver(type_, payload)
+        self._gap_since = (self._gap_since or self._clock()) if self._held else None
+
+    def check(self) -> bool:
+        """Call periodically; returns True when it asked for a resync."""
+        with self._lock:
+            if self._gap_since is None or self._clock() - self._gap_since < self.gap_timeout:
+                return False
+            if self._sync_requested_at is not None and self._clock() - self._sync_requested_at < 5 * self.gap_timeout:
+                return False
+            self._sync_requested_at = self._clock()
+        self._request_sync()
+        return True
+
+    @property
+    def waiting_for_gap(self) -> bool:
+        with self._lock:
+            return bool(self._held) and self.last_seq is not None

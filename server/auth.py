@@ -1,0 +1,174 @@
+"""Who is calling: device tokens (bound to one centre and role) and signed-in users."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock
+from .db import Database
+from .errors import BadRequest, Conflict, Forbidden, NotFound
+from .models import AuditEntry, Centre, Counter, Device, User
+
+DEVICE_ROLES = ("kiosk", "display", "counter")
+USER_ROLES = ("staff", "manager", "admin")
+ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # device | user
+    centre_id: int
+    role: str  # kiosk | display | counter | staff | manager | admin
+    device_id: int | None = None
+    user_id: int | None = None
+    counter: int | None = None  # the counter number a counter device or signed-in user acts at
+    name: str = ""
+    zone_fields: tuple[str, ...] | None = None
+    zone_counters: tuple[int, ...] | None = None
+
+    @property
+    def is_user(self) -> bool:
+        return self.kind == "user"
+
+    def at_least(self, role: str) -> bool:
+        return self.is_user and ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def may_act_at(self, counter_number: int) -> bool:
+        return self.counter is not None and self.counter == counter_number and self.role in ("counter", *USER_ROLES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def device_principal(db: Database, token) -> Principal | None:
+    if not isinstance(token, str) or not 10 <= len(token) <= 200:
+        return None
+    with db.read() as s:
+        d = s.execute(select(Device).where(Device.token_hash == hash_token(token))).scalar_one_or_none()
+        if d is None or d.revoked_at is not None:
+            return None
+        counter = d.counter.number if d.counter is not None else None
+        return Principal("device", d.centre_id, d.role, device_id=d.id, counter=counter, name=d.name,
+                         zone_fields=tuple(d.zone_fields) if d.zone_fields else None,
+                         zone_counters=tuple(d.zone_counters) if d.zone_counters else None)
+
+
+def user_principal(db: Database, user_id, counter) -> Principal | None:
+    if not isinstance(user_id, int):
+        return None
+    with db.read() as s:
+        u = s.get(User, user_id)
+        if u is None or not u.active:
+            return None
+        return Principal("user", u.centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
+                         name=u.full_name or u.username)
+
+
+def check_password(db: Database, username, password) -> User | None:
+    if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64 or len(password) > 200:
+        return None
+    with db.read() as s:
+        u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
+        if u is None or not u.active or not check_password_hash(u.password_hash, password):
+            return None
+        return u
+
+
+def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
+    if not isinstance(username, str) or not isinstance(pin, str) or not pin.isdigit() or len(pin) > 12:
+        return None
+    with db.read() as s:
+        u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
+        if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
+            return None
+        return u
+
+
+def centre_id_of(db: Database, code: str | None) -> int:
+    with db.read() as s:
+        if code:
+            c = s.execute(select(Centre.id).where(Centre.code == code)).scalar_one_or_none()
+            if c is None:
+                raise NotFound(f"unknown centre {code!r}", "centre_not_found")
+            return c
+        ids = s.execute(select(Centre.id).order_by(Centre.id)).scalars().all()
+        if not ids:
+            raise NotFound("no centre yet: start the server with a configuration first", "centre_not_found")
+        if len(ids) > 1:
+            raise BadRequest("several centres: name one with --centre", "centre_required")
+        return ids[0]
+
+
+def add_device(db: Database, role: str, name: str, centre_code: str | None = None, counter: int | None = None,
+               fields: list[str] | None = None, counters: list[int] | None = None) -> str:
+    """Create a device and return its token (shown once; only its hash is stored)."""
+    if role not in DEVICE_ROLES:
+        raise BadRequest(f"role must be one of {', '.join(DEVICE_ROLES)}")
+    if not name or len(name) > 100:
+        raise BadRequest("name must be 1 to 100 characters")
+    if role == "counter" and counter is None:
+        raise BadRequest("a counter device needs --counter N")
+    if role != "counter" and counter is not None:
+        raise BadRequest("--counter is only for counter devices")
+    if role != "display" and (fields or counters):
+        raise BadRequest("--fields and --counters limit a display to a zone; use them with --role display")
+    centre_id = centre_id_of(db, centre_code)
+    token = "ls_" + secrets.token_urlsafe(24)
+    with db.write() as s:
+        counter_id = None
+        if counter is not None:
+            counter_id = s.execute(select(Counter.id).where(Counter.centre_id == centre_id,
+                                                            Counter.number == counter)).scalar_one_or_none()
+            if counter_id is None:
+                raise NotFound(f"unknown counter {counter}")
+        if fields:
+            from .models import Field
+            known = set(s.execute(select(Field.code).where(Field.centre_id == centre_id)).scalars())
+            unknown = [f for f in fields if f not in known]
+            if unknown:
+                raise NotFound(f"unknown fields {unknown}")
+        if counters:
+            known_c = set(s.execute(select(Counter.number).where(Counter.centre_id == centre_id)).scalars())
+            unknown_c = [c for c in counters if c not in known_c]
+            if unknown_c:
+                raise NotFound(f"unknown counters {unknown_c}")
+        now = clock.now()
+        d = Device(centre_id=centre_id, role=role, name=name, token_hash=hash_token(token), counter_id=counter_id,
+                   zone_fields=fields or None, zone_counters=counters or None, created_at=now)
+        s.add(d)
+        s.flush()
+        s.add(AuditEntry(centre_id=centre_id, at=now, action="device.add", target=name,
+                         data={"role": role, "counter": counter, "fields": fields, "counters": counters}))
+    return token
+
+
+def add_user(db: Database, username: str, role: str, password: str, centre_code: str | None = None,
+             full_name: str = "", pin: str | None = None) -> int:
+    if role not in USER_ROLES:
+        raise BadRequest(f"role must be one of {', '.join(USER_ROLES)}")
+    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+        raise BadRequest("username must be 1 to 64 letters, digits, '.', '_' or '-'")
+    if len(password) < 8:
+        raise BadRequest("password must have at least 8 characters")
+    if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
+        raise BadRequest("PIN must be 4 to 12 digits")
+    centre_id = centre_id_of(db, centre_code)
+    with db.write() as s:
+        if s.execute(select(User.id).where(User.username == username)).first():
+            raise Conflict(f"user {username!r} exists already", "user_exists")
+        now = clock.now()
+        u = User(centre_id=centre_id, username=username, full_name=full_name, role=role,
+                 password_hash=generate_password_hash(password),
+                 pin_hash=generate_password_hash(pin) if pin else None, created_at=now)
+        s.add(u)
+        s.flush()
+        s.add(AuditEntry(centre_id=centre_id, at=now, action="user.add", target=username, data={"role": role}))
+        return u.id
+
+
+__all__ = ["Principal", "Forbidden", "add_device", "add_user", "device_principal", "user_principal"]

@@ -1,0 +1,145 @@
+"""The Socket.IO adapter: authenticate at connect, send `state`, broadcast events after commit,
+and accept counter commands as events with acknowledgements (same dispatch as REST)."""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, request, session
+from flask_socketio import SocketIO, join_room
+
+from .auth import device_principal, user_principal
+from .engine import Event
+from .errors import QueueError
+from .messages import error_body
+from .services import COUNTER_ACTIONS, counter_command, services
+
+log = logging.getLogger("layso.realtime")
+
+socketio = SocketIO()
+
+# Event types a public tracking page may see, stripped of ids and tracking links.
+PUBLIC_TYPES = {"ticket.called", "ticket.recalled", "ticket.completed", "ticket.skipped", "ticket.cancelled",
+                "ticket.transferred", "queue.changed", "ticker.changed"}
+
+
+def centre_room(centre_id: int) -> str:
+    return f"centre:{centre_id}"
+
+
+def public_room(centre_id: int) -> str:
+    return f"public:{centre_id}"
+
+
+def _strip(obj):
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k not in ("id", "track_url", "device_id")}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+def publish(events: list[Event]) -> None:
+    """Broadcast committed events to every client of their centre (through Redis when configured)."""
+    for ev in events:
+        socketio.emit(ev.type, ev.payload, to=centre_room(ev.centre_id))
+        if ev.type in PUBLIC_TYPES:
+            socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
+
+
+def _principal(auth):
+    svc = services()
+    if isinstance(auth, dict) and "token" in auth:
+        return device_principal(svc.db, auth.get("token"))
+    if "uid" in session:
+        return user_principal(svc.db, session.get("uid"), session.get("counter"))
+    return None
+
+
+def _base_url() -> str:
+    return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    svc = services()
+    if isinstance(auth, dict) and "track" in auth:
+        cid = svc.engine.centre_of_track(auth.get("track"))
+        if cid is None:
+            raise ConnectionRefusedError("unknown tracking link")
+        join_room(public_room(cid))
+        session["track_centre"] = cid
+        return True
+    who = _principal(auth)
+    if who is None:
+        raise ConnectionRefusedError("unauthorized")
+    session["principal"] = who
+    join_room(centre_room(who.centre_id))
+    socketio.emit("state", svc.engine.state(who.centre_id, base_url=_base_url()), to=request.sid)
+    if who.kind == "device":
+        try:
+            svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=True).events)
+        except QueueError:
+            log.exception("device status on connect")
+    return True
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args):
+    who = session.get("principal")
+    if who is not None and who.kind == "device":
+        svc = services()
+        try:
+            svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=False).events)
+        except Exception:  # the database may be gone at shutdown; never crash the handler
+            log.exception("device status on disconnect")
+
+
+@socketio.on("sync")
+def on_sync(*_args):
+    who = session.get("principal")
+    if who is None:
+        return error_body("unauthorized")
+    state = services().engine.state(who.centre_id, base_url=_base_url())
+    socketio.emit("state", state, to=request.sid)
+    return {"ok": True, "seq": state["seq"]}
+
+
+def _command(action: str, data):
+    who = session.get("principal")
+    if who is None:
+        return error_body("unauthorized")
+    try:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            return error_body("malformed_body")
+        data = dict(data)
+        n = data.pop("counter", who.counter)
+        if not isinstance(n, int) or isinstance(n, bool):
+            return error_body("invalid_body", "counter must be a number")
+        status, body = counter_command(services(), who, n, action, data, _base_url())
+        return {"ticket": None} if status == 204 else body
+    except QueueError as err:
+        return error_body(err.code, err.message)
+    except Exception:
+        log.exception("socket command %s failed", action)
+        return error_body("internal_error")
+
+
+def _register(action: str):
+    socketio.on_event(f"counter.{action}", lambda data=None: _command(action, data))
+
+
+for _action in COUNTER_ACTIONS:
+    _register(_action)
+
+
+@socketio.on("*")
+def on_unknown(event, *_args):
+    return error_body("unknown_event", f"unknown event {str(event)[:40]}")
+
+
+@socketio.on_error_default
+def on_error(err):
+    log.exception("socket handler error: %s", err)
+    return error_body("internal_error")

@@ -1,0 +1,273 @@
+"""Shared fixtures: configs, in-process apps with a frozen clock, real server processes on 127.0.0.1,
+and PostgreSQL / Redis that skip with a reason where absent (and fail under LAYSO_REQUIRE_SERVICES)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+
+from layso.config import parse_config, preset_data, write_config
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def require_services() -> bool:
+    return os.environ.get("LAYSO_REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(what: str, reason: str):
+    if require_services():
+        pytest.fail(f"{what} is required here (LAYSO_REQUIRE_SERVICES=1) but {reason}")
+    pytest.skip(f"{what} not available: {reason} (set {what.upper()}_URL, see README)")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def config_data(preset: str = "commune", **changes) -> dict:
+    data = preset_data(preset, open_all_hours=True)
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            data.setdefault(section, {})[name] = value
+        else:
+            data[section] = value
+    return data
+
+
+def small_config_data() -> dict:
+    """Three fields, four counters: the shape most tests need."""
+    data = config_data()
+    keep = {"dat-dai", "bhxh", "tu-phap-ho-tich"}
+    data["fields"] = [f for f in data["fields"] if f["code"] in keep]
+    data["counters"] = [
+        {"number": 1, "name": "Quầy 1", "fields": ["dat-dai"]},
+        {"number": 2, "name": "Quầy 2", "fields": ["dat-dai", "bhxh"]},
+        {"number": 3, "name": "Quầy 3", "fields": ["bhxh", "tu-phap-ho-tich"]},
+        {"number": 4, "name": "Quầy 4 – Ưu tiên", "fields": ["dat-dai", "bhxh", "tu-phap-ho-tich"],
+         "priority_only": True},
+    ]
+    return data
+
+
+@pytest.fixture
+def small_config():
+    return parse_config(small_config_data())
+
+
+# ---- PostgreSQL and Redis ---------------------------------------------------------------------------
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test (dropped afterwards)."""
+    base = os.environ.get("LAYSO_TEST_POSTGRES_URL")
+    if not base:
+        if require_services() or _port_open("127.0.0.1", 5432):
+            base = "postgresql://postgres@127.0.0.1:5432/test"
+        else:
+            _unavailable("layso_test_postgres", "LAYSO_TEST_POSTGRES_URL is not set and nothing listens on 5432")
+    try:
+        import psycopg
+        admin = psycopg.connect(base.replace("postgresql+psycopg://", "postgresql://"), autocommit=True,
+                                connect_timeout=3)
+    except Exception as err:  # noqa: BLE001
+        _unavailable("layso_test_postgres", f"cannot connect ({err})")
+    name = f"layso_t_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = base.rsplit("/", 1)[0] + "/" + name
+    yield url
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("LAYSO_TEST_REDIS_URL")
+    if not url:
+        if require_services() or _port_open("127.0.0.1", 6379):
+            url = "redis://127.0.0.1:6379/0"
+        else:
+            _unavailable("layso_test_redis", "LAYSO_TEST_REDIS_URL is not set and nothing listens on 6379")
+    try:
+        import redis
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as err:  # noqa: BLE001
+        _unavailable("layso_test_redis", f"cannot connect ({err})")
+    return url
+
+
+# ---- in-process engine and app ------------------------------------------------------------------------
+@pytest.fixture
+def frozen_clock():
+    from layso.server import clock
+    old = clock.get_clock()
+    fc = clock.FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=HCM))  # a Monday morning
+    clock.set_clock(fc)
+    yield fc
+    clock.set_clock(old)
+
+
+def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
+    from layso.server.db import Database
+    from layso.server.engine import QueueEngine, seed_centre
+    from layso.server.migrate import upgrade
+    db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
+    upgrade(db)
+    cid = seed_centre(db, parse_config(config_dict or small_config_data()))
+    return QueueEngine(db, "http://127.0.0.1:5000"), cid
+
+
+@pytest.fixture
+def engine(tmp_path, frozen_clock):
+    e, cid = make_engine(tmp_path)
+    yield e, cid
+    e.db.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, frozen_clock):
+    from layso.server.app import create_app
+    os.environ["LAYSO_SECRET_KEY"] = "test-secret"
+    application = create_app(parse_config(small_config_data()), db_url=f"sqlite:///{tmp_path / 'app.db'}",
+                             testing=True)
+    yield application
+    application.extensions["layso"].db.dispose()
+
+
+# ---- real server processes ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """`layso serve` as a real process on 127.0.0.1."""
+
+    workdir: Path
+    db_url: str
+    config_path: Path
+    port: int = field(default_factory=free_port)
+    env: dict = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "ServerProcess":
+        env = {**os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
+        env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
+        log = open(self.workdir / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
+             "--port", str(self.port)], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if b"serving on" in line:
+                return self
+            if self.proc.poll() is not None:
+                break
+        raise RuntimeError(f"server did not start: {line!r}; see {self.workdir}/server-{self.port}.log")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def add_device(self, role: str, name: str, **kw) -> str:
+        from layso.server.auth import add_device
+        from layso.server.db import Database
+        db = Database(self.db_url)
+        try:
+            return add_device(db, role, name, counter=kw.get("counter"), fields=kw.get("fields"),
+                              counters=kw.get("counters"))
+        finally:
+            db.dispose()
+
+    def add_user(self, username: str, role: str, password: str = "password-123", **kw) -> None:
+        from layso.server.auth import add_user
+        from layso.server.db import Database
+        db = Database(self.db_url)
+        try:
+            add_user(db, username, role, password, full_name=kw.get("full_name", ""), pin=kw.get("pin"))
+        finally:
+            db.dispose()
+
+    def get(self, path: str, token: str | None = None, **kw):
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.get(self.url + path, headers=headers, timeout=10, **kw)
+
+    def post(self, path: str, token: str | None = None, json=None, **kw):
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.post(self.url + path, headers=headers, json=json, timeout=10, **kw)
+
+
+def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
+                 port: int | None = None) -> ServerProcess:
+    cfg = tmp_path / "layso.toml"
+    if not cfg.exists():
+        write_config(config or small_config_data(), cfg)
+    db_url = db_url or f"sqlite:///{tmp_path / 'server.db'}"
+    # migrate and seed once here, so that several processes never race on the first start
+    from layso.config import load_config
+    from layso.server.db import Database
+    from layso.server.engine import seed_centre
+    from layso.server.migrate import upgrade
+    db = Database(db_url)
+    upgrade(db)
+    seed_centre(db, load_config(cfg))
+    db.dispose()
+    sp = ServerProcess(tmp_path, db_url, cfg, env=env or {})
+    if port:
+        sp.port = port
+    return sp.start()
+
+
+@pytest.fixture
+def server(tmp_path):
+    sp = start_server(tmp_path)
+    yield sp
+    sp.stop()
