@@ -128,6 +128,10 @@ class Command:
         """Queue an event; `log` (ticket, counter, officer, device, data) also writes the ticket log."""
         self.pending.append((type_, payload, log))
 
+    def next_pos(self) -> float:
+        """A queue position after every ticket queued so far: the seq the next event will get."""
+        return float(self.centre.seq + len(self.pending) + 1)
+
     def finish(self) -> list[Event]:
         if not self.pending:
             return []
@@ -384,7 +388,7 @@ class QueueEngine:
             t = Ticket(centre_id=cmd.centre.id, field_id=f.id, issue_field_id=f.id, day=cmd.today,
                        seq_in_day=seq_row.last, number=f.format_number(seq_row.last), priority=priority,
                        channel=channel, request_id=request_id, request_hash=body_hash, status="waiting",
-                       issued_at=cmd.now, queue_pos=cmd.now.timestamp(), track_token=secrets.token_urlsafe(18),
+                       issued_at=cmd.now, queue_pos=cmd.next_pos(), track_token=secrets.token_urlsafe(18),
                        device_id=device_id, officer_id=None)
             t.field = f
             cmd.s.add(t)
@@ -565,10 +569,10 @@ class QueueEngine:
                                            Ticket.transfer_counter_id.is_(None), same_class)
             .order_by(Ticket.queue_pos, Ticket.id).limit(behind + 1)).scalars())
         if behind == 0:
-            return (positions[0] - 1.0) if positions else cmd.now.timestamp()
+            return (positions[0] - 0.5) if positions else cmd.next_pos()
         if len(positions) > behind:
             return (positions[behind - 1] + positions[behind]) / 2
-        return (positions[-1] + 1e-3) if positions else cmd.now.timestamp()
+        return cmd.next_pos()
 
     def complete(self, centre_id: int, counter_number, dossier_code=None, officer_id: int | None = None,
                  base_url=None) -> Result:
@@ -659,7 +663,7 @@ class QueueEngine:
                 t.transferred = True
                 data["to_counter"] = target.number
             t.status = "waiting"
-            t.queue_pos = cmd.now.timestamp()
+            t.queue_pos = cmd.next_pos()
             c.ticket_id = None
             cmd.s.flush()
             td, cd = cmd.ticket_dict(t), cmd.counter_dict(c)

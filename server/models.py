@@ -126,7 +126,7 @@ class DaySequence(Base):
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
-        UniqueConstraint("field_id", "day", "seq_in_day"),
+        UniqueConstraint("issue_field_id", "day", "seq_in_day"),
         UniqueConstraint("centre_id", "request_id"),
         Index("ix_tickets_queue", "centre_id", "status", "field_id", "queue_pos"),
         Index("ix_tickets_day", "centre_id", "day"),

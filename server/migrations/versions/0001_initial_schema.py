@@ -184,7 +184,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['transfer_counter_id'], ['counters.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('centre_id', 'request_id'),
-    sa.UniqueConstraint('field_id', 'day', 'seq_in_day'),
+    sa.UniqueConstraint('issue_field_id', 'day', 'seq_in_day'),
     sa.UniqueConstraint('track_token')
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
