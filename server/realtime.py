@@ -115,6 +115,8 @@ def _command(action: str, data):
             return error_body("malformed_body")
         data = dict(data)
         n = data.pop("counter", who.counter)
+        if n is None:
+            return error_body("forbidden")
         if not isinstance(n, int) or isinstance(n, bool):
             return error_body("invalid_body", "counter must be a number")
         status, body = counter_command(services(), who, n, action, data, _base_url())
@@ -141,5 +143,7 @@ def on_unknown(event, *_args):
 
 @socketio.on_error_default
 def on_error(err):
+    if isinstance(err, ConnectionRefusedError):
+        raise err  # a refused connect must stay refused
     log.exception("socket handler error: %s", err)
     return error_body("internal_error")
