@@ -258,40 +258,53 @@ class QueueEngine:
             return s.execute(select(Ticket.centre_id).where(Ticket.track_token == token)).scalar_one_or_none()
 
     # ---- queue figures --------------------------------------------------------------------
+    # Per-command caches: the counters serving each field (invalidated by `_set_status`).
+    def _counter_map(self, cmd: Command) -> dict[int, list[tuple[int, str, bool]]]:
+        """field id → [(counter number, status, priority_only)] of the active counters serving it."""
+        cached = cmd.__dict__.get("_counter_map")
+        if cached is None:
+            cached = {}
+            for field_id, number, status, prio_only in cmd.s.execute(
+                    select(CounterField.field_id, Counter.number, Counter.status, Counter.priority_only)
+                    .join(Counter, Counter.id == CounterField.counter_id)
+                    .where(Counter.centre_id == cmd.centre.id, Counter.active.is_(True)).order_by(Counter.number)):
+                cached.setdefault(field_id, []).append((number, status, prio_only))
+            cmd.__dict__["_counter_map"] = cached
+        return cached
+
+    def _set_status(self, cmd: Command, c: Counter, status: str) -> None:
+        c.status = status
+        cmd.__dict__.pop("_counter_map", None)
+
     def serving_counters(self, cmd: Command, field_id: int) -> list[int]:
-        cache = cmd.__dict__.setdefault("_serving", {})
-        if field_id not in cache:
-            cache[field_id] = list(cmd.s.execute(
-                select(Counter.number).join(CounterField, CounterField.counter_id == Counter.id)
-                .where(CounterField.field_id == field_id, Counter.active.is_(True),
-                       Counter.priority_only.is_(False)).order_by(Counter.number)).scalars())
-        return cache[field_id]
+        return [n for n, _s, prio_only in self._counter_map(cmd).get(field_id, []) if not prio_only]
+
+    def _servers(self, cmd: Command, field_id: int) -> tuple[int, int]:
+        rows = self._counter_map(cmd).get(field_id, [])
+        return sum(1 for _n, s, _p in rows if s == "open"), len(rows)
 
     def _waiting(self, cmd: Command):
         return select(func.count(Ticket.id)).where(Ticket.centre_id == cmd.centre.id, Ticket.status == "waiting",
                                                    Ticket.day == cmd.today)
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
-        base = self._waiting(cmd).where(Ticket.field_id == t.field_id, Ticket.transfer_counter_id.is_(None))
-        transfers = cmd.s.execute(base.where(Ticket.transferred.is_(True),
-                                             *( [Ticket.queue_pos < t.queue_pos] if t.transferred else []))).scalar()
+        """How many will be called before `t` by the counters of its field (one query)."""
+        rows = cmd.s.execute(select(Ticket.id, Ticket.queue_pos, Ticket.transferred, Ticket.priority.is_not(None))
+                             .where(Ticket.centre_id == cmd.centre.id, Ticket.status == "waiting",
+                                    Ticket.day == cmd.today, Ticket.field_id == t.field_id,
+                                    Ticket.transfer_counter_id.is_(None), Ticket.id != t.id)).all()
+        me = (t.queue_pos, t.id)
+        transfers = sum(1 for r in rows if r.transferred and (not t.transferred or (r.queue_pos, r.id) < me))
         if t.transferred:
             return transfers
-        plain = base.where(Ticket.transferred.is_(False))
-        same_before = cmd.s.execute(plain.where(
-            Ticket.priority.is_(None) if t.priority is None else Ticket.priority.is_not(None),
-            (Ticket.queue_pos < t.queue_pos) | ((Ticket.queue_pos == t.queue_pos) & (Ticket.id < t.id)))).scalar()
-        if t.priority is not None:
+        mine = t.priority is not None
+        same_before = sum(1 for r in rows if not r.transferred and bool(r[3]) == mine and (r.queue_pos, r.id) < me)
+        if mine:
             return transfers + same_before
-        prio = cmd.s.execute(plain.where(Ticket.priority.is_not(None))).scalar()
+        prio = sum(1 for r in rows if not r.transferred and r[3])
         if cmd.cfg.priority.rule == "interleave":
             prio = min(prio, same_before // cmd.cfg.priority.normal_per_priority + 1)
         return transfers + same_before + prio
-
-    def _servers(self, cmd: Command, field_id: int) -> tuple[int, int]:
-        rows = cmd.s.execute(select(Counter.status).join(CounterField, CounterField.counter_id == Counter.id)
-                             .where(CounterField.field_id == field_id, Counter.active.is_(True))).scalars().all()
-        return sum(1 for r in rows if r == "open"), len(rows)
 
     def estimate_wait(self, cmd: Command, f: Field, ahead: int) -> int | None:
         """Seconds: people ahead × recent mean service time ÷ counters serving the field."""
@@ -299,10 +312,12 @@ class QueueEngine:
         servers = open_n or all_n
         if servers == 0:
             return None
+        if not ahead:
+            return 0
         mean = self.service_times.mean(cmd.s, f.id, cmd.now - timedelta(days=7))
         if mean is None:
             mean = cmd.cfg.queue.default_service_min * 60
-        return int(round((ahead + 0.5) * mean / servers)) if ahead else 0
+        return int(round((ahead + 0.5) * mean / servers))
 
     def field_status(self, cmd: Command, f: Field, issued_today: int | None = None) -> str | None:
         """None when the field accepts tickets now, else why not."""
@@ -322,18 +337,25 @@ class QueueEngine:
             return "daily_cap_reached"
         return None
 
-    def fields_list(self, cmd: Command, only: set[int] | None = None) -> list[dict]:
-        fields = cmd.s.execute(select(Field).where(Field.centre_id == cmd.centre.id, Field.active.is_(True))
-                               .order_by(Field.position, Field.id)).scalars().all()
-        waiting = dict(cmd.s.execute(self._waiting(cmd).with_only_columns(Ticket.field_id, func.count(Ticket.id))
-                                     .group_by(Ticket.field_id)).all())
-        issued = dict(cmd.s.execute(select(DaySequence.field_id, DaySequence.last)
-                                    .where(DaySequence.day == cmd.today,
-                                           DaySequence.field_id.in_([f.id for f in fields]))).all())
+    def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
+        """The contract's Field objects: all active fields, or just `only`."""
+        if only is None:
+            fields = cmd.s.execute(select(Field).where(Field.centre_id == cmd.centre.id, Field.active.is_(True))
+                                   .order_by(Field.position, Field.id)).scalars().all()
+        else:
+            fields = only
+        ids = [f.id for f in fields]
+        waiting_q = self._waiting(cmd).with_only_columns(Ticket.field_id, func.count(Ticket.id)).group_by(Ticket.field_id)
+        issued_q = select(DaySequence.field_id, DaySequence.last).where(DaySequence.day == cmd.today)
+        if only is not None:
+            waiting_q = waiting_q.where(Ticket.field_id.in_(ids))
+            issued_q = issued_q.where(DaySequence.field_id.in_(ids))
+        else:
+            issued_q = issued_q.where(DaySequence.field_id.in_(ids))
+        waiting = dict(cmd.s.execute(waiting_q).all())
+        issued = dict(cmd.s.execute(issued_q).all())
         out = []
         for f in fields:
-            if only is not None and f.id not in only:
-                continue
             reason = self.field_status(cmd, f, issued.get(f.id, 0))
             n = waiting.get(f.id, 0)
             open_n, _ = self._servers(cmd, f.id)
@@ -344,9 +366,10 @@ class QueueEngine:
         return out
 
     def _queue_changed(self, cmd: Command, *field_ids: int) -> None:
-        ids = {i for i in field_ids if i is not None}
+        ids = sorted({i for i in field_ids if i is not None})
         if ids:
-            cmd.emit("queue.changed", {"fields": self.fields_list(cmd, ids)})
+            fields = [cmd.s.get(Field, i) for i in ids]
+            cmd.emit("queue.changed", {"fields": self.fields_list(cmd, fields)})
 
     def _counter_changed(self, cmd: Command, c: Counter) -> None:
         cmd.emit("counter.changed", {"counter": cmd.counter_dict(c)})
@@ -461,7 +484,7 @@ class QueueEngine:
         t.transfer_counter_id = None
         c.ticket_id = t.id
         if c.status == "closed":
-            c.status = "open"
+            self._set_status(cmd, c, "open")
         if not was_transfer and how == "next":
             if t.priority is not None:
                 c.normals_since_priority = 0
@@ -487,7 +510,7 @@ class QueueEngine:
             t = self._pick_next(cmd, c)
             if t is None:
                 if c.status == "closed":
-                    c.status = "open"
+                    self._set_status(cmd, c, "open")
                     self._counter_changed(cmd, c)
                 elif done is not None:
                     self._counter_changed(cmd, c)
@@ -600,7 +623,7 @@ class QueueEngine:
             c = self._counter(cmd, counter_number)
             if c.status == "paused":
                 raise Conflict("the counter is already paused", "counter_paused")
-            c.status = "paused"
+            self._set_status(cmd, c, "paused")
             c.pause_reason = (reason or "").strip() or None
             cd = cmd.counter_dict(c)
             cmd.emit("counter.changed", {"counter": cd})
@@ -613,7 +636,7 @@ class QueueEngine:
             c = self._counter(cmd, counter_number)
             if c.status == "open":
                 raise Conflict("the counter is not paused", "counter_not_paused")
-            c.status = "open"
+            self._set_status(cmd, c, "open")
             c.pause_reason = None
             cd = cmd.counter_dict(c)
             cmd.emit("counter.changed", {"counter": cd})
@@ -627,7 +650,7 @@ class QueueEngine:
         def run(cmd: Command):
             c = self._counter(cmd, counter_number)
             self._finish_current(cmd, c, None)
-            c.status = "closed"
+            self._set_status(cmd, c, "closed")
             c.pause_reason = None
             c.officer_id = None
             c.officer = None
@@ -690,7 +713,7 @@ class QueueEngine:
             t.priority = category
             t.priority_reason = (reason or "").strip() or None
             td = cmd.ticket_dict(t)
-            cmd.emit("queue.changed", {"fields": self.fields_list(cmd, {t.field_id}), "ticket": td},
+            cmd.emit("queue.changed", {"fields": self.fields_list(cmd, [t.field]), "ticket": td},
                      log={"ticket": t, "officer_id": officer_id, "data": {"priority": category, "reason": reason}})
             return td
 
@@ -813,7 +836,7 @@ class QueueEngine:
             c.officer_id = user.id
             c.officer = user
             if c.status == "closed":
-                c.status = "open"
+                self._set_status(cmd, c, "open")
             cd = cmd.counter_dict(c)
             cmd.emit("counter.changed", {"counter": cd})
             self._queue_changed(cmd, *[f.id for f in c.fields])
@@ -875,6 +898,7 @@ class QueueEngine:
         return self._read(centre_id, self._state, base_url)
 
     def _state(self, cmd: Command) -> dict:
+        fields = self.fields_list(cmd)  # also loads every Field into the session
         counters = cmd.s.execute(select(Counter).where(Counter.centre_id == cmd.centre.id, Counter.active.is_(True))
                                  .options(selectinload(Counter.fields), selectinload(Counter.officer))
                                  .order_by(Counter.number)).scalars().all()
@@ -883,6 +907,9 @@ class QueueEngine:
                                                         TicketEvent.at >= datetime.combine(cmd.today, datetime.min.time(), cmd.cfg.tz))
                               .order_by(TicketEvent.id.desc()).limit(RECENT_CALLS)).scalars().all()
         counter_by_id = {c.id: c for c in counters}
+        wanted = {c.ticket_id for c in counters if c.ticket_id} | {ev.ticket_id for ev in calls}
+        if wanted:  # one query instead of one per counter and per call
+            cmd.s.execute(select(Ticket).where(Ticket.id.in_(wanted))).scalars().all()
         recent = []
         for ev in calls:
             t = cmd.s.get(Ticket, ev.ticket_id)
@@ -892,7 +919,7 @@ class QueueEngine:
                            "counter": {"number": c.number, "name": c.name} if c else None,
                            "at": cmd.iso(ev.at), "recall": ev.type == "ticket.recalled"})
         return {"seq": cmd.centre.seq, "centre": centre_dict(cmd), "counters": [cmd.counter_dict(c) for c in counters],
-                "fields": self.fields_list(cmd), "recent_calls": recent, "ticker": cmd.centre.ticker,
+                "fields": fields, "recent_calls": recent, "ticker": cmd.centre.ticker,
                 "now": cmd.iso(cmd.now)}
 
     def fields(self, centre_id: int) -> list[dict]:
