@@ -216,6 +216,7 @@ def test_valid_uris(uri: str, expected: dict) -> None:
     ("dummy:?profile=NOPE", "unknown printer profile"),
     ("dummy:?colour=red", "unknown option"),
     ("dummy:?in_ep=0x81", "unknown option"),
+    ("dummy:?profile=OCD-100", "not a ticket printer"),  # a customer display
     ("tcp:10.0.0.9?profile=TM-T88V&width=576", "wider"),
 ])
 def test_bad_uris_raise_value_error(uri: str, message: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import array
+import io
 import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import unicodedata
 import wave
 from pathlib import Path
@@ -46,8 +48,6 @@ def make_wav(path: Path | None, value: int, frames: int = 200, *, rate: int = 22
         data = bytes([(value >> 8) + 128] * frames * channels)
     else:
         raise ValueError(width)
-    import io
-
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(channels)
@@ -382,7 +382,7 @@ def test_announce_cli_in_subprocess_with_dummy_audio(tmp_path: Path) -> None:
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", XDG_CACHE_HOME=str(tmp_path))
     code = ("import sys; from layso.display.speech import announce_main; "
             "sys.exit(announce_main('7', 1, template='{number}', chime=False))")
-    proc = subprocess.run([os.sys.executable, "-c", code], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "bảy\n"
