@@ -220,7 +220,9 @@ def device_status():
 @bp.get("/state")
 def state():
     who = need("kiosk", "display", "counter", "staff")
-    return jsonify(services().engine.state(who.centre_id, base_url=base_url()))
+    state = services().engine.state(who.centre_id, base_url=base_url())
+    state["device"] = who.device_info()
+    return jsonify(state)
 
 
 @bp.put("/ticker")

@@ -37,6 +37,14 @@ class Principal:
     def at_least(self, role: str) -> bool:
         return self.is_user and ROLE_RANK[self.role] >= ROLE_RANK[role]
 
+    def device_info(self) -> dict | None:
+        """What a device learns about itself in its `state`: identity and display zone."""
+        if self.kind != "device":
+            return None
+        return {"id": self.device_id, "name": self.name, "role": self.role, "counter": self.counter,
+                "zone_fields": list(self.zone_fields) if self.zone_fields else None,
+                "zone_counters": list(self.zone_counters) if self.zone_counters else None}
+
     def may_act_at(self, counter_number: int) -> bool:
         return self.counter is not None and self.counter == counter_number and self.role in ("counter", *USER_ROLES)
 

@@ -205,7 +205,10 @@ class QueueEngine:
             if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bool):
                 value, created = value
             events = cmd.finish()
-            return Result(value, events, created)
+        committed = _time.time()  # the transaction has committed: stamp the events (latency measurements)
+        for ev in events:
+            ev.payload["committed_at"] = committed
+        return Result(value, events, created)
 
     def _read(self, centre_id: int, fn, base_url: str | None = None):
         with self.db.read() as s:

@@ -55,6 +55,13 @@ def _principal(auth):
     return None
 
 
+def state_for(who) -> dict:
+    """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone)."""
+    state = services().engine.state(who.centre_id, base_url=_base_url())
+    state["device"] = who.device_info()
+    return state
+
+
 def _base_url() -> str:
     return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
 
@@ -74,7 +81,7 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("unauthorized")
     session["principal"] = who
     join_room(centre_room(who.centre_id))
-    socketio.emit("state", svc.engine.state(who.centre_id, base_url=_base_url()), to=request.sid)
+    socketio.emit("state", state_for(who), to=request.sid)
     if who.kind == "device":
         try:
             svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=True).events)
@@ -99,7 +106,7 @@ def on_sync(*_args):
     who = session.get("principal")
     if who is None:
         return error_body("unauthorized")
-    state = services().engine.state(who.centre_id, base_url=_base_url())
+    state = state_for(who)
     socketio.emit("state", state, to=request.sid)
     return {"ok": True, "seq": state["seq"]}
 

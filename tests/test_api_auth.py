@@ -255,3 +255,15 @@ def test_seq_increases_by_one_per_event_on_the_socket(world):
     call(world, "counter1", "POST", "/api/v1/counters/1/next")
     seqs = [m["args"][0]["seq"] for m in received[1:] + display.get_received()]
     assert seqs == list(range(start + 1, start + 1 + len(seqs)))
+
+
+def test_a_device_finds_itself_and_its_zone_in_state(world):
+    db = world["db"]
+    zone = add_device(db, "display", "TV khu A", fields=["dat-dai"], counters=[1, 2])
+    client = socketio.test_client(world["app"], auth={"token": zone})
+    state = client.get_received()[0]["args"][0]
+    assert state["device"]["name"] == "TV khu A" and state["device"]["role"] == "display"
+    assert state["device"]["zone_fields"] == ["dat-dai"] and state["device"]["zone_counters"] == [1, 2]
+    rest = world["app"].test_client().get("/api/v1/state", headers={"Authorization": f"Bearer {zone}"}).json
+    assert rest["device"] == state["device"]
+    assert call(world, "manager", "GET", "/api/v1/state").json["device"] is None
