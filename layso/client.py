@@ -55,9 +55,10 @@ class DeviceClient:
         self._stop = threading.Event()
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
-        self.sio = socketio.Client(reconnection=True, reconnection_attempts=0, reconnection_delay=0.5,
-                                   reconnection_delay_max=5, randomization_factor=0.3, logger=False,
-                                   engineio_logger=False)
+        # Reconnection is ours (`_run`), so that a first connection that fails is retried too and a
+        # refused token is retried slowly; python-socketio's own would race with it.
+        self.sio = socketio.Client(reconnection=False, logger=False, engineio_logger=False)
+        self._refused = False
         self.buffer = SeqBuffer(self._deliver, self._request_sync, gap_timeout=gap_timeout)
         self._thread: threading.Thread | None = None
         self._wire()
@@ -68,12 +69,13 @@ class DeviceClient:
 
         @sio.event
         def connect():
+            self._refused = False
             self._set_status(ONLINE)
 
         @sio.event
         def connect_error(data):
-            msg = data.get("message") if isinstance(data, dict) else str(data)
-            self._set_status(UNAUTHORIZED if msg and "unauthorized" in str(msg) else OFFLINE)
+            msg = data.get("message") if isinstance(data, dict) else data
+            self._refused = "unauthorized" in str(msg)
 
         @sio.event
         def disconnect(*_args):
@@ -122,15 +124,16 @@ class DeviceClient:
                     self.sio.connect(self.server, auth={"token": self.token}, transports=["websocket"],
                                      wait_timeout=self.timeout)
                     delay = 0.5
-                except socketio.exceptions.ConnectionError as err:
-                    unauthorized = "unauthorized" in str(err)
-                    self._set_status(UNAUTHORIZED if unauthorized else OFFLINE)
-                    self._stop.wait(30.0 if unauthorized else delay)
-                    delay = min(delay * 2, 5.0)
-                    continue
-                except Exception:  # noqa: BLE001 - any failure: stay alive and retry
-                    log.exception("connect failed")
-                    self._stop.wait(delay)
+                except Exception as err:  # noqa: BLE001 - any failure: stay alive and retry
+                    if self._refused:
+                        self._set_status(UNAUTHORIZED)
+                        wait = 30.0  # a revoked or wrong token: do not hammer the server
+                    else:
+                        self._set_status(OFFLINE)
+                        wait = delay
+                        delay = min(delay * 2, 5.0)
+                    log.debug("connect to %s failed: %s", self.server, err)
+                    self._stop.wait(wait)
                     continue
             self.buffer.check()
             self._stop.wait(0.2)
@@ -138,8 +141,11 @@ class DeviceClient:
     def close(self) -> None:
         self._stop.set()
         try:
-            self.sio.disconnect()
-        except Exception:
+            ws = getattr(self.sio.eio, "ws", None)
+            if ws is not None:
+                ws.shutdown()  # skip the WebSocket close handshake (up to 3 s): a program exits at once
+            self.sio.eio.disconnect(abort=True)
+        except Exception:  # noqa: BLE001 - closing must never fail
             pass
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -43,7 +43,9 @@ def select_locale() -> str:
         return lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    return request.accept_languages.best_match(LANGUAGES) or "vi"
+    if request.path.startswith(("/api/", "/t/")):  # the API and a citizen's own phone: their language
+        return request.accept_languages.best_match(LANGUAGES) or "vi"
+    return "vi"  # staff and lobby pages: Vietnamese unless someone chooses English
 
 
 def secret_key(db_url: str) -> str:
@@ -98,6 +100,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     # ---- page blueprints: one import-and-register line each ----
+    app.register_blueprint(__import__("layso.server.tracking", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
 

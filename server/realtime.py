@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, request, session
-from flask_socketio import SocketIO, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # Socket.IO's, not the built-in
 
 from .auth import device_principal, user_principal
 from .engine import Event
@@ -150,7 +150,5 @@ def on_unknown(event, *_args):
 
 @socketio.on_error_default
 def on_error(err):
-    if isinstance(err, ConnectionRefusedError):
-        raise err  # a refused connect must stay refused
     log.exception("socket handler error: %s", err)
     return error_body("internal_error")

@@ -1,0 +1,487 @@
+"""Drawing the kiosk's screens with pygame: large type, high contrast, Vietnamese text (NFC).
+
+`draw(surface, view)` paints one `View` and returns the touch targets it drew, as (Rect, action)
+pairs; the app dispatches a touch to the action under the finger. Nothing here talks to the
+network or the printer.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from importlib import resources
+
+import pygame
+import qrcode
+from pygame import Rect
+
+from . import texts
+from .layout import HomeFrame, Metrics, home_frame, list_rects, paginate, split_row
+
+# ---- palette: light text on deep navy, dark text on white buttons ---------------------------------
+BG = (9, 24, 46)
+HEADER_BG = (4, 13, 27)
+WHITE = (255, 255, 255)
+MUTED = (196, 210, 230)
+INK = (9, 24, 46)
+INK_SOFT = (52, 72, 98)
+ACCENT = (0, 98, 204)
+HEADING = (150, 200, 255)
+CLOSED_BG = (78, 86, 99)
+CLOSED_INK = (205, 210, 218)
+PRIORITY_BG = (255, 183, 0)
+DANGER_BG = (183, 28, 28)
+WARN_BG = (255, 196, 0)
+OK_BG = (27, 120, 62)
+DISABLED_BG = (40, 56, 80)
+DISABLED_INK = (130, 146, 168)
+
+HOME, PRIORITY, PRIORITY_FIELDS, ISSUING, TICKET, REFUSED, SERVER_AWAY = (
+    "home", "priority", "priority_fields", "issuing", "ticket", "refused", "server_away")
+
+
+@dataclass
+class View:
+    """Everything one frame shows; built by the app from its state."""
+
+    screen: str
+    centre_name: str = ""
+    now: datetime | None = None
+    fields: list[dict] = field(default_factory=list)
+    categories: list[dict] = field(default_factory=list)
+    page: int = 0
+    priority: dict | None = None  # the chosen category {code, name}
+    connection: str = "connecting"
+    printer_fault: str | None = None  # "paper_out" | "cover_open" | "offline" | None
+    has_printer: bool = True
+    ticket: dict | None = None
+    destination: str = ""
+    print_state: str = "printing"  # printing | printed | failed | none
+    refused_code: str = ""
+
+
+Action = tuple
+Target = tuple[Rect, Action]
+
+
+# ---- fonts and text ------------------------------------------------------------------------------------
+def _font_path(bold: bool) -> str:
+    return str(resources.files("layso").joinpath("fonts", "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"))
+
+
+@lru_cache(maxsize=128)
+def font(size: int, bold: bool = False) -> pygame.font.Font:
+    if not pygame.font.get_init():
+        pygame.font.init()
+    return pygame.font.Font(_font_path(bold), max(6, size))
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", str(text))
+
+
+@lru_cache(maxsize=1024)
+def _rendered(text: str, size: int, bold: bool, color: tuple) -> pygame.Surface:
+    return font(size, bold).render(text, True, color)
+
+
+def wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
+    """Greedy wrap by measured width; a word longer than the line is cut by characters."""
+    f = font(size, bold)
+    lines: list[str] = []
+    current = ""
+    for word in nfc(text).split():
+        candidate = f"{current} {word}" if current else word
+        if f.size(candidate)[0] <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while f.size(current)[0] > width and len(current) > 1:
+            cut = len(current)
+            while cut > 1 and f.size(current[:cut])[0] > width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    if current:
+        lines.append(current)
+    return lines
+
+
+def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: int,
+        max_lines: int = 3) -> tuple[int, list[str]]:
+    """The largest size (down to min_size) at which `text` wraps into the box; ellipsis when even
+    the smallest size does not fit."""
+    for s in range(size, min_size - 1, -max(1, size // 24)):
+        lines = wrap(text, s, bold, width)
+        if len(lines) <= max_lines and len(lines) * font(s, bold).get_linesize() <= height:
+            return s, lines
+    lines = wrap(text, min_size, bold, width)
+    fits = max(1, min(max_lines, height // font(min_size, bold).get_linesize()))
+    if len(lines) > fits:
+        lines = lines[:fits]
+        last = lines[-1]
+        while last and font(min_size, bold).size(last + "…")[0] > width:
+            last = last[:-1]
+        lines[-1] = last.rstrip() + "…"
+    return min_size, lines
+
+
+def text_line(surface: pygame.Surface, text: str, size: int, bold: bool, color: tuple, x: int, top: int,
+              align: str = "left", width: int = 0) -> int:
+    """Draw one line whose line box starts at `top`; returns the line box's bottom.
+
+    SDL_ttf grows a line's image above the font's ascent for stacked diacritics (Ỗ, Ẫ): the text
+    is placed by its baseline so every line sits the same whatever its marks."""
+    f = font(size, bold)
+    img = _rendered(nfc(text), size, bold, color)
+    baseline_from_bottom = f.get_height() - f.get_ascent()
+    y = top + f.get_ascent() - (img.get_height() - baseline_from_bottom)
+    if align == "center":
+        x = x + (width - img.get_width()) // 2
+    elif align == "right":
+        x = x + width - img.get_width()
+    surface.blit(img, (x, y))
+    return top + f.get_linesize()
+
+
+def text_block(surface: pygame.Surface, lines: list[str], size: int, bold: bool, color: tuple, rect: Rect,
+               align: str = "left", valign: str = "top") -> int:
+    """Lines inside `rect`; returns the bottom of the last line."""
+    step = font(size, bold).get_linesize()
+    total = step * len(lines)
+    top = rect.top if valign == "top" else rect.top + (rect.height - total) // 2
+    for line in lines:
+        top = text_line(surface, line, size, bold, color, rect.left, top, align, rect.width)
+    return top
+
+
+def fitted(surface: pygame.Surface, text: str, bold: bool, size: int, color: tuple, rect: Rect,
+           align: str = "center", valign: str = "middle", max_lines: int = 3, min_size: int | None = None) -> int:
+    s, lines = fit(text, bold, size, min_size or max(10, size * 6 // 10), rect.width, rect.height, max_lines)
+    return text_block(surface, lines, s, bold, color, rect, align, valign)
+
+
+# ---- QR codes ----------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(data)
+    code.make(fit=True)
+    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
+
+
+@lru_cache(maxsize=8)
+def qr_surface(data: str, side: int) -> pygame.Surface:
+    """The QR code (with its quiet zone) on white, at most `side` px, whole pixels per module."""
+    matrix = _qr_matrix(data)
+    n = len(matrix)
+    module = max(1, side // n)
+    img = pygame.Surface((n * module, n * module))
+    img.fill(WHITE)
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                img.fill((0, 0, 0), Rect(x * module, y * module, module, module))
+    return img
+
+
+# ---- pieces ------------------------------------------------------------------------------------------------
+def _radius(m: Metrics) -> int:
+    return m.px(18)
+
+
+def _header(surface: pygame.Surface, view: View, m: Metrics) -> None:
+    rect = Rect(0, 0, m.width, m.header_h)
+    surface.fill(HEADER_BG, rect)
+    inner = rect.inflate(-2 * m.margin, -m.px(20))
+    clock_w = m.px(330)
+    name_rect = Rect(inner.left, inner.top, inner.width - clock_w - m.gap, inner.height)
+    fitted(surface, view.centre_name or "", True, m.font_centre, WHITE, name_rect, align="left",
+           max_lines=2, min_size=m.px(26))
+    if view.now is not None:
+        clock_rect = Rect(inner.right - clock_w, inner.top, clock_w, inner.height)
+        f_clock, f_date = font(m.font_clock, True), font(m.font_date)
+        total = f_clock.get_linesize() + f_date.get_linesize()
+        top = clock_rect.top + (clock_rect.height - total) // 2
+        top = text_line(surface, view.now.strftime("%H:%M"), m.font_clock, True, WHITE, clock_rect.left, top,
+                        "right", clock_w)
+        date = f"{texts.WEEKDAYS[view.now.weekday()]}, {view.now:%d/%m/%Y}"
+        text_line(surface, date, m.font_date, False, MUTED, clock_rect.left, top, "right", clock_w)
+
+
+def _banner(surface: pygame.Surface, rect: Rect, message: str, bg: tuple, ink: tuple, m: Metrics) -> None:
+    pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
+    fitted(surface, message, True, m.font_banner, ink, rect.inflate(-2 * m.px(24), -m.px(16)), max_lines=3)
+
+
+def _button(surface: pygame.Surface, rect: Rect, label: str, m: Metrics, bg=WHITE, ink=INK,
+            size: int | None = None) -> None:
+    pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
+    fitted(surface, label, True, size or m.font_button, ink, rect.inflate(-2 * m.px(20), -m.px(12)), max_lines=2)
+
+
+def _status_banner(view: View) -> tuple[str, tuple, tuple] | None:
+    """The message shown above the fields, most serious first."""
+    if view.connection == "unauthorized":
+        return texts.UNAUTHORIZED, DANGER_BG, WHITE
+    if view.connection != "online":
+        return (texts.SERVER_AWAY if view.fields else texts.CONNECTING), DANGER_BG, WHITE
+    if view.printer_fault:
+        return texts.PRINTER_FAULTS.get(view.printer_fault, texts.PRINTER_FAULTS["offline"]), WARN_BG, INK
+    return None
+
+
+# ---- screens -----------------------------------------------------------------------------------------------
+def draw(surface: pygame.Surface, view: View) -> list[Target]:
+    m = Metrics(*surface.get_size())
+    surface.fill(BG)
+    _header(surface, view, m)
+    painter = {HOME: _home, PRIORITY_FIELDS: _home, SERVER_AWAY: _home, PRIORITY: _priority,
+               ISSUING: _issuing, TICKET: _ticket, REFUSED: _refused}[view.screen]
+    return painter(surface, view, m)
+
+
+def home_pages(view: View, m: Metrics) -> tuple[HomeFrame, list]:
+    """The frame and the pages of field buttons of the home screen for `view`."""
+    banner = _status_banner(view) is not None
+    priority = bool(view.categories) or view.screen == PRIORITY_FIELDS
+    frame = home_frame(m, banner, nav=False, priority=priority)
+    pages = paginate(view.fields, frame.grid, m)
+    if len(pages) > 1:
+        frame = home_frame(m, banner, nav=True, priority=priority)
+        pages = paginate(view.fields, frame.grid, m)
+    return frame, pages
+
+
+def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    targets: list[Target] = []
+    frame, pages = home_pages(view, m)
+    online = view.connection == "online"
+    status = _status_banner(view)
+    if status and frame.banner is not None:
+        _banner(surface, frame.banner, status[0], status[1], status[2], m)
+    if view.screen == SERVER_AWAY:
+        fitted(surface, texts.SERVER_AWAY_HINT, True, m.font_info, MUTED, frame.title, max_lines=2)
+    elif view.screen == PRIORITY_FIELDS and view.priority:
+        title = texts.PRIORITY_FIELDS_TITLE.format(name=view.priority["name"])
+        fitted(surface, title, True, m.font_title, PRIORITY_BG, frame.title, max_lines=2)
+    else:
+        fitted(surface, texts.TAKE_NUMBER, True, m.font_title, WHITE, frame.title, max_lines=1)
+    page_no = min(view.page, len(pages) - 1)
+    page = pages[page_no]
+    for heading in page.headings:
+        label = texts.CONTINUED.format(agency=heading.agency) if heading.continued else heading.agency
+        fitted(surface, label.upper(), True, m.font_heading, HEADING, heading.rect, align="left",
+               valign="middle", max_lines=1, min_size=m.px(20))
+    by_code = {f["code"]: f for f in view.fields}
+    for slot in page.buttons:
+        f = by_code[slot.code]
+        usable = online and f.get("accepting", False)
+        _field_button(surface, slot.rect, f, usable, online, m)
+        if usable:
+            targets.append((slot.rect, ("field", f["code"])))
+    if frame.nav is not None:
+        targets += _nav(surface, frame.nav, page_no, len(pages), m)
+    if frame.priority is not None:
+        if view.screen == PRIORITY_FIELDS:
+            _button(surface, frame.priority, f"‹ {texts.BACK}", m, bg=WHITE, ink=INK)
+            targets.append((frame.priority, ("back",)))
+        else:
+            _priority_button(surface, frame.priority, online, m)
+            if online:
+                targets.append((frame.priority, ("priority",)))
+    return targets
+
+
+def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics) -> None:
+    closed = not f.get("accepting", False)
+    bg, ink, soft = (WHITE, INK, INK_SOFT) if usable else ((CLOSED_BG, CLOSED_INK, WHITE) if closed and online
+                                                           else (DISABLED_BG, DISABLED_INK, DISABLED_INK))
+    pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
+    if usable:
+        bar = Rect(rect.left, rect.top, m.px(14), rect.height)
+        pygame.draw.rect(surface, ACCENT, bar, border_top_left_radius=_radius(m), border_bottom_left_radius=_radius(m))
+    pad_x, pad_y = m.px(34), max(m.px(10), rect.height // 14)
+    inner = Rect(rect.left + pad_x, rect.top + pad_y, rect.width - pad_x - m.px(20), rect.height - 2 * pad_y)
+    info_size = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
+    step = font(info_size).get_linesize()
+    if closed and online:
+        parts, info_bold = [texts.closed_reason(f.get("closed_reason"))], True
+    else:
+        one_line = rect.height < m.px(200)
+        parts, info_bold = texts.field_queue_lines(f.get("waiting", 0), f.get("est_wait_s"), one_line), False
+    size = min(fit(p, info_bold, info_size, m.px(18), inner.width, step, 1)[0] for p in parts)
+    info_lines = [fit(p, info_bold, size, size, inner.width, step, 1)[1][0] for p in parts]
+    info_h = font(size, info_bold).get_linesize() * len(info_lines)
+    name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - m.px(4))
+    name_size = min(m.px(60), max(m.px(30), rect.height * 24 // 100))
+    n_size, lines = fit(f["name"], True, name_size, m.px(22), name_box.width, name_box.height, max_lines=3)
+    text_block(surface, lines, n_size, True, ink, name_box, "left", "middle")
+    text_block(surface, info_lines, size, info_bold, soft,
+               Rect(inner.left, inner.bottom - info_h, inner.width, info_h), "left")
+
+
+def _priority_button(surface: pygame.Surface, rect: Rect, online: bool, m: Metrics) -> None:
+    bg, ink = (PRIORITY_BG, INK) if online else (DISABLED_BG, DISABLED_INK)
+    pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
+    inner = rect.inflate(-2 * m.px(28), -m.px(16))
+    title_h = font(m.px(50), True).get_linesize()
+    block = Rect(inner.left, inner.top + (inner.height - title_h - font(m.font_info).get_linesize()) // 2,
+                 inner.width, title_h)
+    text_line(surface, texts.PRIORITY_BUTTON, m.px(50), True, ink, block.left, block.top, "center", block.width)
+    hint = Rect(inner.left, block.bottom, inner.width, inner.bottom - block.bottom)
+    fitted(surface, texts.PRIORITY_BUTTON_HINT, False, m.font_info, ink, hint, valign="top", max_lines=1,
+           min_size=m.px(18))
+
+
+def _nav(surface: pygame.Surface, rect: Rect, page: int, pages: int, m: Metrics) -> list[Target]:
+    prev_rect, label_rect, next_rect = split_row(rect, 3, m.gap)
+    targets: list[Target] = []
+    for r, label, action, enabled, left in ((prev_rect, texts.PAGE_PREVIOUS, ("page", page - 1), page > 0, True),
+                                           (next_rect, texts.PAGE_NEXT, ("page", page + 1), page < pages - 1, False)):
+        bg, ink = (WHITE, INK) if enabled else (DISABLED_BG, DISABLED_INK)
+        pygame.draw.rect(surface, bg, r, border_radius=_radius(m))
+        arrow = m.px(22)
+        cy = r.centery
+        if left:
+            ax = r.left + m.px(28)
+            points = [(ax, cy), (ax + arrow, cy - arrow), (ax + arrow, cy + arrow)]
+            box = Rect(ax + arrow + m.px(10), r.top, r.right - ax - arrow - m.px(20), r.height)
+        else:
+            ax = r.right - m.px(28)
+            points = [(ax, cy), (ax - arrow, cy - arrow), (ax - arrow, cy + arrow)]
+            box = Rect(r.left + m.px(10), r.top, ax - arrow - r.left - m.px(20), r.height)
+        pygame.draw.polygon(surface, ink, points)
+        fitted(surface, label, True, m.px(38), ink, box, max_lines=1, min_size=m.px(18))
+        if enabled:
+            targets.append((r, action))
+    fitted(surface, texts.PAGE_OF.format(page=page + 1, pages=pages), True, m.px(38), WHITE, label_rect,
+           max_lines=1)
+    return targets
+
+
+def _priority(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    targets: list[Target] = []
+    top = m.header_h + m.gap
+    status = _status_banner(view)
+    if status:
+        banner = Rect(m.margin, top, m.width - 2 * m.margin, m.banner_h)
+        _banner(surface, banner, *status, m)
+        top = banner.bottom + m.gap
+    title = Rect(m.margin, top, m.width - 2 * m.margin, m.title_h)
+    fitted(surface, texts.PRIORITY_TITLE, True, m.font_title, PRIORITY_BG, title, max_lines=1)
+    back = Rect(m.margin, m.height - m.margin - m.priority_h, m.width - 2 * m.margin, m.priority_h)
+    if not m.portrait:
+        back.width = (m.width - 2 * m.margin) // 2
+    note = Rect(m.margin, back.top - m.gap - m.px(90), m.width - 2 * m.margin, m.px(90))
+    fitted(surface, texts.PRIORITY_NOTE, False, m.font_info, MUTED, note, max_lines=2)
+    area = Rect(m.margin, title.bottom + m.gap, m.width - 2 * m.margin, note.top - title.bottom - 2 * m.gap)
+    online = view.connection == "online"
+    for rect, category in zip(list_rects(area, len(view.categories), m), view.categories):
+        bg, ink = (WHITE, INK) if online else (DISABLED_BG, DISABLED_INK)
+        pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
+        if online:
+            pygame.draw.rect(surface, PRIORITY_BG, Rect(rect.left, rect.top, m.px(18), rect.height),
+                             border_top_left_radius=_radius(m), border_bottom_left_radius=_radius(m))
+            targets.append((rect, ("category", category["code"])))
+        fitted(surface, category["name"], True, m.px(50), ink, rect.inflate(-2 * m.px(40), -m.px(16)),
+               align="left", max_lines=2)
+    _button(surface, back, f"‹ {texts.BACK}", m)
+    targets.append((back, ("back",)))
+    return targets
+
+
+def _issuing(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    area = Rect(m.margin, m.header_h, m.width - 2 * m.margin, m.height - m.header_h)
+    fitted(surface, texts.ISSUING, True, m.px(60), WHITE, area, max_lines=3)
+    return []
+
+
+def _ticket(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    t = view.ticket or {}
+    mg, gap = m.margin, m.gap
+    done = Rect(mg, m.height - mg - m.px(130), m.width - 2 * mg, m.px(130))
+    if not m.portrait:
+        done = Rect(m.width - mg - m.px(520), m.height - mg - m.px(120), m.px(520), m.px(120))
+    status_text, status_bg, status_ink = _print_status(view)
+    if m.portrait:
+        status = Rect(mg, done.top - gap - m.px(150), m.width - 2 * mg, m.px(150))
+        body = Rect(mg, m.header_h + gap, m.width - 2 * mg, status.top - gap - m.header_h - gap)
+        qr_side = min(m.px(460), body.height * 36 // 100)
+        info = Rect(body.left, body.top, body.width, body.height - qr_side - m.px(60))
+        qr_box = Rect(body.left, info.bottom, body.width, body.bottom - info.bottom)
+    else:
+        status = Rect(mg, done.top, done.left - gap - mg, done.height)
+        body = Rect(mg, m.header_h + gap, m.width - 2 * mg, status.top - gap - m.header_h - gap)
+        qr_side = min(m.px(520), body.height - m.px(70))
+        qr_box = Rect(body.right - qr_side - m.px(40), body.top, qr_side + m.px(40), body.height)
+        info = Rect(body.left, body.top, qr_box.left - gap - body.left, body.height)
+    _ticket_info(surface, t, view, info, m)
+    if t.get("track_url"):
+        img = qr_surface(t["track_url"], qr_side)
+        x = qr_box.left + (qr_box.width - img.get_width()) // 2
+        surface.blit(img, (x, qr_box.top))
+        caption = Rect(qr_box.left, qr_box.top + img.get_height() + m.px(8), qr_box.width, m.px(50))
+        fitted(surface, texts.TICKET_QR, False, m.font_info, MUTED, caption, max_lines=1, min_size=m.px(18))
+    pygame.draw.rect(surface, status_bg, status, border_radius=_radius(m))
+    fitted(surface, status_text, True, m.font_banner, status_ink, status.inflate(-2 * m.px(24), -m.px(12)),
+           max_lines=3)
+    _button(surface, done, texts.DONE, m)
+    return [(done, ("done",))]
+
+
+def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Metrics) -> None:
+    """Title, the number very large, field, destination, priority, people ahead and the wait."""
+    lines: list[tuple[str, int, bool, tuple]] = [(texts.TICKET_TITLE, m.px(52), True, MUTED)]
+    number_size = m.font_number
+    while number_size > m.px(80) and font(number_size, True).size(t.get("number", ""))[0] > area.width:
+        number_size -= m.px(10)
+    lines.append((t.get("number", ""), number_size, True, WHITE))
+    lines.append((t.get("field_name", ""), m.px(56), True, WHITE))
+    if view.destination:
+        lines.append((texts.TICKET_GO_TO.format(destination=view.destination), m.px(46), True, HEADING))
+    if t.get("priority_name"):
+        lines.append((texts.TICKET_PRIORITY.format(name=t["priority_name"]), m.px(40), True, PRIORITY_BG))
+    lines.append((texts.ticket_ahead(t.get("ahead") or 0), m.px(40), False, WHITE))
+    wait = texts.wait_text(t.get("est_wait_s")) if t.get("status", "waiting") == "waiting" else None
+    if wait:
+        lines.append((texts.TICKET_WAIT.format(wait=wait), m.px(40), False, WHITE))
+    blocks = []
+    for text, size, bold, color in lines:
+        s, wrapped = fit(text, bold, size, max(m.px(20), size * 6 // 10), area.width, size * 3, max_lines=2)
+        blocks.append((wrapped, s, bold, color))
+    spacing = m.px(10)
+    total = sum(font(s, b).get_linesize() * len(w) for w, s, b, _ in blocks) + spacing * (len(blocks) - 1)
+    top = area.top + max(0, (area.height - total) // 2)
+    for wrapped, s, bold, color in blocks:
+        top = text_block(surface, wrapped, s, bold, color, Rect(area.left, top, area.width, area.height),
+                         "center") + spacing
+
+
+def _print_status(view: View) -> tuple[str, tuple, tuple]:
+    if view.print_state == "failed" or (view.print_state == "printing" and view.printer_fault):
+        fault = view.printer_fault or "offline"
+        return texts.PRINTER_FAULTS.get(fault, texts.PRINTER_FAULTS["offline"]), WARN_BG, INK
+    if view.print_state == "none" or not view.has_printer:
+        return texts.TICKET_NO_PRINTER, DISABLED_BG, WHITE
+    if view.print_state == "printed":
+        return texts.TICKET_PRINTED, OK_BG, WHITE
+    return texts.TICKET_PRINTING, DISABLED_BG, WHITE
+
+
+def _refused(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    mg = m.margin
+    back = Rect(mg, m.height - mg - m.px(130), m.width - 2 * mg, m.px(130))
+    area = Rect(mg + m.px(40), m.header_h, m.width - 2 * mg - m.px(80), back.top - m.header_h)
+    size, lines = fit(texts.refused(view.refused_code), True, m.px(52), m.px(30), area.width, area.height // 2, 5)
+    title_h = font(m.px(64), True).get_linesize()
+    body_h = font(size, True).get_linesize() * len(lines)
+    top = area.top + (area.height - title_h - m.px(40) - body_h) // 2
+    text_line(surface, texts.REFUSED_TITLE, m.px(64), True, PRIORITY_BG, area.left, top, "center", area.width)
+    text_block(surface, lines, size, True, WHITE, Rect(area.left, top + title_h + m.px(40), area.width, body_h),
+               "center")
+    _button(surface, back, f"‹ {texts.BACK}", m)
+    return [(back, ("back",))]

@@ -1,0 +1,60 @@
+"""The device client against a real server: refused tokens, reconnecting, closing; and SeqBuffer."""
+from __future__ import annotations
+
+import time
+
+from layso.client import OFFLINE, ONLINE, UNAUTHORIZED, DeviceClient
+from layso.protocol import SeqBuffer
+
+
+def test_a_refused_token_shows_unauthorized(server):
+    client = DeviceClient(server.url, "ls_not-a-valid-token-000", timeout=3).start()
+    try:
+        end = time.monotonic() + 10
+        while client.status != UNAUTHORIZED and time.monotonic() < end:
+            time.sleep(0.05)
+        assert client.status == UNAUTHORIZED
+    finally:
+        client.close()
+
+
+def test_first_connect_retries_until_the_server_comes(tmp_path):
+    from conftest import free_port, start_server
+    port = free_port()
+    client = DeviceClient(f"http://127.0.0.1:{port}", "ls_whatever-token-1234", timeout=2).start()
+    try:
+        time.sleep(1.5)
+        assert client.status == OFFLINE
+        sp = start_server(tmp_path, port=port)
+        try:
+            client.token = sp.add_device("display", "TV")
+            assert client.wait_online(20)
+            t0 = time.monotonic()
+            client.close()
+            assert time.monotonic() - t0 < 2.0, "closing must be quick"
+        finally:
+            sp.stop()
+    finally:
+        client.close()
+
+
+def test_seq_buffer_orders_drops_duplicates_and_asks_for_sync():
+    now = [0.0]
+    got, syncs = [], []
+    buf = SeqBuffer(lambda t, p: got.append(p["seq"]), lambda: syncs.append(now[0]), clock=lambda: now[0])
+    buf.push("x", {"seq": 5})  # before any state: held
+    buf.reset(4)
+    assert got == [5]
+    buf.push("x", {"seq": 7})
+    buf.push("x", {"seq": 5})  # duplicate
+    assert got == [5] and not buf.check()
+    buf.push("x", {"seq": 6})
+    assert got == [5, 6, 7]
+    buf.push("x", {"seq": 9})
+    now[0] = 0.5
+    assert not buf.check()
+    now[0] = 1.2
+    assert buf.check() and syncs == [1.2]
+    buf.reset(9)  # the fresh state covers the gap
+    buf.push("x", {"seq": 10})
+    assert got == [5, 6, 7, 10]
