@@ -197,6 +197,7 @@ def start_janitor(app: Flask, every_s: float = 15.0) -> threading.Thread:
 
 
 def run_janitor(svc: Services) -> None:
+    """Close days on time, and tell devices when fields open or close by the clock."""
     try:
         with svc.db.read() as s:
             ids = s.execute(select(Centre.id)).scalars().all()
@@ -204,6 +205,11 @@ def run_janitor(svc: Services) -> None:
             res = svc.engine.close_days(cid)
             if res.events:
                 svc.publish(res.events)
+            openness = [(f["code"], f["accepting"], f["closed_reason"]) for f in svc.engine.fields(cid)]
+            previous = svc.field_openness.get(cid)
+            svc.field_openness[cid] = openness
+            if previous is not None and previous != openness:
+                svc.publish(svc.engine.announce_fields(cid).events)
     except Exception:
         log.exception("janitor run failed")
 

@@ -824,6 +824,15 @@ class QueueEngine:
 
         return self._run(centre_id, run)
 
+    def announce_fields(self, centre_id: int) -> Result:
+        """A `queue.changed` with every field, e.g. when fields open or close by the clock."""
+        def run(cmd: Command):
+            fields = self.fields_list(cmd)
+            cmd.emit("queue.changed", {"fields": fields})
+            return fields
+
+        return self._run(centre_id, run)
+
     def sign_in(self, centre_id: int, counter_number, user_id: int, base_url=None) -> Result:
         """The staff user becomes the counter's current officer; the counter opens."""
         def run(cmd: Command):

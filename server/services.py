@@ -42,6 +42,8 @@ class Services:
     engine: QueueEngine
     publish: callable = None  # set by the realtime adapter: publish(list[Event])
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    # per centre, the last (code, accepting, reason) of each field the janitor saw
+    field_openness: dict = field(default_factory=dict)
 
 
 def services() -> Services:

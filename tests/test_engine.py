@@ -364,3 +364,21 @@ def test_time_moves_only_with_the_clock(engine, frozen_clock):
     frozen_clock.advance(minutes=7)
     assert e.call_next(cid, 1).value["ticket"]["called_at"] == "2026-11-23T09:07:00+07:00"
     assert timedelta(minutes=7)
+
+
+def test_janitor_announces_fields_opening_and_closing_by_the_clock(tmp_path, frozen_clock):
+    from layso.server.app import run_janitor
+    from layso.server.services import Services
+    e, cid = make_engine(tmp_path, hours_config())
+    published = []
+    svc = Services(db=e.db, engine=e, publish=published.extend)
+    frozen_clock.set(datetime(2026, 11, 23, 6, 50, tzinfo=HCM))
+    run_janitor(svc)
+    assert published == []  # the first look only remembers
+    frozen_clock.set(datetime(2026, 11, 23, 6, 55, tzinfo=HCM))
+    run_janitor(svc)
+    assert published == []  # nothing changed
+    frozen_clock.set(datetime(2026, 11, 23, 7, 0, tzinfo=HCM))  # the early window opens
+    run_janitor(svc)
+    assert [ev.type for ev in published] == ["queue.changed"]
+    assert all(f["accepting"] for f in published[0].payload["fields"])
