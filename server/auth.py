@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -53,11 +55,40 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_PRINCIPALS: dict[str, tuple[float, Principal]] = {}
+_PRINCIPALS_LOCK = threading.Lock()
+PRINCIPAL_TTL_S = 2.0  # a revoked token stops working within this time, in every process
+
+
+def forget_cached_principals() -> None:
+    """Drop cached device principals (after a revocation in this process)."""
+    with _PRINCIPALS_LOCK:
+        _PRINCIPALS.clear()
+
+
 def device_principal(db: Database, token) -> Principal | None:
+    """The device behind a token. Valid tokens are cached briefly; unknown ones never are, so a new
+    token works at once."""
     if not isinstance(token, str) or not 10 <= len(token) <= 200:
         return None
+    key = hash_token(token)
+    now = time.monotonic()
+    with _PRINCIPALS_LOCK:
+        hit = _PRINCIPALS.get(key)
+    if hit is not None and now - hit[0] < PRINCIPAL_TTL_S:
+        return hit[1]
+    who = _load_device_principal(db, key)
+    if who is not None:
+        with _PRINCIPALS_LOCK:
+            if len(_PRINCIPALS) > 5000:
+                _PRINCIPALS.clear()
+            _PRINCIPALS[key] = (now, who)
+    return who
+
+
+def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
     with db.read() as s:
-        d = s.execute(select(Device).where(Device.token_hash == hash_token(token))).scalar_one_or_none()
+        d = s.execute(select(Device).where(Device.token_hash == token_hash)).scalar_one_or_none()
         if d is None or d.revoked_at is not None:
             return None
         counter = d.counter.number if d.counter is not None else None

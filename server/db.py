@@ -8,7 +8,8 @@ follow commit order; reads of snapshots run at REPEATABLE READ.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -68,6 +69,9 @@ class Database:
         else:
             self.write_engine = create_engine(self.url, pool_size=20, max_overflow=40, pool_pre_ping=True)
             self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
+        # SQLite: writers of this process queue on a lock (fair, no busy-handler sleeps while the
+        # database is free); other processes still meet the busy timeout.
+        self._writer = threading.Lock() if self.sqlite else nullcontext()
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -78,7 +82,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One short write transaction: commit on success, roll back on any error."""
-        with self._write() as session:
+        with self._writer, self._write() as session:
             with session.begin():
                 yield session
 

@@ -15,7 +15,9 @@ import time as _time
 from dataclasses import dataclass, field as dc_field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -137,16 +139,18 @@ class Command:
             return []
         base = self.centre.seq
         self.centre.seq = base + len(self.pending)
-        events = []
+        events, log_rows = [], []
         for i, (type_, payload, log) in enumerate(self.pending, start=1):
             payload = {"seq": base + i, **payload}
             if log is not None:
-                self.s.add(TicketEvent(centre_id=self.centre.id, ticket_id=log["ticket"].id, seq=base + i,
-                                       type=type_, at=self.now, counter_id=log.get("counter_id"),
-                                       officer_id=log.get("officer_id"), device_id=log.get("device_id"),
-                                       data=log.get("data") or {}))
+                log_rows.append({"centre_id": self.centre.id, "ticket_id": log["ticket"].id, "seq": base + i,
+                                 "type": type_, "at": self.now, "counter_id": log.get("counter_id"),
+                                 "officer_id": log.get("officer_id"), "device_id": log.get("device_id"),
+                                 "data": log.get("data") or {}})
             events.append(Event(type_, payload, self.centre.id))
         self.s.flush()
+        if log_rows:  # one INSERT for the ticket log
+            self.s.execute(insert(TicketEvent), log_rows)
         return events
 
     # ---- serialisation (the contract's objects) -------------------------------------------
@@ -291,20 +295,24 @@ class QueueEngine:
                                                    Ticket.day == cmd.today)
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
-        """How many will be called before `t` by the counters of its field (one query)."""
-        rows = cmd.s.execute(select(Ticket.id, Ticket.queue_pos, Ticket.transferred, Ticket.priority.is_not(None))
-                             .where(Ticket.centre_id == cmd.centre.id, Ticket.status == "waiting",
-                                    Ticket.day == cmd.today, Ticket.field_id == t.field_id,
-                                    Ticket.transfer_counter_id.is_(None), Ticket.id != t.id)).all()
-        me = (t.queue_pos, t.id)
-        transfers = sum(1 for r in rows if r.transferred and (not t.transferred or (r.queue_pos, r.id) < me))
+        """How many will be called before `t` by the counters of its field (one aggregate query)."""
+        before = (Ticket.queue_pos < t.queue_pos) | ((Ticket.queue_pos == t.queue_pos) & (Ticket.id < t.id))
+        is_prio = Ticket.priority.is_not(None)
+        same_class = is_prio if t.priority is not None else Ticket.priority.is_(None)
+
+        def count(cond):
+            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+        transfers, same_before, prio = cmd.s.execute(
+            select(count(Ticket.transferred.is_(True) & (before if t.transferred else True)),
+                   count(Ticket.transferred.is_(False) & same_class & before),
+                   count(Ticket.transferred.is_(False) & is_prio))
+            .where(Ticket.centre_id == cmd.centre.id, Ticket.status == "waiting", Ticket.day == cmd.today,
+                   Ticket.field_id == t.field_id, Ticket.transfer_counter_id.is_(None), Ticket.id != t.id)).one()
         if t.transferred:
             return transfers
-        mine = t.priority is not None
-        same_before = sum(1 for r in rows if not r.transferred and bool(r[3]) == mine and (r.queue_pos, r.id) < me)
-        if mine:
+        if t.priority is not None:
             return transfers + same_before
-        prio = sum(1 for r in rows if not r.transferred and r[3])
         if cmd.cfg.priority.rule == "interleave":
             prio = min(prio, same_before // cmd.cfg.priority.normal_per_priority + 1)
         return transfers + same_before + prio
@@ -322,8 +330,8 @@ class QueueEngine:
             mean = cmd.cfg.queue.default_service_min * 60
         return int(round((ahead + 0.5) * mean / servers))
 
-    def field_status(self, cmd: Command, f: Field, issued_today: int | None = None) -> str | None:
-        """None when the field accepts tickets now, else why not."""
+    def field_status(self, cmd: Command, f: Field, issued_today: int | None = None, cap: bool = True) -> str | None:
+        """None when the field accepts tickets now, else why not (`cap=False`: hours only)."""
         if not f.accepting:
             return "field_closed"
         if not cmd.cfg.hours.issuing_open(cmd.now):
@@ -332,13 +340,26 @@ class QueueEngine:
             local = cmd.cfg.hours.local(cmd.now)
             if local.strftime("%H:%M") >= f.cutoff:
                 return "outside_hours"
+        if not cap:
+            return None
         if issued_today is None:
             issued_today = cmd.s.execute(select(DaySequence.last).where(
                 DaySequence.field_id == f.id, DaySequence.day == cmd.today)).scalar() or 0
-        cap = min(f.daily_cap or f.range_size, f.range_size)
-        if issued_today >= cap:
+        if issued_today >= self.daily_cap(f):
             return "daily_cap_reached"
         return None
+
+    @staticmethod
+    def daily_cap(f: Field) -> int:
+        return min(f.daily_cap or f.range_size, f.range_size)
+
+    def _next_number(self, cmd: Command, f: Field) -> int:
+        """The field's next daily sequence number, in one statement (upsert … RETURNING)."""
+        ins = (sqlite_insert if cmd.s.bind.dialect.name == "sqlite" else pg_insert)(DaySequence)
+        stmt = (ins.values(field_id=f.id, day=cmd.today, last=1)
+                .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
+                .returning(DaySequence.last))
+        return cmd.s.execute(stmt).scalar_one()
 
     def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
         """The contract's Field objects: all active fields, or just `only`."""
@@ -399,20 +420,16 @@ class QueueEngine:
             f = self._field(cmd, field_code)
             if priority is not None and priority not in cmd.cfg.categories:
                 raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
-            seq_row = cmd.s.get(DaySequence, (f.id, cmd.today))
-            reason = self.field_status(cmd, f, seq_row.last if seq_row else 0)
+            reason = self.field_status(cmd, f, cap=False)
             if reason is not None:
-                code = "daily_cap_reached" if reason == "daily_cap_reached" else "field_closed"
-                raise Conflict({"daily_cap_reached": "no numbers left today for this field",
-                                "outside_hours": "outside working hours",
-                                "field_closed": "this field is not taking numbers now"}[reason], code,
+                raise Conflict({"outside_hours": "outside working hours",
+                                "field_closed": "this field is not taking numbers now"}[reason], "field_closed",
                                reason=reason)
-            if seq_row is None:
-                seq_row = DaySequence(field_id=f.id, day=cmd.today, last=0)
-                cmd.s.add(seq_row)
-            seq_row.last += 1
+            n = self._next_number(cmd, f)
+            if n > self.daily_cap(f):  # the transaction rolls back, so the count stays at the cap
+                raise Conflict("no numbers left today for this field", "daily_cap_reached", reason="daily_cap_reached")
             t = Ticket(centre_id=cmd.centre.id, field_id=f.id, issue_field_id=f.id, day=cmd.today,
-                       seq_in_day=seq_row.last, number=f.format_number(seq_row.last), priority=priority,
+                       seq_in_day=n, number=f.format_number(n), priority=priority,
                        channel=channel, request_id=request_id, request_hash=body_hash, status="waiting",
                        issued_at=cmd.now, queue_pos=cmd.next_pos(), track_token=secrets.token_urlsafe(18),
                        device_id=device_id, officer_id=None)
