@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_user_add)
     # ---- device and tool commands: one register line each ----
     __import__("layso.counter_panel.cli", fromlist=["register"]).register(sub)
+    __import__("layso.server.cli_bench", fromlist=["register"]).register(sub)
+    __import__("layso.display.cli", fromlist=["register"]).register(sub)
     __import__("layso.kiosk.cli", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p

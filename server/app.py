@@ -100,6 +100,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     # ---- page blueprints: one import-and-register line each ----
+    app.register_blueprint(__import__("layso.server.display_page", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.tracking", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.console", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
