@@ -29,14 +29,6 @@ FPS = 30
 MAX_ITEMS_PER_FRAME = 500
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """"1920x1080" → (1920, 1080)."""
-    w, sep, h = text.lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit() or not (320 <= int(w) <= 8192 and 240 <= int(h) <= 8192):
-        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 1920x1080 (got {text!r})")
-    return int(w), int(h)
-
-
 def open_window(size: tuple[int, int] | None, fullscreen: bool) -> pygame.Surface:
     pygame.display.init()
     pygame.display.set_caption(texts.WINDOW_TITLE)
@@ -154,4 +146,4 @@ def run_display(server: str, token: str, size: tuple[int, int] | None = None, fu
     return 0
 
 
-__all__ = ["DisplayApp", "Speaker", "run_display", "open_window", "parse_size"]
+__all__ = ["DisplayApp", "Speaker", "run_display", "open_window"]

@@ -1,28 +1,20 @@
 """`layso display` (the lobby screen) and `layso announce` (one call-out, for installers)."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
-
-def _size(text: str) -> tuple[int, int]:
-    from layso.display.app import parse_size
-    try:
-        return parse_size(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+from layso.device_cli import add_device_arguments, device_token
 
 
 def cmd_display(args) -> int:
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # before pygame is first imported
-    from layso.client import read_token
     from layso.display.app import run_display
     from layso.logs import setup_logging
     setup_logging()
     try:
-        token = read_token(args.token or (None if args.token_file else os.environ.get("LAYSO_TOKEN")), args.token_file)
+        token = device_token(args)
     except (ValueError, OSError) as err:
         print(f"layso display: {err}", file=sys.stderr)
         return 2
@@ -53,15 +45,8 @@ def cmd_announce(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("display", help="run the lobby display (pygame) with voice call-outs")
-    p.add_argument("--server", required=True, help="the server's URL, e.g. http://192.168.1.10:5000")
-    who = p.add_mutually_exclusive_group()
-    who.add_argument("--token", help="this display's device token (or LAYSO_TOKEN)")
-    who.add_argument("--token-file", help="a file holding the device token")
-    p.add_argument("--fullscreen", action="store_true")
-    p.add_argument("--size", type=_size, help="window or screen size WIDTHxHEIGHT (default 1920x1080, "
-                                              "or the screen's own with --fullscreen)")
+    add_device_arguments(p, "1920x1080")
     p.add_argument("--voice", default="espeak", help="espeak (default), clips:DIR (recorded clips) or off")
-    p.add_argument("--screenshot", help="keep this PNG updated with what the screen shows")
     p.set_defaults(func=cmd_display)
 
     a = sub.add_parser("announce", help="speak one call-out (or print its text) to test the speakers")

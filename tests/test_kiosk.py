@@ -643,7 +643,7 @@ def test_screenshot_is_written_atomically_at_most_once_a_second(kiosk_server, ki
 
 def test_cli_registers_the_contract_flags(tmp_path):
     from layso.cli import build_parser
-    from layso.kiosk.cli import parse_size
+    from layso.device_cli import parse_size
     args = build_parser().parse_args(["kiosk", "--server", "http://127.0.0.1:5000", "--token", "t",
                                       "--printer", "dummy:", "--fullscreen", "--size", "1920x1080",
                                       "--screenshot", str(tmp_path / "k.png")])
