@@ -3,6 +3,8 @@ and accept counter commands as events with acknowledgements (same dispatch as RE
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # Socket.IO's, not the built-in
@@ -44,6 +46,32 @@ def publish(events: list[Event]) -> None:
         socketio.emit(ev.type, ev.payload, to=centre_room(ev.centre_id))
         if ev.type in PUBLIC_TYPES:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
+
+
+class AsyncPublisher:
+    """Publishes from one thread, in the order commands committed, so that a command's answer never
+    waits for the fan-out to hundreds of lobby screens."""
+
+    def __init__(self):
+        self._queue: "queue.SimpleQueue[list[Event]]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, events: list[Event]) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="layso-publisher", daemon=True)
+                    self._thread.start()
+        self._queue.put(events)
+
+    def _loop(self) -> None:
+        while True:
+            events = self._queue.get()
+            try:
+                publish(events)
+            except Exception:  # noqa: BLE001 - one bad emit must not stop later events
+                log.exception("publishing %d events failed", len(events))
 
 
 def _principal(auth):
