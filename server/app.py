@@ -103,6 +103,8 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.display_page", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.tracking", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.console", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.dashboard", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.admin", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
 

@@ -214,6 +214,11 @@ class QueueEngine:
             ev.payload["committed_at"] = committed
         return Result(value, events, created)
 
+    def run_command(self, centre_id: int, fn, base_url: str | None = None) -> Result:
+        """Run `fn(cmd)` as a command of its own (centre locked, events numbered, published by the
+        caller after commit): for adapters such as the admin pages that change the centre's setup."""
+        return self._run(centre_id, fn, base_url)
+
     def _read(self, centre_id: int, fn, base_url: str | None = None):
         with self.db.read() as s:
             centre = s.get(Centre, centre_id)

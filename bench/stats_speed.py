@@ -1,0 +1,126 @@
+"""How fast are a month's and a year's statistics on a year of a busy provincial centre?
+
+    python bench/stats_speed.py                       # SQLite and PostgreSQL (127.0.0.1:5432)
+    python bench/stats_speed.py --skip-postgres --repeat 7 --json
+
+Generates the year with bench/generate_year.py the first time (an SQLite file under --workdir and a
+PostgreSQL database of its own, created through the `postgres` user), then times `compute_stats`
+for each group (field, counter, officer, hour, day) over one month and over the whole year, and
+`compute_groups` for all five at once (the XLSX export). Targets: a month within 300 ms, a year
+within 2 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate_year  # noqa: E402  (the generator beside this file)
+
+from layso.config import load_preset  # noqa: E402
+from layso.server.db import Database  # noqa: E402
+from layso.server.engine import seed_centre  # noqa: E402
+from layso.server.migrate import upgrade  # noqa: E402
+from layso.server.models import Ticket  # noqa: E402
+from layso.server.stats import GROUPS, compute_groups, compute_stats  # noqa: E402
+
+TARGETS_MS = {"month": 300, "year": 2000}
+YEAR = (date(2026, 1, 1), date(2026, 12, 31))
+MONTH = (date(2026, 3, 1), date(2026, 3, 31))  # the weeks after Tết: the busiest month
+
+
+def ensure_postgres_database(url: str) -> None:
+    import psycopg
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def prepared(url: str, tickets: int, log) -> tuple[Database, int, int]:
+    """The database with a generated year (generated now if it has no tickets yet)."""
+    db = Database(url)
+    upgrade(db)
+    centre_id = seed_centre(db, load_preset("province"))
+    with db.read() as s:
+        n = s.execute(select(func.count(Ticket.id)).where(Ticket.centre_id == centre_id)).scalar()
+    if not n:
+        log(f"generating a year into {url} …")
+        summary = generate_year.generate(db, centre_id, YEAR[0], 365, tickets, seed=1, progress=None)
+        log(f"  {summary.tickets} tickets, {summary.events} events, {summary.ratings} ratings "
+            f"in {summary.seconds:.0f} s")
+        n = summary.tickets
+    return db, centre_id, n
+
+
+def timed(fn, repeat: int) -> dict:
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append((time.perf_counter() - t0) * 1000)
+    return {"median_ms": round(statistics.median(runs), 1), "max_ms": round(max(runs), 1),
+            "min_ms": round(min(runs), 1)}
+
+
+def measure(db: Database, centre_id: int, repeat: int) -> dict:
+    out = {}
+    for span, (d_from, d_to) in (("month", MONTH), ("year", YEAR)):
+        rows = {}
+        for g in GROUPS:
+            compute_stats(db, centre_id, d_from, d_to, g)  # warm the database's cache once
+            rows[g] = timed(lambda g=g: compute_stats(db, centre_id, d_from, d_to, g), repeat)
+        rows["all five"] = timed(lambda: compute_groups(db, centre_id, d_from, d_to), max(1, repeat // 2))
+        out[span] = rows
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp") + "/layso-stats-bench")
+    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/layso_stats_year")
+    p.add_argument("--skip-postgres", action="store_true")
+    p.add_argument("--tickets", type=int, default=250_000)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    targets = [("sqlite", f"sqlite:///{Path(args.workdir) / 'year.db'}")]
+    if not args.skip_postgres:
+        ensure_postgres_database(args.postgres)
+        targets.append(("postgresql", args.postgres))
+    report = {"cores": os.cpu_count(), "load_average_before": list(os.getloadavg()), "targets_ms": TARGETS_MS,
+              "month": [d.isoformat() for d in MONTH], "year": [d.isoformat() for d in YEAR], "databases": {}}
+    for name, url in targets:
+        db, centre_id, n = prepared(url, args.tickets, log)
+        report["databases"][name] = {"tickets": n, **measure(db, centre_id, args.repeat)}
+        db.dispose()
+    report["load_average_after"] = list(os.getloadavg())
+    met = all(r[g]["median_ms"] <= TARGETS_MS[span] for d in report["databases"].values()
+              for span, r in d.items() if span in TARGETS_MS for g in GROUPS)
+    report["targets_met"] = met
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"cores {report['cores']}, load average before {report['load_average_before'][0]:.2f}, "
+          f"after {report['load_average_after'][0]:.2f}; median (max) of {args.repeat} runs, ms")
+    for name, d in report["databases"].items():
+        print(f"\n{name}: {d['tickets']} tickets")
+        for span in ("month", "year"):
+            cells = "  ".join(f"{g} {v['median_ms']:.0f} ({v['max_ms']:.0f})" for g, v in d[span].items())
+            print(f"  {span:<5} (≤ {TARGETS_MS[span]} ms): {cells}")
+    print(f"\ntargets met (medians): {'yes' if met else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`layso export --from YYYY-MM-DD --to YYYY-MM-DD --format csv|xlsx [--out PATH] [--config PATH] [--db URL]`
+
+The statistics of a range of local days, with the same figures as the statistics page: XLSX has a
+summary sheet and one sheet per group; CSV has every group, one after the other, with a first
+column naming the group. `--group` limits the file to one group; `--tickets` writes the raw
+ticket-level list instead (for the province's reports). `--out -` writes CSV to standard output.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from layso.config import ConfigError, load_config
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def cmd_export(args) -> int:
+    from .auth import centre_id_of
+    from .db import Database, default_database_url
+    from .engine import seed_centre
+    from .errors import QueueError
+    from .export import export_stats, export_tickets, ticket_csv_chunks, tickets_file_name, translated
+    from .migrate import upgrade
+
+    if args.to < args.start:
+        print("layso: --to must be on or after --from", file=sys.stderr)
+        return 2
+    if args.out == "-" and args.format != "csv":
+        print("layso: only CSV can be written to standard output", file=sys.stderr)
+        return 2
+    config_path = args.config or os.environ.get("LAYSO_CONFIG") or ("layso.toml" if Path("layso.toml").exists() else None)
+    db = Database(args.db or default_database_url())
+    try:
+        upgrade(db)
+        if config_path:
+            seed_centre(db, load_config(config_path))
+        centre_id = centre_id_of(db, args.centre)
+        with translated(args.lang):
+            if args.tickets and args.format == "csv":  # streamed: a year is tens of megabytes
+                name = tickets_file_name(args.start, args.to, "csv")
+                chunks = ticket_csv_chunks(db, centre_id, args.start, args.to)
+            else:
+                name, content = (export_tickets(db, centre_id, args.start, args.to, args.format) if args.tickets
+                                 else export_stats(db, centre_id, args.start, args.to, args.format, args.group))
+                chunks = iter([content])
+            out = _write(chunks, name, args.out)
+    except ConfigError as err:
+        print(f"layso: {err}", file=sys.stderr)
+        return 2
+    except QueueError as err:
+        print(f"layso: {err.message}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+    if out is not None:
+        print(f"layso: wrote {out}")
+    return 0
+
+
+def _write(chunks, name: str, out_arg: str | None) -> Path | None:
+    """Write to standard output ('-'), or atomically to a file (a folder gets the default name)."""
+    if out_arg == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return None
+    out = Path(out_arg) if out_arg else Path(name)
+    if out.is_dir():
+        out = out / name
+    tmp = out.with_name(out.name + ".part")
+    with open(tmp, "wb") as f:
+        for chunk in chunks:
+            f.write(chunk)
+    os.replace(tmp, out)
+    return out
+
+
+def register(sub) -> None:
+    s = sub.add_parser("export", help="export statistics (CSV or XLSX) for a range of days")
+    s.add_argument("--from", dest="start", type=_day, required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--to", type=_day, required=True, metavar="YYYY-MM-DD")
+    s.add_argument("--format", choices=("csv", "xlsx"), required=True)
+    s.add_argument("--out", help="file or folder to write (default: a named file here; '-' for standard output)")
+    s.add_argument("--group", choices=("all", "field", "counter", "officer", "hour", "day"), default="all",
+                   help="one group only (default: all)")
+    s.add_argument("--tickets", action="store_true", help="the raw ticket-level list instead of the statistics")
+    s.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the headers (default: vi)")
+    s.add_argument("--centre", help="centre code (when the database has several)")
+    s.add_argument("--config")
+    s.add_argument("--db")
+    s.set_defaults(func=cmd_export)
