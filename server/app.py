@@ -23,7 +23,7 @@ from .errors import QueueError
 from .messages import error_body
 from .migrate import upgrade
 from .models import Centre, Counter, Device, Ticket
-from .realtime import AsyncPublisher, publish, socketio
+from .realtime import AsyncPublisher, disconnect_revoked, publish, socketio
 from .services import Services
 
 log = logging.getLogger("layso.server")
@@ -214,6 +214,7 @@ def run_janitor(svc: Services) -> None:
             svc.field_openness[cid] = openness
             if previous is not None and previous != openness:
                 svc.publish(svc.engine.announce_fields(cid).events)
+        disconnect_revoked(svc.db)
     except Exception:
         log.exception("janitor run failed")
 

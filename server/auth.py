@@ -71,7 +71,11 @@ def device_principal(db: Database, token) -> Principal | None:
     token works at once."""
     if not isinstance(token, str) or not 10 <= len(token) <= 200:
         return None
-    key = hash_token(token)
+    return device_principal_by_hash(db, hash_token(token))
+
+
+def device_principal_by_hash(db: Database, key: str) -> Principal | None:
+    """The same, from the token's hash (what a Socket.IO connection keeps to re-check its device)."""
     now = time.monotonic()
     with _PRINCIPALS_LOCK:
         hit = _PRINCIPALS.get(key)

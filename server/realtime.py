@@ -9,7 +9,7 @@ import threading
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # Socket.IO's, not the built-in
 
-from .auth import device_principal, user_principal
+from .auth import device_principal, device_principal_by_hash, hash_token, user_principal
 from .engine import Event
 from .errors import QueueError
 from .messages import error_body
@@ -22,6 +22,22 @@ socketio = SocketIO()
 # Event types a public tracking page may see, stripped of ids and tracking links.
 PUBLIC_TYPES = {"ticket.called", "ticket.recalled", "ticket.completed", "ticket.skipped", "ticket.cancelled",
                 "ticket.transferred", "queue.changed", "ticker.changed"}
+
+
+# this process's device connections: sid → token hash (to cut revoked devices off)
+_device_sids: dict[str, str] = {}
+
+
+def disconnect_revoked(db) -> int:
+    """Disconnect this process's connections whose device token was revoked; how many."""
+    gone = [sid for sid, key in list(_device_sids.items()) if device_principal_by_hash(db, key) is None]
+    for sid in gone:
+        _device_sids.pop(sid, None)
+        try:
+            socketio.server.disconnect(sid, namespace="/")
+        except Exception:  # noqa: BLE001 - already gone
+            log.debug("disconnecting %s failed", sid)
+    return len(gone)
 
 
 def centre_room(centre_id: int) -> str:
@@ -108,6 +124,9 @@ def on_connect(auth=None):
     if who is None:
         raise ConnectionRefusedError("unauthorized")
     session["principal"] = who
+    if who.kind == "device":
+        session["token_hash"] = hash_token(auth["token"])
+        _device_sids[request.sid] = session["token_hash"]
     join_room(centre_room(who.centre_id))
     socketio.emit("state", state_for(who), to=request.sid)
     if who.kind == "device":
@@ -120,6 +139,7 @@ def on_connect(auth=None):
 
 @socketio.on("disconnect")
 def on_disconnect(*_args):
+    _device_sids.pop(request.sid, None)
     who = session.get("principal")
     if who is not None and who.kind == "device":
         svc = services()
@@ -131,7 +151,7 @@ def on_disconnect(*_args):
 
 @socketio.on("sync")
 def on_sync(*_args):
-    who = session.get("principal")
+    who = current_socket_principal()
     if who is None:
         return error_body("unauthorized")
     state = state_for(who)
@@ -139,8 +159,16 @@ def on_sync(*_args):
     return {"ok": True, "seq": state["seq"]}
 
 
-def _command(action: str, data):
+def current_socket_principal():
+    """The connection's principal; a device's token is re-checked (revocation applies at once)."""
     who = session.get("principal")
+    if who is not None and who.kind == "device":
+        who = device_principal_by_hash(services().db, session.get("token_hash", ""))
+    return who
+
+
+def _command(action: str, data):
+    who = current_socket_principal()
     if who is None:
         return error_body("unauthorized")
     try:

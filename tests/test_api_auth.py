@@ -267,3 +267,22 @@ def test_a_device_finds_itself_and_its_zone_in_state(world):
     rest = world["app"].test_client().get("/api/v1/state", headers={"Authorization": f"Bearer {zone}"}).json
     assert rest["device"] == state["device"]
     assert call(world, "manager", "GET", "/api/v1/state").json["device"] is None
+
+
+def test_a_revoked_device_is_refused_at_once_and_cut_off(world):
+    from sqlalchemy import update
+
+    from layso.server import clock
+    from layso.server.auth import forget_cached_principals, hash_token
+    from layso.server.models import Device
+    from layso.server.realtime import disconnect_revoked
+    panel = socketio.test_client(world["app"], auth={"token": world["tokens"]["counter1"]})
+    panel.get_received()
+    assert panel.emit("counter.next", {}, callback=True) == {"ticket": None}
+    with world["db"].write() as s:
+        s.execute(update(Device).where(Device.token_hash == hash_token(world["tokens"]["counter1"]))
+                  .values(revoked_at=clock.now()))
+    forget_cached_principals()
+    assert panel.emit("counter.next", {}, callback=True)["error"]["code"] == "unauthorized"
+    assert disconnect_revoked(world["db"]) >= 1
+    assert not panel.is_connected()
