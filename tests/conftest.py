@@ -74,6 +74,29 @@ def small_config():
     return parse_config(small_config_data())
 
 
+# ---- headless Chromium (Debian's package; never a downloaded browser) ---------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+requires_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                       reason="Debian's chromium (/usr/bin/chromium) is not installed")
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run")
+
+
+def launch_chromium(playwright, *extra_args: str):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
 # ---- PostgreSQL and Redis ---------------------------------------------------------------------------
 def _port_open(host: str, port: int) -> bool:
     try:

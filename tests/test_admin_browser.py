@@ -2,24 +2,11 @@
 field's form, issuing a device token (shown once) and the accounts. Screenshots go to tests/artifacts/."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
+from conftest import requires_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed")]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 
 
 def test_administration_in_a_browser(server, browser, artifacts):

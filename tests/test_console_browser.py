@@ -4,10 +4,10 @@ dossier code; the panel then shows the rating, the citizen rates, and the rating
 ties (officer, counter, field, dossier code) and counted in the console's figures."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pygame
 import pytest
+from conftest import requires_chromium
 from sqlalchemy import select
 
 from layso.client import DeviceClient
@@ -16,20 +16,7 @@ from layso.counter_panel.app import CounterPanel
 
 from test_counter_panel_server import db_ratings, run_until, tap
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed")]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 
 
 @pytest.fixture

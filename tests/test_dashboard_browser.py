@@ -9,24 +9,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import start_server, small_config_data
+from conftest import requires_chromium, start_server, small_config_data
 from test_stats import load_generator
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 WEEK = (date(2026, 11, 16), date(2026, 11, 21))
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import start_server
+from conftest import launch_chromium, requires_chromium, start_server
 
 from layso.hardware.audio import chime_wav
 from layso.server.auth import add_device, add_user
 
-CHROMIUM = "/usr/bin/chromium"
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 CALL_2001 = "Xin mời công dân có số thứ tự hai nghìn không trăm linh một đến quầy số một"
 
@@ -87,7 +86,7 @@ def test_the_announcement_is_rendered_with_the_centres_template(app, db, tmp_pat
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+@requires_chromium
 def test_a_call_made_through_the_api_appears_on_the_web_display(tmp_path, artifacts):
     server = start_server(tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache")})  # rendered speech stays here
     try:
@@ -105,9 +104,7 @@ def run_browser(server, artifacts) -> None:
     errors: list[str] = []
     audio_requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"])
+        browser = launch_chromium(p, "--autoplay-policy=no-user-gesture-required")
         try:
             page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="vi-VN")
             page.on("pageerror", lambda err: errors.append(str(err)))
