@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 # The printed ticket and the screen say the same thing the same way.
-from layso.hardware.ticket_render import format_ahead as ticket_ahead
-from layso.hardware.ticket_render import format_wait as wait_text
+from layso.hardware.ticket_render import format_ahead as ticket_ahead  # noqa: F401 - used as texts.ticket_ahead
+from layso.hardware.ticket_render import format_wait as wait_text  # noqa: F401 - used as texts.wait_text
 
 TAKE_NUMBER = "MỜI CHỌN LĨNH VỰC ĐỂ LẤY SỐ"
 PRIORITY_BUTTON = "ƯU TIÊN"

@@ -183,6 +183,22 @@ def app(tmp_path, frozen_clock):
     application.extensions["layso"].db.dispose()
 
 
+@pytest.fixture
+def svc(app):
+    """The app's services (db, engine, publish)."""
+    return app.extensions["layso"]
+
+
+@pytest.fixture
+def cid(svc):
+    """The id of the app's one centre."""
+    from sqlalchemy import select
+
+    from layso.server.models import Centre
+    with svc.db.read() as s:
+        return s.execute(select(Centre.id)).scalar_one()
+
+
 # ---- real server processes ----------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

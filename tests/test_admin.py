@@ -14,17 +14,6 @@ from layso.server.models import AuditEntry, Centre, Counter, Device, Field, User
 
 
 @pytest.fixture
-def svc(app):
-    return app.extensions["layso"]
-
-
-@pytest.fixture
-def cid(svc):
-    with svc.db.read() as s:
-        return s.execute(select(Centre.id)).scalar_one()
-
-
-@pytest.fixture
 def admin(app, svc):
     """A signed-in administrator's client with `.csrf` (English texts)."""
     uid = add_user(svc.db, "root", "admin", "password-123", full_name="Quản trị viên")

@@ -5,21 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
 from layso.server.auth import add_user
-from layso.server.models import Centre
-
-
-@pytest.fixture
-def svc(app):
-    return app.extensions["layso"]
-
-
-@pytest.fixture
-def cid(svc):
-    with svc.db.read() as s:
-        return s.execute(select(Centre.id)).scalar_one()
 
 
 @pytest.fixture

@@ -5,22 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
 from layso.server.auth import add_device, add_user
-from layso.server.models import Centre, Device
-
-
-@pytest.fixture
-def svc(app):
-    return app.extensions["layso"]
-
-
-@pytest.fixture
-def cid(svc):
-    with svc.db.read() as s:
-        return s.execute(select(Centre.id)).scalar_one()
+from layso.server.models import Device
 
 
 def csrf_of(html: str) -> str:

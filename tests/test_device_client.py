@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from layso.client import OFFLINE, ONLINE, UNAUTHORIZED, DeviceClient
+from layso.client import OFFLINE, UNAUTHORIZED, DeviceClient
 from layso.protocol import SeqBuffer
 
 
