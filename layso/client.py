@@ -84,6 +84,10 @@ class DeviceClient:
 
         @sio.on("state")
         def on_state(data):
+            # The server sends `state` while accepting the connection, so it may come before the
+            # `connect` callback: a snapshot proves we are online, and says so first.
+            self._refused = False
+            self._set_status(ONLINE)
             self.state = data
             self.buffer.reset(data.get("seq", 0))
             self.inbox.put(("state", data))
@@ -161,8 +165,11 @@ class DeviceClient:
     # ---- commands -------------------------------------------------------------------------------
     def command(self, name: str, data: dict | None = None, timeout: float | None = None) -> dict:
         """A Socket.IO command with acknowledgement (e.g. "counter.next"); raises ApiError on refusal."""
-        if not self.sio.connected:
-            raise ApiError(0, "offline", "not connected to the server")
+        deadline = time.monotonic() + min(1.0, timeout or self.timeout)
+        while not self.sio.connected:  # e.g. `state` arrived, the connect handshake is finishing
+            if time.monotonic() >= deadline or self._stop.is_set():
+                raise ApiError(0, "offline", "not connected to the server")
+            time.sleep(0.02)
         try:
             ack = self.sio.call(name, data or {}, timeout=timeout or self.timeout)
         except socketio.exceptions.TimeoutError:

@@ -129,12 +129,16 @@ def on_connect(auth=None):
         _device_sids[request.sid] = session["token_hash"]
     join_room(centre_room(who.centre_id))
     socketio.emit("state", state_for(who), to=request.sid)
-    if who.kind == "device":
-        try:
-            svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=True).events)
-        except QueueError:
-            log.exception("device status on connect")
+    if who.kind == "device":  # recorded in the background: the connect handshake does not wait for it
+        socketio.start_background_task(_device_online, svc, who, True)
     return True
+
+
+def _device_online(svc, who, online: bool) -> None:
+    try:
+        svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=online).events)
+    except Exception:  # the database may be going away (shutdown): never crash a handler
+        log.exception("device status (online=%s)", online)
 
 
 @socketio.on("disconnect")
@@ -142,11 +146,7 @@ def on_disconnect(*_args):
     _device_sids.pop(request.sid, None)
     who = session.get("principal")
     if who is not None and who.kind == "device":
-        svc = services()
-        try:
-            svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=False).events)
-        except Exception:  # the database may be gone at shutdown; never crash the handler
-            log.exception("device status on disconnect")
+        _device_online(services(), who, False)
 
 
 @socketio.on("sync")

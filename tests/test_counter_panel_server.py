@@ -61,7 +61,8 @@ def run_until(panel: CounterPanel, condition, timeout: float = 15.0, what: str =
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what or condition}; screen {panel.model.screen}, "
-                         f"feedback {panel.model.feedback}")
+                         f"feedback {panel.model.feedback}, sign-in form {panel.model.sign_in}, "
+                         f"in flight {panel.model.in_flight}, connection {panel.model.connection}")
 
 
 def settle(panel: CounterPanel, seconds: float = 0.4) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import threading
 import time
@@ -316,7 +317,13 @@ class LosingProxy:
                 if self.armed.is_set() and data.startswith(b"POST /api/v1/tickets"):
                     self.armed.clear()
                     upstream.settimeout(5)
-                    upstream.sendall(data)
+                    while b"\r\n\r\n" not in data:  # the whole request: headers …
+                        data += client.recv(65536)
+                    head, _, body = data.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                    while len(body) < length:  # … and body, however TCP cut them
+                        body += client.recv(65536)
+                    upstream.sendall(head + b"\r\n\r\n" + body)
                     upstream.recv(65536)  # the server did it and answered...
                     self.lost += 1
                     break  # ...but the answer never reaches the kiosk
