@@ -477,7 +477,8 @@ class QueueEngine:
     def _officer_of(self, c: Counter, officer_id: int | None) -> int | None:
         return officer_id if officer_id is not None else c.officer_id
 
-    def _finish_current(self, cmd: Command, c: Counter, officer_id: int | None, dossier_code=None) -> Ticket | None:
+    def _finish_current(self, cmd: Command, c: Counter, officer_id: int | None, dossier_code=None,
+                        at: datetime | None = None) -> Ticket | None:
         if c.ticket_id is None:
             return None
         t = cmd.s.get(Ticket, c.ticket_id)
@@ -485,7 +486,7 @@ class QueueEngine:
         if t is None or t.status != "called":
             return None
         t.status = "done"
-        t.completed_at = t.ended_at = cmd.now
+        t.completed_at = t.ended_at = at or cmd.now
         if dossier_code:
             t.dossier_code = dossier_code
         cmd.emit("ticket.completed", {"ticket": cmd.ticket_dict(t), "counter": c.number},
@@ -831,12 +832,15 @@ class QueueEngine:
                 fields.add(t.field_id)
                 cmd.emit("ticket.cancelled", {"ticket": cmd.ticket_dict(t), "reason": "day_closed"},
                          log={"ticket": t, "data": {"reason": "day_closed"}})
-            # counters still holding a ticket of a past day are freed (the ticket ends as served)
+            # counters still holding a ticket of a past day are freed: the ticket ends as served at
+            # that day's closing (never the next morning, which would inflate service times)
             for c in cmd.s.execute(select(Counter).where(Counter.centre_id == cmd.centre.id,
                                                          Counter.ticket_id.is_not(None))).scalars():
                 t = cmd.s.get(Ticket, c.ticket_id)
                 if t is not None and t.day < cmd.today:
-                    self._finish_current(cmd, c, None)
+                    closing = hours.closing_time(t.day)
+                    at = max(t.called_at, min(closing, cmd.now)) if closing else cmd.now
+                    self._finish_current(cmd, c, None, at=at)
                     self._counter_changed(cmd, c)
             if cmd.centre.closed_through != last_closed_day:
                 cmd.centre.closed_through = last_closed_day

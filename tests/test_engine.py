@@ -382,3 +382,15 @@ def test_janitor_announces_fields_opening_and_closing_by_the_clock(tmp_path, fro
     run_janitor(svc)
     assert [ev.type for ev in published] == ["queue.changed"]
     assert all(f["accepting"] for f in published[0].payload["fields"])
+
+
+def test_a_ticket_left_at_a_counter_overnight_ends_at_that_days_closing(tmp_path, frozen_clock):
+    e, cid = make_engine(tmp_path, hours_config())
+    frozen_clock.set(datetime(2026, 11, 23, 16, 50, tzinfo=HCM))
+    e.issue(cid, "dat-dai")
+    t = e.call_next(cid, 1).value["ticket"]
+    frozen_clock.set(datetime(2026, 11, 24, 7, 5, tzinfo=HCM))  # nobody pressed "complete"
+    e.close_days(cid)
+    done = e.ticket(cid, t["id"])
+    assert done["status"] == "done" and done["completed_at"] == "2026-11-23T17:00:00+07:00"
+    assert next(c for c in e.state(cid)["counters"] if c["number"] == 1)["ticket"] is None
