@@ -142,7 +142,10 @@ def cmd_demo(args) -> int:
     print(f"layso demo — {config.centre.name}")
     print(f"  data folder: {folder} (embedded SQLite)")
     print("web pages:")
+    display_token = tokens[1][2]
     for label, path in demo_pages(app):
+        if path == "/display":
+            path = f"/display?token={display_token}"
         print(f"  {label:<28} {base}{path}")
     print("demo accounts (username / password):")
     for user, pw in DEMO_PASSWORDS.items():
@@ -151,8 +154,10 @@ def cmd_demo(args) -> int:
     print("device tokens:")
     for role, name, token in tokens:
         print(f"  {role:<10} {name:<20} {token}")
-    print("device programs, e.g.:")
-    print(f"  layso kiosk --server {base} --token {tokens[0][2]} --printer png:/tmp/layso-tickets")
+    print("device programs (in another terminal), e.g.:")
+    print(f"  .venv/bin/layso kiosk --server {base} --token {tokens[0][2]} --printer png:/tmp/layso-tickets")
+    print(f"  .venv/bin/layso display --server {base} --token {display_token}")
+    print(f"  .venv/bin/layso counter --server {base} --token {tokens[2][2]}")
     serve(app, "127.0.0.1", args.port)
     return 0
 
