@@ -38,9 +38,13 @@ OBJECTS = {
     "CounterResult": {"type": "object", "properties": {
         "counter": {"$ref": "#/components/schemas/Counter"},
         "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
-    "StatsRow": {"type": "object", "properties": {k: {"type": ["number", "null"]} for k in (
-        "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
-        "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")}},
+    "StatsRow": {"type": "object", "properties": {
+        "key": {"type": ["string", "integer"]}, "label": {"type": "string"},
+        **{k: {"type": ["number", "null"]} for k in (
+            "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
+            "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")},
+        "rating_counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                          "description": "ratings per score, best first"}}},
     "State": {"type": "object", "required": ["seq", "centre", "counters", "fields", "recent_calls", "ticker"],
               "properties": {"seq": {"type": "integer"}, "centre": {"type": "object"},
                              "counters": {"type": "array", "items": {"$ref": "#/components/schemas/Counter"}},
@@ -125,7 +129,10 @@ def document() -> dict:
         "/state": {"get": _op("The snapshot devices resync from", staff, ok=_json(_ref("State")))},
         "/ticker": {"put": _op("Set the lobby ticker text", mgr, "TickerBody")},
         "/stats": {"get": _op("Statistics for a date range", mgr, ok=_json({"type": "object", "properties": {
-            "rows": {"type": "array", "items": _ref("StatsRow")}}}), params=[
+            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+            "group": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
+            "total": {"$ref": "#/components/schemas/StatsRow", "description": "all tickets of the range"}}}),
+            params=[
             {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
             {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
             {"name": "group", "in": "query", "schema": {"type": "string",
