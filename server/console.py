@@ -122,4 +122,11 @@ def page_texts() -> dict[str, str]:
         "choose_target": _("Choose a field or a counter."),
         "enter_number": _("Enter a ticket number."),
         "confirm_close": _("Close the counter and end your shift?"),
+        "reprint": _("Reprint"),
+        "reprinted": _("Number %(number)s will be printed again at the kiosk that issued it."),
+        "kiosk_fault": _("Kiosk %(name)s: %(problem)s"),
+        "fault_paper_out": _("printer out of paper"),
+        "fault_cover_open": _("printer cover open"),
+        "fault_offline": _("printer not connected"),
+        "fault_away": _("not connected to the server"),
     }

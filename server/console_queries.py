@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import clock
 from .db import Database
-from .models import Centre, Counter, Field, Rating, Ticket
+from .models import Centre, Counter, Device, Field, Rating, Ticket
 
 QUEUE_LIMIT = 200
 
@@ -124,7 +124,16 @@ def console_snapshot(db: Database, centre_id: int, number: int) -> dict | None:
         ctx = _Context(s, centre)
         total, by_field = waiting_counts(ctx, c)
         return {"now": _iso(ctx.now, ctx.tz), "counter": counter_view(ctx, c), "queue": live_queue(ctx, c),
-                "waiting": total, "waiting_by_field": by_field, "today": today_figures(ctx, c)}
+                "waiting": total, "waiting_by_field": by_field, "today": today_figures(ctx, c),
+                "kiosk_faults": kiosk_faults(ctx)}
+
+
+def kiosk_faults(ctx: _Context) -> list[dict]:
+    """Kiosks that cannot print or are away, so officers can help citizens (and reprint)."""
+    kiosks = ctx.s.execute(select(Device).where(Device.centre_id == ctx.centre.id, Device.role == "kiosk",
+                                                Device.revoked_at.is_(None)).order_by(Device.name)).scalars()
+    return [{"name": d.name, "online": d.online, "printer": d.printer, "detail": d.status_detail}
+            for d in kiosks if not d.online or d.printer not in (None, "ok")]
 
 
 def console_options(db: Database, centre_id: int) -> dict:

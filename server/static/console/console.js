@@ -104,6 +104,7 @@
     }
     renderQueue(d);
     renderToday(d.today);
+    renderFaults(d.kiosk_faults);
     updateButtons();
   }
 
@@ -144,6 +145,13 @@
       call.disabled = status === "paused";
       call.addEventListener("click", function () { callNumber(t.number); });
       actions.appendChild(call);
+      var again = document.createElement("button");
+      again.type = "button";
+      again.className = "small secondary";
+      again.textContent = T.reprint;
+      again.setAttribute("aria-label", T.reprint + " " + t.number);
+      again.addEventListener("click", function () { reprint(t); });
+      actions.appendChild(again);
       if (!t.priority) {
         var prio = document.createElement("button");
         prio.type = "button";
@@ -158,6 +166,18 @@
     var empty = $("queue-empty");
     empty.hidden = d.queue.length > 0;
     empty.textContent = T.queue_empty;
+  }
+
+  function renderFaults(faults) {
+    var list = $("kiosk-faults");
+    list.textContent = "";
+    (faults || []).forEach(function (k) {
+      var problem = !k.online ? T.fault_away : (T["fault_" + k.printer] || k.detail || k.printer);
+      var li = document.createElement("li");
+      li.textContent = fmt(T.kiosk_fault, { name: k.name, problem: problem });
+      list.appendChild(li);
+    });
+    list.hidden = !list.firstChild;
   }
 
   function renderToday(f) {
@@ -210,6 +230,7 @@
     socket.on("disconnect", function () { connected(false); });
     socket.on("connect_error", function () { connected(false); });
     socket.on("state", soon);
+    socket.on("device.changed", soon);
     ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
      "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed"
     ].forEach(function (name) {
@@ -226,6 +247,10 @@
   }
 
   /* ---- commands ----------------------------------------------------------------------------- */
+  function reprint(t) {
+    return run("/tickets/" + t.id + "/reprint", {}, function () { return fmt(T.reprinted, { number: t.number }); });
+  }
+
   function callNumber(number) {
     return command("call", { number: number }, function (res) { return fmt(T.call, { number: numberOf(res) }); });
   }
