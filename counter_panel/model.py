@@ -176,11 +176,12 @@ class PanelModel:
         elif kind == "state":
             self._snapshot = payload
             self.centre = payload.get("centre")
-            device = payload.get("device") or {}
-            if device.get("role") == "counter" and isinstance(device.get("counter"), int):
-                self.counter_number, self.identity_error = device["counter"], None
-            else:
-                self.identity_error = texts.ERROR_NOT_A_COUNTER
+            if "device" in payload:  # a centre-wide snapshot (after an admin change) leaves who we are as it was
+                device = payload.get("device") or {}
+                if device.get("role") == "counter" and isinstance(device.get("counter"), int):
+                    self.counter_number, self.identity_error = device["counter"], None
+                else:
+                    self.identity_error = texts.ERROR_NOT_A_COUNTER
             self._take_counter_from_snapshot()
         elif kind == "event":
             type_, body = payload

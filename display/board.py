@@ -137,10 +137,11 @@ class Board:
         for call in self.recent:
             self._note_seen(call)
         self.ticker = nfc(snap.get("ticker") or "")
-        device = snap.get("device") if isinstance(snap.get("device"), dict) else {}
-        zf, zc = device.get("zone_fields"), device.get("zone_counters")
-        self.zone_fields = frozenset(zf) if zf else None
-        self.zone_counters = frozenset(int(n) for n in zc) if zc else None
+        if "device" in snap:  # a centre-wide snapshot (after an admin change) keeps this screen's zone
+            device = snap.get("device") if isinstance(snap.get("device"), dict) else {}
+            zf, zc = device.get("zone_fields"), device.get("zone_counters")
+            self.zone_fields = frozenset(zf) if zf else None
+            self.zone_counters = frozenset(int(n) for n in zc) if zc else None
         server_now = _when(snap.get("now", ""))
         if server_now is not None and server_now.tzinfo is not None:
             self.clock_offset_s = server_now.timestamp() - self._wall()

@@ -31,6 +31,7 @@ from .models import (AuditEntry, Centre, Counter, CounterField, DaySequence, Dev
                      Ticket, TicketEvent, User)
 
 MAX_TEXT = 500
+MAX_ID = 2**31 - 1  # ids and counter numbers beyond a database integer are simply unknown
 RECENT_CALLS = 10
 
 
@@ -239,6 +240,8 @@ class QueueEngine:
     def _counter(self, cmd: Command, number) -> Counter:
         if not isinstance(number, int) or isinstance(number, bool):
             raise BadRequest("counter must be a number", "invalid_counter")
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(f"unknown counter {str(number)[:12]}", "counter_not_found")
         c = cmd.s.execute(select(Counter).where(Counter.centre_id == cmd.centre.id, Counter.number == number,
                                                 Counter.active.is_(True))
                           .options(selectinload(Counter.fields))).scalar_one_or_none()
@@ -247,7 +250,7 @@ class QueueEngine:
         return c
 
     def _ticket(self, cmd: Command, ticket_id) -> Ticket:
-        if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+        if not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 1 <= ticket_id <= MAX_ID:
             raise NotFound("unknown ticket", "ticket_not_found")
         t = cmd.s.get(Ticket, ticket_id)
         if t is None or t.centre_id != cmd.centre.id:

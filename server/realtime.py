@@ -24,15 +24,22 @@ PUBLIC_TYPES = {"ticket.called", "ticket.recalled", "ticket.completed", "ticket.
                 "ticket.transferred", "queue.changed", "ticker.changed"}
 
 
-# this process's device connections: sid → token hash (to cut revoked devices off)
-_device_sids: dict[str, str] = {}
+# This process's connections: sid → (principal, token hash for a device). Used to keep each
+# device's online flag true to its live connections, and to cut off revoked devices and users.
+_connections: dict[str, tuple] = {}
 
 
 def disconnect_revoked(db) -> int:
-    """Disconnect this process's connections whose device token was revoked; how many."""
-    gone = [sid for sid, key in list(_device_sids.items()) if device_principal_by_hash(db, key) is None]
+    """Disconnect this process's connections whose device token was revoked or whose user account was
+    deactivated or changed role; how many."""
+    gone = []
+    for sid, (who, key) in list(_connections.items()):
+        still = device_principal_by_hash(db, key) if who.kind == "device" else \
+            user_principal(db, who.user_id, who.counter)
+        if still is None or still.role != who.role:
+            gone.append(sid)
     for sid in gone:
-        _device_sids.pop(sid, None)
+        _connections.pop(sid, None)
         try:
             socketio.server.disconnect(sid, namespace="/")
         except Exception:  # noqa: BLE001 - already gone
@@ -64,30 +71,53 @@ def publish(events: list[Event]) -> None:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
 
 
+class OrderedWorker:
+    """Runs submitted calls one after another on one thread, in the order they were submitted."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._queue: "queue.SimpleQueue[tuple]" = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn, *args) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+                    self._thread.start()
+        self._queue.put((fn, args))
+
+    def _loop(self) -> None:
+        while True:
+            fn, args = self._queue.get()
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - one failure must not stop the later work
+                log.exception("%s: %s failed", self.name, getattr(fn, "__name__", fn))
+
+
 class AsyncPublisher:
     """Publishes from one thread, in the order commands committed, so that a command's answer never
     waits for the fan-out to hundreds of lobby screens."""
 
     def __init__(self):
-        self._queue: "queue.SimpleQueue[list[Event]]" = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._worker = OrderedWorker("layso-publisher")
 
     def __call__(self, events: list[Event]) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name="layso-publisher", daemon=True)
-                    self._thread.start()
-        self._queue.put(events)
+        self._worker.submit(publish, events)
 
-    def _loop(self) -> None:
-        while True:
-            events = self._queue.get()
-            try:
-                publish(events)
-            except Exception:  # noqa: BLE001 - one bad emit must not stop later events
-                log.exception("publishing %d events failed", len(events))
+
+_device_status = OrderedWorker("layso-device-status")
+
+
+def _record_online(svc, who) -> None:
+    """Runs on `_device_status`, in connect/disconnect order: online while any connection lives."""
+    online = any(p.device_id == who.device_id for p, _key in list(_connections.values()))
+    try:
+        svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=online).events)
+    except Exception:  # the database may be going away (shutdown): never crash a handler
+        log.exception("device status (online=%s)", online)
 
 
 def _principal(auth):
@@ -124,29 +154,22 @@ def on_connect(auth=None):
     if who is None:
         raise ConnectionRefusedError("unauthorized")
     session["principal"] = who
-    if who.kind == "device":
-        session["token_hash"] = hash_token(auth["token"])
-        _device_sids[request.sid] = session["token_hash"]
+    key = hash_token(auth["token"]) if who.kind == "device" else None
+    session["token_hash"] = key
+    _connections[request.sid] = (who, key)
     join_room(centre_room(who.centre_id))
     socketio.emit("state", state_for(who), to=request.sid)
-    if who.kind == "device":  # recorded in the background: the connect handshake does not wait for it
-        socketio.start_background_task(_device_online, svc, who, True)
+    if who.kind == "device":  # recorded on a worker: the connect handshake does not wait for it
+        _device_status.submit(_record_online, svc, who)
     return True
-
-
-def _device_online(svc, who, online: bool) -> None:
-    try:
-        svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=online).events)
-    except Exception:  # the database may be going away (shutdown): never crash a handler
-        log.exception("device status (online=%s)", online)
 
 
 @socketio.on("disconnect")
 def on_disconnect(*_args):
-    _device_sids.pop(request.sid, None)
+    _connections.pop(request.sid, None)
     who = session.get("principal")
     if who is not None and who.kind == "device":
-        _device_online(services(), who, False)
+        _device_status.submit(_record_online, services(), who)
 
 
 @socketio.on("sync")
@@ -160,11 +183,13 @@ def on_sync(*_args):
 
 
 def current_socket_principal():
-    """The connection's principal; a device's token is re-checked (revocation applies at once)."""
+    """The connection's principal, checked again: a revoked token or a deactivated account stops at once."""
     who = session.get("principal")
-    if who is not None and who.kind == "device":
-        who = device_principal_by_hash(services().db, session.get("token_hash", ""))
-    return who
+    if who is None:
+        return None
+    if who.kind == "device":
+        return device_principal_by_hash(services().db, session.get("token_hash") or "")
+    return user_principal(services().db, who.user_id, who.counter)
 
 
 def _command(action: str, data):

@@ -32,9 +32,12 @@ class PauseBody(Body):
     reason: Annotated[StrictStr, Field(max_length=200)] | None = None
 
 
+CounterNumber = Annotated[StrictInt, Field(ge=1, le=9999)]
+
+
 class TransferBody(Body):
     field: Annotated[StrictStr, Field(min_length=1, max_length=40)] | None = None
-    counter: StrictInt | None = None
+    counter: CounterNumber | None = None
 
     @model_validator(mode="after")
     def _one(self) -> "TransferBody":
@@ -66,7 +69,7 @@ class PriorityBody(Body):
 class SessionBody(Body):
     username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     password: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-    counter: StrictInt | None = None
+    counter: CounterNumber | None = None
 
 
 class PinSignInBody(Body):

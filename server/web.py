@@ -38,7 +38,7 @@ def login():
         else:
             counter = None
             if counter_text:
-                if not counter_text.isdigit():
+                if not counter_text.isdigit() or len(counter_text) > 4:
                     error = _("The counter must be a number.")
                 else:
                     counter = int(counter_text)

@@ -286,3 +286,74 @@ def test_a_revoked_device_is_refused_at_once_and_cut_off(world):
     assert panel.emit("counter.next", {}, callback=True)["error"]["code"] == "unauthorized"
     assert disconnect_revoked(world["db"]) >= 1
     assert not panel.is_connected()
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/api/v1/tickets/99999999999999999999999", None),
+    ("POST", "/api/v1/tickets/99999999999999999999999/rating", {"score": 4}),
+    ("POST", "/api/v1/counters/1/transfer", {"counter": 10**30}),
+    ("POST", "/api/v1/counters/99999999999999999999/next", None),
+    ("POST", "/api/v1/session", {"username": "staff", "password": PASSWORD, "counter": 10**30}),
+])
+def test_huge_numbers_are_4xx_never_5xx(world, method, path, body):
+    for who in ("counter1", "staff1", "manager"):
+        r = call(world, who, method, path, body)
+        assert 400 <= r.status_code < 500, (who, path, r.status_code)
+
+
+def test_login_form_with_a_huge_counter_is_refused_kindly(world):
+    client = world["app"].test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post("/login", data={"username": "staff", "password": PASSWORD, "counter": "9" * 25,
+                                    "csrf_token": token})
+    assert r.status_code == 401 and "Số quầy phải là một số." in r.get_data(as_text=True)
+
+
+def _device_online(world, token) -> bool:
+    from sqlalchemy import select
+
+    from layso.server.auth import hash_token
+    from layso.server.models import Device
+    with world["db"].read() as s:
+        return s.execute(select(Device.online).where(Device.token_hash == hash_token(token))).scalar_one()
+
+
+def _eventually(predicate, timeout=5.0) -> bool:
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_device_stays_online_while_any_of_its_connections_lives(world):
+    token = world["tokens"]["display"]
+    old = socketio.test_client(world["app"], auth={"token": token})
+    new = socketio.test_client(world["app"], auth={"token": token})  # a quick reconnect
+    assert _eventually(lambda: _device_online(world, token))
+    old.disconnect()  # the old connection's late disconnect
+    import time
+    time.sleep(0.3)
+    assert _device_online(world, token), "a late disconnect marked a connected device offline"
+    new.disconnect()
+    assert _eventually(lambda: not _device_online(world, token))
+
+
+def test_a_deactivated_users_socket_is_refused_and_cut_off(world):
+    from sqlalchemy import update
+
+    from layso.server.models import User
+    from layso.server.realtime import disconnect_revoked
+    client = world["clients"]["staff1"]
+    sock = socketio.test_client(world["app"], flask_test_client=client)
+    assert sock.is_connected()
+    sock.get_received()
+    assert sock.emit("counter.next", {}, callback=True) == {"ticket": None}
+    with world["db"].write() as s:
+        s.execute(update(User).where(User.username == "staff1").values(active=False))
+    assert sock.emit("counter.next", {}, callback=True)["error"]["code"] == "unauthorized"
+    assert disconnect_revoked(world["db"]) >= 1
+    assert not sock.is_connected()
