@@ -77,7 +77,6 @@ class KioskApp:
         self.fresh_state = False  # a state snapshot arrived since the connection was last lost
         self.centre: dict = {}
         self.fields: list[dict] = []
-        self.counters: list[dict] = []
         self.page = 0
         self.priority: dict | None = None
         self.ticket: dict | None = None
@@ -137,7 +136,7 @@ class KioskApp:
                     fields=self.fields, categories=self.centre.get("priority_categories", []), page=self.page,
                     priority=self.priority, connection=self.connection, printer_fault=self.printer_fault,
                     has_printer=self.printing is not None, ticket=self.ticket,
-                    destination=destination_of(self.ticket, self.counters) if self.ticket else "",
+                    destination=destination_of(self.ticket) if self.ticket else "",
                     print_state=self.print_state, refused_code=self.refused_code)
 
     # ---- input --------------------------------------------------------------------------------------
@@ -259,7 +258,7 @@ class KioskApp:
             return
         if self.printing is not None:  # straight to the printer: no waiting for the next frame
             try:
-                self.printing.submit(ticket["id"], ticket_print(ticket, self.centre, self.counters))
+                self.printing.submit(ticket["id"], ticket_print(ticket, self.centre))
             except Exception:  # noqa: BLE001 - the ticket is issued: show it even if it cannot print
                 log.exception("ticket %s could not be prepared for printing", ticket.get("number"))
         self._results.put(("issued", request, ticket))
@@ -326,7 +325,8 @@ class KioskApp:
     def _state(self, snapshot: dict) -> None:
         self.centre = snapshot.get("centre") or {}
         self.fields = list(snapshot.get("fields") or [])
-        self.counters = list(snapshot.get("counters") or [])
+        if isinstance(snapshot.get("device"), dict):  # the server tells a device who it is
+            self.device_id = snapshot["device"].get("id") or self.device_id
         self.fresh_state = True
         self._last_refresh = self.clock()
         self._after_connection_change()
@@ -342,9 +342,6 @@ class KioskApp:
     def _event(self, type_: str, payload: dict) -> None:
         if type_ == "queue.changed":
             self._merge_fields(payload.get("fields") or [])
-        elif type_ == "counter.changed":
-            counter = payload.get("counter") or {}
-            self.counters = [counter if c.get("number") == counter.get("number") else c for c in self.counters]
         elif type_ == "ticket.issued":
             ticket_id, device_id = (payload.get("ticket") or {}).get("id"), payload.get("device_id")
             if device_id is not None:  # learn which device we are from our own tickets' events
@@ -368,7 +365,7 @@ class KioskApp:
         if not ours or self.printing is None:
             return
         log.info("reprinting ticket %s", ticket.get("number"))
-        self.printing.submit(ticket["id"], ticket_print(ticket, self.centre, self.counters))
+        self.printing.submit(ticket["id"], ticket_print(ticket, self.centre))
 
     def _print_notice(self, notice: tuple) -> None:
         kind = notice[0]

@@ -29,23 +29,19 @@ log = logging.getLogger("layso.kiosk.printing")
 OK = "ok"
 
 
-def destination_of(ticket: dict, counters: list[dict]) -> str:
-    """Where to go: the counters serving the ticket's field ("Quầy 1, 2"), with the priority
-    counters that serve it when the ticket has priority."""
-    numbers = list(ticket.get("serving_counters") or [])
-    if ticket.get("priority"):
-        numbers += [c["number"] for c in counters
-                    if c.get("priority_only") and ticket.get("field") in c.get("fields", [])]
-    return texts.counters_text(sorted(set(numbers)))
+def destination_of(ticket: dict) -> str:
+    """Where to go: the counters the server says serve the ticket ("Quầy 1, 2"; a priority ticket's
+    include the priority counters)."""
+    return texts.counters_text(sorted(set(ticket.get("serving_counters") or [])))
 
 
-def ticket_print(ticket: dict, centre: dict, counters: list[dict]) -> TicketPrint:
+def ticket_print(ticket: dict, centre: dict) -> TicketPrint:
     """What the paper shows, from the server's Ticket object and the centre of the state snapshot."""
     return TicketPrint(
         centre_name=centre.get("name", ""),
         number=ticket["number"],
         field_name=ticket.get("field_name") or ticket.get("field", ""),
-        destination=destination_of(ticket, counters),
+        destination=destination_of(ticket),
         issued_at=datetime.fromisoformat(ticket["issued_at"]),
         ahead=ticket.get("ahead") or 0,
         est_wait_s=ticket.get("est_wait_s") if ticket.get("status", "waiting") == "waiting" else None,

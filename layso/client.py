@@ -178,7 +178,7 @@ class DeviceClient:
             raise ApiError(0, "offline", "not connected to the server") from None
         if isinstance(ack, dict) and "error" in ack:
             err = ack["error"]
-            raise ApiError(400, err.get("code", "error"), err.get("message", ""))
+            raise ApiError(err.get("status", 400), err.get("code", "error"), err.get("message", ""))
         return ack
 
     def api(self, method: str, path: str, json: dict | None = None, timeout: float | None = None,

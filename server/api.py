@@ -1,10 +1,9 @@
 """The REST adapter (`/api/v1`): authenticate, validate, call the engine, publish after commit."""
 from __future__ import annotations
 
-import hmac
 from datetime import date
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, session
+from flask import Blueprint, current_app, g, jsonify, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError as CSRFError
 
@@ -57,14 +56,17 @@ def _csrf_for_sessions():
                 raise Forbidden("CSRF token missing or wrong", "csrf_failed") from None
 
 
-def base_url() -> str | None:
+def base_url() -> str:
+    """The base of tracking links: the configured public URL, else the address the request came in on."""
     return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
 
 
 def body() -> dict:
     if not request.content_length and not request.data:
         return {}
-    data = request.get_json(silent=True, force=True)
+    if not request.is_json:  # JSON only: a cross-site form (text/plain) cannot post here
+        raise BadRequest("the body must be JSON (Content-Type: application/json)", "malformed_body")
+    data = request.get_json(silent=True)
     if data is None:
         raise BadRequest("the body is not valid JSON", "malformed_body")
     if not isinstance(data, dict):
@@ -201,8 +203,6 @@ def counter_action(n: int, action: str):
         raise NotFound("unknown counter command", "not_found")
     who = need("counter", "staff")
     status, payload = counter_command(services(), who, n, action, body(), base_url())
-    if action == "signin" and who.is_user:
-        session["counter"] = n
     if status == 204:
         return "", 204
     return jsonify(payload), status
@@ -262,8 +262,4 @@ def _queue_error(err: QueueError):
     return jsonify(error_body(err.code, err.message, **{k: v for k, v in err.params.items() if k in ("reason", "field")})), err.status
 
 
-def constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-__all__ = ["bp", "current_principal", "need", "Response"]
+__all__ = ["bp", "base_url", "current_principal", "need"]

@@ -115,11 +115,11 @@ def user_principal(db: Database, user_id, counter) -> Principal | None:
 def check_password(db: Database, username, password) -> User | None:
     if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64 or len(password) > 200:
         return None
-    with db.read() as s:
+    with db.read() as s:  # read, close, then verify: scrypt never holds a database session
         u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
-        if u is None or not u.active or not check_password_hash(u.password_hash, password):
-            return None
-        return u
+    if u is None or not u.active or not check_password_hash(u.password_hash, password):
+        return None
+    return u
 
 
 def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
@@ -127,9 +127,9 @@ def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
         return None
     with db.read() as s:
         u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
-        if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
-            return None
-        return u
+    if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
+        return None
+    return u
 
 
 def centre_id_of(db: Database, code: str | None) -> int:
@@ -201,13 +201,14 @@ def add_user(db: Database, username: str, role: str, password: str, centre_code:
     if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
         raise BadRequest("PIN must be 4 to 12 digits")
     centre_id = centre_id_of(db, centre_code)
+    password_hash = generate_password_hash(password)  # before the write lock (scrypt takes ~0.1 s)
+    pin_hash = generate_password_hash(pin) if pin else None
     with db.write() as s:
         if s.execute(select(User.id).where(User.username == username)).first():
             raise Conflict(f"user {username!r} exists already", "user_exists")
         now = clock.now()
         u = User(centre_id=centre_id, username=username, full_name=full_name, role=role,
-                 password_hash=generate_password_hash(password),
-                 pin_hash=generate_password_hash(pin) if pin else None, created_at=now)
+                 password_hash=password_hash, pin_hash=pin_hash, created_at=now)
         s.add(u)
         s.flush()
         s.add(AuditEntry(centre_id=centre_id, at=now, action="user.add", target=username, data={"role": role}))

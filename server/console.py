@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .api import current_principal
+from .api import base_url, current_principal
 from .auth import Principal
 from .console_queries import console_options, console_snapshot
 from .errors import QueueError
@@ -59,7 +59,7 @@ def choose_counter():
         error = _("The counter must be a number.")
     else:
         try:
-            publish(svc.engine.sign_in(who.centre_id, int(text), who.user_id, base_url=request.host_url))
+            publish(svc.engine.sign_in(who.centre_id, int(text), who.user_id, base_url=base_url()))
             session["counter"] = int(text)
         except QueueError:
             error = _("This counter does not exist.")

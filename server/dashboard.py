@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from . import clock
 from .api import current_principal
 from .auth import Principal
 from .export import (FIGURES, GROUP_PLURALS, definitions, export_stats, export_tickets, priority_rule_text,
@@ -186,7 +187,7 @@ def stats_query(today: date) -> StatsQuery:
 
 
 def _today(centre: Centre) -> date:
-    return datetime.now(ZoneInfo(centre.timezone)).date()
+    return clock.now().astimezone(ZoneInfo(centre.timezone)).date()  # the server's one clock
 
 
 def quick_ranges(today: date) -> list[tuple[str, date, date]]:

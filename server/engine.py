@@ -173,7 +173,7 @@ class Command:
             "counter": t.counter.number if t.counter else None, "ahead": ahead, "est_wait_s": est,
             "track_url": self.track_url(t),
             "completed_at": self.iso(t.completed_at), "transferred": t.transferred,
-            "serving_counters": self.engine.serving_counters(self, t.field_id),
+            "serving_counters": self.engine.serving_counters(self, t.field_id, t.priority is not None),
             "day": t.day.isoformat(),
         }
         if public:
@@ -291,8 +291,9 @@ class QueueEngine:
         c.status = status
         cmd.__dict__.pop("_counter_map", None)
 
-    def serving_counters(self, cmd: Command, field_id: int) -> list[int]:
-        return [n for n, _s, prio_only in self._counter_map(cmd).get(field_id, []) if not prio_only]
+    def serving_counters(self, cmd: Command, field_id: int, priority: bool = False) -> list[int]:
+        """The counters a ticket of the field goes to; a priority ticket also to the priority counters."""
+        return [n for n, _s, prio_only in self._counter_map(cmd).get(field_id, []) if priority or not prio_only]
 
     def _servers(self, cmd: Command, field_id: int) -> tuple[int, int]:
         rows = self._counter_map(cmd).get(field_id, [])

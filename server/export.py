@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from . import clock
 from .db import Database
 from .models import Centre, Counter, Field, Rating, Ticket, User
 from .stats import GROUPS, compute_groups
@@ -158,7 +159,7 @@ def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: 
     summary.append([centre_name])
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([_("Statistics from %(start)s to %(end)s", start=_dmy(result["from"]), end=_dmy(result["to"]))])
-    summary.append([_("Made at %(at)s", at=datetime.now(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M"))])
+    summary.append([_("Made at %(at)s", at=clock.now().astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M"))])
     summary.append([])
     headers, rows = stats_table(result, groups[0])
     total = rows[-1]

@@ -6,9 +6,10 @@ import logging
 import queue
 import threading
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # Socket.IO's, not the built-in
 
+from .api import base_url
 from .auth import device_principal, device_principal_by_hash, hash_token, user_principal
 from .engine import Event
 from .errors import QueueError
@@ -131,13 +132,12 @@ def _principal(auth):
 
 def state_for(who) -> dict:
     """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone)."""
-    state = services().engine.state(who.centre_id, base_url=_base_url())
+    state = services().engine.state(who.centre_id, base_url=base_url())
     state["device"] = who.device_info()
     return state
 
 
-def _base_url() -> str:
-    return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
+
 
 
 @socketio.on("connect")
@@ -195,7 +195,7 @@ def current_socket_principal():
 def _command(action: str, data):
     who = current_socket_principal()
     if who is None:
-        return error_body("unauthorized")
+        return error_body("unauthorized", status=401)
     try:
         if data is None:
             data = {}
@@ -204,13 +204,13 @@ def _command(action: str, data):
         data = dict(data)
         n = data.pop("counter", who.counter)
         if n is None:
-            return error_body("forbidden")
+            return error_body("forbidden", status=403)
         if not isinstance(n, int) or isinstance(n, bool):
             return error_body("invalid_body", "counter must be a number")
-        status, body = counter_command(services(), who, n, action, data, _base_url())
+        status, body = counter_command(services(), who, n, action, data, base_url())
         return {"ticket": None} if status == 204 else body
-    except QueueError as err:
-        return error_body(err.code, err.message)
+    except QueueError as err:  # the same code and status a REST call would get
+        return error_body(err.code, err.message, status=err.status)
     except Exception:
         log.exception("socket command %s failed", action)
         return error_body("internal_error")

@@ -66,6 +66,9 @@ def counter_command(svc: Services, who: Principal, n: int, action: str, data, ba
             raise Forbidden("only the counter's own panel signs in by PIN", "forbidden")
         from .auth import check_pin
         body = parse(PinSignInBody, data)
+        # a panel's PINs cannot be guessed: 5 tries per user and 20 per panel in 5 minutes
+        svc.limiter.hit(("pin-user", cid, body.username), 5, 300)
+        svc.limiter.hit(("pin-device", who.device_id), 20, 300)
         user = check_pin(svc.db, cid, body.username, body.pin)
         if user is None:
             from .errors import Unauthorized

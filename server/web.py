@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from .api import current_principal
+from .api import base_url, current_principal
 from .auth import check_password
 from .errors import QueueError
 from .services import publish, services
@@ -48,7 +48,7 @@ def login():
                 session.permanent = True
                 if counter is not None:
                     try:
-                        publish(svc.engine.sign_in(user.centre_id, counter, user.id, base_url=request.host_url))
+                        publish(svc.engine.sign_in(user.centre_id, counter, user.id, base_url=base_url()))
                         session["counter"] = counter
                     except QueueError:
                         session.clear()

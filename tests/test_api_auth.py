@@ -357,3 +357,17 @@ def test_a_deactivated_users_socket_is_refused_and_cut_off(world):
     assert sock.emit("counter.next", {}, callback=True)["error"]["code"] == "unauthorized"
     assert disconnect_revoked(world["db"]) >= 1
     assert not sock.is_connected()
+
+
+def test_a_cross_site_text_plain_post_cannot_sign_in(world):
+    r = world["app"].test_client().post("/api/v1/session", data=json.dumps({"username": "staff", "password": PASSWORD}),
+                                        content_type="text/plain")
+    assert r.status_code == 400 and r.json["error"]["code"] == "malformed_body"
+
+
+def test_pin_guessing_at_a_panel_is_limited(world):
+    codes = [call(world, "counter1", "POST", "/api/v1/counters/1/signin", {"username": "staff", "pin": f"{i:04d}"})
+             .status_code for i in range(7)]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
+    assert call(world, "counter1", "POST", "/api/v1/counters/1/signin",
+                {"username": "staff", "pin": "1234"}).status_code == 429  # even the right PIN waits now

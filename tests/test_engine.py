@@ -394,3 +394,9 @@ def test_a_ticket_left_at_a_counter_overnight_ends_at_that_days_closing(tmp_path
     done = e.ticket(cid, t["id"])
     assert done["status"] == "done" and done["completed_at"] == "2026-11-23T17:00:00+07:00"
     assert next(c for c in e.state(cid)["counters"] if c["number"] == 1)["ticket"] is None
+
+
+def test_a_priority_tickets_counters_include_the_priority_counter(engine):
+    e, cid = engine
+    assert e.issue(cid, "dat-dai").value["serving_counters"] == [1, 2]
+    assert e.issue(cid, "dat-dai", priority="elderly").value["serving_counters"] == [1, 2, 4]

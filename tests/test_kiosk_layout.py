@@ -80,9 +80,6 @@ def test_queue_lines_and_reasons_in_vietnamese():
     assert texts.closed_reason("field_closed") == "Ngoài giờ làm việc"
 
 
-def test_destination_adds_priority_counters_for_priority_tickets():
-    counters = [{"number": 4, "priority_only": True, "fields": ["dat-dai"]},
-                {"number": 1, "priority_only": False, "fields": ["dat-dai"]}]
-    ticket = {"field": "dat-dai", "serving_counters": [1, 2], "priority": None}
-    assert destination_of(ticket, counters) == "Quầy 1, 2"
-    assert destination_of({**ticket, "priority": "elderly"}, counters) == "Quầy 1, 2, 4"
+def test_destination_lists_the_counters_the_server_gives():
+    assert destination_of({"field": "dat-dai", "serving_counters": [2, 1]}) == "Quầy 1, 2"
+    assert destination_of({"field": "dat-dai", "serving_counters": [1, 2, 4], "priority": "elderly"}) == "Quầy 1, 2, 4"
