@@ -14,6 +14,7 @@ from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from layso.config import Config
 
@@ -46,6 +47,14 @@ def select_locale() -> str:
     if request.path.startswith(("/api/", "/t/")):  # the API and a citizen's own phone: their language
         return request.accept_languages.best_match(LANGUAGES) or "vi"
     return "vi"  # staff and lobby pages: Vietnamese unless someone chooses English
+
+
+def trusted_proxies() -> int:
+    """How many reverse proxies stand in front of the server (LAYSO_TRUSTED_PROXIES, default 0)."""
+    text = os.environ.get("LAYSO_TRUSTED_PROXIES", "0").strip() or "0"
+    if not text.isdigit() or int(text) > 5:
+        raise RuntimeError("LAYSO_TRUSTED_PROXIES must be a whole number from 0 to 5")
+    return int(text)
 
 
 def secret_key(db_url: str) -> str:
@@ -111,6 +120,14 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
                       json=None, ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
                       logger=False, engineio_logger=False)
+    # Behind the centre's reverse proxy: trust its X-Forwarded-* headers (client address for rate
+    # limits and /metrics, https for links), and only as many hops as configured.
+    proxies = trusted_proxies()
+    app.config["LAYSO_TRUSTED_PROXIES"] = proxies
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    if public_url and public_url.startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     @app.get("/healthz")
     def healthz():
@@ -122,7 +139,10 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     def metrics():
         from .api import current_principal
         who = current_principal()
-        if request.remote_addr not in ("127.0.0.1", "::1") and not (who and who.at_least("manager")):
+        # loopback means this machine, not a proxy relaying someone else (X-Forwarded-For)
+        loopback = request.remote_addr in ("127.0.0.1", "::1") and (
+            app.config["LAYSO_TRUSTED_PROXIES"] or "X-Forwarded-For" not in request.headers)
+        if not loopback and not (who and who.at_least("manager")):
             return jsonify(error_body("forbidden")), 403
         return metrics_text(db), 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 

@@ -189,3 +189,22 @@ def test_healthz_and_metrics(app):
     metrics = c.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert metrics.status_code == 200 and 'layso_event_seq{centre="xa"}' in metrics.get_data(as_text=True)
     assert c.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    # a reverse proxy on this machine relaying a visitor is not "loopback"
+    relayed = c.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.status_code == 403
+
+
+def test_behind_a_trusted_proxy_the_client_address_counts(tmp_path, monkeypatch, frozen_clock):
+    from layso.server.app import create_app
+    monkeypatch.setenv("LAYSO_TRUSTED_PROXIES", "1")
+    monkeypatch.setenv("LAYSO_SECRET_KEY", "x")
+    app = create_app(parse_config(small_config_data()), db_url=f"sqlite:///{tmp_path / 'p.db'}", testing=True)
+    c = app.test_client()
+    assert c.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                 headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+    # rate limits are per citizen, not one bucket for everyone behind the proxy
+    for i in range(25):
+        r = c.post("/api/v1/session", json={"username": "x", "password": "y"},
+                   headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        assert r.status_code == 401
+    app.extensions["layso"].db.dispose()
