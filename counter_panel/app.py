@@ -8,15 +8,14 @@ Shift+P close the counter, 1–5 rate (best first).
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import pygame
 
+from layso.screenshot import ScreenshotWriter
 from layso.client import DeviceClient
 from layso.hardware.buttons import Keypad, NullKeypad, Press
 
@@ -30,35 +29,6 @@ FPS = 20
 KEYBOARD = {pygame.K_n: "next", pygame.K_r: "recall", pygame.K_s: "skip", pygame.K_c: "complete",
             pygame.K_p: "pause"}
 RATING_KEYS = {pygame.K_1: 0, pygame.K_2: 1, pygame.K_3: 2, pygame.K_4: 3, pygame.K_5: 4}
-
-
-class ScreenshotWriter:
-    """Keeps `path` updated with a PNG of the screen, at most once per `every_s`, written atomically."""
-
-    def __init__(self, path: str | Path, every_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        self.path = Path(path)
-        self.every_s = every_s
-        self.clock = clock
-        self._last = float("-inf")
-
-    def maybe_write(self, surface: pygame.Surface) -> bool:
-        if self.clock() - self._last < self.every_s:
-            return False
-        self._last = self.clock()
-        self.write(surface)
-        return True
-
-    def write(self, surface: pygame.Surface) -> None:
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".counter-", suffix=".png", dir=folder)
-        os.close(fd)
-        try:
-            pygame.image.save(surface, tmp)
-            os.replace(tmp, self.path)
-        except (OSError, pygame.error):
-            log.exception("screenshot to %s failed", self.path)
-            Path(tmp).unlink(missing_ok=True)
 
 
 class CounterPanel:
@@ -100,7 +70,7 @@ class CounterPanel:
         self.hotspots = self.view.draw(self.surface, self.model)
         pygame.display.flip()
         if self.screenshots is not None:
-            self.screenshots.maybe_write(self.surface)
+            self.screenshots.offer(self.surface)
         return self.running
 
     def run(self) -> None:
@@ -112,6 +82,8 @@ class CounterPanel:
         self.keypad.close()
         self.client.close()
         self.worker.close()
+        if self.screenshots is not None:
+            self.screenshots.close()
         pygame.display.quit()
 
     # ---- inputs ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pygame
 from layso.display import texts
 from layso.display.board import Announcement, Board
 from layso.display.screens import BoardScreen
-from layso.display.screenshot import ScreenshotWriter
+from layso.screenshot import ScreenshotWriter
 from layso.display.speech import make_voice
 from layso.hardware.audio import Announcer
 

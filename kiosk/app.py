@@ -12,19 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import tempfile
 import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
 import pygame
 
+from layso.screenshot import ScreenshotWriter
 from layso.client import ONLINE, UNAUTHORIZED, ApiError, DeviceClient
 
 from .printing import PrintService, destination_of, ticket_print
@@ -66,7 +65,7 @@ class KioskApp:
         self.client = client
         self.surface = surface
         self.printing = printing
-        self.screenshot = Path(screenshot) if screenshot else None
+        self.screenshots = ScreenshotWriter(screenshot, every_s=timing.screenshot_s, clock=clock) if screenshot else None
         self.fullscreen = fullscreen
         self.timing = timing
         self.clock = clock
@@ -98,7 +97,6 @@ class KioskApp:
         self._dirty = True
         self._drawn_minute = ""
         self._shot_pending = False
-        self._last_shot = float("-inf")
         self._refreshing = False
         self._last_refresh = clock()
 
@@ -110,6 +108,8 @@ class KioskApp:
                 self.handle(event)
             self.tick()
             ticker.tick(fps)
+        if self.screenshots is not None:
+            self.screenshots.close()
 
     def tick(self) -> bool:
         """One frame's work: take in what arrived, run the timers, redraw when needed; True when
@@ -393,26 +393,9 @@ class KioskApp:
 
     # ---- remote support -------------------------------------------------------------------------------
     def _write_screenshot(self) -> None:
-        now = self.clock()
-        if self.screenshot is None or not self._shot_pending or now - self._last_shot < self.timing.screenshot_s:
-            return
-        self._last_shot = now
-        self._shot_pending = False
-        save_png(self.surface, self.screenshot)
-
-
-def save_png(surface: pygame.Surface, path: Path) -> None:
-    """Write `surface` as a PNG atomically (a temporary file in the same folder, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        pygame.image.save(surface, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        """The last drawn frame goes to the screenshot writer (which encodes it off the frame loop)."""
+        if self.screenshots is not None and self._shot_pending and self.screenshots.offer(self.surface):
+            self._shot_pending = False
 
 
 def _refusal(err: ApiError) -> str:

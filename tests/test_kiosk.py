@@ -21,7 +21,7 @@ from conftest import config_data, small_config_data, start_server
 from layso.client import DeviceClient
 from layso.hardware.printer import open_printer
 from layso.kiosk import screens
-from layso.kiosk.app import KioskApp, Timing, save_png
+from layso.kiosk.app import KioskApp, Timing
 from layso.kiosk.printing import PrintService
 
 pytestmark = pytest.mark.slow
@@ -88,7 +88,7 @@ class Kiosk:
     def shot(self, artifacts: Path, name: str) -> Path:
         self.app.draw()
         path = artifacts / f"kiosk_{name}.png"
-        save_png(self.app.surface, path)
+        pygame.image.save(self.app.surface, str(path))
         return path
 
 
@@ -636,14 +636,17 @@ def test_screenshot_is_written_atomically_at_most_once_a_second(kiosk_server, ki
     path = tmp_path / "remote" / "kiosk.png"
     k = kiosks(kiosk_server.url, kiosk_server.add_device("kiosk", "Kiosk ảnh"), clock=clock, screenshot=path)
     home(k)
+    assert k.app.screenshots.wait_idle(10)
     assert pygame.image.load(str(path)).get_size() == PORTRAIT
     first = path.stat().st_mtime_ns
     k.app._dirty = True
     time.sleep(0.01)
     k.app.tick()
+    assert k.app.screenshots.wait_idle(10)
     assert path.stat().st_mtime_ns == first, "not twice within a second"
     clock.t += 1.1
     k.app.tick()
+    assert k.app.screenshots.wait_idle(10)
     assert path.stat().st_mtime_ns != first
     assert [p.name for p in path.parent.iterdir()] == ["kiosk.png"], "no temporary file left behind"
 

@@ -18,7 +18,7 @@ from typing import Callable
 import pygame
 from PIL import Image
 
-log = logging.getLogger("layso.display")
+log = logging.getLogger("layso.screenshot")
 
 # bytes in R, G, B, A order, so Pillow encodes the buffer in place (no 25 MB copy at 3840×2160)
 MASKS = (0xFF, 0xFF00, 0xFF0000, 0xFF000000) if sys.byteorder == "little" else \
@@ -61,7 +61,7 @@ class ScreenshotWriter:
                 return
             try:
                 self._write()
-            except Exception:  # a full disk must never stop the display
+            except Exception:  # a full disk or a bad path must never stop the program
                 log.exception("could not write the screenshot %s", self.path)
             finally:
                 self._idle.set()
