@@ -76,7 +76,7 @@ def data():
         return jsonify(error_body("unauthorized")), 401
     if who.counter is None:
         return jsonify(error_body("forbidden")), 403
-    snapshot = console_snapshot(services().db, who.centre_id, who.counter)
+    snapshot = console_snapshot(services().engine, who.centre_id, who.counter)
     if snapshot is None:
         return jsonify(error_body("counter_not_found")), 404
     return jsonify(snapshot)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import clock
 from .db import Database
+from .engine import Command, QueueEngine
 from .models import Centre, Counter, Device, Field, Rating, Ticket
 
 QUEUE_LIMIT = 200
@@ -55,26 +56,10 @@ def counter_view(ctx: _Context, c: Counter) -> dict:
             "ticket": ctx.ticket(ticket) if ticket is not None and ticket.status == "called" else None}
 
 
-def live_queue(ctx: _Context, c: Counter) -> list[dict]:
-    """Waiting tickets this counter may call, roughly in call order: transfers addressed to it, then
-    transfers into its fields, then its fields' queue (priority tickets marked, and only those on a
-    priority-only counter)."""
-    field_ids = [f.id for f in c.fields]
-    waiting = (select(Ticket).where(Ticket.centre_id == ctx.centre.id, Ticket.status == "waiting",
-                                    Ticket.day == ctx.today)
-               .options(selectinload(Ticket.field)).order_by(Ticket.queue_pos, Ticket.id).limit(QUEUE_LIMIT))
-    to_me = list(ctx.s.execute(waiting.where(Ticket.transfer_counter_id == c.id)).scalars())
-    in_fields = waiting.where(Ticket.field_id.in_(field_ids), Ticket.transfer_counter_id.is_(None))
-    transferred = list(ctx.s.execute(in_fields.where(Ticket.transferred.is_(True))).scalars())
-    plain = in_fields.where(Ticket.transferred.is_(False))
-    if c.priority_only:
-        plain = plain.where(Ticket.priority.is_not(None))
-    plain = list(ctx.s.execute(plain).scalars())
-    rows = []
-    for group, tickets in (("to_counter", to_me), ("transferred", transferred), ("queue", plain)):
-        for t in tickets:
-            rows.append({**ctx.ticket(t), "group": group})
-    return rows[:QUEUE_LIMIT]
+def live_queue(ctx: _Context, engine: QueueEngine, c: Counter) -> list[dict]:
+    """Waiting tickets this counter may call, in the order "next" will call them (the engine's order)."""
+    cmd = Command(engine, ctx.s, ctx.centre, None)
+    return [{**ctx.ticket(t), "group": group} for group, t in engine.call_order(cmd, c, QUEUE_LIMIT)]
 
 
 def waiting_counts(ctx: _Context, c: Counter) -> tuple[int, dict[str, int]]:
@@ -114,16 +99,16 @@ def today_figures(ctx: _Context, c: Counter) -> dict:
             "satisfied_share": round(len(satisfied) / len(scores), 4) if scores else None}
 
 
-def console_snapshot(db: Database, centre_id: int, number: int) -> dict | None:
+def console_snapshot(engine: QueueEngine, centre_id: int, number: int) -> dict | None:
     """Everything the console shows that changes; None when the counter does not exist."""
-    with db.read() as s:
+    with engine.db.read() as s:
         centre = s.get(Centre, centre_id)
         c = _counter(s, centre_id, number) if centre is not None else None
         if c is None:
             return None
         ctx = _Context(s, centre)
         total, by_field = waiting_counts(ctx, c)
-        return {"now": _iso(ctx.now, ctx.tz), "counter": counter_view(ctx, c), "queue": live_queue(ctx, c),
+        return {"now": _iso(ctx.now, ctx.tz), "counter": counter_view(ctx, c), "queue": live_queue(ctx, engine, c),
                 "waiting": total, "waiting_by_field": by_field, "today": today_figures(ctx, c),
                 "kiosk_faults": kiosk_faults(ctx)}
 

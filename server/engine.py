@@ -454,29 +454,43 @@ class QueueEngine:
 
         return self._run(centre_id, run, base_url)
 
-    def _pick_next(self, cmd: Command, c: Counter) -> Ticket | None:
-        field_ids = [f.id for f in c.fields]
+    def call_order(self, cmd: Command, c: Counter, limit: int) -> list[tuple[str, Ticket]]:
+        """The waiting tickets in the order call-next at `c` would take them if nothing else changed,
+        each with why: "to_counter" (transferred to this counter), "transferred" (into one of its
+        fields, first in that queue) or "queue" (its fields' queues under the priority rule)."""
         waiting = select(Ticket).where(Ticket.centre_id == cmd.centre.id, Ticket.status == "waiting",
-                                       Ticket.day == cmd.today).order_by(Ticket.queue_pos, Ticket.id).limit(1)
-        t = cmd.s.execute(waiting.where(Ticket.transfer_counter_id == c.id)).scalar_one_or_none()
-        if t is not None:
-            return t
-        if not field_ids:
-            return None
+                                       Ticket.day == cmd.today).order_by(Ticket.queue_pos, Ticket.id).limit(limit)
+        out = [("to_counter", t) for t in cmd.s.execute(waiting.where(Ticket.transfer_counter_id == c.id)).scalars()]
+        field_ids = [f.id for f in c.fields]
+        if not field_ids or len(out) >= limit:
+            return out[:limit]
         in_fields = waiting.where(Ticket.field_id.in_(field_ids), Ticket.transfer_counter_id.is_(None))
-        t = cmd.s.execute(in_fields.where(Ticket.transferred.is_(True))).scalar_one_or_none()
-        if t is not None:
-            return t
+        out += [("transferred", t) for t in cmd.s.execute(in_fields.where(Ticket.transferred.is_(True))).scalars()]
         plain = in_fields.where(Ticket.transferred.is_(False))
-        prio = cmd.s.execute(plain.where(Ticket.priority.is_not(None))).scalar_one_or_none()
-        if c.priority_only:
-            return prio
-        if prio is not None and cmd.cfg.priority.rule == "strict":
-            return prio
-        normal = cmd.s.execute(plain.where(Ticket.priority.is_(None))).scalar_one_or_none()
-        if prio is not None and (normal is None or c.normals_since_priority >= cmd.cfg.priority.normal_per_priority):
-            return prio
-        return normal
+        prio = list(cmd.s.execute(plain.where(Ticket.priority.is_not(None))).scalars())
+        normal = [] if c.priority_only else list(cmd.s.execute(plain.where(Ticket.priority.is_(None))).scalars())
+        since = c.normals_since_priority
+        while (prio or normal) and len(out) < limit:
+            if self._priority_next(cmd, c, since, bool(prio), bool(normal)):
+                out.append(("queue", prio.pop(0)))
+                since = 0
+            else:
+                out.append(("queue", normal.pop(0)))
+                since += 1
+        return out[:limit]
+
+    @staticmethod
+    def _priority_next(cmd: Command, c: Counter, since: int, has_prio: bool, has_normal: bool) -> bool:
+        """Whether the next call from the plain queues takes a priority ticket (the configured rule)."""
+        if not has_prio:
+            return False
+        if c.priority_only or not has_normal or cmd.cfg.priority.rule == "strict":
+            return True
+        return since >= cmd.cfg.priority.normal_per_priority
+
+    def _pick_next(self, cmd: Command, c: Counter) -> Ticket | None:
+        order = self.call_order(cmd, c, 1)
+        return order[0][1] if order else None
 
     def _officer_of(self, c: Counter, officer_id: int | None) -> int | None:
         return officer_id if officer_id is not None else c.officer_id

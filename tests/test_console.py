@@ -83,13 +83,17 @@ def test_data_has_the_queue_of_the_counters_fields_in_call_order(app, staff, svc
     assert [f["code"] for f in d["counter"]["fields"]] == ["dat-dai", "bhxh"]
     rows = [(t["number"], t["group"]) for t in d["queue"]]
     assert rows[0] == ("1001", "to_counter")
-    assert [n for n, g in rows[1:]] == ["2001", "6501", "2002"]
+    # the priority rule puts the elderly citizen first (this counter has not called a priority yet)
+    assert [n for n, g in rows[1:]] == ["6501", "2001", "2002"]
     prio = next(t for t in d["queue"] if t["number"] == "6501")
     assert prio["priority_name"] == "Người cao tuổi (từ 60 tuổi)" and prio["waited_s"] == 60
     assert next(t for t in d["queue"] if t["number"] == "2001")["waited_s"] == 120
     assert "1002" not in [n for n, _ in rows]
     assert d["waiting_by_field"] == {"tu-phap-ho-tich": 1, "dat-dai": 2, "bhxh": 1} and d["waiting"] == 4
     assert first["number"] == "2001" and elderly["number"] == "6501"
+    # and it is exactly the order "next" calls them in
+    called = [e.call_next(cid, 2).value["ticket"]["number"] for _ in range(len(rows))]
+    assert called == [n for n, _ in rows]
 
 
 def test_priority_only_counter_sees_only_priority_tickets(app, staff, svc, cid):
