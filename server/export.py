@@ -224,25 +224,32 @@ def ticket_headers() -> list[str]:
 
 
 def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: int = 5000) -> Iterator[list]:
-    """One list per ticket of the range, in order of issue; times are local (the centre's zone)."""
+    """One list per ticket of the range, in order of issue; times are local (the centre's zone).
+
+    Pages through the tickets by id, each page in a short read of its own: a slow download never
+    holds a database snapshot open (SQLite's WAL could not checkpoint; PostgreSQL would keep it)."""
     with db.read() as s:
         tz = ZoneInfo(s.get(Centre, centre_id).timezone)
         fields = {f.id: f for f in s.execute(select(Field).where(Field.centre_id == centre_id)).scalars()}
         counters = {c.id: c.number for c in s.execute(select(Counter).where(Counter.centre_id == centre_id)).scalars()}
         users = {u.id: u for u in s.execute(select(User).where(User.centre_id == centre_id)).scalars()}
-        r = aliased(Rating)
-        q = (select(Ticket.id, Ticket.day, Ticket.number, Ticket.field_id, Ticket.issue_field_id, Ticket.priority,
-                    Ticket.channel, Ticket.status, Ticket.cancel_reason, Ticket.issued_at, Ticket.first_called_at,
-                    Ticket.called_at, Ticket.completed_at, Ticket.counter_id, Ticket.officer_id, Ticket.skips,
-                    Ticket.calls, Ticket.dossier_code, r.score, r.source)
-             .outerjoin(r, r.ticket_id == Ticket.id)
-             .where(Ticket.centre_id == centre_id, Ticket.day >= d_from, Ticket.day <= d_to).order_by(Ticket.id)
-             .execution_options(yield_per=batch))
+    r = aliased(Rating)
+    q = (select(Ticket.id, Ticket.day, Ticket.number, Ticket.field_id, Ticket.issue_field_id, Ticket.priority,
+                Ticket.channel, Ticket.status, Ticket.cancel_reason, Ticket.issued_at, Ticket.first_called_at,
+                Ticket.called_at, Ticket.completed_at, Ticket.counter_id, Ticket.officer_id, Ticket.skips,
+                Ticket.calls, Ticket.dossier_code, r.score, r.source)
+         .outerjoin(r, r.ticket_id == Ticket.id)
+         .where(Ticket.centre_id == centre_id, Ticket.day >= d_from, Ticket.day <= d_to).order_by(Ticket.id)
+         .limit(batch))
 
-        def local(dt):
-            return dt.astimezone(tz).replace(tzinfo=None) if dt else None
+    def local(dt):
+        return dt.astimezone(tz).replace(tzinfo=None) if dt else None
 
-        for t in s.execute(q):
+    last_id = 0
+    while True:
+        with db.read() as s:
+            page = s.execute(q.where(Ticket.id > last_id)).all()
+        for t in page:
             f = fields.get(t.field_id)
             u = users.get(t.officer_id)
             wait = round((t.first_called_at - t.issued_at).total_seconds()) if t.first_called_at else None
@@ -254,6 +261,9 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
                    local(t.completed_at), wait, service, counters.get(t.counter_id),
                    u.username if u else None, (u.full_name or u.username) if u else None, t.skips, t.calls,
                    t.dossier_code, t.score, t.source]
+        if len(page) < batch:
+            return
+        last_id = page[-1].id
 
 
 def tickets_file_name(d_from: date, d_to: date, fmt: str) -> str:

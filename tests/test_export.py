@@ -166,3 +166,13 @@ def test_layso_export_command(year):
     bad = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", "3/2/2026", "--to", "2026-03-01",
                           "--format", "csv", "--db", url], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+def test_ticket_rows_page_through_in_short_reads(app, svc, cid, frozen_clock):
+    from layso.server.export import ticket_rows
+    for _ in range(7):
+        svc.engine.issue(cid, "dat-dai")
+    day = frozen_clock.now().date()
+    paged = list(ticket_rows(svc.db, cid, day, day, batch=3))  # pages of 3, 3 and 1
+    assert [row[0] for row in paged] == sorted(row[0] for row in paged) and len(paged) == 7
+    assert paged == list(ticket_rows(svc.db, cid, day, day, batch=1000))
