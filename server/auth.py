@@ -101,6 +101,21 @@ def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
                          zone_counters=tuple(d.zone_counters) if d.zone_counters else None)
 
 
+DISPLAY_SESSION_KEY = "display_token_hash"  # a browser that opened /display?token=… is that display
+
+
+def display_of_session() -> Principal | None:
+    """The display device a browser's session stands for (see the web display), if any."""
+    from flask import session
+
+    from .services import services
+    key = session.get(DISPLAY_SESSION_KEY)
+    if not isinstance(key, str):
+        return None
+    who = device_principal_by_hash(services().db, key)
+    return who if who is not None and who.role == "display" else None
+
+
 def user_principal(db: Database, user_id, counter) -> Principal | None:
     if not isinstance(user_id, int):
         return None

@@ -11,7 +11,7 @@ import re
 import threading
 from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,7 +22,8 @@ from layso.display.speech import Voice, announcement_text, make_voice
 from layso.hardware.audio import chime_wav
 
 from .api import current_principal
-from .auth import Principal, device_principal
+from .auth import Principal, device_principal, display_of_session, hash_token
+from .auth import DISPLAY_SESSION_KEY
 from .messages import error_body
 from .models import Centre, Field
 from .services import services
@@ -38,11 +39,15 @@ _render_lock = threading.Lock()  # one espeak-ng at a time: several TVs ask for 
 
 
 def viewer() -> Principal | None:
-    """A display device (token in the query) or a signed-in user; None otherwise."""
+    """A display device (its token in the query, or remembered by this browser's session since the
+    page was opened with it) or a signed-in user; None otherwise."""
     token = request.args.get("token")
     if token is not None:
         who = device_principal(services().db, token)
         return who if who is not None and who.role == "display" else None
+    who = display_of_session()
+    if who is not None:
+        return who
     who = current_principal()
     return who if who is not None and (who.is_user or who.role == "display") else None
 
@@ -59,9 +64,14 @@ def page():
         if "token" in request.args:
             return render_template("display_refused.html"), 401
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-    token = request.args.get("token")
+    if "token" in request.args:
+        # Remember the display in this browser's session and show a clean URL: the token (which
+        # receives every event of the centre) stays out of the address bar, history and referrers.
+        session[DISPLAY_SESSION_KEY] = hash_token(request.args["token"])
+        resp = redirect(url_for("display_page.page"))
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
     config = {
-        "token": token,
         "zone": _zone(who),
         "chime": url_for("display_page.chime"),
         "audio": url_for("display_page.audio"),

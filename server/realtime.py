@@ -10,7 +10,8 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room  # Socket.IO's, not the built-in
 
 from .api import base_url
-from .auth import device_principal, device_principal_by_hash, hash_token, user_principal
+from .auth import (DISPLAY_SESSION_KEY, device_principal, device_principal_by_hash, display_of_session,
+                   hash_token, user_principal)
 from .engine import Event
 from .errors import QueueError
 from .messages import error_body
@@ -122,12 +123,18 @@ def _record_online(svc, who) -> None:
 
 
 def _principal(auth):
+    """(who, token hash for a device): a device token in `auth`, a browser that is a web display, or a
+    signed-in user."""
     svc = services()
     if isinstance(auth, dict) and "token" in auth:
-        return device_principal(svc.db, auth.get("token"))
+        who = device_principal(svc.db, auth.get("token"))
+        return who, hash_token(auth["token"]) if who is not None else None
+    display = display_of_session()
+    if display is not None:
+        return display, session.get(DISPLAY_SESSION_KEY)
     if "uid" in session:
-        return user_principal(svc.db, session.get("uid"), session.get("counter"))
-    return None
+        return user_principal(svc.db, session.get("uid"), session.get("counter")), None
+    return None, None
 
 
 def state_for(who) -> dict:
@@ -150,11 +157,10 @@ def on_connect(auth=None):
         join_room(public_room(cid))
         session["track_centre"] = cid
         return True
-    who = _principal(auth)
+    who, key = _principal(auth)
     if who is None:
         raise ConnectionRefusedError("unauthorized")
     session["principal"] = who
-    key = hash_token(auth["token"]) if who.kind == "device" else None
     session["token_hash"] = key
     _connections[request.sid] = (who, key)
     join_room(centre_room(who.centre_id))

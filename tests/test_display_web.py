@@ -30,11 +30,24 @@ def db(app):
 
 def test_a_display_token_opens_the_page_and_carries_its_zone(app, db):
     token = add_device(db, "display", "Màn hình khu A", fields=["dat-dai"], counters=[1, 2])
-    r = app.test_client().get(f"/display?token={token}")
+    client = app.test_client()
+    first = client.get(f"/display?token={token}")
+    # the browser remembers the display and the token leaves the address bar and history at once
+    assert first.status_code == 302 and first.headers["Location"] == "/display"
+    assert first.headers["Referrer-Policy"] == "no-referrer"
+    r = client.get("/display")
     assert r.status_code == 200
+    assert token not in r.get_data(as_text=True)
     config = page_config(r.get_data(as_text=True))
-    assert config["token"] == token
+    assert "token" not in config
     assert config["zone"] == {"fields": ["dat-dai"], "counters": [1, 2]}
+    # its Socket.IO connection is that display, by the session alone
+    from layso.server.realtime import socketio
+    sock = socketio.test_client(app, flask_test_client=client)
+    state = sock.get_received()[0]["args"][0]
+    assert state["device"]["name"] == "Màn hình khu A"
+    # and the announcement audio needs no token in its URL either
+    assert client.get("/display/audio.wav?number=1005&counter=0").status_code == 400
     assert config["audio"] == "/display/audio.wav" and config["chime"] == "/display/chime.wav"
     assert "socket.io.min.js" in r.get_data(as_text=True)
 
@@ -56,7 +69,7 @@ def test_a_signed_in_officer_sees_the_whole_centre(app, db):
     r = client.get("/display")
     assert r.status_code == 200
     config = page_config(r.get_data(as_text=True))
-    assert config["token"] is None and config["zone"] == {"fields": None, "counters": None}
+    assert "token" not in config and config["zone"] == {"fields": None, "counters": None}
     assert "/display" in client.get("/").get_data(as_text=True)  # linked from the home page
 
 

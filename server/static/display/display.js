@@ -131,7 +131,7 @@
   }, 250);
 
   // ---- connection ----------------------------------------------------------------------------
-  var socket = io({ auth: cfg.token ? { token: cfg.token } : {} });
+  var socket = io();  // the session cookie says which display this browser is
   function connection(status) {
     exposed.connection = status;
     $("offline").hidden = status === "online" || !board.hasState;
@@ -154,7 +154,6 @@
   function announce(call) {
     var repeat = Math.max(1, board.voice.repeat || 1);
     var params = new URLSearchParams({ number: call.number, counter: String(call.counter), field: call.field });
-    if (cfg.token) { params.set("token", cfg.token); }
     jobs.push({ speech: cfg.audio + "?" + params.toString(), times: call.recall ? Math.max(2, repeat) : repeat });
     if (!playing) { next(); }
   }
