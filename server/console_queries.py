@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import clock
 from .db import Database
-from .engine import Command, QueueEngine
+from .engine import Command, QueueEngine, Settings
 from .models import Centre, Counter, Device, Field, Rating, Ticket
 
 QUEUE_LIMIT = 200
@@ -28,10 +28,9 @@ class _Context:
         self.tz = ZoneInfo(centre.timezone)
         self.now = clock.now()
         self.today: date = self.now.astimezone(self.tz).date()
-        settings = centre.settings or {}
-        categories = (settings.get("priority") or {}).get("categories") or []
-        self.categories = {c["code"]: c["name"] for c in categories}
-        self.satisfied_min = (settings.get("rating") or {}).get("satisfied_min")
+        cfg = Settings.of(centre)
+        self.categories = cfg.categories
+        self.satisfied_min = cfg.rating.satisfied_min
 
     def ticket(self, t: Ticket) -> dict:
         return {"id": t.id, "number": t.number, "field": t.field.code, "field_name": t.field.name,
@@ -130,7 +129,7 @@ def console_options(db: Database, centre_id: int) -> dict:
                              .order_by(Counter.number)).scalars().all()
         fields = s.execute(select(Field).where(Field.centre_id == centre_id, Field.active.is_(True))
                            .order_by(Field.position, Field.id)).scalars().all()
-        categories = ((centre.settings or {}).get("priority") or {}).get("categories") or [] if centre else []
+        categories = [c.model_dump() for c in Settings.of(centre).priority.categories] if centre else []
         return {"centre": centre.name if centre else "",
                 "counters": [{"number": c.number, "name": c.name, "status": c.status,
                               "officer": (c.officer.full_name or c.officer.username) if c.officer else None,

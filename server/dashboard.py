@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from . import clock
 from .api import current_principal
+from .engine import Settings
 from .auth import Principal
 from .export import (FIGURES, GROUP_PLURALS, definitions, export_stats, export_tickets, priority_rule_text,
                      stats_table, ticket_csv_chunks, tickets_file_name)
@@ -81,7 +82,7 @@ def live_snapshot(who: Principal) -> dict:
             .where(Ticket.centre_id == who.centre_id, Ticket.status == "waiting", Ticket.day == today)
             .group_by(Ticket.field_id)).all())
         centre = s.get(Centre, who.centre_id)
-        default_target = centre.settings.get("queue", {}).get("target_wait_min", 30)
+        default_target = Settings.of(centre).queue.target_wait_min
         field_rows = s.execute(select(Field.id, Field.code, Field.target_wait_min)
                                .where(Field.centre_id == who.centre_id)).all()
         codes = {fid: code for fid, code, _t in field_rows}

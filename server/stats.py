@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from .db import Database
+from .engine import Settings
 from .models import Centre, Counter, Field, User
 
 GROUPS = ("field", "counter", "officer", "hour", "day")
@@ -257,11 +258,10 @@ def compute_groups(db: Database, centre_id: int, d_from: date, d_to: date,
             raise ValueError(g)
     with db.read() as s:
         centre = s.get(Centre, centre_id)
-        tz = ZoneInfo(centre.timezone)
-        settings = centre.settings
-        rating = settings["rating"]
-        satisfied_min = rating["satisfied_min"]
-        default_target_min = settings.get("queue", {}).get("target_wait_min", 30)
+        cfg = Settings.of(centre)
+        tz = cfg.tz
+        satisfied_min = cfg.rating.satisfied_min
+        default_target_min = cfg.queue.target_wait_min
         names = _Names(
             fields={f.id: f for f in s.execute(select(Field).where(Field.centre_id == centre_id)).scalars()},
             counters={c.id: c for c in s.execute(select(Counter).where(Counter.centre_id == centre_id)).scalars()},
@@ -278,7 +278,7 @@ def compute_groups(db: Database, centre_id: int, d_from: date, d_to: date,
         found = by_group[g]
         out_groups[g] = [{"key": _out_key(g, k, names), "label": _label(g, k, names), **found[k]}
                          for k in sorted(found, key=lambda k: _order(g, k, names))]
-    levels = sorted(rating["levels"], key=lambda lv: -lv["score"])
+    levels = [lv.model_dump() for lv in sorted(cfg.rating.levels, key=lambda lv: -lv.score)]
     return {"from": d_from.isoformat(), "to": d_to.isoformat(), "total": {"key": None, "label": None, **total},
             "groups": out_groups, "rating_levels": levels, "satisfied_min": satisfied_min,
             "target_wait_min": default_target_min}

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from .api import base_url, limit
 from .errors import NotFound
 from .models import Centre
+from .engine import Settings
 from .services import services
 
 bp = Blueprint("tracking", __name__)
@@ -56,10 +57,10 @@ def rating_scale(centre_id: int) -> dict:
     """The centre's rating scale: levels best first, the reasons offered for a low score."""
     with services().db.read() as s:
         centre = s.get(Centre, centre_id)
-        rating = dict((centre.settings or {}).get("rating") or {})
-    levels = sorted(rating.get("levels") or [], key=lambda lv: -lv["score"])
-    return {"levels": levels, "reasons": list(rating.get("reasons") or []),
-            "reason_max": int(rating.get("reason_max", 0)), "timezone": centre.timezone}
+        rating = Settings.of(centre).rating
+    levels = [lv.model_dump() for lv in sorted(rating.levels, key=lambda lv: -lv.score)]
+    return {"levels": levels, "reasons": list(rating.reasons), "reason_max": rating.reason_max,
+            "timezone": centre.timezone}
 
 
 def wait_text(seconds: int | None) -> str | None:
