@@ -199,6 +199,20 @@ def cid(svc):
         return s.execute(select(Centre.id)).scalar_one()
 
 
+def settled_device_socket(app, token: str):
+    """A Socket.IO test client for a device, returned once its connect has settled: the `state` and
+    the "device online" news (recorded on a worker thread) have both arrived. → (client, received)"""
+    from layso.server.realtime import socketio
+    client = socketio.test_client(app, auth={"token": token})
+    assert client.is_connected()
+    received = client.get_received()
+    end = time.monotonic() + 5
+    while "device.changed" not in [m["name"] for m in received] and time.monotonic() < end:
+        time.sleep(0.02)
+        received += client.get_received()
+    return client, received
+
+
 # ---- real server processes ----------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

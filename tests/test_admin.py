@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import HCM
+from conftest import HCM, settled_device_socket
 from sqlalchemy import select
 
 from layso.server.auth import add_user, check_password, device_principal
@@ -187,10 +187,7 @@ def test_overview_lists_the_audit_log(svc, admin):
 
 def test_devices_hear_of_a_change_and_get_a_fresh_state(app, svc, admin):
     from layso.server.auth import add_device
-    from layso.server.realtime import socketio
-    kiosk = socketio.test_client(app, auth={"token": add_device(svc.db, "kiosk", "Kiosk A")})
-    assert kiosk.is_connected()
-    kiosk.get_received()
+    kiosk, _received = settled_device_socket(app, add_device(svc.db, "kiosk", "Kiosk A"))
     r = post(admin, "/admin/fields/bhxh", {"name": "Bảo hiểm xã hội", "numbering": "range", "range_start": "6501",
                                            "range_end": "6999", "counters": ["2", "3"], "active": "on"})
     assert r.status_code == 302

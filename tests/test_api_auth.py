@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import settled_device_socket
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from layso.server.auth import add_device, add_user
@@ -246,8 +247,7 @@ def test_socket_bad_events_get_a_refused_ack_and_the_connection_lives(world, eve
 
 
 def test_seq_increases_by_one_per_event_on_the_socket(world):
-    display = socketio.test_client(world["app"], auth={"token": world["tokens"]["display"]})
-    received = display.get_received()
+    display, received = settled_device_socket(world["app"], world["tokens"]["display"])
     assert received[0]["name"] == "state"
     start = received[0]["args"][0]["seq"]
     for _ in range(3):
