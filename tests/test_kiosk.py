@@ -314,19 +314,24 @@ class LosingProxy:
     def _up(self, client: socket.socket, upstream: socket.socket) -> None:
         try:
             while data := client.recv(65536):
-                if self.armed.is_set() and data.startswith(b"POST /api/v1/tickets"):
+                at = data.find(b"POST /api/v1/tickets") if self.armed.is_set() else -1
+                if at >= 0:  # keep-alive: the end of the previous request may share the chunk
                     self.armed.clear()
                     upstream.settimeout(5)
+                    if at:
+                        upstream.sendall(data[:at])
+                        data = data[at:]
                     while b"\r\n\r\n" not in data:  # the whole request: headers …
                         data += client.recv(65536)
                     head, _, body = data.partition(b"\r\n\r\n")
                     length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
                     while len(body) < length:  # … and body, however TCP cut them
                         body += client.recv(65536)
-                    upstream.sendall(head + b"\r\n\r\n" + body)
-                    upstream.recv(65536)  # the server did it and answered...
+                    upstream.sendall(head + b"\r\n\r\n" + body)  # the server gets the whole request …
+                    client.shutdown(socket.SHUT_RDWR)  # … but its answer can never reach the kiosk
                     self.lost += 1
-                    break  # ...but the answer never reaches the kiosk
+                    time.sleep(1.0)  # let the server finish before its side closes too
+                    break
                 upstream.sendall(data)
         except OSError:
             pass
