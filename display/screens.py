@@ -264,25 +264,42 @@ class BoardScreen:
         idle = texts.COUNTER_PRIORITY + " · " + texts.COUNTER_IDLE if c.get("priority_only") else texts.COUNTER_IDLE
         return short, name, "—", idle, (WHITE, SOFT, SOFT)
 
-    def _counter_pages(self, board: Board) -> tuple[list[tuple], Pages]:
+    # ---- paged tables (counters, fields): a long list turns a page every PAGE_S seconds ----------
+    def _paged(self, rows: list[tuple], box: Rect, max_columns: int, now: float) -> tuple[list[tuple], Pages, int]:
         lo = self.layout
-        rows = [self._counter_row(c) for c in board.visible_counters()]
-        avail = lo.counters.height - lo.panel_title - lo.px(4)
-        return rows, paginate(len(rows), avail, lo.min_row, lo.max_row, 2)
+        pages = paginate(len(rows), box.height - lo.panel_title - lo.px(4), lo.min_row, lo.max_row, max_columns)
+        page = int(now // PAGE_S) % pages.pages if pages.pages > 1 else 0
+        return rows, pages, page
+
+    def _counter_pages(self, board: Board, now: float) -> tuple[list[tuple], Pages, int]:
+        return self._paged([self._counter_row(c) for c in board.visible_counters()], self.layout.counters, 2, now)
+
+    def _field_pages(self, board: Board, now: float) -> tuple[list[tuple], Pages, int]:
+        return self._paged([self._field_row(f) for f in board.visible_fields()], self.layout.fields, 1, now)
 
     def _counter_key(self, board: Board, now: float):
-        rows, pages = self._counter_pages(board)
-        return (tuple(rows), int(now // PAGE_S) % pages.pages if pages.pages > 1 else 0)
+        rows, _pages, page = self._counter_pages(board, now)
+        return tuple(rows), page
+
+    def _field_key(self, board: Board, now: float):
+        rows, _pages, page = self._field_pages(board, now)
+        return tuple(rows), page
+
+    def _paged_panel(self, surface, rect: Rect, title: str, empty: str, rows, pages: Pages, page: int) -> Rect | None:
+        """The panel with its page note; None (after saying `empty`) when there is nothing to list."""
+        lo = self.layout
+        note = texts.PAGE.format(page=page + 1, pages=pages.pages) if pages.pages > 1 else ""
+        area = self._panel(surface, rect, title, note)
+        if not rows:
+            self._text(surface, empty, area.inflate(-lo.px(3), -lo.px(3)), GREY, lo.px(3), lo.px(1.6), align="center")
+            return None
+        return area
 
     def _counters(self, surface, rect: Rect, board: Board, now: float) -> None:
         lo = self.layout
-        rows, pages = self._counter_pages(board)
-        page = int(now // PAGE_S) % pages.pages if pages.pages > 1 else 0
-        note = texts.PAGE.format(page=page + 1, pages=pages.pages) if pages.pages > 1 else ""
-        area = self._panel(surface, rect, texts.COUNTERS_TITLE, note)
-        if not rows:
-            self._text(surface, texts.NO_COUNTERS, area.inflate(-lo.px(3), -lo.px(3)), GREY, lo.px(3), lo.px(1.6),
-                       align="center")
+        rows, pages, page = self._counter_pages(board, now)
+        area = self._paged_panel(surface, rect, texts.COUNTERS_TITLE, texts.NO_COUNTERS, rows, pages, page)
+        if area is None:
             return
         pad = lo.px(1.2)
         head = Rect(area.x, area.y, area.width, lo.px(4))
@@ -336,25 +353,11 @@ class BoardScreen:
             name = f"{name} ({reason})"
         return name, str(f.get("waiting", 0)), reason is None
 
-    def _field_pages(self, board: Board) -> tuple[list[tuple], Pages]:
-        lo = self.layout
-        rows = [self._field_row(f) for f in board.visible_fields()]
-        avail = lo.fields.height - lo.panel_title - lo.px(4)
-        return rows, paginate(len(rows), avail, lo.min_row, lo.max_row, 1)
-
-    def _field_key(self, board: Board, now: float):
-        rows, pages = self._field_pages(board)
-        return (tuple(rows), int(now // PAGE_S) % pages.pages if pages.pages > 1 else 0)
-
     def _fields(self, surface, rect: Rect, board: Board, now: float) -> None:
         lo = self.layout
-        rows, pages = self._field_pages(board)
-        page = int(now // PAGE_S) % pages.pages if pages.pages > 1 else 0
-        note = texts.PAGE.format(page=page + 1, pages=pages.pages) if pages.pages > 1 else ""
-        area = self._panel(surface, rect, texts.FIELDS_TITLE, note)
-        if not rows:
-            self._text(surface, texts.NO_FIELDS, area.inflate(-lo.px(3), -lo.px(3)), GREY, lo.px(3), lo.px(1.6),
-                       align="center")
+        rows, pages, page = self._field_pages(board, now)
+        area = self._paged_panel(surface, rect, texts.FIELDS_TITLE, texts.NO_FIELDS, rows, pages, page)
+        if area is None:
             return
         pad = lo.px(1.2)
         shares = (0.76, 0.24)
