@@ -21,10 +21,8 @@ def cmd_counter(args) -> int:
     from layso.hardware.buttons import KeypadConfig, KeypadError, make_keypad
     from layso.logs import setup_logging
 
-    try:
-        token = device_token(args)
-    except (ValueError, OSError) as err:
-        print(f"layso: {err}", file=sys.stderr)
+    token = device_token(args)
+    if token is None:
         return 2
     try:
         keypad = make_keypad(KeypadConfig.load(args.keypad) if args.keypad else None)

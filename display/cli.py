@@ -13,10 +13,8 @@ def cmd_display(args) -> int:
     from layso.display.app import run_display
     from layso.logs import setup_logging
     setup_logging()
-    try:
-        token = device_token(args)
-    except (ValueError, OSError) as err:
-        print(f"layso display: {err}", file=sys.stderr)
+    token = device_token(args)
+    if token is None:
         return 2
     try:
         return run_display(args.server, token, size=args.size, fullscreen=args.fullscreen, voice=args.voice,

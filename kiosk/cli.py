@@ -24,10 +24,8 @@ def run(args) -> int:
     from layso.logs import setup_logging
 
     setup_logging()
-    try:
-        token = device_token(args)
-    except (ValueError, OSError) as err:
-        print(f"layso: {err}", file=sys.stderr)
+    token = device_token(args)
+    if token is None:
         return 2
     try:
         printer = open_printer(args.printer) if args.printer else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 
 from layso.client import read_token
 
@@ -28,6 +29,10 @@ def add_device_arguments(p: argparse.ArgumentParser, default_size: str) -> None:
     p.add_argument("--screenshot", help="keep this PNG updated with what the screen shows (at most once a second)")
 
 
-def device_token(args) -> str:
-    """The token from --token, --token-file or LAYSO_TOKEN; ValueError or OSError when there is none."""
-    return read_token(args.token or (None if args.token_file else os.environ.get("LAYSO_TOKEN")), args.token_file)
+def device_token(args) -> str | None:
+    """The token from --token, --token-file or LAYSO_TOKEN; None (the reason printed) when there is none."""
+    try:
+        return read_token(args.token or (None if args.token_file else os.environ.get("LAYSO_TOKEN")), args.token_file)
+    except (ValueError, OSError) as err:
+        print(f"layso: {err}", file=sys.stderr)
+        return None
