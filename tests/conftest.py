@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -86,15 +87,37 @@ def launch_chromium(playwright, *extra_args: str):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def chromium():
+    """A headless Chromium for one test or one module; skips where Debian's chromium is absent."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def browser():
+    with chromium() as b:
         yield b
-        b.close()
+
+
+# ---- gpiozero's mock pins -----------------------------------------------------------------------------
+@pytest.fixture
+def factory():
+    """gpiozero's MockFactory as the pin factory, reset after the test."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+    f = MockFactory()
+    Device.pin_factory = f
+    yield f
+    f.reset()
+    Device.pin_factory = None
 
 
 # ---- PostgreSQL and Redis ---------------------------------------------------------------------------

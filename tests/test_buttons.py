@@ -5,23 +5,12 @@ import threading
 import time
 
 import pytest
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from layso.hardware.buttons import (Debouncer, GpioKeypad, KeypadConfig, KeypadError, NullKeypad, Press,
                                     make_keypad)
 
 PINS = {"next": 5, "recall": 6, "skip": 13, "complete": 19, "pause": 26}
 LED_PINS = {"green": 16, "amber": 20, "red": 21}
-
-
-@pytest.fixture
-def factory():
-    f = MockFactory()
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = None
 
 
 def config(**changes) -> KeypadConfig:

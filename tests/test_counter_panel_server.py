@@ -11,8 +11,6 @@ import time
 import pygame
 import pytest
 import sqlalchemy
-from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 from sqlalchemy import select
 
 from conftest import small_config_data, start_server
@@ -25,15 +23,6 @@ pytestmark = pytest.mark.slow
 
 PINS = {"next": 5, "recall": 6, "skip": 13, "complete": 19, "pause": 26}
 RATING_PINS = [17, 27, 22, 23]
-
-
-@pytest.fixture
-def factory():
-    f = MockFactory()
-    Device.pin_factory = f
-    yield f
-    f.reset()
-    Device.pin_factory = None
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import requests
 from babel.support import Translations
 
-from conftest import CHROMIUM, ROOT, launch_chromium, small_config_data, start_server
+from conftest import ROOT, chromium, small_config_data, start_server
 from layso.config import parse_config
 
 PHONE = {"width": 390, "height": 844}
@@ -102,13 +102,8 @@ def test_unknown_link_is_a_friendly_404(track_app):
 # ---- in a browser -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium (/usr/bin/chromium) is not installed")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = launch_chromium(p)
+    with chromium() as b:  # one browser for the module's page tests
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
