@@ -116,6 +116,18 @@
     return td;
   }
 
+  /* A button in a queue row; its accessible name says which number it acts on. */
+  function rowButton(parent, text, cls, t, onClick) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = cls;
+    b.textContent = text;
+    b.setAttribute("aria-label", text + " " + t.number);
+    b.addEventListener("click", onClick);
+    parent.appendChild(b);
+    return b;
+  }
+
   function renderQueue(d) {
     var body = document.querySelector("#queue tbody");
     body.textContent = "";
@@ -137,29 +149,10 @@
       cell(tr, t.priority_name || "—", t.priority ? "prio" : "");
       cell(tr, duration(t.waited_s), "waited");
       var actions = cell(tr, "", "row-actions");
-      var call = document.createElement("button");
-      call.type = "button";
-      call.className = "small";
-      call.textContent = T.call_this;
-      call.setAttribute("aria-label", T.call_this + " " + t.number);
-      call.disabled = status === "paused";
-      call.addEventListener("click", function () { callNumber(t.number); });
-      actions.appendChild(call);
-      var again = document.createElement("button");
-      again.type = "button";
-      again.className = "small secondary";
-      again.textContent = T.reprint;
-      again.setAttribute("aria-label", T.reprint + " " + t.number);
-      again.addEventListener("click", function () { reprint(t); });
-      actions.appendChild(again);
+      rowButton(actions, T.call_this, "small", t, function () { callNumber(t.number); }).disabled = status === "paused";
+      rowButton(actions, T.reprint, "small secondary", t, function () { reprint(t); });
       if (!t.priority) {
-        var prio = document.createElement("button");
-        prio.type = "button";
-        prio.className = "small secondary";
-        prio.textContent = T.give_priority;
-        prio.setAttribute("aria-label", T.give_priority + " " + t.number);
-        prio.addEventListener("click", function () { openPriority(t); });
-        actions.appendChild(prio);
+        rowButton(actions, T.give_priority, "small secondary", t, function () { openPriority(t); });
       }
       body.appendChild(tr);
     });
