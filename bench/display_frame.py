@@ -36,7 +36,8 @@ import requests  # noqa: E402
 
 from layso.client import DeviceClient  # noqa: E402
 from layso.config import load_config, preset_data, write_config  # noqa: E402
-from layso.display.app import DisplayApp, open_window, parse_size  # noqa: E402
+from layso.device_cli import parse_size  # noqa: E402
+from layso.display.app import DisplayApp, open_window  # noqa: E402
 
 FPS = 30
 FRAME_MS = 1000 / FPS
@@ -65,6 +66,7 @@ class TimedInbox(queue.Queue):
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, dict]:
     from layso.server.auth import add_device
+    from layso.server.bench import BenchServer
     from layso.server.db import Database
     from layso.server.engine import seed_centre
     from layso.server.migrate import upgrade
@@ -82,14 +84,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str, dict]:
                            for c in cfg.counters if not c.priority_only},
               "fields": {c.number: c.fields[0] for c in cfg.counters}}
     db.dispose()
-    env = {**os.environ, "LAYSO_SECRET_KEY": "bench"}
-    proc = subprocess.Popen([sys.executable, "-m", "layso.cli", "serve", "--config", str(config), "--db", db_url,
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=folder)
-    line = proc.stdout.readline().decode()
-    if "serving on" not in line:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line!r}")
-    return proc, line.split("serving on", 1)[1].strip(), tokens
+    server = BenchServer(folder, db_url, config).start()  # `layso serve`, as `layso bench` starts it
+    return server.proc, server.url, tokens
 
 
 def load(url: str, tokens: dict, seconds: float, calls_per_s: float, results) -> None:

@@ -34,7 +34,7 @@ from layso.client import DeviceClient  # noqa: E402
 from layso.config import load_config, preset_data, write_config  # noqa: E402
 from layso.hardware.printer import DummyPrinter  # noqa: E402
 from layso.kiosk.app import KioskApp, Timing  # noqa: E402
-from layso.kiosk.cli import parse_size  # noqa: E402
+from layso.device_cli import parse_size  # noqa: E402
 from layso.kiosk.printing import PrintService  # noqa: E402
 
 FPS = 30
@@ -54,6 +54,7 @@ class TimedPrinter(DummyPrinter):
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
     from layso.server.auth import add_device
+    from layso.server.bench import BenchServer
     from layso.server.db import Database
     from layso.server.engine import seed_centre
     from layso.server.migrate import upgrade
@@ -65,18 +66,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
     seed_centre(db, load_config(config))
     token = add_device(db, "kiosk", "Bench kiosk")
     db.dispose()
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "layso.cli", "serve", "--config", str(config), "--db", db_url,
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "LAYSO_SECRET_KEY": "bench"})
-    line = proc.stdout.readline()
-    if b"serving on" not in line:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line!r}")
-    return proc, f"http://127.0.0.1:{port}", token
+    server = BenchServer(folder, db_url, config).start()  # `layso serve`, as `layso bench` starts it
+    return server.proc, server.url, token
 
 
 def frame(app: KioskApp, next_at: float) -> float:

@@ -136,6 +136,10 @@ class BenchServer:
         self._workdir = workdir
         self.proc: subprocess.Popen | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
     def start(self, timeout: float = 120.0) -> "BenchServer":
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE, stderr=log, env=self._env,

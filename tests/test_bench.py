@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -116,3 +117,12 @@ def test_audit_finds_numbers_issued_twice_tickets_called_twice_and_lost_tickets(
     assert result["duplicate_numbers"] == {"clients": 1, "database": 1}
     assert result["called_twice_database"] == 1
     assert result["lost"] == 1
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).resolve().parent.parent / "bench").glob("*.py")))
+def test_every_bench_script_starts(script):
+    """The scripts under bench/ import the project's modules: they must keep working as those change."""
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    r = subprocess.run([sys.executable, str(bench / script), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "usage" in r.stdout.lower()
