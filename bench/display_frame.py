@@ -33,11 +33,11 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import psutil  # noqa: E402
 import pygame  # noqa: E402
 import requests  # noqa: E402
+from layso.display.app import DisplayApp, open_window  # noqa: E402
 
 from layso.client import DeviceClient  # noqa: E402
 from layso.config import load_config, preset_data, write_config  # noqa: E402
 from layso.device_cli import parse_size  # noqa: E402
-from layso.display.app import DisplayApp, open_window  # noqa: E402
 
 FPS = 30
 FRAME_MS = 1000 / FPS
@@ -66,10 +66,11 @@ class TimedInbox(queue.Queue):
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, dict]:
     from layso.server.auth import add_device
-    from layso.server.bench import BenchServer
-    from layso.server.db import Database
-    from layso.server.engine import seed_centre
-    from layso.server.migrate import upgrade
+    from layso.server.engine.commands import seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
+
+    from layso.bench.run import BenchServer
     config = folder / "layso.toml"
     write_config(preset_data("province", open_all_hours=True), config)
     db_url = f"sqlite:///{folder / 'bench.db'}"

@@ -27,19 +27,30 @@ import random
 import sys
 import time as _time
 from bisect import bisect_right
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 
+from layso.server.domain.hours import Hours
+from layso.server.engine.commands import seed_centre
+from layso.server.storage.database import Database
+from layso.server.storage.migrate import upgrade
+from layso.server.storage.models import (
+    Centre,
+    Counter,
+    CounterField,
+    Device,
+    Field,
+    Rating,
+    Ticket,
+    TicketEvent,
+    User,
+)
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from layso.config import load_config, load_preset
-from layso.server.db import Database
-from layso.server.engine import seed_centre
-from layso.server.hours import Hours
-from layso.server.migrate import upgrade
-from layso.server.models import Centre, Counter, CounterField, Device, Field, Rating, Ticket, TicketEvent, User
 
 UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -29,13 +29,13 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pygame  # noqa: E402
+from layso.hardware.printer import DummyPrinter  # noqa: E402
+from layso.kiosk.app import KioskApp, Timing  # noqa: E402
+from layso.kiosk.printing import PrintService  # noqa: E402
 
 from layso.client import DeviceClient  # noqa: E402
 from layso.config import load_config, preset_data, write_config  # noqa: E402
-from layso.hardware.printer import DummyPrinter  # noqa: E402
-from layso.kiosk.app import KioskApp, Timing  # noqa: E402
 from layso.device_cli import parse_size  # noqa: E402
-from layso.kiosk.printing import PrintService  # noqa: E402
 
 FPS = 30
 
@@ -54,10 +54,11 @@ class TimedPrinter(DummyPrinter):
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
     from layso.server.auth import add_device
-    from layso.server.bench import BenchServer
-    from layso.server.db import Database
-    from layso.server.engine import seed_centre
-    from layso.server.migrate import upgrade
+    from layso.server.engine.commands import seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
+
+    from layso.bench.run import BenchServer
     config = folder / "layso.toml"
     write_config(preset_data("province", open_all_hours=True), config)
     db_url = f"sqlite:///{folder / 'bench.db'}"

@@ -22,7 +22,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from layso.server.bench import run_bench
+from layso.bench.run import run_bench
 
 IDLE = ("wait (threading.py", "select (selectors.py", "_wait_for_tstate_lock", "accept (socket.py",
         "get (queue.py", "poll (selectors.py", "serve_forever", "readinto (socket.py", "_recv (simple_websocket",

@@ -24,13 +24,13 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate_year  # noqa: E402  (the generator beside this file)
+from layso.server.engine.commands import seed_centre  # noqa: E402
+from layso.server.queries.stats import GROUPS, compute_groups, compute_stats  # noqa: E402
+from layso.server.storage.database import Database  # noqa: E402
+from layso.server.storage.migrate import upgrade  # noqa: E402
+from layso.server.storage.models import Ticket  # noqa: E402
 
 from layso.config import load_preset  # noqa: E402
-from layso.server.db import Database  # noqa: E402
-from layso.server.engine import seed_centre  # noqa: E402
-from layso.server.migrate import upgrade  # noqa: E402
-from layso.server.models import Ticket  # noqa: E402
-from layso.server.stats import GROUPS, compute_groups, compute_stats  # noqa: E402
 
 TARGETS_MS = {"month": 300, "year": 2000}
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))

@@ -20,7 +20,7 @@ def _config_path(args) -> str | None:
 
 
 def _db_url(args) -> str:
-    from layso.server.db import default_database_url
+    from layso.server.storage.database import default_database_url
     return getattr(args, "db", None) or default_database_url()
 
 
@@ -43,9 +43,9 @@ def cmd_init(args) -> int:
 
 # ---- database helpers for device/user add ---------------------------------------------------------
 def _open_db(args):
-    from layso.server.db import Database
-    from layso.server.engine import seed_centre
-    from layso.server.migrate import upgrade
+    from layso.server.engine.commands import seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
     db = Database(_db_url(args))
     upgrade(db)
     path = _config_path(args)
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_user_add)
     # ---- device and tool commands: one register line each ----
     __import__("layso.counter_panel.cli", fromlist=["register"]).register(sub)
-    __import__("layso.server.cli_bench", fromlist=["register"]).register(sub)
+    __import__("layso.bench.cli", fromlist=["register"]).register(sub)
     __import__("layso.display.cli", fromlist=["register"]).register(sub)
     __import__("layso.kiosk.cli", fromlist=["register"]).register(sub)
     __import__("layso.server.cli_export", fromlist=["register"]).register(sub)

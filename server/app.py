@@ -12,20 +12,24 @@ from pathlib import Path
 from flask import Flask, jsonify, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
+from layso.server.engine.commands import QueueEngine, seed_centre
+from layso.server.errors import QueueError
+from layso.server.messages import error_body
+from layso.server.realtime.events import (
+    AsyncPublisher,
+    disconnect_revoked,
+    publish,
+    socketio,
+)
+from layso.server.services import Services
+from layso.server.storage.database import Database, default_database_url
+from layso.server.storage.migrate import upgrade
+from layso.server.storage.models import Centre, Counter, Device, Ticket
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from layso.config import Config
-
-from .db import Database, default_database_url
-from .engine import QueueEngine, seed_centre
-from .errors import QueueError
-from .messages import error_body
-from .migrate import upgrade
-from .models import Centre, Counter, Device, Ticket
-from .realtime import AsyncPublisher, disconnect_revoked, publish, socketio
-from .services import Services
 
 log = logging.getLogger("layso.server")
 LANGUAGES = ("vi", "en")
@@ -103,17 +107,17 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.jinja_env.globals["get_locale"] = get_locale
     csrf.init_app(app)
 
-    from .api import bp as api_bp
-    from .web import bp as web_bp
+    from layso.server.api.routes import bp as api_bp
+    from layso.server.pages.signin import bp as web_bp
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     # ---- page blueprints: one import-and-register line each ----
-    app.register_blueprint(__import__("layso.server.display_page", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.tracking", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.console", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.dashboard", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.admin", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.display", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.tracking", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
 
@@ -137,7 +141,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
 
     @app.get("/metrics")
     def metrics():
-        from .api import current_principal
+        from layso.server.auth import current_principal
         who = current_principal()
         # loopback means this machine, not a proxy relaying someone else (X-Forwarded-For)
         loopback = request.remote_addr in ("127.0.0.1", "::1") and (
@@ -178,7 +182,7 @@ def metrics_text(db: Database) -> str:
     lines = ["# HELP layso_tickets_waiting Tickets waiting now, by centre and field.",
              "# TYPE layso_tickets_waiting gauge"]
     with db.read() as s:
-        from .models import Field
+        from layso.server.storage.models import Field
         for code, field, n in s.execute(
                 select(Centre.code, Field.code, func.count(Ticket.id)).join(Field, Field.id == Ticket.field_id)
                 .join(Centre, Centre.id == Ticket.centre_id).where(Ticket.status == "waiting")

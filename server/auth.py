@@ -1,4 +1,6 @@
-"""Who is calling: device tokens (bound to one centre and role) and signed-in users."""
+"""Who is calling: device tokens (bound to one centre and role) and signed-in users; the request
+helpers every adapter uses to ask it (`current_principal`, `need`, `role_required`), the base of
+tracking links and the rate limits."""
 from __future__ import annotations
 
 import hashlib
@@ -6,14 +8,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from functools import wraps
 
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from layso.server import clock
+from layso.server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from layso.server.services import services
+from layso.server.storage.database import Database
+from layso.server.storage.models import AuditEntry, Centre, Counter, Device, User
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
-
-from . import clock
-from .db import Database
-from .errors import BadRequest, Conflict, Forbidden, NotFound
-from .models import AuditEntry, Centre, Counter, Device, User
 
 DEVICE_ROLES = ("kiosk", "display", "counter")
 USER_ROLES = ("staff", "manager", "admin")
@@ -106,9 +110,6 @@ DISPLAY_SESSION_KEY = "display_token_hash"  # a browser that opened /display?tok
 
 def display_of_session() -> Principal | None:
     """The display device a browser's session stands for (see the web display), if any."""
-    from flask import session
-
-    from .services import services
     key = session.get(DISPLAY_SESSION_KEY)
     if not isinstance(key, str):
         return None
@@ -185,7 +186,7 @@ def add_device(db: Database, role: str, name: str, centre_code: str | None = Non
             if counter_id is None:
                 raise NotFound(f"unknown counter {counter}")
         if fields:
-            from .models import Field
+            from layso.server.storage.models import Field
             known = set(s.execute(select(Field.code).where(Field.centre_id == centre_id)).scalars())
             unknown = [f for f in fields if f not in known]
             if unknown:
@@ -230,4 +231,55 @@ def add_user(db: Database, username: str, role: str, password: str, centre_code:
         return u.id
 
 
-__all__ = ["Principal", "Forbidden", "add_device", "add_user", "device_principal", "user_principal"]
+# ---- the request helpers of every adapter --------------------------------------------------------
+def current_principal() -> Principal | None:
+    if "principal" not in g:
+        svc = services()
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            g.principal = device_principal(svc.db, header[7:].strip())
+            g.via_session = False
+        elif "uid" in session:
+            g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"))
+            g.via_session = g.principal is not None
+        else:
+            g.principal, g.via_session = None, False
+    return g.principal
+
+
+def need(*roles: str) -> Principal:
+    """The caller, who must have one of `roles` (user roles include the ones above them)."""
+    who = current_principal()
+    if who is None:
+        raise Unauthorized("no or invalid token or session", "unauthorized")
+    if roles:
+        ok = who.role in roles or (who.is_user and any(r in ("staff", "manager", "admin") and who.at_least(r)
+                                                          for r in roles))
+        if not ok:
+            raise Forbidden("not allowed with this role", "forbidden")
+    return who
+
+
+def base_url() -> str:
+    """The base of tracking links: the configured public URL, else the address the request came in on."""
+    return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
+
+
+def limit(bucket: str, n: int, per_s: float = 60.0) -> None:
+    services().limiter.hit((bucket, request.remote_addr), n, per_s)
+
+
+def role_required(role: str):
+    """Signed-in users of at least `role`; others go to the sign-in page (or get 403)."""
+    def deco(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            who = current_principal()
+            if who is None or not who.is_user:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            if not who.at_least(role):
+                return render_template("dashboard_forbidden.html", who=who), 403
+            g.who = who
+            return view(*args, **kwargs)
+        return wrapper
+    return deco

@@ -24,12 +24,18 @@ def _day(text: str) -> date:
 
 
 def cmd_export(args) -> int:
-    from .auth import centre_id_of
-    from .db import Database, default_database_url
-    from .engine import seed_centre
-    from .errors import QueueError
-    from .export import export_stats, export_tickets, ticket_csv_chunks, tickets_file_name, translated
-    from .migrate import upgrade
+    from layso.server.auth import centre_id_of
+    from layso.server.engine.commands import seed_centre
+    from layso.server.errors import QueueError
+    from layso.server.queries.export import (
+        export_stats,
+        export_tickets,
+        ticket_csv_chunks,
+        tickets_file_name,
+        translated,
+    )
+    from layso.server.storage.database import Database, default_database_url
+    from layso.server.storage.migrate import upgrade
 
     if args.to < args.start:
         print("layso: --to must be on or after --from", file=sys.stderr)

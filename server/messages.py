@@ -1,7 +1,8 @@
 """What people read when something goes wrong: one text per error code, translated by Flask-Babel."""
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 ERRORS = {
     "bad_request": _l("The request is not valid."),

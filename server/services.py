@@ -1,5 +1,5 @@
-"""The server's shared parts, reachable from adapters as `services()`; and the command dispatch that
-REST and Socket.IO share so their effect is identical."""
+"""The server's shared parts (database, engine, publisher, limiter), reachable from adapters as
+`services()`, and `publish` that hands a committed command's events to the realtime adapter."""
 from __future__ import annotations
 
 import threading
@@ -8,12 +8,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from flask import current_app
-
-from .auth import Principal
-from .db import Database
-from .engine import Event, QueueEngine, Result
-from .errors import Forbidden, TooManyRequests
-from .schemas import (CallNumberBody, CompleteBody, Empty, PauseBody, PinSignInBody, TransferBody, parse)
+from layso.server.engine.commands import QueueEngine, Result
+from layso.server.errors import TooManyRequests
+from layso.server.storage.database import Database
 
 
 class RateLimiter:
@@ -50,75 +47,8 @@ def services() -> Services:
     return current_app.extensions["layso"]
 
 
-# ---- counter commands: one dispatch for REST and Socket.IO ------------------------------------
-COUNTER_ACTIONS = ("next", "recall", "skip", "complete", "pause", "resume", "transfer", "call", "signin", "close")
-
-
-def counter_command(svc: Services, who: Principal, n: int, action: str, data, base_url: str | None) -> tuple[int, dict | None]:
-    """Run a counter command for `who` at counter `n`; publish its events; return (status, body)."""
-    if action not in COUNTER_ACTIONS:
-        raise Forbidden("unknown command", "unknown_event")
-    e = svc.engine
-    cid = who.centre_id
-    officer = who.user_id if who.is_user else None
-    if action == "signin":
-        if who.role != "counter" or who.counter != n:
-            raise Forbidden("only the counter's own panel signs in by PIN", "forbidden")
-        from .auth import check_pin
-        body = parse(PinSignInBody, data)
-        # a panel's PINs cannot be guessed: 5 tries per user and 20 per panel in 5 minutes
-        svc.limiter.hit(("pin-user", cid, body.username), 5, 300)
-        svc.limiter.hit(("pin-device", who.device_id), 20, 300)
-        user = check_pin(svc.db, cid, body.username, body.pin)
-        if user is None:
-            from .errors import Unauthorized
-            raise Unauthorized("wrong username or PIN", "invalid_pin")
-        res = e.sign_in(cid, n, user.id, base_url=base_url)
-        _publish(svc, res)
-        return 200, {"counter": res.value}
-    if not who.may_act_at(n):
-        raise Forbidden("you do not act at this counter", "forbidden")
-    if action == "next":
-        parse(Empty, data)
-        res = e.call_next(cid, n, officer_id=officer, base_url=base_url)
-        _publish(svc, res)
-        return (204, None) if res.value is None else (200, res.value)
-    if action == "recall":
-        parse(Empty, data)
-        res = e.recall(cid, n, officer_id=officer, base_url=base_url)
-    elif action == "skip":
-        parse(Empty, data)
-        res = e.skip(cid, n, officer_id=officer, base_url=base_url)
-    elif action == "complete":
-        body = parse(CompleteBody, data)
-        res = e.complete(cid, n, dossier_code=body.dossier_code, officer_id=officer, base_url=base_url)
-    elif action == "pause":
-        body = parse(PauseBody, data)
-        res = e.pause(cid, n, reason=body.reason, officer_id=officer, base_url=base_url)
-    elif action == "resume":
-        parse(Empty, data)
-        res = e.resume(cid, n, officer_id=officer, base_url=base_url)
-    elif action == "transfer":
-        body = parse(TransferBody, data)
-        res = e.transfer(cid, n, to_field=body.field, to_counter=body.counter, officer_id=officer, base_url=base_url)
-    elif action == "call":
-        body = parse(CallNumberBody, data)
-        res = e.call_number(cid, n, body.number, officer_id=officer, base_url=base_url)
-    else:  # close
-        parse(Empty, data)
-        res = e.close_counter(cid, n, base_url=base_url)
-    _publish(svc, res)
-    return 200, res.value
-
-
-def _publish(svc: Services, res: Result) -> None:
-    if res.events and svc.publish is not None:
-        svc.publish(res.events)
-
-
 def publish(res: Result) -> Result:
-    _publish(services(), res)
+    """Hand a command's events to the realtime adapter once it has committed."""
+    if res.events and services().publish is not None:
+        services().publish(res.events)
     return res
-
-
-__all__ = ["Services", "services", "counter_command", "publish", "Event"]

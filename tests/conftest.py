@@ -180,9 +180,9 @@ def frozen_clock():
 
 
 def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
-    from layso.server.db import Database
-    from layso.server.engine import QueueEngine, seed_centre
-    from layso.server.migrate import upgrade
+    from layso.server.engine.commands import QueueEngine, seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
     db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
     upgrade(db)
     cid = seed_centre(db, parse_config(config_dict or small_config_data()))
@@ -215,9 +215,8 @@ def svc(app):
 @pytest.fixture
 def cid(svc):
     """The id of the app's one centre."""
+    from layso.server.storage.models import Centre
     from sqlalchemy import select
-
-    from layso.server.models import Centre
     with svc.db.read() as s:
         return s.execute(select(Centre.id)).scalar_one()
 
@@ -225,7 +224,7 @@ def cid(svc):
 def settled_device_socket(app, token: str):
     """A Socket.IO test client for a device, returned once its connect has settled: the `state` and
     the "device online" news (recorded on a worker thread) have both arrived. → (client, received)"""
-    from layso.server.realtime import socketio
+    from layso.server.realtime.events import socketio
     client = socketio.test_client(app, auth={"token": token})
     assert client.is_connected()
     received = client.get_received()
@@ -291,7 +290,7 @@ class ServerProcess:
 
     def add_device(self, role: str, name: str, **kw) -> str:
         from layso.server.auth import add_device
-        from layso.server.db import Database
+        from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:
             return add_device(db, role, name, counter=kw.get("counter"), fields=kw.get("fields"),
@@ -301,7 +300,7 @@ class ServerProcess:
 
     def add_user(self, username: str, role: str, password: str = "password-123", **kw) -> None:
         from layso.server.auth import add_user
-        from layso.server.db import Database
+        from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:
             add_user(db, username, role, password, full_name=kw.get("full_name", ""), pin=kw.get("pin"))
@@ -328,10 +327,11 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
         write_config(config or small_config_data(), cfg)
     db_url = db_url or f"sqlite:///{tmp_path / 'server.db'}"
     # migrate and seed once here, so that several processes never race on the first start
+    from layso.server.engine.commands import seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
+
     from layso.config import load_config
-    from layso.server.db import Database
-    from layso.server.engine import seed_centre
-    from layso.server.migrate import upgrade
     db = Database(db_url)
     upgrade(db)
     seed_centre(db, load_config(cfg))

@@ -1,0 +1,1 @@
+"""`layso bench`: the load-test harness (a real server process driven by client processes)."""

@@ -1,0 +1,48 @@
+"""`layso bench [--db URL] [--displays N] [--counters N] [--seconds S] [--json]` (CONTRACT.md)."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    s = sub.add_parser("bench", help="measure a real server process under kiosk and lobby load",
+                       description="Start `layso serve` on 127.0.0.1 with a provincial centre and drive it from "
+                                   "client processes: the issue scenario (kiosks issuing flat out) and the lobby "
+                                   "scenario (displays and counters on Socket.IO). With --db the bench adds "
+                                   "centres named bench-… to that database: use a scratch database.")
+    s.add_argument("--db", help="database URL (default: a new SQLite file in a temporary folder)")
+    s.add_argument("--displays", type=_at_least(0), default=200, help="lobby displays (default 200)")
+    s.add_argument("--counters", type=_at_least(1), default=60, help="counters, each with its panel (default 60)")
+    s.add_argument("--seconds", type=float, default=30.0, help="length of each scenario's load (default 30)")
+    s.add_argument("--scenario", choices=("issue", "lobby", "both"), default="both")
+    s.add_argument("--json", action="store_true", help="print the results as JSON")
+    s.set_defaults(func=cmd_bench)
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise ValueError(text)
+        return value
+    parse.__name__ = f"whole number ≥ {low}"
+    return parse
+
+
+def cmd_bench(args) -> int:
+    """Exit 0 when every correctness check passed and no request failed (speed targets only inform), else 1."""
+    from layso.bench.run import BenchError, format_table, run_bench
+    if args.seconds <= 0:
+        print("layso: --seconds must be positive", file=sys.stderr)
+        return 2
+    scenarios = ("issue", "lobby") if args.scenario == "both" else (args.scenario,)
+    try:
+        report = run_bench(args.db, displays=args.displays, counters=args.counters, seconds=args.seconds,
+                           scenarios=scenarios, progress=lambda m: print(f"layso bench: {m}", file=sys.stderr,
+                                                                         flush=True))
+    except BenchError as err:
+        print(f"layso: bench failed: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_table(report))
+    return 0 if report["correct"] and not report["failed_requests"] else 1

@@ -1,0 +1,151 @@
+"""The OpenAPI 3 document of `/api/v1`, built from the pydantic request models."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from layso.server.api import schemas
+
+from layso import __version__
+
+_NULL_STR = {"type": ["string", "null"]}
+_NULL_INT = {"type": ["integer", "null"]}
+
+OBJECTS = {
+    "Field": {"type": "object", "required": ["code", "name", "agency", "waiting", "open_counters", "est_wait_s",
+                                              "accepting", "closed_reason"],
+              "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "agency": {"type": "string"},
+                             "waiting": {"type": "integer"}, "open_counters": {"type": "integer"},
+                             "est_wait_s": _NULL_INT, "accepting": {"type": "boolean"},
+                             "closed_reason": {"type": ["string", "null"],
+                                               "enum": [None, "outside_hours", "daily_cap_reached", "field_closed"]}}},
+    "Ticket": {"type": "object", "required": ["number", "field", "field_name", "priority", "status", "issued_at",
+                                               "called_at", "counter", "ahead", "est_wait_s", "track_url"],
+               "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "field": {"type": "string"},
+                              "field_name": {"type": "string"}, "priority": _NULL_STR,
+                              "status": {"type": "string", "enum": ["waiting", "called", "done", "no_show", "cancelled"]},
+                              "issued_at": {"type": "string", "format": "date-time"},
+                              "called_at": {"type": ["string", "null"], "format": "date-time"},
+                              "counter": _NULL_INT, "ahead": _NULL_INT, "est_wait_s": _NULL_INT,
+                              "track_url": {"type": "string", "format": "uri"}}},
+    "Counter": {"type": "object", "required": ["number", "name", "status", "fields", "officer", "ticket"],
+                "properties": {"number": {"type": "integer"}, "name": {"type": "string"},
+                               "status": {"type": "string", "enum": ["open", "paused", "closed"]},
+                               "fields": {"type": "array", "items": {"type": "string"}}, "officer": _NULL_STR,
+                               "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
+    "Error": {"type": "object", "required": ["error"],
+              "properties": {"error": {"type": "object", "required": ["code", "message"],
+                                       "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+    "CounterResult": {"type": "object", "properties": {
+        "counter": {"$ref": "#/components/schemas/Counter"},
+        "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
+    "StatsRow": {"type": "object", "properties": {
+        "key": {"type": ["string", "integer"]}, "label": {"type": "string"},
+        **{k: {"type": ["number", "null"]} for k in (
+            "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
+            "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")},
+        "rating_counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                          "description": "ratings per score, best first"}}},
+    "State": {"type": "object", "required": ["seq", "centre", "counters", "fields", "recent_calls", "ticker"],
+              "properties": {"seq": {"type": "integer"}, "centre": {"type": "object"},
+                             "counters": {"type": "array", "items": {"$ref": "#/components/schemas/Counter"}},
+                             "fields": {"type": "array", "items": {"$ref": "#/components/schemas/Field"}},
+                             "recent_calls": {"type": "array", "items": {"type": "object"}},
+                             "ticker": {"type": "string"}}},
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, security: list[str], body: str | None = None, ok: dict | None = None,
+        status: str = "200", params: list | None = None, extra: dict | None = None) -> dict:
+    op = {"summary": summary, "responses": {status: ok or {"description": "OK"},
+                                              "400": _json(_ref("Error"), "Malformed body or bad input"),
+                                              "401": _json(_ref("Error"), "No or invalid token or session"),
+                                              "403": _json(_ref("Error"), "Not allowed"),
+                                              "404": _json(_ref("Error"), "Unknown field, counter, ticket or link"),
+                                              "409": _json(_ref("Error"), "A state that forbids it"),
+                                              "429": _json(_ref("Error"), "Too many requests")}}
+    if security:
+        op["security"] = [{s: []} for s in security]
+    else:
+        op["security"] = []
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    if params:
+        op["parameters"] = params
+    if extra:
+        op["responses"].update(extra)
+    return op
+
+
+def _path_param(name: str, kind: str = "integer") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    components = dict(OBJECTS)
+    for model in (schemas.IssueBody, schemas.CompleteBody, schemas.PauseBody, schemas.TransferBody,
+                  schemas.RatingBody, schemas.DeviceStatusBody, schemas.CallNumberBody, schemas.PriorityBody,
+                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody):
+        components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    dev, staff, mgr = ["deviceToken"], ["deviceToken", "session"], ["session"]
+    n = [_path_param("n")]
+    tid = [_path_param("id")]
+    tok = [_path_param("track_token", "string")]
+    counter_ops = {}
+    for action, body in (("next", None), ("recall", None), ("skip", None), ("complete", "CompleteBody"),
+                         ("pause", "PauseBody"), ("resume", None), ("transfer", "TransferBody"),
+                         ("call", "CallNumberBody"), ("close", None)):
+        counter_ops[f"/counters/{{n}}/{action}"] = {"post": _op(
+            f"Counter command: {action}", staff, body, _json(_ref("CounterResult")), params=n,
+            extra={"204": {"description": "Nothing waits"}} if action == "next" else None)}
+    counter_ops["/counters/{n}/signin"] = {"post": _op("A counter panel signs its officer in by PIN", dev,
+                                                       "PinSignInBody", _json(_ref("CounterResult")), params=n)}
+    paths = {
+        "/fields": {"get": _op("Fields with queue figures", staff, ok=_json({"type": "array", "items": _ref("Field")}))},
+        "/tickets": {"post": _op("Issue a ticket (idempotent by request_id)", staff, "IssueBody",
+                                 _json(_ref("Ticket"), "Created"), status="201",
+                                 extra={"200": _json(_ref("Ticket"), "Same request_id: the same ticket")})},
+        "/tickets/{id}": {"get": _op("One ticket", staff, ok=_json(_ref("Ticket")), params=tid)},
+        "/tickets/{id}/reprint": {"post": _op("The issuing kiosk prints it again", mgr, status="202", params=tid)},
+        "/tickets/{id}/priority": {"post": _op("Grant priority to a waiting ticket", mgr, "PriorityBody",
+                                               _json(_ref("Ticket")), params=tid)},
+        "/tickets/{id}/rating": {"post": _op("Rating at the counter panel that served it", dev, "RatingBody",
+                                             status="201", params=tid)},
+        "/track/{track_token}": {"get": _op("Public: a ticket by its tracking link", [], ok=_json(_ref("Ticket")),
+                                            params=tok)},
+        "/track/{track_token}/cancel": {"post": _op("Public: cancel a waiting ticket", [], params=tok)},
+        "/track/{track_token}/rating": {"post": _op("Public: rate after service", [], "RatingBody", status="201",
+                                                    params=tok)},
+        **counter_ops,
+        "/devices/me/status": {"post": _op("A device reports its status", dev, "DeviceStatusBody", status="204")},
+        "/state": {"get": _op("The snapshot devices resync from", staff, ok=_json(_ref("State")))},
+        "/ticker": {"put": _op("Set the lobby ticker text", mgr, "TickerBody")},
+        "/stats": {"get": _op("Statistics for a date range", mgr, ok=_json({"type": "object", "properties": {
+            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+            "group": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
+            "total": {"$ref": "#/components/schemas/StatsRow", "description": "all tickets of the range"}}}),
+            params=[
+            {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+            {"name": "group", "in": "query", "schema": {"type": "string",
+                                                        "enum": ["field", "counter", "officer", "hour", "day"]}}])},
+        "/session": {"post": _op("Sign in (web pages, staff console)", [], "SessionBody"),
+                     "get": _op("Who is signed in", staff), "delete": _op("Sign out", mgr, status="204")},
+        "/openapi.json": {"get": _op("This document", [])},
+    }
+    return {"openapi": "3.1.0",
+            "info": {"title": "layso API", "version": __version__,
+                     "description": "Queue numbers for public administrative service centres."},
+            "servers": [{"url": "/api/v1"}],
+            "components": {"schemas": components, "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"}}},
+            "paths": paths}

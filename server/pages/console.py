@@ -1,0 +1,138 @@
+"""The staff console: an officer at a PC works one counter from the browser.
+
+GET /console shows the counter picker until the officer has a counter (chosen at /login, or here
+through POST /console/counter, which signs the officer in at that counter like the login form
+does), then the console: the current citizen and the commands (next, recall, skip, complete with
+the dossier code, pause with a reason, resume, transfer to a field or a counter, call a given
+number, grant priority, close the counter), the live queue of the counter's fields and today's
+figures at the counter. The page sends its commands to the REST API with the session cookie and
+the X-CSRFToken header, listens to Socket.IO with the same cookie, and reloads GET /console/data
+when something changes.
+"""
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from layso.server.auth import Principal, base_url, current_principal
+from layso.server.errors import QueueError
+from layso.server.messages import error_body
+from layso.server.pages.signin import add_page_link
+from layso.server.queries.console import console_options, console_snapshot
+from layso.server.services import publish, services
+
+bp = Blueprint("console", __name__)
+add_page_link("staff", "console.page", _l("Counter console"))
+
+
+def _officer() -> Principal | None:
+    who = current_principal()
+    return who if who is not None and who.is_user else None
+
+
+def _to_login():
+    return redirect(url_for("web.login", next=url_for("console.page")))
+
+
+@bp.get("/console")
+def page():
+    who = _officer()
+    if who is None:
+        return _to_login()
+    options = console_options(services().db, who.centre_id)
+    if who.counter is None or request.args.get("pick"):
+        return render_template("console_pick.html", who=who, options=options, error=None)
+    return render_template("console.html", who=who, options=options, texts=page_texts())
+
+
+@bp.post("/console/counter")
+def choose_counter():
+    who = _officer()
+    if who is None:
+        return _to_login()
+    svc = services()
+    text = request.form.get("counter", "").strip()
+    error = None
+    if not text.isdigit() or len(text) > 6:
+        error = _("The counter must be a number.")
+    else:
+        try:
+            publish(svc.engine.sign_in(who.centre_id, int(text), who.user_id, base_url=base_url()))
+            session["counter"] = int(text)
+        except QueueError:
+            error = _("This counter does not exist.")
+    if error:
+        options = console_options(svc.db, who.centre_id)
+        return render_template("console_pick.html", who=who, options=options, error=error), 400
+    return redirect(url_for("console.page"))
+
+
+@bp.get("/console/data")
+def data():
+    who = _officer()
+    if who is None:
+        return jsonify(error_body("unauthorized")), 401
+    if who.counter is None:
+        return jsonify(error_body("forbidden")), 403
+    snapshot = console_snapshot(services().engine, who.centre_id, who.counter)
+    if snapshot is None:
+        return jsonify(error_body("counter_not_found")), 404
+    return jsonify(snapshot)
+
+
+def page_texts() -> dict[str, str]:
+    """The texts the page's script shows, in the request's language (placeholders %(name)s)."""
+    return {
+        "next": _("Called number %(number)s."),
+        "next_empty": _("Nobody is waiting for this counter."),
+        "recall": _("Called number %(number)s again."),
+        "skip": _("Number %(number)s was absent and goes back to the queue."),
+        "skip_no_show": _("Number %(number)s was absent: marked as no-show."),
+        "complete": _("Number %(number)s completed."),
+        "complete_dossier": _("Number %(number)s completed, dossier %(dossier)s."),
+        "pause": _("The counter is paused."),
+        "resume": _("The counter serves again."),
+        "transfer_field": _("Number %(number)s transferred to %(target)s."),
+        "transfer_counter": _("Number %(number)s transferred to counter %(target)s."),
+        "call": _("Called number %(number)s."),
+        "priority": _("Number %(number)s now has priority."),
+        "close": _("The counter is closed. Good work today!"),
+        "failed": _("The server could not do this. Please try again."),
+        "offline": _("Connection lost. Reconnecting…"),
+        "live": _("Live"),
+        "status_open": _("Open"),
+        "status_paused": _("Paused"),
+        "status_closed": _("Closed"),
+        "paused_because": _("Paused: %(reason)s"),
+        "nobody": _("Nobody at the counter"),
+        "no_officer": _("No officer signed in"),
+        "called_at": _("called at %(time)s"),
+        "calls": _("called %(count)s times"),
+        "waiting_total": _("%(count)s waiting"),
+        "queue_empty": _("Nobody is waiting."),
+        "to_counter": _("Transferred to this counter"),
+        "transferred": _("Transferred"),
+        "call_this": _("Call"),
+        "give_priority": _("Priority"),
+        "seconds": _("%(n)s s"),
+        "minutes": _("%(n)s min"),
+        "score_mean": _("mean score %(score)s"),
+        "choose_target": _("Choose a field or a counter."),
+        "enter_number": _("Enter a ticket number."),
+        "confirm_close": _("Close the counter and end your shift?"),
+        "reprint": _("Reprint"),
+        "reprinted": _("Number %(number)s will be printed again at the kiosk that issued it."),
+        "kiosk_fault": _("Kiosk %(name)s: %(problem)s"),
+        "fault_paper_out": _("printer out of paper"),
+        "fault_cover_open": _("printer cover open"),
+        "fault_offline": _("printer not connected"),
+        "fault_away": _("not connected to the server"),
+    }

@@ -1,0 +1,119 @@
+"""The public tracking page a citizen opens from the QR code on the ticket: GET /t/<track_token>.
+
+Light for a cheap phone on a slow connection: the page is complete as served (number, field, how
+many are ahead, estimated wait, the counter when called, the rating form after service); a small
+script then keeps it live through the vendored Socket.IO client (auth {track: token}, public and
+stripped events) by re-reading GET /api/v1/track/<token>, and falls back to reading it every 15 s
+while the socket is away. The rating scale is the centre's, read from its settings.
+"""
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
+from layso.server.auth import base_url, limit
+from layso.server.engine.commands import Settings
+from layso.server.errors import NotFound
+from layso.server.services import services
+from layso.server.storage.models import Centre
+
+bp = Blueprint("tracking", __name__)
+
+POLL_S = 15
+ENDED = ("done", "no_show", "cancelled")
+
+
+@bp.get("/t/<token>")
+def page(token: str):
+    limit("track-page", 120)
+    svc = services()
+    cid = svc.engine.centre_of_track(token)
+    if cid is None:
+        return render_template("track_missing.html"), 404
+    try:
+        ticket = svc.engine.track(cid, token, base_url=base_url())
+    except NotFound:
+        return render_template("track_missing.html"), 404
+    scale = rating_scale(cid)
+    config = {
+        "token": token,
+        "api": url_for("api.track", token=token),
+        "cancel": url_for("api.track_cancel", token=token),
+        "rate": url_for("api.track_rating", token=token),
+        "socket": url_for("static", filename="vendor/socket.io.min.js"),
+        "poll_s": POLL_S,
+        "reason_max": scale["reason_max"],
+        "timezone": scale.get("timezone", "Asia/Ho_Chi_Minh"),
+        "ticket": ticket,
+        "texts": js_texts(),
+    }
+    return render_template("track.html", t=ticket, scale=scale, config=config, wait_text=wait_text,
+                           status_text=status_text, ended=ENDED)
+
+
+def rating_scale(centre_id: int) -> dict:
+    """The centre's rating scale: levels best first, the reasons offered for a low score."""
+    with services().db.read() as s:
+        centre = s.get(Centre, centre_id)
+        rating = Settings.of(centre).rating
+    levels = [lv.model_dump() for lv in sorted(rating.levels, key=lambda lv: -lv.score)]
+    return {"levels": levels, "reasons": list(rating.reasons), "reason_max": rating.reason_max,
+            "timezone": centre.timezone}
+
+
+def wait_text(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return _("under a minute")
+    minutes = int(math.floor(seconds / 60 + 0.5))
+    if minutes < 60:
+        return _("about %(m)s min", m=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if minutes:
+        return _("about %(h)s h %(m)s min", h=hours, m=minutes)
+    return _("about %(h)s h", h=hours)
+
+
+def status_text(ticket: dict) -> str:
+    """The line under the number for a ticket that is no longer waiting."""
+    status = ticket.get("status")
+    if status == "called":
+        return _("Your number has been called.")
+    if status == "done":
+        return _("Your service is complete. Thank you!")
+    if status == "no_show":
+        return _("You were not at the counter when your number was called. Please ask the staff.")
+    if status == "cancelled":
+        return _("This number has been cancelled.")
+    return ""
+
+
+def js_texts() -> dict:
+    """The texts the page's script puts together itself ({n}, {m}, {h}, {counter}… are filled in
+    by the script)."""
+    return {
+        "ahead": _("People waiting ahead of you: %(n)s", n="{n}"),
+        "nobody_ahead": _("Nobody is waiting ahead of you."),
+        "wait": _("Estimated wait: %(wait)s", wait="{wait}"),
+        "under_minute": _("under a minute"),
+        "minutes": _("about %(m)s min", m="{m}"),
+        "hours_minutes": _("about %(h)s h %(m)s min", h="{h}", m="{m}"),
+        "hours": _("about %(h)s h", h="{h}"),
+        "counters": _("Counters serving this field: %(counters)s", counters="{counters}"),
+        "go_to": _("Please go to counter %(counter)s", counter="{counter}"),
+        "called_title": _("It is your turn — please go to counter %(counter)s", counter="{counter}"),
+        "called": status_text({"status": "called"}),
+        "done": status_text({"status": "done"}),
+        "no_show": status_text({"status": "no_show"}),
+        "cancelled": status_text({"status": "cancelled"}),
+        "live": _("Live updates"),
+        "polling": _("Updating every %(s)s seconds", s=POLL_S),
+        "updated": _("Updated at %(time)s", time="{time}"),
+        "offline": _("No connection. Trying again…"),
+        "reason_needed": _("Please choose a reason or write a comment."),
+        "choose_score": _("Please choose how satisfied you are."),
+        "rated": _("Thank you for your rating."),
+        "error": _("Something went wrong. Please try again."),
+    }

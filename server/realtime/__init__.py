@@ -1,0 +1,1 @@
+"""The Socket.IO adapter: who may connect, the `state` on connect, events after commit, commands."""

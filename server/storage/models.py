@@ -1,0 +1,260 @@
+"""SQLAlchemy 2 models. Every row belongs to a centre; the default deployment has one.
+
+Current state lives in the ticket and counter rows; the append-only `ticket_events` log records
+who did what to which ticket and when (audit trail, statistics). Ratings are append-only too and
+chained by hash so an edit is evident.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite keeps naive UTC text)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict: JSON, list: JSON}
+
+
+class Centre(Base):
+    __tablename__ = "centres"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    public_url: Mapped[str | None] = mapped_column(String(300))
+    ticker: Mapped[str] = mapped_column(Text, default="")
+    # hours, priority, queue, rating, voice and centre extras, as validated config sections
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # per-centre event sequence; incremented in the same transaction as each change
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    # the last local day whose closing was done (waiting tickets cancelled)
+    closed_through: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+
+
+class Field(Base):
+    __tablename__ = "fields"
+    __table_args__ = (UniqueConstraint("centre_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    agency: Mapped[str] = mapped_column(String(200), default="")
+    agency_aliases: Mapped[list] = mapped_column(JSON, default=list)
+    prefix: Mapped[str | None] = mapped_column(String(3))
+    width: Mapped[int] = mapped_column(Integer, default=3)
+    range_start: Mapped[int | None] = mapped_column(Integer)
+    range_end: Mapped[int | None] = mapped_column(Integer)
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    cutoff: Mapped[str | None] = mapped_column(String(5))
+    target_wait_min: Mapped[int | None] = mapped_column(Integer)
+    accepting: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def range_size(self) -> int:
+        if self.prefix:
+            return 10**self.width - 1
+        return (self.range_end or 0) - (self.range_start or 0) + 1
+
+    def format_number(self, n: int) -> str:
+        """The n-th number of the day (n from 1) as printed."""
+        if self.prefix:
+            return f"{self.prefix}{n:0{self.width}d}"
+        return str((self.range_start or 1) + n - 1)
+
+
+class CounterField(Base):
+    __tablename__ = "counter_fields"
+    counter_id: Mapped[int] = mapped_column(ForeignKey("counters.id", ondelete="CASCADE"), primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+    __table_args__ = (UniqueConstraint("centre_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(10), default="closed")  # open | paused | closed
+    pause_reason: Mapped[str | None] = mapped_column(String(200))
+    priority_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True))
+    # normal calls since this counter last called a priority ticket (interleave rule)
+    normals_since_priority: Mapped[int] = mapped_column(Integer, default=1_000_000)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    fields: Mapped[list[Field]] = relationship(secondary="counter_fields", order_by="Field.position")
+    officer: Mapped["User | None"] = relationship(foreign_keys=[officer_id])
+
+
+class DaySequence(Base):
+    """The last number issued for a field on a local day."""
+
+    __tablename__ = "day_sequences"
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("issue_field_id", "day", "seq_in_day"),
+        UniqueConstraint("centre_id", "request_id"),
+        Index("ix_tickets_queue", "centre_id", "status", "field_id", "queue_pos"),
+        Index("ix_tickets_day", "centre_id", "day"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    issue_field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))  # the field it was issued in
+    day: Mapped[date] = mapped_column(Date)
+    seq_in_day: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(12))
+    priority: Mapped[str | None] = mapped_column(String(40))
+    priority_reason: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20), default="kiosk")
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    issued_at: Mapped[datetime]
+    first_called_at: Mapped[datetime | None]
+    called_at: Mapped[datetime | None]  # the last call
+    completed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    queue_pos: Mapped[float] = mapped_column(Float)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # a transfer addressed to one counter (else to the field, first in its queue)
+    transfer_counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    transferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    skips: Mapped[int] = mapped_column(Integer, default=0)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    dossier_code: Mapped[str | None] = mapped_column(String(64))
+    cancel_reason: Mapped[str | None] = mapped_column(String(40))
+    track_token: Mapped[str] = mapped_column(String(40), unique=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))  # issuing kiosk
+
+    field: Mapped[Field] = relationship(foreign_keys=[field_id])
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+
+
+class TicketEvent(Base):
+    """Append-only: who did what to which ticket, when (database triggers forbid edits)."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id"), Index("ix_ticket_events_at", "centre_id", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime]
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Rating(Base):
+    """One rating per ticket, never edited; `hash` chains each rating to the previous one."""
+
+    __tablename__ = "ratings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    score: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    dossier_code: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10))  # panel | link
+    at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    pin_hash: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(10))  # staff | manager | admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # kiosk | display | counter
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"))
+    zone_fields: Mapped[list | None] = mapped_column(JSON)  # display limited to these field codes
+    zone_counters: Mapped[list | None] = mapped_column(JSON)  # … or these counter numbers
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    printer: Mapped[str | None] = mapped_column(String(20))  # ok | paper_out | cover_open | offline
+    status_detail: Mapped[str | None] = mapped_column(String(300))
+
+    counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
+
+
+class AuditEntry(Base):
+    """Administrative changes: who changed what, when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(120), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,208 @@
+"""Every counter panel screen drawn headless from a known state, saved to tests/artifacts/ for a look,
+and checked for what must be on it (touch targets, colours of the state)."""
+from __future__ import annotations
+
+import copy
+
+import pygame
+import pytest
+from layso.counter_panel import model as m
+from layso.counter_panel.model import Outcome, PanelModel, Request
+from layso.counter_panel.view import AMBER, RED, YELLOW, PanelView
+
+TICKET = {"id": 7, "number": "2005", "field": "dat-dai", "field_name": "Đất đai", "priority": "elderly",
+          "priority_name": "Người cao tuổi (từ 60 tuổi)", "status": "called",
+          "issued_at": "2026-11-23T09:00:00+07:00", "called_at": "2026-11-23T09:10:00+07:00", "counter": 2,
+          "ahead": None, "est_wait_s": None, "track_url": "http://127.0.0.1/t/x"}
+
+STATE = {
+    "seq": 3,
+    "centre": {"code": "xa", "name": "Trung tâm Phục vụ hành chính công xã", "timezone": "Asia/Ho_Chi_Minh",
+               "thank_you": "Cảm ơn quý khách!",
+               "rating": {"levels": [{"score": 4, "label": "Rất hài lòng"}, {"score": 3, "label": "Hài lòng"},
+                                     {"score": 2, "label": "Bình thường"}, {"score": 1, "label": "Không hài lòng"}],
+                          "satisfied_min": 3, "reason_max": 1,
+                          "reasons": ["Chờ lâu", "Thái độ chưa tốt", "Hướng dẫn chưa rõ ràng",
+                                      "Hồ sơ phải bổ sung nhiều lần", "Khác"],
+                          "panel_window_s": 30}},
+    "counters": [{"number": 2, "name": "Quầy 2", "status": "open", "fields": ["dat-dai", "bhxh"],
+                  "officer": "Nguyễn Thị Lan", "ticket": TICKET, "pause_reason": None, "priority_only": False}],
+    "fields": [{"code": "dat-dai", "name": "Đất đai"}, {"code": "bhxh", "name": "Bảo hiểm xã hội"}],
+    "device": {"id": 5, "name": "Bảng quầy 2", "role": "counter", "counter": 2, "zone_fields": None,
+               "zone_counters": None},
+}
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def online_model(counter_changes: dict | None = None) -> PanelModel:
+    model = PanelModel(FakeClock())
+    state = copy.deepcopy(STATE)
+    state["counters"][0].update(counter_changes or {})
+    model.on_message("connection", "online")
+    model.on_message("state", state)
+    return model
+
+
+def completed(model: PanelModel) -> None:
+    ticket = dict(TICKET, status="done", priority=None)
+    model.on_message("event", ("ticket.completed", {"seq": 4, "ticket": ticket, "counter": 2}))
+
+
+def _closed():
+    return online_model({"status": "closed", "ticket": None, "officer": None})
+
+
+def _sign_in():
+    model = _closed()
+    model.on_tap("signin:open")
+    model.type_text("staff1")
+    model.on_tap("focus:pin")
+    model.type_text("11")
+    return model
+
+
+def _idle():
+    model = online_model({"ticket": None})
+    model.on_outcome(Outcome(Request("command", "counter.next"), True, {"ticket": None}))
+    return model
+
+
+def _serving():
+    model = online_model()
+    model.on_outcome(Outcome(Request("command", "counter.next"), True, {"ticket": TICKET}))
+    return model
+
+
+def _paused():
+    return online_model({"status": "paused", "pause_reason": "Họp giao ban 15 phút", "ticket": None})
+
+
+def _rating():
+    model = online_model({"ticket": None})
+    completed(model)
+    return model
+
+
+def _reasons():
+    model = _rating()
+    model.on_tap("level:1")
+    model.on_tap("reason:0")
+    model.on_tap("reason:3")
+    return model
+
+
+def _thanks():
+    model = _rating()
+    req = model.on_tap("level:4")
+    model.on_outcome(Outcome(req, True, {"score": 4}))
+    return model
+
+
+def _offline():
+    model = online_model()
+    model.on_message("connection", "offline")
+    return model
+
+
+def _error():
+    model = online_model()
+    model.on_message("connection", "unauthorized")
+    return model
+
+
+def _command_error():
+    model = _paused()
+    req = model.on_press(m.Press("next"))
+    model.on_outcome(Outcome(req, False, code="counter_paused", message="Quầy đang tạm dừng."))
+    return model
+
+
+def _connecting():
+    return PanelModel(FakeClock())
+
+
+SCREENS = [("idle", _idle, m.IDLE), ("serving", _serving, m.SERVING), ("rating", _rating, m.RATING),
+           ("reasons", _reasons, m.REASONS), ("thanks", _thanks, m.THANKS), ("paused", _paused, m.PAUSED),
+           ("offline", _offline, m.OFFLINE), ("error", _error, m.ERROR), ("sign_in", _sign_in, m.SIGN_IN),
+           ("closed", _closed, m.CLOSED), ("connecting", _connecting, m.CONNECTING),
+           ("command_error", _command_error, m.PAUSED)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fonts():
+    pygame.font.init()
+    yield
+
+
+def draw(model: PanelModel, size=(800, 480)):
+    surface = pygame.Surface(size)
+    view = PanelView(size)
+    spots = view.draw(surface, model)
+    return surface, spots
+
+
+def colour_share(surface: pygame.Surface, colour: tuple, tolerance: int = 12) -> float:
+    w, h = surface.get_size()
+    hits = total = 0
+    for x in range(0, w, 4):
+        for y in range(0, h, 4):
+            c = surface.get_at((x, y))
+            total += 1
+            if all(abs(c[i] - colour[i]) <= tolerance for i in range(3)):
+                hits += 1
+    return hits / total
+
+
+@pytest.mark.parametrize("name,setup,screen", SCREENS, ids=[s[0] for s in SCREENS])
+def test_each_screen_draws_and_is_saved(name, setup, screen, artifacts):
+    model = setup()
+    assert model.screen == screen
+    surface, spots = draw(model)
+    pygame.image.save(surface, str(artifacts / f"counter_panel_{name}.png"))
+    assert len({surface.get_at((x, y))[:3] for x in range(0, 800, 8) for y in range(60, 428, 8)}) > 3
+
+
+def test_serving_shows_the_number_large_in_yellow():
+    surface, _ = draw(_serving())
+    assert colour_share(surface, YELLOW) > 0.03
+
+
+def test_paused_and_offline_carry_their_colour():
+    assert colour_share(draw(_paused())[0], AMBER) > 0.01
+    assert colour_share(draw(_offline())[0], RED) > 0.01
+
+
+def test_rating_offers_one_target_per_level_and_a_tap_rates():
+    model = _rating()
+    _, spots = draw(model)
+    levels = [s.target for s in spots if s.target.startswith("level:")]
+    assert levels == ["level:4", "level:3", "level:2", "level:1"]
+    best = next(s for s in spots if s.target == "level:4")
+    req = model.on_tap(best.target)
+    assert req.kind == "rating" and req.data == {"score": 4} and req.ticket_id == 7
+
+
+def test_reasons_screen_targets_every_reason_and_send():
+    model = _reasons()
+    _, spots = draw(model)
+    targets = {s.target for s in spots}
+    assert {f"reason:{i}" for i in range(5)} <= targets and {"send", "back"} <= targets
+
+
+def test_sign_in_keyboard_targets():
+    _, spots = draw(_sign_in())
+    targets = {s.target for s in spots}
+    assert {"key:a", "key:1", "key:.", "erase", "signin:submit", "signin:cancel", "focus:pin"} <= targets
+
+
+def test_layout_scales_to_other_sizes(artifacts):
+    surface, spots = draw(_rating(), size=(1024, 600))
+    pygame.image.save(surface, str(artifacts / "counter_panel_rating_1024x600.png"))
+    assert all(surface.get_rect().contains(s.rect) for s in spots)

@@ -1,0 +1,84 @@
+"""Kiosk geometry and texts without a server: every field gets exactly one button, inside the grid,
+never overlapping, grouped under its agency; pages only when needed."""
+from __future__ import annotations
+
+import pytest
+from conftest import config_data, small_config_data
+from layso.kiosk import texts
+from layso.kiosk.layout import Metrics, group_by_agency, home_frame, paginate
+from layso.kiosk.printing import destination_of
+
+SIZES = [(1080, 1920), (1920, 1080), (800, 480), (1280, 800)]
+
+
+def fields_of(data: dict) -> list[dict]:
+    return [{"code": f["code"], "name": f["name"], "agency": f.get("agency", "")} for f in data["fields"]]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("preset", ["province", "commune", "small"])
+def test_every_field_once_inside_the_grid_without_overlap(size, preset):
+    data = small_config_data() if preset == "small" else config_data(preset)
+    fields = fields_of(data)
+    m = Metrics(*size)
+    frame = home_frame(m, banner=True, nav=True, priority=True)
+    pages = paginate(fields, frame.grid, m)
+    codes = [b.code for p in pages for b in p.buttons]
+    assert sorted(codes) == sorted(f["code"] for f in fields)
+    for page in pages:
+        rects = [b.rect for b in page.buttons] + [h.rect for h in page.headings]
+        for i, r in enumerate(rects):
+            assert frame.grid.contains(r), (r, frame.grid)
+            assert r.collidelist(rects[i + 1:]) == -1, f"{r} overlaps another button or heading"
+        assert all(b.rect.height >= m.px(100) for b in page.buttons)
+
+
+def test_fields_are_grouped_by_agency_under_headings_in_reading_order():
+    fields = fields_of(config_data("province"))
+    m = Metrics(1080, 1920)
+    frame = home_frame(m, banner=False, nav=True, priority=True)
+    agency_of = {f["code"]: f["agency"] for f in fields}
+    reading: list[tuple[str, str]] = []  # (kind, agency) in column order, page by page
+    for page in paginate(fields, frame.grid, m):
+        items = [(h.rect.x, h.rect.y, "heading", h.agency) for h in page.headings]
+        items += [(b.rect.x, b.rect.y, "field", agency_of[b.code]) for b in page.buttons]
+        reading += [(kind, agency) for _x, _y, kind, agency in sorted(items)]
+    current = None
+    for kind, agency in reading:
+        if kind == "heading":
+            current = agency
+        else:
+            assert agency == current, "a field under another agency's heading"
+    order = [agency for agency, _ in group_by_agency(fields)]
+    seen = [a for k, a in reading if k == "heading"]
+    assert [a for i, a in enumerate(seen) if a not in seen[:i]] == order
+
+
+def test_many_fields_page_few_fields_do_not():
+    m = Metrics(1080, 1920)
+    frame = home_frame(m, banner=False, nav=False, priority=True)
+    assert len(paginate(fields_of(small_config_data()), frame.grid, m)) == 1
+    assert len(paginate(fields_of(config_data("province")), frame.grid, m)) >= 2
+
+
+def test_portrait_and_landscape_use_their_width():
+    fields = fields_of(config_data("province"))
+    for size, columns in (((1080, 1920), 2), ((1920, 1080), 4)):
+        m = Metrics(*size)
+        page = paginate(fields, home_frame(m, False, True, True).grid, m)[0]
+        assert len({b.rect.x for b in page.buttons}) == columns
+
+
+def test_queue_lines_and_reasons_in_vietnamese():
+    assert texts.field_queue_lines(0, 0) == ["Không có người chờ"]
+    assert texts.field_queue_lines(5, 1500) == ["Đang chờ: 5 người", "Dự kiến khoảng 25 phút"]
+    assert texts.field_queue_lines(5, 1500, one_line=True) == ["Đang chờ: 5 người · khoảng 25 phút"]
+    assert texts.field_queue_lines(2, None) == ["Đang chờ: 2 người"]
+    assert texts.closed_reason("daily_cap_reached") == "Đã hết số"
+    assert texts.closed_reason("outside_hours") == "Ngoài giờ làm việc"
+    assert texts.closed_reason("field_closed") == "Ngoài giờ làm việc"
+
+
+def test_destination_lists_the_counters_the_server_gives():
+    assert destination_of({"field": "dat-dai", "serving_counters": [2, 1]}) == "Quầy 1, 2"
+    assert destination_of({"field": "dat-dai", "serving_counters": [1, 2, 4], "priority": "elderly"}) == "Quầy 1, 2, 4"
