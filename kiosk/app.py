@@ -99,6 +99,7 @@ class KioskApp:
         self._shot_pending = False
         self._refreshing = False
         self._last_refresh = clock()
+        self._reprints: set[int] = set()  # tickets reprinted for staff: their outcome goes back to the server
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, fps: int = 30) -> None:
@@ -365,10 +366,26 @@ class KioskApp:
         if not ours or self.printing is None:
             return
         log.info("reprinting ticket %s", ticket.get("number"))
+        self._reprints.add(ticket["id"])
         self.printing.submit(ticket["id"], ticket_print(ticket, self.centre))
+
+    def _report_reprint(self, ticket_id: int, printed: bool, printer: str | None) -> None:
+        """Tell the server whether a reprint came out, so the officer who asked for it knows (off the frame loop)."""
+        body = {"printed": printed, **({} if printed or printer is None else {"printer": printer})}
+
+        def send():
+            try:
+                self.client.api("POST", f"/tickets/{ticket_id}/reprint/outcome", body)
+            except ApiError as err:
+                log.warning("the outcome of reprint %s was not reported: %s", ticket_id, err)
+
+        threading.Thread(target=send, name="layso-kiosk-reprint", daemon=True).start()
 
     def _print_notice(self, notice: tuple) -> None:
         kind = notice[0]
+        if kind in ("printed", "failed") and notice[1] in self._reprints:
+            self._reprints.discard(notice[1])
+            self._report_reprint(notice[1], kind == "printed", notice[2] if kind == "failed" else None)
         if kind == "printer":
             self.printer_fault = None if notice[1] == "ok" else notice[1]
             self._dirty = True

@@ -48,9 +48,12 @@ def select_locale() -> str:
         return lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    if request.path.startswith(("/api/", "/t/")):  # the API and a citizen's own phone: their language
+    if request.path.startswith("/api/"):  # API error messages follow Accept-Language (the contract)
         return request.accept_languages.best_match(LANGUAGES) or "vi"
-    return "vi"  # staff and lobby pages: Vietnamese unless someone chooses English
+    # Every page, a citizen's phone included: Vietnamese unless someone chooses English with the
+    # page's language switch (?lang=en, remembered by the session). A phone set to English would
+    # otherwise mix English labels with the centre's Vietnamese field names.
+    return "vi"
 
 
 def trusted_proxies() -> int:

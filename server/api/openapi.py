@@ -93,7 +93,7 @@ def document() -> dict:
     components = dict(OBJECTS)
     for model in (schemas.IssueBody, schemas.CompleteBody, schemas.PauseBody, schemas.TransferBody,
                   schemas.RatingBody, schemas.DeviceStatusBody, schemas.CallNumberBody, schemas.PriorityBody,
-                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody):
+                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody, schemas.ReprintOutcomeBody):
         components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     dev, staff, mgr = ["deviceToken"], ["deviceToken", "session"], ["session"]
     n = [_path_param("n")]
@@ -115,6 +115,8 @@ def document() -> dict:
                                  extra={"200": _json(_ref("Ticket"), "Same request_id: the same ticket")})},
         "/tickets/{id}": {"get": _op("One ticket", staff, ok=_json(_ref("Ticket")), params=tid)},
         "/tickets/{id}/reprint": {"post": _op("The issuing kiosk prints it again", mgr, status="202", params=tid)},
+        "/tickets/{id}/reprint/outcome": {"post": _op("The issuing kiosk reports whether a reprint came out",
+                                                      dev, "ReprintOutcomeBody", status="204", params=tid)},
         "/tickets/{id}/priority": {"post": _op("Grant priority to a waiting ticket", mgr, "PriorityBody",
                                                _json(_ref("Ticket")), params=tid)},
         "/tickets/{id}/rating": {"post": _op("Rating at the counter panel that served it", dev, "RatingBody",

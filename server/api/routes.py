@@ -11,6 +11,7 @@ from layso.server.api.schemas import (
     IssueBody,
     PriorityBody,
     RatingBody,
+    ReprintOutcomeBody,
     SessionBody,
     TickerBody,
     parse,
@@ -122,6 +123,16 @@ def reprint(ticket_id: int):
     body()
     publish(services().engine.reprint(who.centre_id, ticket_id, officer_id=who.user_id, base_url=base_url()))
     return jsonify({"status": "queued"}), 202
+
+
+@bp.post("/tickets/<int:ticket_id>/reprint/outcome")
+def reprint_outcome(ticket_id: int):
+    """The issuing kiosk reports whether a reprint came out (`ticket.reprinted` tells the console)."""
+    who = need("kiosk")
+    b = parse(ReprintOutcomeBody, body())
+    publish(services().engine.reprint_outcome(who.centre_id, ticket_id, who.device_id, b.printed,
+                                              printer=b.printer, detail=b.detail))
+    return "", 204
 
 
 @bp.post("/tickets/<int:ticket_id>/priority")

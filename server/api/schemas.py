@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -60,6 +61,13 @@ class RatingBody(Body):
 
 
 class DeviceStatusBody(Body):
+    printer: Literal["ok", "paper_out", "cover_open", "offline"] | None = None
+    detail: Annotated[StrictStr, Field(max_length=300)] | None = None
+
+
+class ReprintOutcomeBody(Body):
+    """What a kiosk says after a reprint: did it come out of the printer, and if not, why."""
+    printed: StrictBool
     printer: Literal["ok", "paper_out", "cover_open", "offline"] | None = None
     detail: Annotated[StrictStr, Field(max_length=300)] | None = None
 

@@ -966,6 +966,23 @@ class QueueEngine:
 
         return self._run(centre_id, run, base_url)
 
+    def reprint_outcome(self, centre_id: int, ticket_id, device_id: int, printed: bool,
+                        printer: str | None = None, detail: str | None = None) -> Result:
+        """The issuing kiosk tells whether a reprint came out of its printer (`ticket.reprinted`), so
+        the officer who asked learns it, a paper fault included."""
+        def run(cmd: Command):
+            t = self._ticket(cmd, ticket_id)
+            if t.device_id != device_id:
+                raise Forbidden("only the kiosk that issued this ticket prints it", "forbidden")
+            d = cmd.s.get(Device, device_id)
+            outcome = {"printed": bool(printed), "printer": printer, "detail": (detail or "")[:200] or None}
+            cmd.emit("ticket.reprinted", {"ticket": cmd.ticket_dict(t), "device_id": device_id,
+                                          "device_name": d.name if d else None, **outcome},
+                     log={"ticket": t, "device_id": device_id, "data": outcome})
+            return outcome
+
+        return self._run(centre_id, run)
+
     # ---- reads ----------------------------------------------------------------------------
     def state(self, centre_id: int, base_url: str | None = None) -> dict:
         return self._read(centre_id, self._state, base_url)

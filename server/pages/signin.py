@@ -75,6 +75,13 @@ def add_page_link(min_role: str, endpoint: str, label) -> None:
     PAGE_LINKS.append((min_role, endpoint, label))
 
 
+def lang_url(code: str) -> str:
+    """This page in another language: the same path and query, with lang=CODE."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else f"?lang={code}"
+
+
 @bp.app_context_processor
 def _links():
     def page_links(who):
@@ -83,4 +90,4 @@ def _links():
             if who.at_least(role):
                 out.append({"url": url_for(endpoint), "label": str(label)})
         return out
-    return {"page_links": page_links}
+    return {"page_links": page_links, "lang_url": lang_url}

@@ -585,6 +585,38 @@ def test_staff_reprint_prints_again_on_the_issuing_kiosk(kiosk_server, kiosks):
         other.app.tick()
         time.sleep(0.05)
     assert not other.printer.jobs, "only the issuing kiosk reprints"
+    # the kiosk tells the server how each reprint went: printed, then not printed while out of paper
+    outcomes = reprint_outcomes(kiosk_server, ticket["id"])
+    k.pump(lambda: len(outcomes) == 1, what="the reprint's outcome")
+    assert outcomes[0]["printed"] is True
+    k.printer.simulate("paper_out")
+    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
+                   timeout=5)
+    assert r.status_code == 202
+    k.pump(lambda: len(outcomes) == 2, what="the failed reprint's outcome")
+    assert outcomes[1]["printed"] is False and outcomes[1]["printer"] == "paper_out"
+    assert len(k.printer.jobs) == 2
+
+
+def reprint_outcomes(server, ticket_id: int) -> list[dict]:
+    """The kiosk's reports of reprints (what the server logged), read again on each call."""
+    from layso.server.storage.database import Database
+    from layso.server.storage.models import TicketEvent
+
+    class Outcomes(list):
+        def __len__(self):
+            db = Database(server.db_url)
+            try:
+                with db.read() as s:
+                    rows = s.execute(select(TicketEvent.data).where(TicketEvent.ticket_id == ticket_id,
+                                                                    TicketEvent.type == "ticket.reprinted")
+                                     .order_by(TicketEvent.seq)).scalars().all()
+            finally:
+                db.dispose()
+            self[:] = rows
+            return super().__len__()
+
+    return Outcomes()
 
 
 def test_touch_input_and_no_way_out(kiosk_server, kiosks):

@@ -5,10 +5,8 @@
   var cfg = JSON.parse(document.getElementById("display-config").textContent);
   var T = cfg.texts;
   var $ = function (id) { return document.getElementById(id); };
-  // every event of the centre carries the next seq, so all are received even when ignored
-  var EVENTS = ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
-    "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
-    "device.changed", "ticker.changed", "ticket.reprint"];
+  // every event of the centre carries the next seq, so all are received (socket.onAny), even the
+  // kinds this page ignores or does not know yet
   var PAGE_MS = 8000, HIGHLIGHT_MS = 6000, RECENT_ROWS = 5, GAP_MS = 1000;
 
   var board = { centre: {}, voice: {}, counters: new Map(), fields: new Map(), recent: [], ticker: "",
@@ -146,7 +144,7 @@
     connection(socket.connected ? "online" : "offline");
     drain();
   });
-  EVENTS.forEach(function (name) { socket.on(name, function (p) { push(name, p); }); });
+  socket.onAny(function (name, p) { if (name !== "state") { push(name, p); } });
 
   // ---- announcements: chime, then the sentence; queued, never overlapping -------------------
   var player = new Audio(), jobs = [], playing = false;
