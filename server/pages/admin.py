@@ -28,6 +28,8 @@ from layso.server.auth import (
 from layso.server.engine.commands import Command, device_dict
 from layso.server.errors import QueueError
 from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
+from layso.server.messages import error_text
+from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
 from layso.server.realtime.events import centre_room, socketio
 from layso.server.services import publish, services
@@ -79,13 +81,7 @@ class Invalid(Exception):
 
 
 def _pydantic_messages(err: ValidationError) -> list[str]:
-    out = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
-        name = str(FIELD_LABELS.get(loc[0], loc[0])) if loc else ""
-        msg = e["msg"].removeprefix("Value error, ")
-        out.append(f"{name}: {msg}" if name else msg)
-    return out
+    return wording.pydantic_messages(err, FIELD_LABELS)  # in the page's language, never pydantic's English
 
 
 def _int(form, key: str, label, required: bool = False) -> int | None:
@@ -133,7 +129,17 @@ def audit_value(value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(audit_value(v) for v in value)
-    return str(value)
+    return wording.audit_word(str(value))
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(code: str) -> str:
+    return wording.audit_action(code)
+
+
+@bp.app_template_filter("audit_key")
+def audit_key(key: str) -> str:
+    return wording.audit_key(key)
 
 
 # ---- overview ----------------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ def _check_numbering(cmd: Command, cfg: FieldConfig, active: bool) -> None:
     try:
         check_numbering(dicts)
     except ValueError as err:
-        raise Invalid([str(err)]) from None
+        raise Invalid([wording.config_message(str(err))]) from None
 
 
 def _apply_field(f: Field, cfg: FieldConfig) -> dict:
@@ -236,8 +242,14 @@ def field(code: str):
             new_code = form.get("code", "").strip() if is_new else code
             cfg = _field_from_form(form, new_code)
             serving = [int(n) for n in form.getlist("counters") if n.isdigit()]
+            # a new field's first counter can be made here too (a counter needs a field to exist)
+            new_counter = _int(form, "new_counter_number", _("Number of the new counter"))
+            if new_counter is not None and not 1 <= new_counter <= 9999:
+                raise Invalid([_("A counter number is from 1 to 9999.")])
+            new_counter_name = form.get("new_counter_name", "").strip()[:100]
             _run(lambda cmd: _save_field(cmd, cfg, is_new, form.get("active") == "on" or is_new,
-                                         _int(form, "position", _("Order")), serving))
+                                         _int(form, "position", _("Order")), serving,
+                                         (new_counter, new_counter_name) if new_counter else None))
             flash(_("Field %(name)s saved.", name=cfg.name), "ok")
             return redirect(url_for("admin.fields"))
         except Invalid as err:
@@ -266,7 +278,7 @@ def _field_form_values(f: Field, ctx: dict) -> dict:
 
 
 def _save_field(cmd: Command, cfg: FieldConfig, is_new: bool, active: bool, position: int | None,
-                serving: list[int]) -> None:
+                serving: list[int], new_counter: tuple[int, str] | None = None) -> None:
     s = cmd.s
     cid = cmd.centre.id
     existing = s.execute(select(Field).where(Field.centre_id == cid, Field.code == cfg.code)).scalar_one_or_none()
@@ -274,6 +286,18 @@ def _save_field(cmd: Command, cfg: FieldConfig, is_new: bool, active: bool, posi
         raise Invalid([_("A field with the code %(code)s exists already.", code=cfg.code)])
     counters = {c.number: c for c in s.execute(select(Counter).where(Counter.centre_id == cid)
                                                 .options(selectinload(Counter.fields))).scalars()}
+    if new_counter is not None:
+        number, name = new_counter
+        if number in counters:
+            raise Invalid([_("Counter %(n)s exists already: tick it in the list instead.", n=number)])
+        c = Counter(centre_id=cid, number=number, name=name or f"Quầy {number}", status="closed",
+                    priority_only=False, active=True)
+        s.add(c)
+        s.flush()
+        s.refresh(c, ["fields"])
+        counters[number] = c
+        serving = [*serving, number]
+        _audit(cmd, "counter.add", str(number), {"created": True, "name": c.name, "fields": [cfg.code]})
     unknown = [n for n in serving if n not in counters]
     if unknown:
         raise Invalid([_("Unknown counters: %(n)s", n=", ".join(map(str, unknown)))])
@@ -547,7 +571,7 @@ def devices():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _devices_context(s)
     status = 400 if errors else (201 if token else 200)
@@ -613,7 +637,7 @@ def accounts():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _accounts_context(s)
     return _page("admin_accounts.html", 400 if errors else 200, **ctx, errors=errors,
