@@ -530,7 +530,9 @@ def _devices_context(s) -> dict:
                          .order_by(Counter.number)).scalars().all()
     fields = s.execute(select(Field).where(Field.centre_id == cid, Field.active.is_(True))
                        .order_by(Field.position)).scalars().all()
+    zone = ZoneInfo(s.get(Centre, cid).timezone)  # dates as the centre reads them, not UTC
     return {"devices": devices, "counter_numbers": counters, "all_fields": fields,
+            "field_names": {f.code: f.name for f in fields}, "local_date": lambda dt: dt.astimezone(zone),
             "role_names": {k: str(v) for k, v in DEVICE_ROLE_NAMES.items()}, "device_roles": DEVICE_ROLES}
 
 

@@ -149,21 +149,3 @@ def audit_key(key: str) -> str:
 def audit_word(value: str) -> str:
     text = AUDIT_VALUES.get(value)
     return str(text) if text is not None else value
-
-
-# ---- tickets (exports) --------------------------------------------------------------------------------
-TICKET_STATUSES = {"waiting": _l("Waiting"), "called": _l("Called"), "done": _l("Served"),
-                   "no_show": _l("Absent (no-show)"), "cancelled": _l("Cancelled")}
-CHANNELS = {"kiosk": _l("Kiosk"), "staff": _l("At the counter"), "online": _l("Online number"),
-            "appointment": _l("Appointment")}
-CANCEL_REASONS = {"day_closed": _l("Still waiting at closing time"), "citizen": _l("Cancelled by the citizen"),
-                  "lapsed": _l("Not used in time")}
-RATING_SOURCES = {"panel": _l("Counter panel"), "link": _l("Phone (tracking link)")}
-
-
-def named(table: dict, code) -> str | None:
-    """The people's name of a code from `table`; the code itself when unknown, None for None."""
-    if code is None:
-        return None
-    text = table.get(code)
-    return str(text) if text is not None else str(code)

@@ -214,6 +214,24 @@ def export_stats(db: Database, centre_id: int, d_from: date, d_to: date, fmt: st
 
 
 # ---- ticket-level export ------------------------------------------------------------------------------
+# The ticket list names codes as people read them (a manager's spreadsheet shows "Vắng mặt", not no_show).
+TICKET_STATUSES = {"waiting": _l("Waiting"), "called": _l("Called"), "done": _l("Served"),
+                   "no_show": _l("Absent (no-show)"), "cancelled": _l("Cancelled")}
+CHANNELS = {"kiosk": _l("Kiosk"), "staff": _l("At the counter"), "online": _l("Online number"),
+            "appointment": _l("Appointment")}
+CANCEL_REASONS = {"day_closed": _l("Still waiting at closing time"), "citizen": _l("Cancelled by the citizen"),
+                  "lapsed": _l("Not used in time")}
+RATING_SOURCES = {"panel": _l("Counter panel"), "link": _l("Phone (tracking link)")}
+
+
+def named(table: dict, code) -> str | None:
+    """The people's name of a code from `table`; the code itself when unknown, None for None."""
+    if code is None:
+        return None
+    text = table.get(code)
+    return str(text) if text is not None else str(code)
+
+
 def ticket_headers() -> list[str]:
     return [_("Ticket id"), _("Day"), _("Number"), _("Field code"), _("Field"), _("Agency"), _("Issued in field"),
             _("Priority"), _("Channel"), _("Status"), _("Cancel reason"), _("Issued at"), _("First called at"),
@@ -228,7 +246,10 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
     Pages through the tickets by id, each page in a short read of its own: a slow download never
     holds a database snapshot open (SQLite's WAL could not checkpoint; PostgreSQL would keep it)."""
     with db.read() as s:
-        tz = ZoneInfo(s.get(Centre, centre_id).timezone)
+        centre = s.get(Centre, centre_id)
+        tz = ZoneInfo(centre.timezone)
+        from layso.server.engine.commands import Settings
+        categories = Settings.of(centre).categories  # priority codes by their names
         fields = {f.id: f for f in s.execute(select(Field).where(Field.centre_id == centre_id)).scalars()}
         counters = {c.id: c.number for c in s.execute(select(Counter).where(Counter.centre_id == centre_id)).scalars()}
         users = {u.id: u for u in s.execute(select(User).where(User.centre_id == centre_id)).scalars()}
@@ -255,11 +276,12 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
             service = round((t.completed_at - t.called_at).total_seconds()) \
                 if t.status == "done" and t.completed_at and t.called_at else None
             yield [t.id, t.day, t.number, f.code if f else None, f.name if f else None, f.agency if f else None,
-                   fields[t.issue_field_id].code if t.issue_field_id in fields else None, t.priority, t.channel,
-                   t.status, t.cancel_reason, local(t.issued_at), local(t.first_called_at), local(t.called_at),
+                   fields[t.issue_field_id].code if t.issue_field_id in fields else None,
+                   named(categories, t.priority), named(CHANNELS, t.channel), named(TICKET_STATUSES, t.status),
+                   named(CANCEL_REASONS, t.cancel_reason), local(t.issued_at), local(t.first_called_at), local(t.called_at),
                    local(t.completed_at), wait, service, counters.get(t.counter_id),
                    u.username if u else None, (u.full_name or u.username) if u else None, t.skips, t.calls,
-                   t.dossier_code, t.score, t.source]
+                   t.dossier_code, t.score, named(RATING_SOURCES, t.source)]
         if len(page) < batch:
             return
         last_id = page[-1].id

@@ -240,3 +240,14 @@ def test_validation_errors_and_the_audit_log_are_vietnamese(app, svc, admin):
     overview = vi.get("/admin").text
     assert "hours.change" not in overview and "Đổi giờ làm việc" in overview
     assert "Thứ Hai" in overview  # the changed weekday by its name, not "mon"
+
+
+def test_a_devices_date_is_the_centres_local_day(svc, admin, frozen_clock):
+    from layso.server.auth import add_device
+    # 00:30 in Hà Nội on 24/11 is still 23/11 in UTC
+    frozen_clock.set(frozen_clock.now().astimezone(HCM).replace(day=24, hour=0, minute=30))
+    add_device(svc.db, "display", "Màn hình khu A", fields=["dat-dai"], counters=[2])
+    page = admin.get("/admin/devices").text
+    row = re.search(r"Màn hình khu A</th>(.*?)</tr>", page, re.S).group(1)
+    assert "24/11/2026" in row and "23/11/2026" not in row
+    assert "Đất đai" in row and "dat-dai" not in row  # a display's zone by field names
