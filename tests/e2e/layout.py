@@ -6,7 +6,9 @@
   horizontally or vertically. Vertically it uses the glyphs' ink, measured with a canvas in the
   element's own font, so an accent above a capital ("SỐ", "Ố") that sticks out of its box counts;
 - a text runs out of the viewport on the left or right.
-Scrollable containers (`overflow: auto/scroll`) do not clip: their content can be reached.
+- a part of the page scrolls sideways (what lies beyond its edge is easily missed), unless it is
+  marked `data-wide` (a wide statistics table on a laptop, where scrolling is the design).
+Text inside a scrollable container is not "clipped": it can be reached.
 """
 from __future__ import annotations
 
@@ -17,6 +19,16 @@ CHECK_JS = r"""
   const vw = doc.clientWidth;
   if (doc.scrollWidth > vw + 1) {
     problems.push(`page overflows horizontally: scrollWidth ${doc.scrollWidth} > ${vw}`);
+  }
+  // a part of the page that scrolls sideways hides what is beyond its edge (buttons in a table row):
+  // allowed only where a wide table is the point (data-wide, e.g. statistics on a laptop)
+  for (const el of document.querySelectorAll("body *")) {
+    const cs = getComputedStyle(el);
+    if (["auto", "scroll"].includes(cs.overflowX) && el.scrollWidth > el.clientWidth + 1 &&
+        el.clientWidth > 0 && !el.closest("[data-wide]") && cs.display !== "none") {
+      problems.push(`a part scrolls sideways: ${el.id ? "#" + el.id : el.tagName.toLowerCase() + "." + String(el.className).trim().replace(/\s+/g, ".")} ` +
+                    `(${el.scrollWidth} > ${el.clientWidth})`);
+    }
   }
   const canvas = document.createElement("canvas");
   const ctx = canvas.getContext("2d");
