@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from layso.hardware.buttons import Press
+from layso.text import nfc
 
 from . import texts
 
@@ -285,10 +286,10 @@ class PanelModel:
 
     @staticmethod
     def _error(outcome: Outcome) -> str:
-        return texts.nfc(texts.ERRORS.get(outcome.code or "") or outcome.message or texts.ERROR_FALLBACK)
+        return nfc(texts.ERRORS.get(outcome.code or "") or outcome.message or texts.ERROR_FALLBACK)
 
     def _say(self, text: str, error: bool) -> None:
-        self.feedback = Feedback(texts.nfc(text), error, self.clock() + FEEDBACK_S)
+        self.feedback = Feedback(nfc(text), error, self.clock() + FEEDBACK_S)
 
     # ---- the officer's keys ----------------------------------------------------------------------
     def on_press(self, press: Press) -> Request | None:

@@ -1,13 +1,6 @@
 """Every text the counter panel shows, in Vietnamese (NFC), in one place."""
 from __future__ import annotations
 
-import unicodedata
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
 COUNTER = "QUẦY"
 SERVING = "ĐANG PHỤC VỤ SỐ"
 PRIORITY = "Ưu tiên"

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
-from importlib import resources
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import pygame
+
+from layso.text import font_path, local_now, nfc
 
 from . import texts
 from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFLINE, PAUSED, RATING, REASONS, SERVING, SIGN_IN, THANKS,
@@ -38,32 +36,19 @@ class Hotspot:
     target: str
 
 
-def _font_path(bold: bool) -> str:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return str(resources.files("layso") / "fonts" / name)
-
-
 @functools.lru_cache(maxsize=64)
 def font(size: int, bold: bool = False) -> pygame.font.Font:
-    return pygame.font.Font(_font_path(bold), max(6, size))
+    return pygame.font.Font(font_path(bold), max(6, size))
 
 
 @functools.lru_cache(maxsize=512)
 def rendered(text: str, size: int, bold: bool, colour: tuple) -> pygame.Surface:
-    return font(size, bold).render(texts.nfc(text), True, colour)
-
-
-@functools.lru_cache(maxsize=4)
-def _zone(name: str | None) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name) if name else None
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
+    return font(size, bold).render(nfc(text), True, colour)
 
 
 def local_time(timezone: str | None) -> str:
-    """HH:MM in the centre's time zone (the device's own when unknown)."""
-    return datetime.now(_zone(timezone)).strftime("%H:%M")
+    """HH:MM in the centre's time zone."""
+    return local_now(timezone).strftime("%H:%M")
 
 
 class PanelView:
@@ -87,7 +72,7 @@ class PanelView:
         """The largest font size not above `size` whose rendering fits `max_w` base pixels."""
         size_px = self.px(size)
         limit = self.px(max_w)
-        while size_px > 8 and font(size_px, bold).size(texts.nfc(text))[0] > limit:
+        while size_px > 8 and font(size_px, bold).size(nfc(text))[0] > limit:
             size_px = int(size_px * 0.92)
         return size_px
 
@@ -103,7 +88,7 @@ class PanelView:
         f = font(self.px(size), bold)
         limit = self.px(max_w)
         lines, line = [], ""
-        for word in texts.nfc(text).split():
+        for word in nfc(text).split():
             trial = f"{line} {word}".strip()
             if line and f.size(trial)[0] > limit:
                 lines.append(line)
@@ -224,7 +209,7 @@ class PanelView:
         if ticket.get("priority"):
             label = f"{texts.PRIORITY}: {ticket.get('priority_name') or ticket['priority']}"
             size = self.fit(label, 24, True, 700)
-            w = font(size, True).size(texts.nfc(label))[0] / self.k + 40
+            w = font(size, True).size(nfc(label))[0] / self.k + 40
             box = self.r((BASE_W - w) / 2, 355, w, 44)
             pygame.draw.rect(surf, AMBER, box, border_radius=self.px(22))
             self.text(surf, label, 24, NAVY_DARK, BASE_W / 2, 377, bold=True, max_w=700)
