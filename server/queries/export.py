@@ -248,7 +248,7 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
     with db.read() as s:
         centre = s.get(Centre, centre_id)
         tz = ZoneInfo(centre.timezone)
-        from layso.server.engine.commands import Settings
+        from layso.server.engine.context import Settings
         categories = Settings.of(centre).categories  # priority codes by their names
         fields = {f.id: f for f in s.execute(select(Field).where(Field.centre_id == centre_id)).scalars()}
         counters = {c.id: c.number for c in s.execute(select(Counter).where(Counter.centre_id == centre_id)).scalars()}
