@@ -17,6 +17,7 @@
   var reprints = {};    // ticket id -> {number, timer}: reprints waiting for the kiosk's answer
   var lang = document.documentElement.lang || "vi";
   var numberFormat = new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN", { maximumFractionDigits: 1 });
+  var oneDecimal = new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
   function $(id) { return document.getElementById(id); }
 
@@ -28,11 +29,14 @@
 
   /* Numbers as the page's language writes them (Vietnamese: decimal comma), like the statistics. */
   function num(value) { return numberFormat.format(value); }
+  /* a share as the statistics page writes it: one decimal, "87,5 %" */
+  function pct(share) { return oneDecimal.format(share * 100) + " %"; }
 
-  function duration(seconds) {
+  /* a waiting time in the queue reads in whole minutes; today's means with one decimal, like the statistics */
+  function duration(seconds, whole) {
     if (seconds === null || seconds === undefined) { return "—"; }
     if (seconds < 60) { return fmt(T.seconds, { n: Math.round(seconds) }); }
-    return fmt(T.minutes, { n: Math.round(seconds / 60) });
+    return fmt(T.minutes, { n: whole ? Math.floor(seconds / 60) : oneDecimal.format(seconds / 60) });
   }
 
   function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
@@ -168,7 +172,7 @@
       }
       cell(tr, t.field_name);
       cell(tr, t.priority_name || "—", t.priority ? "prio" : "");
-      cell(tr, duration(t.waited_s), "waited");
+      cell(tr, duration(t.waited_s, true), "waited");
       var actions = cell(tr, "", "row-actions");
       rowButton(actions, T.call_this, "small", t, function () { callNumber(t.number); }).disabled = status === "paused";
       rowButton(actions, T.reprint, "small secondary", t, function () { reprint(t); });
@@ -186,7 +190,7 @@
     var list = $("kiosk-faults");
     list.textContent = "";
     (faults || []).forEach(function (k) {
-      var problem = !k.online ? T.fault_away : (T["fault_" + k.printer] || k.detail || k.printer);
+      var problem = !k.online ? T.fault_away : (T["fault_" + k.printer] || T.fault_unknown);
       var li = document.createElement("li");
       li.textContent = fmt(T.kiosk_fault, { name: k.name, problem: problem });
       list.appendChild(li);
@@ -200,7 +204,7 @@
     $("fig-wait").textContent = duration(f.wait_mean_s);
     $("fig-service").textContent = duration(f.service_mean_s);
     $("fig-rated").textContent = f.rated + (f.score_mean !== null ? " · " + fmt(T.score_mean, { score: num(f.score_mean) }) : "");
-    $("fig-satisfied").textContent = f.satisfied_share === null ? "—" : num(f.satisfied_share * 100) + "%";
+    $("fig-satisfied").textContent = f.satisfied_share === null ? "—" : pct(f.satisfied_share);
   }
 
   function updateButtons() {
