@@ -146,3 +146,26 @@ def test_page_fits_and_nothing_is_clipped(site, contexts, artifacts, name, ctx, 
             assert not english_left(body), f"English on the Vietnamese page {name}:\n" + "\n".join(english_left(body))
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720), (1366, 768)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_lobby_display_on_common_tv_resolutions(site, contexts, artifacts, size):
+    """Lobby TVs: "MỜI CÔNG DÂN SỐ" and "QUẦY" keep their accents whole, nothing is cut."""
+    page = contexts["display"].new_page()
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    try:
+        page.goto(site.url + "/display")
+        page.wait_for_selector("#counters .d-row", timeout=15000)
+        page.evaluate("document.fonts.ready")
+        page.wait_for_function("document.getElementById('call-label').textContent.length > 0")
+        assert page.inner_text("#call-label") == "MỜI CÔNG DÂN SỐ"
+        page.screenshot(path=str(artifacts / f"layout-display-{size[0]}x{size[1]}.png"))
+        problems = layout_problems(page)
+        assert not problems, "\n".join(problems)
+        # the third column is the counter's fields; its state is in the number column
+        headers = page.locator(".d-counters .d-head span").all_inner_texts()
+        assert headers == ["Quầy", "Đang phục vụ số", "Lĩnh vực"]
+        closed = page.locator("#counters .d-row", has_text="Quầy 3").inner_text()
+        assert "Đóng" in closed and "Bảo hiểm xã hội" in closed
+    finally:
+        page.close()
