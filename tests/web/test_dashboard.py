@@ -125,3 +125,11 @@ def test_statistics_page_in_vietnamese_by_default(app, svc):
     client.get("/?lang=vi")
     r = client.get(f"/manage/stats?from={date(2026, 11, 1)}&to={date(2026, 11, 30)}")
     assert r.status_code == 200 and '<html lang="vi">' in r.text
+
+
+def test_a_wait_under_a_minute_does_not_read_as_none(app):
+    from flask_babel import force_locale
+    from layso.server.pages.dashboard import duration
+    with app.test_request_context("/manage"), force_locale("vi"):
+        assert duration(25) == "dưới 1 phút" and duration(None) == "—"
+        assert duration(61) == "1 phút" and duration(3725) == "1 giờ 02 phút"
