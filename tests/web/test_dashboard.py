@@ -103,7 +103,7 @@ def test_statistics_page_has_the_figures_charts_definitions_and_downloads(app, s
     r = client.get("/manage/stats?from=2026-11-23&to=2026-11-23&group=field&lang=en")
     assert r.status_code == 200
     html = r.text
-    assert html.count("<svg") == 3 and 'class="s0"' in html  # counts, waits, satisfaction
+    assert html.count('<figure class="chart">') == 3 and 'class="bar s0"' in html  # counts, waits, satisfaction
     body = text_of(html)
     assert re.search(r"bhxh Bảo hiểm xã hội 2 1 0 10.0 10.0 10.0 6.0 6.0 6.0 100.0", body), body
     assert re.search(r"All tickets 3 1 0 10.0", body)
