@@ -77,9 +77,11 @@ def add_page_link(min_role: str, endpoint: str, label) -> None:
 
 def lang_url(code: str) -> str:
     """This page in another language: the same path and query, with lang=CODE."""
-    args = request.args.to_dict(flat=False)
+    if not request.endpoint:
+        return f"?lang={code}"
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in (request.view_args or {})}
     args["lang"] = [code]
-    return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else f"?lang={code}"
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
 
 
 @bp.app_context_processor

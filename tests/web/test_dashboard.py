@@ -133,3 +133,16 @@ def test_a_wait_under_a_minute_does_not_read_as_none(app):
     with app.test_request_context("/manage"), force_locale("vi"):
         assert duration(25) == "dưới 1 phút" and duration(None) == "—"
         assert duration(61) == "1 phút" and duration(3725) == "1 giờ 02 phút"
+
+
+def test_the_language_switch_keeps_the_page_and_its_query(app, svc):
+    from layso.server.auth import add_user
+    add_user(svc.db, "lanhdao-lang", "manager", "password-123")
+    c = app.test_client()
+    tok = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/login").text).group(1)
+    c.post("/login", data={"username": "lanhdao-lang", "password": "password-123", "csrf_token": tok})
+    html = c.get("/manage/stats?from=2026-11-01&to=2026-11-20&group=hour").text
+    link = re.search(r'href="([^"]*lang=en[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert link.startswith("/manage/stats?") and "from=2026-11-01" in link and "group=hour" in link
+    assert '<html lang="en">' in c.get(link).text
+    assert c.get("/t/no-such-ticket?token=x").status_code == 404  # a query named like the path never breaks it
