@@ -280,7 +280,7 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     for slot in page.buttons:
         f = by_code[slot.code]
         usable = online and f.get("accepting", False)
-        _field_button(surface, slot.rect, f, usable, online, m)
+        _field_button(surface, slot.rect, f, usable, online, m, estimate=view.screen != PRIORITY_FIELDS)
         if usable:
             targets.append((slot.rect, ("field", f["code"])))
     if frame.nav is not None:
@@ -296,7 +296,10 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     return targets
 
 
-def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics) -> None:
+def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics,
+                  estimate: bool = True) -> None:
+    """One field: its name, how many wait and the estimated wait. `estimate` is off on the priority
+    path: the field's estimate is for a normal ticket, and would mislead a priority citizen."""
     closed = not f.get("accepting", False)
     bg, ink, soft = (WHITE, INK, INK_SOFT) if usable else ((CLOSED_BG, CLOSED_INK, WHITE) if closed and online
                                                            else (DISABLED_BG, DISABLED_INK, DISABLED_INK))
@@ -317,7 +320,7 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
         size = one_size(parts)
     else:
         info_bold = False
-        waiting, est = f.get("waiting", 0), f.get("est_wait_s")
+        waiting, est = f.get("waiting", 0), f.get("est_wait_s") if estimate else None
         parts = texts.field_queue_lines(waiting, est, one_line=rect.height < m.px(200))
         size = one_size(parts)
         if len(parts) == 1 and size < m.px(22):  # too small to read on one line: two lines instead
