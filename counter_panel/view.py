@@ -6,7 +6,8 @@ import functools
 from dataclasses import dataclass
 import pygame
 
-from layso.text import font_path, local_now, nfc
+from layso.text import local_now, nfc
+from layso.textfit import fit, font, wrap
 
 from . import texts
 from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFICER_ACTIONS, OFFLINE, PAUSED, RATING, REASONS, SERVING,
@@ -40,11 +41,6 @@ class Hotspot:
     target: str
 
 
-@functools.lru_cache(maxsize=64)
-def font(size: int, bold: bool = False) -> pygame.font.Font:
-    return pygame.font.Font(font_path(bold), max(6, size))
-
-
 @functools.lru_cache(maxsize=512)
 def rendered(text: str, size: int, bold: bool, colour: tuple) -> pygame.Surface:
     return font(size, bold).render(nfc(text), True, colour)
@@ -73,12 +69,8 @@ class PanelView:
         return max(1, round(v * self.k))
 
     def fit(self, text: str, size: int, bold: bool, max_w: float) -> int:
-        """The largest font size not above `size` whose rendering fits `max_w` base pixels."""
-        size_px = self.px(size)
-        limit = self.px(max_w)
-        while size_px > 8 and font(size_px, bold).size(nfc(text))[0] > limit:
-            size_px = int(size_px * 0.92)
-        return size_px
+        """The largest font size not above `size` at which `text` fits `max_w` base pixels on one line."""
+        return fit(text, bold, self.px(size), 8, self.px(max_w), float("inf"), max_lines=1)[0]
 
     def text(self, surf: pygame.Surface, text: str, size: int, colour, x: float, y: float, anchor: str = "center",
              bold: bool = False, max_w: float | None = None) -> pygame.Rect:
@@ -89,19 +81,7 @@ class PanelView:
         return rect
 
     def wrap(self, text: str, size: int, bold: bool, max_w: float) -> list[str]:
-        f = font(self.px(size), bold)
-        limit = self.px(max_w)
-        lines, line = [], ""
-        for word in nfc(text).split():
-            trial = f"{line} {word}".strip()
-            if line and f.size(trial)[0] > limit:
-                lines.append(line)
-                line = word
-            else:
-                line = trial
-        if line:
-            lines.append(line)
-        return lines
+        return wrap(text, self.px(size), bold, self.px(max_w))
 
     def paragraph(self, surf, text: str, size: int, colour, y: float, max_w: float = 720, bold: bool = False,
                   max_lines: int = 4) -> float:

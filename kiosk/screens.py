@@ -13,7 +13,8 @@ import pygame
 import qrcode
 from pygame import Rect
 
-from layso.text import date_line, font_path, nfc
+from layso.text import date_line, nfc
+from layso.textfit import FLOOR_PX, fit, font, wrap
 
 from . import texts
 from .layout import HomeFrame, Metrics, home_frame, list_rects, paginate, split_row
@@ -65,56 +66,9 @@ Target = tuple[Rect, Action]
 
 
 # ---- fonts and text ------------------------------------------------------------------------------------
-@lru_cache(maxsize=128)
-def font(size: int, bold: bool = False) -> pygame.font.Font:
-    if not pygame.font.get_init():
-        pygame.font.init()
-    return pygame.font.Font(font_path(bold), max(6, size))
-
-
 @lru_cache(maxsize=1024)
 def _rendered(text: str, size: int, bold: bool, color: tuple) -> pygame.Surface:
     return font(size, bold).render(text, True, color)
-
-
-def wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
-    """Greedy wrap by measured width; a word longer than the line is cut by characters."""
-    f = font(size, bold)
-    lines: list[str] = []
-    current = ""
-    for word in nfc(text).split():
-        candidate = f"{current} {word}" if current else word
-        if f.size(candidate)[0] <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = word
-        while f.size(current)[0] > width and len(current) > 1:
-            cut = len(current)
-            while cut > 1 and f.size(current[:cut])[0] > width:
-                cut -= 1
-            lines.append(current[:cut])
-            current = current[cut:]
-    if current:
-        lines.append(current)
-    return lines
-
-
-FLOOR_SIZE = 10  # below a box's minimum size rather than cut a word, but never smaller than this
-
-
-def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: int,
-        max_lines: int = 3) -> tuple[int, list[str]]:
-    """The largest size (down to min_size) at which `text` wraps into the box. When even min_size
-    does not fit, smaller still (down to FLOOR_SIZE) rather than cut the text: a kiosk never shows
-    an ellipsis or a clipped letter."""
-    step = max(1, size // 24)
-    for s in [*range(size, min_size - 1, -step), *range(min(min_size, size) - 1, FLOOR_SIZE - 1, -1)]:
-        lines = wrap(text, s, bold, width)
-        if len(lines) <= max_lines and len(lines) * font(s, bold).get_linesize() <= height:
-            return s, lines
-    return FLOOR_SIZE, wrap(text, FLOOR_SIZE, bold, width)
 
 
 def text_line(surface: pygame.Surface, text: str, size: int, bold: bool, color: tuple, x: int, top: int,
@@ -313,7 +267,7 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
     step = font(info_size).get_linesize()
 
     def one_size(parts: list[str]) -> int:  # the size at which every part fits its one line
-        return min(fit(p, info_bold, info_size, FLOOR_SIZE, inner.width, step, 1)[0] for p in parts)
+        return min(fit(p, info_bold, info_size, FLOOR_PX, inner.width, step, 1)[0] for p in parts)
 
     if closed and online:
         parts, info_bold = [texts.closed_reason(f.get("closed_reason"))], True
