@@ -93,12 +93,13 @@ class PanelView:
         return y
 
     def button(self, surf, rect: pygame.Rect, label: str, target: str, bg=KEY_BG, fg=WHITE, size: int = 26,
-               bold: bool = True, border=None) -> None:
+               bold: bool = True, border=None, size_px: int | None = None) -> None:
+        """A touch button; `size_px` gives its label a set size (a row of buttons reads alike)."""
         pygame.draw.rect(surf, bg, rect, border_radius=self.px(10))
         if border is not None:
             pygame.draw.rect(surf, border, rect, width=self.px(3), border_radius=self.px(10))
         max_w = rect.width / self.k - 16
-        size_px = self.fit(label, size, bold, max_w)
+        size_px = size_px or self.fit(label, size, bold, max_w)
         img = rendered(label, size_px, bold, fg)
         surf.blit(img, img.get_rect(center=rect.center))
         self.hotspots.append(Hotspot(rect, target))
@@ -123,18 +124,18 @@ class PanelView:
             return
         gap = STRIP_GAP
         w = (BASE_W - 40 - gap * (len(OFFICER_ACTIONS) - 1)) / len(OFFICER_ACTIONS)
+        labels = {a: texts.OFFICER_BUTTONS[a] for a in OFFICER_ACTIONS}
+        if model.pause_label_resumes():
+            labels["pause"] = texts.RESUME_BUTTON
+        size_px = min(self.fit(label, 22, True, w - 16) for label in labels.values())  # one size for the row
         for i, action in enumerate(OFFICER_ACTIONS):
-            label = texts.OFFICER_BUTTONS[action]
-            if action == "pause" and model.pause_label_resumes():
-                label = texts.RESUME_BUTTON
             rect = self.r(20 + i * (w + gap), STRIP_TOP, w, STRIP_H)
             if targets.get(action):
                 bg = {"complete": GREEN, "pause": (150, 98, 10)}.get(action, KEY_ON)
-                self.button(surf, rect, label, f"officer:{action}", bg=bg, size=22)
+                self.button(surf, rect, labels[action], f"officer:{action}", bg=bg, size_px=size_px)
             else:
                 pygame.draw.rect(surf, GREY, rect, border_radius=self.px(10))
-                size_px = self.fit(label, 22, True, w - 16)
-                img = rendered(label, size_px, True, (140, 150, 165))
+                img = rendered(labels[action], size_px, True, (140, 150, 165))
                 surf.blit(img, img.get_rect(center=rect.center))
 
     def _strip(self, model: PanelModel) -> bool:
