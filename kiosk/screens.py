@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 import pygame
-import qrcode
 from pygame import Rect
 
+from layso.hardware.ticket_render import qr_matrix
 from layso.text import date_line, nfc
 from layso.textfit import FLOOR_PX, fit, font, wrap
 
@@ -108,17 +108,9 @@ def fitted(surface: pygame.Surface, text: str, bold: bool, size: int, color: tup
 
 # ---- QR codes ----------------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
-def _qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
-
-
-@lru_cache(maxsize=8)
 def qr_surface(data: str, side: int) -> pygame.Surface:
     """The QR code (with its quiet zone) on white, at most `side` px, whole pixels per module."""
-    matrix = _qr_matrix(data)
+    matrix = qr_matrix(data, border=4)  # the same code as the paper's, with its quiet zone
     n = len(matrix)
     module = max(1, side // n)
     img = pygame.Surface((n * module, n * module))
