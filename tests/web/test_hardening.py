@@ -1,0 +1,245 @@
+"""Hardening at the edge (issue 11), through the Flask and Flask-SocketIO test clients: text the
+database refuses, JSON nested too deep, dates at the calendar's edges, contract nits, tracking links
+kept from devices, the connect checks (fail closed, origin, state first) and the rate limits."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from layso.server.auth import add_device, add_user
+from layso.server.realtime.events import socketio
+
+PASSWORD = "password-123"
+
+
+@pytest.fixture
+def world(app):
+    db = app.extensions["layso"].db
+    tokens = {"kiosk": add_device(db, "kiosk", "Kiosk"), "kiosk2": add_device(db, "kiosk", "Kiosk 2"),
+              "display": add_device(db, "display", "TV"),
+              "zone": add_device(db, "display", "Zone TV", fields=["bhxh"]),
+              "counter1": add_device(db, "counter", "Panel 1", counter=1)}
+    add_user(db, "manager", "manager", PASSWORD)
+    add_user(db, "staff1", "staff", PASSWORD, pin="4321")
+    return {"app": app, "db": db, "tokens": tokens}
+
+
+def signed_in(app, username: str, **extra):
+    c = app.test_client()
+    r = c.post("/api/v1/session", json={"username": username, "password": PASSWORD, **extra})
+    assert r.status_code == 200, r.json
+    c.csrf = r.json["csrf_token"]
+    return c
+
+
+def bearer(token: str, scheme: str = "Bearer") -> dict:
+    return {"Authorization": f"{scheme} {token}"}
+
+
+# ---- 4. text the database refuses ----------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800x", "x\udfff"])
+def test_text_the_database_refuses_is_a_400_in_bodies(world, text):
+    app, tokens = world["app"], world["tokens"]
+    c = app.test_client()
+
+    def post(path, body, headers=None):  # JSON text with \u escapes, as a client library sends it
+        return c.post(path, data=json.dumps(body), content_type="application/json", headers=headers or {})
+    for path, body, who in (("/api/v1/tickets", {"field": text}, "kiosk"),
+                            ("/api/v1/tickets", {"field": "dat-dai", "request_id": text}, "kiosk"),
+                            ("/api/v1/tickets", {text: "dat-dai"}, "kiosk"),
+                            ("/api/v1/session", {"username": text, "password": "x" * 10}, None),
+                            ("/api/v1/counters/1/pause", {"reason": text}, "counter1"),
+                            ("/api/v1/counters/1/complete", {"dossier_code": text}, "counter1"),
+                            ("/api/v1/devices/me/status", {"detail": text}, "kiosk")):
+        r = post(path, body, bearer(tokens[who]) if who else None)
+        assert r.status_code == 400 and r.json["error"]["code"] == "invalid_text", (path, r.json)
+        assert r.json["error"]["message"]  # a clear text in the caller's language
+
+
+def test_text_the_database_refuses_is_a_400_in_paths_queries_and_forms(world):
+    c = world["app"].test_client()
+    for path in ("/t/%00", "/api/v1/track/a%00b", "/api/v1/track/a%00b/cancel"):
+        r = c.get(path) if "cancel" not in path else c.post(path)
+        assert r.status_code == 400, path
+        assert r.json["error"]["code"] == "invalid_text"
+    m = signed_in(world["app"], "manager")
+    r = m.get("/api/v1/stats?from=2026-11-01&to=2026-11-02&group=a%00")
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_text"
+    r = c.post("/login", data={"username": "a\x00", "password": "x"})
+    assert r.status_code == 400
+
+
+def test_socket_commands_refuse_the_same_text(world):
+    panel = socketio.test_client(world["app"], auth={"token": world["tokens"]["counter1"]})
+    ack = panel.emit("counter.pause", {"reason": "a\x00b"}, callback=True)
+    assert ack["error"]["code"] == "invalid_text"
+    assert panel.emit("counter.pause", {"reason": "ăn trưa"}, callback=True)["counter"]["status"] == "paused"
+
+
+# ---- 6. deep JSON, calendar edges ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path, auth", [("/api/v1/session", None), ("/api/v1/tickets", "kiosk"),
+                                        ("/api/v1/track/nothing/rating", None), ("/api/v1/counters/1/next", "counter1")])
+def test_deeply_nested_json_is_a_400(world, path, auth):
+    deep = "[" * 2000 + "]" * 2000
+    headers = bearer(world["tokens"][auth]) if auth else {}
+    r = world["app"].test_client().post(path, data='{"a": ' + deep + "}", content_type="application/json",
+                                        headers=headers)
+    assert r.status_code == 400 and r.json["error"]["code"] == "malformed_body"
+    fifty = '{"a":' * 50 + "1" + "}" * 50  # parses, but nests deeper than any body of the API
+    r = world["app"].test_client().post(path, data=fifty, content_type="application/json", headers=headers)
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("d_from, d_to", [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31"),
+                                          ("1969-12-31", "1970-01-01"), ("3000-01-01", "3000-01-02")])
+def test_stats_at_the_calendars_edges_is_a_400(world, d_from, d_to):
+    m = signed_in(world["app"], "manager")
+    r = m.get(f"/api/v1/stats?from={d_from}&to={d_to}&group=day")
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_dates"
+
+
+# ---- 9. contract nits -----------------------------------------------------------------------------------
+def test_405_says_which_methods_are_allowed(world):
+    r = world["app"].test_client().delete("/api/v1/fields", headers=bearer(world["tokens"]["kiosk"]))
+    assert r.status_code == 405
+    assert "GET" in r.headers["Allow"]
+    assert r.json["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_bearer_scheme_in_any_case(world, scheme):
+    r = world["app"].test_client().get("/api/v1/fields", headers=bearer(world["tokens"]["kiosk"], scheme))
+    assert r.status_code == 200
+
+
+def test_device_status_requires_its_body(world):
+    c = world["app"].test_client()
+    r = c.post("/api/v1/devices/me/status", headers=bearer(world["tokens"]["kiosk"]))
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_body"
+    r = c.post("/api/v1/devices/me/status", json={}, headers=bearer(world["tokens"]["kiosk"]))
+    assert r.status_code == 204
+
+
+def test_stats_total_matches_its_schema(world):
+    from layso.server.api.openapi import document
+    doc = document()
+    schema = doc["paths"]["/stats"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    total_schema = doc["components"]["schemas"][schema["properties"]["total"]["$ref"].rsplit("/", 1)[1]]
+    m = signed_in(world["app"], "manager")
+    total = m.get("/api/v1/stats?from=2026-11-01&to=2026-11-30&group=field").json["total"]
+    for key, prop in total_schema["properties"].items():
+        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        value = total[key]
+        ok = {"null": value is None, "string": isinstance(value, str), "integer": isinstance(value, int),
+              "number": isinstance(value, (int, float)), "object": isinstance(value, dict)}
+        assert any(ok[t] for t in types), (key, value, types)
+
+
+# ---- 8. tracking links only to the issuing kiosk and staff ------------------------------------------------
+def _all_track_urls(obj) -> list:
+    if isinstance(obj, dict):
+        return [v for k, v in obj.items() if k == "track_url" and v] + [u for v in obj.values() for u in _all_track_urls(v)]
+    if isinstance(obj, list):
+        return [u for v in obj for u in _all_track_urls(v)]
+    return []
+
+
+def test_tracking_links_reach_only_staff_and_the_issuing_kiosk(world):
+    app, tokens = world["app"], world["tokens"]
+    staff = signed_in(app, "staff1", counter=1)
+    sockets = {name: socketio.test_client(app, auth={"token": tokens[name]})
+               for name in ("kiosk", "kiosk2", "display", "zone", "counter1")}
+    sockets["staff"] = socketio.test_client(app, flask_test_client=staff)
+    for s in sockets.values():
+        s.get_received()
+    c = app.test_client()
+    ticket = c.post("/api/v1/tickets", json={"field": "dat-dai"}, headers=bearer(tokens["kiosk"])).json
+    assert ticket["track_url"]
+    called = c.post("/api/v1/counters/1/next", headers=bearer(tokens["counter1"])).json
+    assert called["ticket"]["number"] == ticket["number"] and called["ticket"]["track_url"] is None
+    r = staff.post(f"/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": staff.csrf})
+    assert r.status_code == 202
+    got = {name: s.get_received() for name, s in sockets.items()}
+    for name in ("kiosk2", "display", "zone", "counter1"):
+        assert [m["name"] for m in got[name]].count("ticket.called") == 1
+        assert _all_track_urls(got[name]) == [], name
+    assert ticket["track_url"] in _all_track_urls(got["staff"])
+    reprints = [m["args"][0] for m in got["kiosk"] if m["name"] == "ticket.reprint"]
+    assert reprints[0]["ticket"]["track_url"] == ticket["track_url"]  # the whole event comes first
+    # snapshots too, by REST and by socket
+    for name in ("display", "counter1"):
+        state = c.get("/api/v1/state", headers=bearer(tokens[name])).json
+        assert _all_track_urls(state) == []
+        assert _all_track_urls(sockets[name].emit("sync", callback=True)) == []
+        assert _all_track_urls(sockets[name].get_received()) == []
+    assert _all_track_urls(c.get(f"/api/v1/tickets/{ticket['id']}", headers=bearer(tokens["counter1"])).json) == []
+    assert _all_track_urls(staff.get("/api/v1/state").json) == [ticket["track_url"]]
+
+
+# ---- 1 and 3. connect checks ------------------------------------------------------------------------------
+@pytest.mark.parametrize("auth", [{"token": "\ud800" * 20}, {"token": "ls_a\x00" + "b" * 20}, {"track": "a\x00b"},
+                                  {"track": "\udfff"}, {"token": 5}, {"token": ["x"]}])
+def test_connect_with_text_the_database_refuses_is_refused(world, auth):
+    client = socketio.test_client(world["app"], auth=auth)
+    assert not client.is_connected()
+
+
+def test_connect_fails_closed_when_the_database_is_unreachable(world, monkeypatch):
+    from layso.server import auth as auth_module
+    from sqlalchemy.exc import OperationalError
+
+    def unreachable(*_a, **_k):
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+    monkeypatch.setattr(auth_module, "_load_device_principal", unreachable)
+    auth_module.forget_cached_principals()
+    client = socketio.test_client(world["app"], auth={"token": world["tokens"]["display"]})
+    assert not client.is_connected()
+    monkeypatch.undo()
+    client = socketio.test_client(world["app"], auth={"token": world["tokens"]["display"]})
+    assert client.is_connected() and client.get_received()[0]["name"] == "state"
+
+
+def test_state_comes_first_even_while_other_devices_connect(world):
+    """The flaky case of issue 12: another device's online news must not overtake `state`."""
+    import threading
+    app, tokens = world["app"], world["tokens"]
+    stop = threading.Event()
+
+    def churn():  # a panel connecting and leaving over and over: device.changed events all the time
+        while not stop.is_set():
+            socketio.test_client(app, auth={"token": tokens["counter1"]}).disconnect()
+    t = threading.Thread(target=churn, daemon=True)
+    t.start()
+    try:
+        for _ in range(30):
+            display = socketio.test_client(app, auth={"token": tokens["display"]})
+            first = display.get_received()
+            assert first and first[0]["name"] == "state", [m["name"] for m in first]
+            display.disconnect()
+    finally:
+        stop.set()
+        t.join(5)
+
+
+def test_cookie_connections_from_a_foreign_origin_are_refused(world):
+    app = world["app"]
+    staff = signed_in(app, "staff1", counter=1)
+    foreign = socketio.test_client(app, flask_test_client=staff, headers={"Origin": "http://localhost:6666"})
+    assert not foreign.is_connected()
+    same = socketio.test_client(app, flask_test_client=staff, headers={"Origin": "http://localhost"})
+    assert same.is_connected()
+    assert socketio.test_client(app, flask_test_client=staff).is_connected()  # no Origin: no browser
+    # devices authenticate by token, which a foreign page cannot know: their origin does not matter
+    device = socketio.test_client(app, auth={"token": world["tokens"]["display"]},
+                                  headers={"Origin": "http://elsewhere.example"})
+    assert device.is_connected()
+
+
+def test_the_configured_public_url_is_a_trusted_origin(world):
+    app = world["app"]
+    app.config["LAYSO_PUBLIC_URL"] = "https://laysos.example.gov.vn"
+    staff = signed_in(app, "staff1", counter=1)
+    assert socketio.test_client(app, flask_test_client=staff,
+                                headers={"Origin": "https://laysos.example.gov.vn"}).is_connected()
+    assert not socketio.test_client(app, flask_test_client=staff,
+                                    headers={"Origin": "https://evil.example"}).is_connected()
