@@ -79,6 +79,13 @@ def _start_message(db: Database, code: str) -> str:
     return f"the database {where} {why}: {code}"
 
 
+@bp.app_context_processor
+def _storage_problem():
+    """`storage_problem()` in templates: the text of the database's problem, or None (probed at most
+    every 15 s, and only by the pages that ask: the dashboard)."""
+    return {"storage_problem": lambda: problem_text(last_problem(services().db))}
+
+
 @bp.get("/readyz")
 def readyz():
     code = probe_write(services().db)

@@ -330,9 +330,20 @@ def _command(action: str, data):
         return {"ticket": None} if status == 204 else for_principal(who, body)
     except QueueError as err:  # the same code and status a REST call would get
         return error_body(err.code, err.message, status=err.status)
-    except Exception:
-        log.exception("socket command %s failed", action)
-        return error_body("internal_error")
+    except Exception as err:  # noqa: BLE001 - an ack, never a dropped connection
+        return command_failure(action, err)
+
+
+def command_failure(action: str, err: Exception) -> dict:
+    """The ack of a command that failed unexpectedly: 503 with its code when the database failed
+    (unreachable, full, read-only), as REST answers; else an internal error."""
+    from layso.server.errors import storage_failure
+    code = storage_failure(err)
+    if code is not None:
+        log.error("socket command %s: the database failed (%s): %s", action, code, getattr(err, "orig", err))
+        return error_body(code, status=503)
+    log.exception("socket command %s failed", action)
+    return error_body("internal_error", status=500)
 
 
 def _register(action: str):

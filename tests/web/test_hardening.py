@@ -243,3 +243,104 @@ def test_the_configured_public_url_is_a_trusted_origin(world):
                                 headers={"Origin": "https://laysos.example.gov.vn"}).is_connected()
     assert not socketio.test_client(app, flask_test_client=staff,
                                     headers={"Origin": "https://evil.example"}).is_connected()
+
+
+# ---- 7. infrastructure failures, in process (the real processes are in tests/e2e/test_faults.py) --------
+def _read_only_writes(svc):
+    """Point the app's writes at the same SQLite file opened read-only (SQLite's own refusal)."""
+    from layso.server.storage.database import _sqlite_engine
+    from sqlalchemy.orm import sessionmaker
+    path = svc.db.url.split("///", 1)[1]
+    svc.db.write_engine = _sqlite_engine(f"sqlite:///file:{path}?mode=ro&uri=true", immediate=True)
+    svc.db._write = sessionmaker(svc.db.write_engine, expire_on_commit=False)
+
+
+def test_a_read_only_database_answers_503_and_the_dashboard_says_so(world):
+    app, svc = world["app"], world["app"].extensions["layso"]
+    m = signed_in(app, "manager")
+    assert app.test_client().get("/readyz").json == {"status": "ready"}
+    assert "storage-problem" not in m.get("/manage/live/body").get_data(as_text=True)
+    _read_only_writes(svc)
+    r = app.test_client().post("/api/v1/tickets", json={"field": "dat-dai"}, headers=bearer(world["tokens"]["kiosk"]))
+    assert r.status_code == 503 and r.json["error"]["code"] == "storage_read_only", r.json
+    assert r.headers["Retry-After"]
+    r = app.test_client().get("/readyz", headers={"Accept-Language": "en"})
+    assert r.status_code == 503 and r.json["error"]["code"] == "storage_read_only"
+    page = m.get("/manage/live/body").get_data(as_text=True)
+    assert 'id="storage-problem"' in page and "chỉ đọc" in page  # Vietnamese on staff pages
+    panel = socketio.test_client(app, auth={"token": world["tokens"]["counter1"]})
+    ack = panel.emit("counter.pause", {}, callback=True)
+    assert ack["error"]["code"] == "storage_read_only" and ack["error"]["status"] == 503
+
+
+def test_storage_failures_are_classified_from_real_driver_errors(tmp_path):
+    import sqlite3
+
+    from layso.server.errors import storage_failure
+    from sqlalchemy.exc import OperationalError
+    path = tmp_path / "x.db"
+    sqlite3.connect(path).execute("create table t(x)")
+    ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as err:
+        ro.execute("insert into t values (1)")
+    assert storage_failure(OperationalError("INSERT", {}, err.value)) == "storage_read_only"
+    full = sqlite3.connect(tmp_path / "full.db", isolation_level=None)
+    full.execute("create table t(x)")
+    full.execute("PRAGMA max_page_count=3")  # SQLite's own SQLITE_FULL
+    with pytest.raises(sqlite3.OperationalError) as err:
+        for _ in range(100):
+            full.execute("insert into t values (?)", ("x" * 2000,))
+    assert storage_failure(OperationalError("INSERT", {}, err.value)) == "storage_full"
+    with pytest.raises(sqlite3.OperationalError) as err:
+        sqlite3.connect(tmp_path / "no" / "such" / "folder.db")
+    assert storage_failure(OperationalError("connect", {}, err.value)) == "database_unavailable"
+    assert storage_failure(OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))) is None
+
+
+# ---- 2. rate limits that survive floods ---------------------------------------------------------------------
+def test_rate_limits_survive_a_flood_of_keys(world):
+    from layso.server.errors import TooManyRequests
+    limiter = world["app"].extensions["layso"].limiter
+    for _ in range(3):
+        limiter.hit(("pin-device", 7), 3, 300)
+    for i in range(12_000):  # the old limiter forgot everything beyond 10,000 keys
+        limiter.hit(("pin-account", 1, f"user{i}"), 5, 300)
+    with pytest.raises(TooManyRequests):
+        limiter.hit(("pin-device", 7), 3, 300)
+
+
+def test_pin_guesses_are_limited_per_account_across_panels(world):
+    app, db = world["app"], world["db"]
+    panel2 = add_device(db, "counter", "Panel 2", counter=2)
+    c = app.test_client()
+    statuses = []
+    for i, token in enumerate([world["tokens"]["counter1"], panel2] * 3):
+        n = 1 if token == world["tokens"]["counter1"] else 2
+        statuses.append(c.post(f"/api/v1/counters/{n}/signin", json={"username": "staff1", "pin": f"{i:04d}"},
+                               headers=bearer(token)).status_code)
+    assert statuses == [401] * 5 + [429]
+    r = c.post("/api/v1/counters/1/signin", json={"username": "staff1", "pin": "4321"},
+               headers=bearer(world["tokens"]["counter1"]))
+    assert r.status_code == 429
+
+
+def test_password_guesses_are_limited_per_account_from_many_addresses(world):
+    c = world["app"].test_client()
+    statuses = [c.post("/api/v1/session", json={"username": "manager", "password": f"guess-{i}"},
+                       environ_base={"REMOTE_ADDR": f"10.0.{i}.9"}).status_code for i in range(12)]
+    assert statuses == [401] * 10 + [429] * 2
+    import re
+    page = c.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = c.post("/login", data={"username": "manager", "password": PASSWORD, "csrf_token": csrf},
+               environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    assert r.status_code == 429  # the sign-in page counts the same guesses
+
+
+def test_a_tracking_link_cancel_is_rate_limited(world):
+    c = world["app"].test_client()
+    t = c.post("/api/v1/tickets", json={"field": "dat-dai"}, headers=bearer(world["tokens"]["kiosk"])).json
+    token = t["track_url"].rsplit("/", 1)[1]
+    codes = [c.post(f"/api/v1/track/{token}/cancel", environ_base={"REMOTE_ADDR": f"10.9.{i}.1"}).status_code
+             for i in range(7)]
+    assert codes[0] == 200 and codes[-1] == 429
