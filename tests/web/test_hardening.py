@@ -98,6 +98,14 @@ def test_stats_at_the_calendars_edges_is_a_400(world, d_from, d_to):
     assert r.status_code == 400 and r.json["error"]["code"] == "invalid_dates"
 
 
+@pytest.mark.parametrize("query", ["from=0001-01-01&to=0001-01-02", "from=9999-12-30&to=9999-12-31&group=day"])
+def test_the_statistics_page_and_its_downloads_at_the_calendars_edges(world, query):
+    m = signed_in(world["app"], "manager")
+    assert m.get(f"/manage/stats?{query}").status_code == 200  # the page says what is wrong
+    assert m.get(f"/manage/stats/export?format=xlsx&{query}").status_code == 400
+    assert m.get(f"/manage/stats/tickets?format=csv&{query}").status_code == 400
+
+
 # ---- 9. contract nits -----------------------------------------------------------------------------------
 def test_405_says_which_methods_are_allowed(world):
     r = world["app"].test_client().delete("/api/v1/fields", headers=bearer(world["tokens"]["kiosk"]))
