@@ -83,7 +83,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app = Flask(__name__)
     url = db_url or default_database_url()
     db = Database(url)
-    from layso.server.api.health import refuse_unwritable
+    from layso.server.api.readiness import refuse_unwritable
     with refuse_unwritable(db):  # a read-only, full or unreachable database: a clear message, no start
         upgrade(db)
         if config is not None:
@@ -123,9 +123,9 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
-    from layso.server.api import guard, health
+    from layso.server.api import guard, readiness
     guard.install(app)  # text the database refuses, JSON too deep, database failures → 503
-    app.register_blueprint(health.bp)  # GET /readyz
+    app.register_blueprint(readiness.bp)  # GET /readyz
 
     socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
                       json=None, ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,

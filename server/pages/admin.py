@@ -27,7 +27,7 @@ from layso.server.engine.accounts import valid_pin
 from layso.server.errors import QueueError
 from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
 from layso.server.pages.signin import add_page_link
-from layso.server.realtime.events import emit_to_centre
+from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
 from layso.server.storage.models import (
     AuditEntry,

@@ -18,7 +18,6 @@ from layso.server.auth import (
     device_principal,
     device_principal_by_hash,
     display_of_session,
-    for_devices,
     for_principal,
     hash_token,
     user_principal,
@@ -27,6 +26,14 @@ from layso.server.dispatch import COUNTER_ACTIONS, counter_command
 from layso.server.engine import Event
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
+from layso.server.realtime.guard import (
+    command_failure,
+    fail_closed,
+    publish_to_audiences,
+    refuse_foreign_origin,
+    refuse_unless_clean,
+    send_state_then_join,
+)
 from layso.server.services import services
 
 log = logging.getLogger("layso.realtime")
@@ -61,40 +68,8 @@ def disconnect_revoked(db) -> int:
     return len(gone)
 
 
-def centre_room(centre_id: int) -> str:
-    """The room of a centre's staff (signed-in users): they receive events whole."""
-    return f"centre:{centre_id}"
-
-
-def devices_room(centre_id: int) -> str:
-    """The room of a centre's devices: events without tracking links (see `for_devices`)."""
-    return f"devices:{centre_id}"
-
-
-def device_room(device_id: int) -> str:
-    """One device's own room: the kiosk that issued a ticket gets its tracking link there."""
-    return f"device:{device_id}"
-
-
 def public_room(centre_id: int) -> str:
     return f"public:{centre_id}"
-
-
-def rooms_of(who) -> list[str]:
-    """The rooms a connection joins: staff the centre's room, a device the devices' room and its own."""
-    if who.kind == "device":
-        return [devices_room(who.centre_id), device_room(who.device_id)]
-    return [centre_room(who.centre_id)]
-
-
-def emit_to_centre(event: str, payload: dict, centre_id: int, issuer: int | None = None) -> None:
-    """Send one event to a centre's staff (whole) and devices (without tracking links). The issuing
-    kiosk (`issuer`) gets the whole event first in its own room; the copy it then gets with the other
-    devices has the same `seq` and is dropped by its SeqBuffer."""
-    socketio.emit(event, payload, to=centre_room(centre_id))
-    if issuer is not None:
-        socketio.emit(event, payload, to=device_room(issuer))
-    socketio.emit(event, for_devices(payload), to=devices_room(centre_id))
 
 
 def _strip(obj):
@@ -108,8 +83,7 @@ def _strip(obj):
 def publish(events: list[Event]) -> None:
     """Broadcast committed events to every client of their centre (through Redis when configured)."""
     for ev in events:
-        issuer = ev.payload.get("device_id") if ev.type in ("ticket.issued", "ticket.reprint") else None
-        emit_to_centre(ev.type, ev.payload, ev.centre_id, issuer=issuer)
+        publish_to_audiences(ev)
         if ev.type in PUBLIC_TYPES:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
 
@@ -188,74 +162,6 @@ def state_for(who) -> dict:
 
 
 
-# ---- connect checks: small functions of their own (fail closed, origin, state first) -------------
-def refuse_unless_clean(auth) -> None:
-    """Refuse a connection whose `auth` is not an object of short clean strings (a NUL byte or a lone
-    surrogate would fail in the database, a lone surrogate on SQLite too)."""
-    from layso.server.api.guard import bad_text
-    if auth is None:
-        return
-    if not isinstance(auth, dict) or len(auth) > 4 or any(
-            not isinstance(k, str) or not isinstance(v, str) or len(v) > 300 or bad_text(k) or bad_text(v)
-            for k, v in auth.items()):
-        raise ConnectionRefusedError("unauthorized")
-
-
-def origin_allowed(origin: str | None) -> bool:
-    """A browser's `Origin` may ride on its session cookie only from this server's own pages: the
-    address the request came in on (as the trusted proxy tells it) or the configured public URL.
-    Clients that send no Origin are no browsers, and have no victim's cookie to ride on."""
-    if not origin:
-        return True
-    from flask import current_app
-    allowed = {request.host_url.rstrip("/")}
-    public = current_app.config.get("LAYSO_PUBLIC_URL")
-    if public:
-        from urllib.parse import urlsplit
-        parts = urlsplit(public)
-        allowed.add(f"{parts.scheme}://{parts.netloc}")
-    return origin.rstrip("/") in allowed
-
-
-def send_state_then_join(who) -> None:
-    """`state` first, then the rooms (CONTRACT: state comes first on connect). An event committed after
-    the snapshot but sent before the join is missed, so a newer seq after joining sends state again."""
-    state = state_for(who)
-    socketio.emit("state", state, to=request.sid)
-    for room in rooms_of(who):
-        join_room(room)
-    if centre_seq(who.centre_id) != state["seq"]:
-        socketio.emit("state", state_for(who), to=request.sid)
-
-
-def centre_seq(centre_id: int) -> int | None:
-    """The centre's last event seq, as committed."""
-    from layso.server.storage.models import Centre
-    from sqlalchemy import select
-    with services().db.read() as s:
-        return s.execute(select(Centre.seq).where(Centre.id == centre_id)).scalar_one_or_none()
-
-
-def fail_closed(handler):
-    """A connect handler that fails refuses the connection (the client retries), instead of leaving
-    it accepted without rooms or `state`."""
-    from functools import wraps
-
-    @wraps(handler)
-    def wrapper(auth=None):
-        try:
-            return handler(auth)
-        except ConnectionRefusedError:
-            raise
-        except Exception as err:  # noqa: BLE001 - the database is down, or a bug: refuse, log
-            _connections.pop(request.sid, None)
-            from layso.server.errors import storage_failure
-            code = storage_failure(err) or "internal_error"
-            log.warning("refusing a connection: the connect check failed (%s): %s", code, err)
-            raise ConnectionRefusedError(code) from None
-    return wrapper
-
-
 @socketio.on("connect")
 @fail_closed
 def on_connect(auth=None):
@@ -271,10 +177,8 @@ def on_connect(auth=None):
     who, key = _principal(auth)
     if who is None:
         raise ConnectionRefusedError("unauthorized")
-    if not (isinstance(auth, dict) and "token" in auth) and not origin_allowed(request.headers.get("Origin")):
-        log.warning("refusing a cookie connection from a foreign origin %r", request.headers.get("Origin"))
-        raise ConnectionRefusedError("forbidden_origin")
-    send_state_then_join(who)
+    refuse_foreign_origin(auth)
+    send_state_then_join(who, state_for)
     session["principal"] = who
     session["token_hash"] = key
     _connections[request.sid] = (who, key)
@@ -332,18 +236,6 @@ def _command(action: str, data):
         return error_body(err.code, err.message, status=err.status)
     except Exception as err:  # noqa: BLE001 - an ack, never a dropped connection
         return command_failure(action, err)
-
-
-def command_failure(action: str, err: Exception) -> dict:
-    """The ack of a command that failed unexpectedly: 503 with its code when the database failed
-    (unreachable, full, read-only), as REST answers; else an internal error."""
-    from layso.server.errors import storage_failure
-    code = storage_failure(err)
-    if code is not None:
-        log.error("socket command %s: the database failed (%s): %s", action, code, getattr(err, "orig", err))
-        return error_body(code, status=503)
-    log.exception("socket command %s failed", action)
-    return error_body("internal_error", status=500)
 
 
 def _register(action: str):

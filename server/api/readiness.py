@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 log = logging.getLogger("layso.server")
 
-bp = Blueprint("health", __name__)
+bp = Blueprint("readiness", __name__)
 
 _last: dict[str, tuple[float, str | None]] = {}  # database url → (when, failure code or None)
 _last_lock = threading.Lock()
