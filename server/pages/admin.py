@@ -29,7 +29,7 @@ from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
 from layso.server.messages import error_text
 from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
-from layso.server.realtime.events import centre_room, socketio
+from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
 from layso.server.storage.models import (
     AuditEntry,
@@ -126,7 +126,7 @@ def _run(command, *args, resync: bool = True, **kwargs):
     publish(res)
     if resync:
         state = svc.engine.state(g.who.centre_id, base_url=base_url())
-        socketio.emit("state", state, to=centre_room(g.who.centre_id))
+        emit_to_centre("state", state, g.who.centre_id)  # devices get it without tracking links
     return res.value
 
 
