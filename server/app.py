@@ -118,6 +118,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.province", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
 

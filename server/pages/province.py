@@ -1,0 +1,192 @@
+"""The province administrator's pages: every centre of the installation.
+
+GET  /province/centres                 the centres, and a form to create one (preset or copy)
+POST /province/centres                 create it
+GET  /province/centres/<code>          edit its name and area, suspend or resume it, its administrators
+POST /province/centres/<code>          save name and area
+POST /province/centres/<code>/suspend · /resume
+POST /province/centres/<code>/admins   a new administrator account for it
+POST /province/centres/<code>/admins/<id>   make an account its administrator (or a manager again)
+POST /province/centres/<code>/open     work in that centre: its live view, statistics and administration
+                                       (the session's acting centre; only a province administrator has one)
+
+Only `province_admin` reaches these pages (403 for every other role); a centre's own administrator
+keeps to their centre (auth.user_principal ignores an acting centre for them).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from layso.server.auth import ACTING_CENTRE_KEY, PROVINCE_ROLE, role_required
+from layso.server.engine import centres as setup
+from layso.server.errors import QueueError
+from layso.server.pages.signin import add_page_link
+from layso.server.services import services
+from layso.server.storage.models import Centre, User
+from sqlalchemy import select
+
+bp = Blueprint("province", __name__, url_prefix="/province")
+add_page_link(PROVINCE_ROLE, "province.centres", _l("Centres of the province"))
+
+# the tabs of the province pages (later sections add themselves here)
+SECTIONS: list[tuple[str, object]] = [("province.centres", _l("Centres"))]
+PRESET_NAMES = {"commune": _l("Commune or ward centre"), "province": _l("Provincial centre")}
+OPEN_TARGETS = {"live": "dashboard.live", "stats": "dashboard.stats", "admin": "admin.page"}
+ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
+
+# the engine's English messages, as people read them here
+ERRORS = {
+    "invalid_code": _l("A centre code has 1 to 40 lower-case letters, digits, dashes or underscores."),
+    "invalid_name": _l("A centre name has 1 to 200 characters."),
+    "invalid_area": _l("An area has at most 100 characters."),
+    "invalid_source": _l("Choose a preset or a centre to copy."),
+    "invalid_preset": _l("Unknown preset."),
+    "centre_exists": _l("A centre with this code exists already."),
+    "centre_not_found": _l("This centre does not exist."),
+    "user_exists": _l("This username is taken."),
+    "account_not_found": _l("This account does not exist."),
+}
+
+
+def message(err: QueueError) -> str:
+    known = ERRORS.get(err.code)
+    return str(known) if known is not None else err.message
+
+
+def _page(template: str, status: int = 200, **context):
+    return render_template(template, who=g.who, **context), status
+
+
+# ---- centres ---------------------------------------------------------------------------------------
+@bp.route("/centres", methods=["GET", "POST"])
+@role_required(PROVINCE_ROLE)
+def centres():
+    db = services().db
+    errors: list[str] = []
+    form = request.form
+    if request.method == "POST":
+        source = form.get("source", "preset:commune")
+        preset = source.split(":", 1)[1] if source.startswith("preset:") else None
+        copy_from = source.split(":", 1)[1] if source.startswith("copy:") else None
+        try:
+            setup.create_centre(db, form.get("code", "").strip(), form.get("name", ""), preset=preset,
+                                copy_from=copy_from, area=form.get("area", ""), user_id=g.who.user_id)
+            flash(_("Centre %(code)s created.", code=form.get("code", "").strip()), "ok")
+            return redirect(url_for("province.centre", code=form.get("code", "").strip()))
+        except QueueError as err:
+            errors = [message(err)]
+    rows = setup.list_centres(db)
+    return _page("province_centres.html", 400 if errors else 200, rows=rows, errors=errors, form=form.to_dict(),
+                 presets=[(k, str(v)) for k, v in PRESET_NAMES.items()])
+
+
+def _centre_context(code: str) -> dict | None:
+    with services().db.read() as s:
+        c = s.execute(select(Centre).where(Centre.code == code)).scalar_one_or_none()
+        if c is None:
+            return None
+        users = s.execute(select(User).where(User.centre_id == c.id, User.role != PROVINCE_ROLE)
+                          .order_by(User.role, User.username)).scalars().all()
+        return {"centre": c, "users": users, "role_names": {k: str(v) for k, v in ROLE_NAMES.items()}}
+
+
+@bp.route("/centres/<code>", methods=["GET", "POST"])
+@role_required(PROVINCE_ROLE)
+def centre(code: str):
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            setup.edit_centre(services().db, code, name=request.form.get("name", ""),
+                              area=request.form.get("area", ""), user_id=g.who.user_id)
+            flash(_("Centre %(code)s saved.", code=code), "ok")
+            return redirect(url_for("province.centre", code=code))
+        except QueueError as err:
+            errors = [message(err)]
+    ctx = _centre_context(code)
+    if ctx is None:
+        return _page("province_centre.html", 404, centre=None, errors=[str(ERRORS["centre_not_found"])], users=[],
+                     role_names={}, form={})
+    return _page("province_centre.html", 400 if errors else 200, errors=errors,
+                 form=request.form.to_dict() if errors else {}, **ctx)
+
+
+@bp.post("/centres/<code>/suspend")
+@role_required(PROVINCE_ROLE)
+def suspend(code: str):
+    return _suspend(code, True)
+
+
+@bp.post("/centres/<code>/resume")
+@role_required(PROVINCE_ROLE)
+def resume(code: str):
+    return _suspend(code, False)
+
+
+def _suspend(code: str, suspended: bool):
+    try:
+        setup.set_suspended(services().db, code, suspended, user_id=g.who.user_id)
+        flash(_("Centre %(code)s is suspended: its devices and accounts no longer work.", code=code) if suspended
+              else _("Centre %(code)s works again.", code=code), "ok")
+    except QueueError as err:
+        flash(message(err), "error")
+    return redirect(url_for("province.centre", code=code))
+
+
+@bp.post("/centres/<code>/admins")
+@role_required(PROVINCE_ROLE)
+def add_admin(code: str):
+    form = request.form
+    username = form.get("username", "").strip()
+    password = form.get("password", "")
+    if len(password) < 8:
+        flash(_("The password needs at least 8 characters."), "error")
+    elif password != form.get("password2", ""):
+        flash(_("The two passwords differ."), "error")
+    else:
+        try:
+            setup.name_admin(services().db, code, username, password, form.get("full_name", "").strip()[:120],
+                             user_id=g.who.user_id)
+            flash(_("%(name)s is now an administrator of the centre.", name=username), "ok")
+        except QueueError as err:
+            flash(message(err) if err.code in ERRORS else
+                  _("A username has 1 to 64 letters, digits, dots, dashes or underscores."), "error")
+    return redirect(url_for("province.centre", code=code))
+
+
+@bp.post("/centres/<code>/admins/<int:account_id>")
+@role_required(PROVINCE_ROLE)
+def admin_role(code: str, account_id: int):
+    make = request.form.get("admin") == "1"
+    try:
+        name = setup.set_admin_role(services().db, code, account_id, make, user_id=g.who.user_id)
+        flash(_("%(name)s is now an administrator of the centre.", name=name) if make
+              else _("%(name)s is no longer an administrator of the centre.", name=name), "ok")
+    except QueueError as err:
+        flash(message(err), "error")
+    return redirect(url_for("province.centre", code=code))
+
+
+@bp.post("/centres/<code>/open")
+@role_required(PROVINCE_ROLE)
+def open_centre(code: str):
+    """Work in this centre: the live view, statistics and administration pages show it."""
+    with services().db.read() as s:
+        cid = s.execute(select(Centre.id).where(Centre.code == code)).scalar_one_or_none()
+    if cid is None:
+        flash(str(ERRORS["centre_not_found"]), "error")
+        return redirect(url_for("province.centres"))
+    session[ACTING_CENTRE_KEY] = cid
+    return redirect(url_for(OPEN_TARGETS.get(request.form.get("to", "live"), "dashboard.live")))
+
+
+@bp.app_context_processor
+def _acting_centre():
+    """Templates learn which centre a province administrator is working in (a nav bar shows it)."""
+    def acting_centre(who):
+        if who is None or not getattr(who, "is_user", False) or who.role != PROVINCE_ROLE:
+            return None
+        with services().db.read() as s:
+            c = s.get(Centre, who.centre_id)
+            return {"code": c.code, "name": c.name} if c is not None else None
+    return {"acting_centre": acting_centre, "province_sections": [(e, str(label)) for e, label in SECTIONS]}
