@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from layso.server import clock
 from layso.server.auth import PROVINCE_ROLE, add_user
-from layso.server.engine.commands import Command, QueueEngine, Result, seed_centre
+from layso.server.engine import Command, QueueEngine, Result
+from layso.server.engine.setup import FIELD_KEYS, _create_centre
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.storage.database import Database
 from layso.server.storage.models import AuditEntry, Centre, Counter, CounterField, Device, Field, User
@@ -23,10 +24,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 
 from layso.config import PRESETS, Config, ConfigError, parse_config, preset_data
+from layso.protocol import EventType as E
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-FIELD_KEYS = ("name", "agency", "agency_aliases", "prefix", "width", "range_start", "range_end", "daily_cap",
-              "cutoff", "target_wait_min", "accepting")
 SETTINGS_SECTIONS = ("hours", "priority", "queue", "rating", "voice")
 CENTRE_KEYS = ("name", "timezone", "public_url", "ticker", "thank_you", "area")
 
@@ -139,11 +139,10 @@ def create_centre(db: Database, code: str, name: str, preset: str | None = None,
 
 def create_from_config(db: Database, config: Config, kind: str = "", user_id: int | None = None,
                        source: dict | None = None) -> int:
-    with db.read() as s:
+    with db.write() as s:
         if s.execute(select(Centre.id).where(Centre.code == config.centre.code)).first():
             raise Conflict(f"a centre with the code {config.centre.code!r} exists already", "centre_exists")
-    cid = seed_centre(db, config)
-    with db.write() as s:
+        cid = _create_centre(s, config)  # the engine's seeding, in this same transaction
         c = s.get(Centre, cid)
         c.area = config.centre.area
         c.kind = kind or ""
@@ -296,11 +295,11 @@ def apply_import(engine: QueueEngine, config: Config, user_id: int | None = None
         _apply(cmd, config)
         cmd.s.add(AuditEntry(centre_id=cmd.centre.id, at=cmd.now, user_id=user_id, action="centre.import",
                              target=config.centre.code, data={"changes": plan.lines[:200]}))
-        cmd.emit("queue.changed", {"fields": engine.fields_list(cmd)})
+        cmd.emit(E.QUEUE_CHANGED, {"fields": engine.fields_list(cmd)})
         for c in cmd.s.execute(select(Counter).where(Counter.centre_id == cmd.centre.id)
                                .options(selectinload(Counter.fields)).order_by(Counter.number)).scalars():
-            cmd.emit("counter.changed", {"counter": cmd.counter_dict(c)})
-        cmd.emit("ticker.changed", {"ticker": cmd.centre.ticker})
+            cmd.emit(E.COUNTER_CHANGED, {"counter": cmd.counter_dict(c)})
+        cmd.emit(E.TICKER_CHANGED, {"ticker": cmd.centre.ticker})
         return plan
 
     return engine.run_command(cid, run)
