@@ -1,6 +1,8 @@
 """The province administrator's pages: every centre of the installation.
 
 GET  /province                         the live overview of every centre (see `overview`)
+GET  /province/stats                   statistics across centres by centre, field, agency or day
+GET  /province/stats/export            that table as XLSX; /province/stats/month the month's report (XLSX)
 GET  /province/centres                 the centres, and a form to create one (preset or copy)
 POST /province/centres                 create it
 GET  /province/centres/<code>          edit its name and area, suspend or resume it, its administrators
@@ -16,13 +18,16 @@ keeps to their centre (auth.user_principal ignores an acting centre for them).
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import ACTING_CENTRE_KEY, PROVINCE_ROLE, role_required
 from layso.server.engine import centres as setup
 from layso.server.errors import QueueError
 from layso.server.pages.signin import add_page_link
+from layso.server.queries import province_stats as pstats
 from layso.server.queries.province import overview as province_overview
 from layso.server.services import services
 from layso.server.storage.models import Centre, User
@@ -30,11 +35,13 @@ from sqlalchemy import select
 
 bp = Blueprint("province", __name__, url_prefix="/province")
 add_page_link(PROVINCE_ROLE, "province.overview", _l("Overview of the province"))
+add_page_link(PROVINCE_ROLE, "province.stats", _l("Statistics of the province"))
 add_page_link(PROVINCE_ROLE, "province.centres", _l("Centres of the province"))
 POLL_S = 2  # the overview page re-reads GET /api/v1/province/overview this often (see `overview`)
 
 # the tabs of the province pages (later sections add themselves here)
-SECTIONS: list[tuple[str, object]] = [("province.overview", _l("Overview")), ("province.centres", _l("Centres"))]
+SECTIONS: list[tuple[str, object]] = [("province.overview", _l("Overview")), ("province.stats", _l("Statistics")),
+                                      ("province.centres", _l("Centres"))]
 PRESET_NAMES = {"commune": _l("Commune or ward centre"), "province": _l("Provincial centre")}
 OPEN_TARGETS = {"live": "dashboard.live", "stats": "dashboard.stats", "admin": "admin.page"}
 ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
@@ -91,6 +98,77 @@ def _overview_texts() -> dict:
 
 
 ALERT_KINDS = ("wait_over_target", "paper_out", "display_offline")
+
+
+# ---- statistics --------------------------------------------------------------------------------------
+MAX_RANGE_DAYS = 366
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _stats_query() -> tuple[date, date, str, str, str | None]:
+    """(from, to, group, area, error) from the query string; defaults: this month, by centre."""
+    from layso.server import clock
+    from zoneinfo import ZoneInfo
+    today = clock.now().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    group = request.args.get("group", "centre")
+    group = group if group in pstats.PROVINCE_GROUPS else "centre"
+    area = request.args.get("area", "").strip()[:100]
+    d_from, d_to, error = today.replace(day=1), today, None
+    try:
+        if request.args.get("from"):
+            d_from = date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            d_to = date.fromisoformat(request.args["to"])
+    except ValueError:
+        d_from, d_to, error = today.replace(day=1), today, _("Dates must be written as YYYY-MM-DD.")
+    if d_to < d_from:
+        d_from, d_to, error = today.replace(day=1), today, _("The end of the range is before its start.")
+    if (d_to - d_from).days > MAX_RANGE_DAYS:
+        d_from, error = d_to - timedelta(days=MAX_RANGE_DAYS), _("A range can cover at most one year here.")
+    return d_from, d_to, group, area, error
+
+
+@bp.get("/stats")
+@role_required(PROVINCE_ROLE)
+def stats():
+    d_from, d_to, group, area, error = _stats_query()
+    db = services().db
+    centres = pstats.province_centres(db, area or None)
+    data = pstats.province_rows(db, centres, d_from, d_to, group)
+    headers, kinds, rows = pstats.table(data)
+    areas = sorted({c["area"] for c in pstats.province_centres(db) if c["area"]})
+    last_month = d_to.replace(day=1) - timedelta(days=1)
+    months = [(d.year, d.month) for d in (d_to.replace(day=1), last_month, last_month.replace(day=1) - timedelta(days=1))]
+    return _page("province_stats.html", 400 if error else 200, errors=[error] if error else [], data=data,
+                 headers=headers, kinds=kinds, rows=rows, d_from=d_from, d_to=d_to, group=group, area=area,
+                 areas=areas, months=months, groups=[(k, str(v)) for k, v in pstats.GROUP_LABELS.items()])
+
+
+@bp.get("/stats/export")
+@role_required(PROVINCE_ROLE)
+def stats_export():
+    d_from, d_to, group, area, error = _stats_query()
+    if error:
+        return Response(error, status=400, mimetype="text/plain")
+    db = services().db
+    data = pstats.province_rows(db, pstats.province_centres(db, area or None), d_from, d_to, group)
+    content = pstats.table_workbook(data, str(_("Statistics of the province")) + (f" — {area}" if area else ""))
+    name = f"layso-tinh-{group}-{d_from.isoformat()}-{d_to.isoformat()}.xlsx"
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/stats/month")
+@role_required(PROVINCE_ROLE)
+def month_report():
+    text = request.args.get("month", "")
+    try:
+        year, month = (int(x) for x in text.split("-"))
+        date(year, month, 1)
+    except ValueError:
+        return Response(_("Choose a month as YYYY-MM."), status=400, mimetype="text/plain")
+    area = request.args.get("area", "").strip()[:100] or None
+    name, content = pstats.month_report(services().db, year, month, area)
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---- centres ---------------------------------------------------------------------------------------

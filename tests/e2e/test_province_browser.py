@@ -92,3 +92,38 @@ def test_overview_updates_in_place_sorts_filters_and_opens_a_centre(province_ser
     page.wait_for_url(server.url + "/manage")
     expect(page.locator("h1")).to_contain_text("Trung tâm xã Tân Lập")
     expect(page.locator("#sum-waiting")).to_have_text("2", timeout=10000)
+
+
+def test_province_statistics_in_a_browser(province_server, browser, artifacts):
+    from datetime import date
+
+    from conftest import load_generator
+    from layso.server.storage.database import Database
+    from layso.server.storage.models import Centre
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+    server = province_server
+    db = Database(server.db_url)
+    with db.read() as s:
+        ids = dict(s.execute(select(Centre.code, Centre.id)).all())
+    load_generator().generate(db, ids["xa-an-binh"], date(2026, 10, 26), days=5, tickets=300, seed=1)
+    load_generator().generate(db, ids["xa-tan-lap"], date(2026, 10, 26), days=5, tickets=450, seed=2)
+    db.dispose()
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    sign_in(page, server)
+    page.goto(server.url + "/province/stats?from=2026-10-01&to=2026-10-31&group=centre")
+    table = page.locator("#pstats-table")
+    expect(table).to_contain_text("Trung tâm xã Tân Lập")
+    expect(table.locator("tr.total")).to_contain_text("Toàn tỉnh")
+    page.screenshot(path=str(artifacts / "province-stats.png"), full_page=True)
+    page.click("text=Theo trung tâm và lĩnh vực")
+    expect(table).to_contain_text("Đất đai")
+    with page.expect_download() as dl:
+        page.click("#month-form button[type=submit]")
+    assert dl.value.suggested_filename.startswith("layso-bao-cao-thang-")
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    sign_in(phone, server)
+    phone.goto(server.url + "/province/stats?from=2026-10-01&to=2026-10-31&group=agency")
+    expect(phone.locator("#pstats-table")).to_contain_text("Toàn tỉnh")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls inside its card
+    phone.screenshot(path=str(artifacts / "province-stats-phone.png"), full_page=True)
