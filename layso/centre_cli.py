@@ -1,4 +1,4 @@
-"""`layso centre add|list|export|import` (CONTRACT.md, "Province"): the installer's tools for the
+"""`layso centre add|list|export|import|catalogue` (CONTRACT.md, "Province"): the installer's tools for the
 centres of one installation. `import` shows every difference first and changes nothing without
 `--yes`: the database is the running truth, re-imported only on purpose."""
 from __future__ import annotations
@@ -37,7 +37,17 @@ def register(sub) -> None:
     i.add_argument("--yes", action="store_true", help="apply the differences shown")
     i.set_defaults(func=cmd_import)
 
-    for p in (a, ls, e, i):
+    k = csub.add_parser("catalogue", help="import the province's catalogue of fields and agencies (CSV or XLSX)")
+    k.add_argument("file")
+    which = k.add_mutually_exclusive_group(required=True)
+    which.add_argument("--centre", action="append", metavar="CODE", help="a centre (repeat for several)")
+    which.add_argument("--all", action="store_true", help="every centre in service")
+    which.add_argument("--area", help="every centre in service of this area")
+    k.add_argument("--counter", type=int, help="the counter that serves new fields (default: the lowest ordinary one)")
+    k.add_argument("--yes", action="store_true", help="apply the differences shown")
+    k.set_defaults(func=cmd_catalogue)
+
+    for p in (a, ls, e, i, k):
         p.add_argument("--db", help="database URL (default: LAYSO_DATABASE_URL or an SQLite file)")
 
 
@@ -136,6 +146,47 @@ def cmd_import(args) -> int:
             return 1
         apply_import(QueueEngine(db), config)
         print(f"layso: centre {plan.code} updated ({len(plan.lines)} changes); connected devices resynchronise")
+        return 0
+    except QueueError as err:
+        return _fail(err.message)
+    finally:
+        db.dispose()
+
+
+def cmd_catalogue(args) -> int:
+    """Exit codes as `import`: 0 nothing to change or applied, 1 shown but not applied, 2 an error."""
+    from layso.server.engine.catalogue import apply_catalogue, parse_catalogue, plan_catalogue
+    from layso.server.engine.centres import list_centres
+    from layso.server.engine.commands import QueueEngine
+    from layso.server.errors import QueueError
+    try:
+        content = Path(args.file).read_bytes()
+    except OSError as err:
+        return _fail(f"cannot read {args.file}: {err.strerror}")
+    db = _db(args)
+    try:
+        catalogue = parse_catalogue(args.file, content)
+        if args.centre:
+            codes = args.centre
+        else:
+            codes = [c["code"] for c in list_centres(db) if not c["suspended"]
+                     and (args.all or c["area"] == args.area)]
+        if not codes:
+            return _fail("no centre matches")
+        plans = plan_catalogue(db, codes, catalogue, args.counter)
+        changing = [p for p, _c in plans if p.changes]
+        if not changing:
+            print(f"layso: {len(codes)} centres already match the catalogue ({len(catalogue)} fields)")
+            return 0
+        for plan in changing:
+            print(f"layso: centre {plan.code} would change:")
+            for line in plan.lines:
+                print(f"  {line}")
+        if not args.yes:
+            print("layso: nothing changed; run again with --yes to apply these changes")
+            return 1
+        apply_catalogue(QueueEngine(db), codes, catalogue, args.counter)
+        print(f"layso: catalogue applied to {len(changing)} centres; connected devices resynchronise")
         return 0
     except QueueError as err:
         return _fail(err.message)

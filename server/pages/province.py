@@ -3,6 +3,8 @@
 GET  /province                         the live overview of every centre (see `overview`)
 GET  /province/stats                   statistics across centres by centre, field, agency or day
 GET  /province/stats/export            that table as XLSX; /province/stats/month the month's report (XLSX)
+GET  /province/catalogue               import the official catalogue of fields and agencies (CSV/XLSX)
+POST /province/catalogue               preview its differences per centre, then apply them
 GET  /province/centres                 the centres, and a form to create one (preset or copy)
 POST /province/centres                 create it
 GET  /province/centres/<code>          edit its name and area, suspend or resume it, its administrators
@@ -29,7 +31,7 @@ from layso.server.errors import QueueError
 from layso.server.pages.signin import add_page_link
 from layso.server.queries import province_stats as pstats
 from layso.server.queries.province import overview as province_overview
-from layso.server.services import services
+from layso.server.services import publish, services
 from layso.server.storage.models import Centre, User
 from sqlalchemy import select
 
@@ -41,7 +43,7 @@ POLL_S = 2  # the overview page re-reads GET /api/v1/province/overview this ofte
 
 # the tabs of the province pages (later sections add themselves here)
 SECTIONS: list[tuple[str, object]] = [("province.overview", _l("Overview")), ("province.stats", _l("Statistics")),
-                                      ("province.centres", _l("Centres"))]
+                                      ("province.centres", _l("Centres")), ("province.catalogue", _l("Catalogue"))]
 PRESET_NAMES = {"commune": _l("Commune or ward centre"), "province": _l("Provincial centre")}
 OPEN_TARGETS = {"live": "dashboard.live", "stats": "dashboard.stats", "admin": "admin.page"}
 ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
@@ -57,12 +59,27 @@ ERRORS = {
     "centre_not_found": _l("This centre does not exist."),
     "user_exists": _l("This username is taken."),
     "account_not_found": _l("This account does not exist."),
+    "catalogue_not_xlsx": _l("The file is not a readable XLSX workbook."),
+    "catalogue_not_utf8": _l("A CSV catalogue must be UTF-8 text."),
+    "catalogue_file_type": _l("A catalogue is a .csv or .xlsx file."),
+    "catalogue_empty": _l("The catalogue is empty."),
+    "catalogue_no_name_column": _l("The catalogue needs a column “tên lĩnh vực” (name)."),
+    "catalogue_too_long": _l("A catalogue has at most %(n)s fields."),
+    "catalogue_row_no_name": _l("Row %(row)s: the field has no name."),
+    "catalogue_bad_code": _l("Row %(row)s: “%(field_code)s” is not a field code (lower-case letters without accents, digits, dashes)."),
+    "catalogue_duplicate": _l("Row %(row)s: the code “%(field_code)s” appears twice."),
+    "catalogue_bad_target": _l("Row %(row)s: the target wait must be whole minutes."),
+    "catalogue_no_counter": _l("Centre %(centre)s has no such counter to serve new fields."),
+    "catalogue_no_range": _l("Centre %(centre)s has no free block of numbers left."),
+    "catalogue_invalid_config": _l("With this catalogue the configuration of centre %(centre)s would not be valid."),
 }
 
 
 def message(err: QueueError) -> str:
     known = ERRORS.get(err.code)
-    return str(known) if known is not None else err.message
+    if known is None:
+        return err.message
+    return str(known) % err.params if err.params else str(known)
 
 
 def _page(template: str, status: int = 200, **context):
@@ -169,6 +186,56 @@ def month_report():
     area = request.args.get("area", "").strip()[:100] or None
     name, content = pstats.month_report(services().db, year, month, area)
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ---- the official catalogue ----------------------------------------------------------------------------
+@bp.route("/catalogue", methods=["GET", "POST"])
+@role_required(PROVINCE_ROLE)
+def catalogue():
+    """Upload → preview (every centre's differences; the parsed catalogue rides along as JSON) →
+    apply. Nothing changes before the administrator has seen the differences and confirmed them."""
+    import json
+
+    from layso.server.engine import catalogue as cat
+    from layso.server.realtime.events import centre_room, socketio
+    svc = services()
+    db = svc.db
+    rows = [r for r in setup.list_centres(db) if not r["suspended"]]
+    form = request.form
+    errors: list[str] = []
+    plans, items, chosen, counter = None, None, [], None
+    if request.method == "POST":
+        chosen = [c for c in form.getlist("centres") if any(r["code"] == c for r in rows)]
+        counter_text = form.get("counter", "").strip()
+        try:
+            if counter_text and not counter_text.isdigit():
+                raise QueueError(_("The counter must be a number."), "invalid_counter")
+            counter = int(counter_text) if counter_text else None
+            if not chosen:
+                raise QueueError(_("Choose at least one centre."), "no_centre")
+            if form.get("action") == "apply":
+                items = [cat.CatalogueField(**{**x, "agency_aliases": tuple(x["agency_aliases"])})
+                         for x in json.loads(form.get("catalogue", "[]"))]
+                results = cat.apply_catalogue(svc.engine, chosen, items, counter, user_id=g.who.user_id)
+                for res in results:
+                    publish(res)
+                    if res.events:
+                        cid = res.events[0].centre_id
+                        socketio.emit("state", svc.engine.state(cid), to=centre_room(cid))
+                flash(_("The catalogue was applied to %(n)s centres.", n=len(results)), "ok")
+                return redirect(url_for("province.catalogue"))
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                raise QueueError(_("Choose a CSV or XLSX file."), "no_file")
+            items = cat.parse_catalogue(upload.filename, upload.read())
+            plans = [p for p, _c in cat.plan_catalogue(db, chosen, items, counter)]
+        except (QueueError, ValueError, TypeError, KeyError) as err:
+            errors = [message(err) if isinstance(err, QueueError) else _("The catalogue could not be read.")]
+            plans = None
+    payload = json.dumps([{**x.__dict__, "agency_aliases": list(x.agency_aliases)} for x in items or []],
+                         ensure_ascii=False)
+    return _page("province_catalogue.html", 400 if errors else 200, errors=errors, rows=rows, plans=plans,
+                 items=items, chosen=chosen, counter=counter, payload=payload)
 
 
 # ---- centres ---------------------------------------------------------------------------------------

@@ -137,3 +137,18 @@ def _write(path, data):
     from layso.config import write_config
     write_config(data, path)
     return path
+
+
+def test_catalogue_from_the_command_line(tmp_path, db_url, capsys):
+    for code, area in (("xa-a", "Khu vực 1"), ("xa-b", "Khu vực 2"), ("xa-c", "Khu vực 2")):
+        run(capsys, "centre", "add", code, "--name", code, "--preset", "commune", "--area", area, "--db", db_url)
+    path = tmp_path / "danh-muc.csv"
+    path.write_text("tên lĩnh vực,sở, ngành\nGiấy phép lái xe,Công an tỉnh\n".replace("sở, ngành", '"sở, ngành"'),
+                    encoding="utf-8")
+    code, out, _ = run(capsys, "centre", "catalogue", str(path), "--area", "Khu vực 2", "--db", db_url)
+    assert code == 1 and "centre xa-b would change" in out and "centre xa-c would change" in out and "xa-a" not in out
+    assert run(capsys, "centre", "catalogue", str(path), "--area", "Khu vực 2", "--yes", "--db", db_url)[0] == 0
+    code, out, _ = run(capsys, "centre", "catalogue", str(path), "--all", "--db", db_url)
+    assert code == 1 and "centre xa-a would change" in out and "xa-b" not in out
+    code, _out, err = run(capsys, "centre", "catalogue", str(tmp_path / "missing.csv"), "--all", "--db", db_url)
+    assert code == 2 and "cannot read" in err
