@@ -117,6 +117,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     from layso.server.pages.signin import bp as web_bp
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
     app.register_blueprint(api_bp)
+    app.register_blueprint(__import__("layso.server.api.province", fromlist=["bp"]).bp)
     app.register_blueprint(web_bp)
     # ---- page blueprints: one import-and-register line each ----
     app.register_blueprint(__import__("layso.server.pages.display", fromlist=["bp"]).bp)
@@ -124,6 +125,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.province", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
     from layso.server.api import guard, readiness

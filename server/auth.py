@@ -20,15 +20,18 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 DEVICE_ROLES = ("kiosk", "display", "counter")
-USER_ROLES = ("staff", "manager", "admin")
-ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3}
+USER_ROLES = ("staff", "manager", "admin")  # the roles of one centre (a centre administrator gives these)
+PROVINCE_ROLE = "province_admin"  # above admin: every centre of the installation
+ALL_USER_ROLES = (*USER_ROLES, PROVINCE_ROLE)
+ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3, PROVINCE_ROLE: 4}
+ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
 
 
 @dataclass(frozen=True)
 class Principal:
     kind: str  # device | user
     centre_id: int
-    role: str  # kiosk | display | counter | staff | manager | admin
+    role: str  # kiosk | display | counter | staff | manager | admin | province_admin
     device_id: int | None = None
     user_id: int | None = None
     counter: int | None = None  # the counter number a counter device or signed-in user acts at
@@ -52,7 +55,7 @@ class Principal:
                 "zone_counters": list(self.zone_counters) if self.zone_counters else None}
 
     def may_act_at(self, counter_number: int) -> bool:
-        return self.counter is not None and self.counter == counter_number and self.role in ("counter", *USER_ROLES)
+        return self.counter is not None and self.counter == counter_number and self.role in ("counter", *ALL_USER_ROLES)
 
 
 def hash_token(token: str) -> str:
@@ -99,6 +102,8 @@ def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
         d = s.execute(select(Device).where(Device.token_hash == token_hash)).scalar_one_or_none()
         if d is None or d.revoked_at is not None:
             return None
+        if s.get(Centre, d.centre_id).suspended_at is not None:  # a suspended centre's devices stop
+            return None
         counter = d.counter.number if d.counter is not None else None
         return Principal("device", d.centre_id, d.role, device_id=d.id, counter=counter, name=d.name,
                          zone_fields=tuple(d.zone_fields) if d.zone_fields else None,
@@ -117,14 +122,24 @@ def display_of_session() -> Principal | None:
     return who if who is not None and who.role == "display" else None
 
 
-def user_principal(db: Database, user_id, counter) -> Principal | None:
+def user_principal(db: Database, user_id, counter, acting_centre=None) -> Principal | None:
+    """A signed-in user. A province administrator works in `acting_centre` (the centre chosen on the
+    province pages) when it exists; everyone else always in their own centre, whatever it says.
+    Accounts of a suspended centre stop working (a province administrator's never do)."""
     if not isinstance(user_id, int):
         return None
     with db.read() as s:
         u = s.get(User, user_id)
         if u is None or not u.active:
             return None
-        return Principal("user", u.centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
+        centre_id = u.centre_id
+        if u.role == PROVINCE_ROLE:
+            if isinstance(acting_centre, int) and not isinstance(acting_centre, bool) \
+                    and s.get(Centre, acting_centre) is not None:
+                centre_id = acting_centre
+        elif s.get(Centre, u.centre_id).suspended_at is not None:
+            return None
+        return Principal("user", centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
                          name=u.full_name or u.username)
 
 
@@ -135,7 +150,14 @@ def check_password(db: Database, username, password) -> User | None:
         u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
     if u is None or not u.active or not check_password_hash(u.password_hash, password):
         return None
+    if u.role != PROVINCE_ROLE and _centre_suspended(db, u.centre_id):
+        return None
     return u
+
+
+def _centre_suspended(db: Database, centre_id: int) -> bool:
+    with db.read() as s:
+        return s.get(Centre, centre_id).suspended_at is not None
 
 
 def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
@@ -145,6 +167,8 @@ def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
         u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
     if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
         return None
+    if u.role == PROVINCE_ROLE or _centre_suspended(db, u.centre_id):
+        return None  # a PIN signs in at one centre's panel, never a province administrator
     return u
 
 
@@ -208,8 +232,8 @@ def add_device(db: Database, role: str, name: str, centre_code: str | None = Non
 
 def add_user(db: Database, username: str, role: str, password: str, centre_code: str | None = None,
              full_name: str = "", pin: str | None = None) -> int:
-    if role not in USER_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(USER_ROLES)}")
+    if role not in ALL_USER_ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ALL_USER_ROLES)}")
     if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise BadRequest("username must be 1 to 64 letters, digits, '.', '_' or '-'")
     if len(password) < 8:
@@ -248,7 +272,8 @@ def current_principal() -> Principal | None:
             g.principal = device_principal(svc.db, token)
             g.via_session = False
         elif "uid" in session:
-            g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"))
+            g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"),
+                                         session.get(ACTING_CENTRE_KEY))
             g.via_session = g.principal is not None
         else:
             g.principal, g.via_session = None, False
@@ -261,8 +286,7 @@ def need(*roles: str) -> Principal:
     if who is None:
         raise Unauthorized("no or invalid token or session", "unauthorized")
     if roles:
-        ok = who.role in roles or (who.is_user and any(r in ("staff", "manager", "admin") and who.at_least(r)
-                                                          for r in roles))
+        ok = who.role in roles or (who.is_user and any(r in ROLE_RANK and who.at_least(r) for r in roles))
         if not ok:
             raise Forbidden("not allowed with this role", "forbidden")
     return who

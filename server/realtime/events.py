@@ -13,6 +13,7 @@ from flask_socketio import (  # Socket.IO's, not the built-in
     join_room,
 )
 from layso.server.auth import (
+    ACTING_CENTRE_KEY,
     DISPLAY_SESSION_KEY,
     base_url,
     device_principal,
@@ -56,7 +57,7 @@ def disconnect_revoked(db) -> int:
     gone = []
     for sid, (who, key) in list(_connections.items()):
         still = device_principal_by_hash(db, key) if who.kind == "device" else \
-            user_principal(db, who.user_id, who.counter)
+            user_principal(db, who.user_id, who.counter, who.centre_id)
         if still is None or still.role != who.role:
             gone.append(sid)
     for sid in gone:
@@ -148,7 +149,7 @@ def _principal(auth):
     if display is not None:
         return display, session.get(DISPLAY_SESSION_KEY)
     if "uid" in session:
-        return user_principal(svc.db, session.get("uid"), session.get("counter")), None
+        return user_principal(svc.db, session.get("uid"), session.get("counter"), session.get(ACTING_CENTRE_KEY)), None
     return None, None
 
 
@@ -212,7 +213,7 @@ def current_socket_principal():
         return None
     if who.kind == "device":
         return device_principal_by_hash(services().db, session.get("token_hash") or "")
-    return user_principal(services().db, who.user_id, who.counter)
+    return user_principal(services().db, who.user_id, who.counter, who.centre_id)
 
 
 def _command(action: str, data):
