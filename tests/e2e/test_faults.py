@@ -278,3 +278,31 @@ def test_a_foreign_origin_cannot_ride_on_a_session_cookie(tmp_path):
                 own.disconnect()
     finally:
         sp.stop()
+
+
+# ---- text PostgreSQL refuses, on a real server over PostgreSQL -----------------------------------------------
+@pytest.mark.postgres
+def test_text_postgresql_refuses_is_a_400_everywhere(tmp_path, pg_url):
+    import json
+    sp = start_server(tmp_path, db_url=pg_url)
+    try:
+        kiosk = sp.add_device("kiosk", "Kiosk")
+        panel = sp.add_device("counter", "Quầy 1", counter=1)
+        h = {"Authorization": f"Bearer {kiosk}", "Content-Type": "application/json"}
+        for body in ({"field": "a\x00b"}, {"field": "dat-dai", "request_id": "\x00"}, {"field": "\ud800"}):
+            r = requests.post(sp.url + "/api/v1/tickets", data=json.dumps(body), headers=h, timeout=10)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text", (body, r.text)
+        r = requests.post(sp.url + "/api/v1/session", data=json.dumps({"username": "a\x00", "password": "x" * 9}),
+                          headers={"Content-Type": "application/json"}, timeout=10)
+        assert r.status_code == 400
+        for path in ("/t/%00", "/api/v1/track/%00", "/api/v1/stats?from=2026-01-01%00&to=2026-01-02"):
+            assert sp.get(path).status_code == 400, path
+        r = sp.post("/api/v1/counters/1/pause", panel, {"reason": "ăn\x00trưa"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text"
+        for auth in ({"track": "a\x00b"}, {"token": "ls_\x00" + "x" * 20}):
+            raw = socketio.Client(reconnection=False)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                raw.connect(sp.url, auth=auth, transports=["websocket"], wait_timeout=10)
+        assert sp.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201  # nothing broke
+    finally:
+        sp.stop()
