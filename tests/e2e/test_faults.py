@@ -306,3 +306,31 @@ def test_text_postgresql_refuses_is_a_400_everywhere(tmp_path, pg_url):
         assert sp.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201  # nothing broke
     finally:
         sp.stop()
+
+
+@pytest.mark.timeout(240)
+def test_a_web_display_refused_while_the_database_is_down_comes_back_by_itself(tmp_path, own_postgres):
+    """Socket.IO's browser client does not retry a connection the server refused: the page must."""
+    from conftest import chromium
+    import psycopg
+    with psycopg.connect(own_postgres.url(), autocommit=True) as c:
+        c.execute("CREATE DATABASE layso")
+    sp = start_server(tmp_path, db_url=own_postgres.url("layso"))
+    display = sp.add_device("display", "TV")
+    try:
+        with chromium() as browser:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{sp.url}/display?token={display}")
+            page.wait_for_function("window.laysoDisplay.connection === 'online'", timeout=20000)
+            own_postgres.stop("fast")
+            context.set_offline(True)  # the lobby's network drops; the server notices at its ping timeout
+            page.wait_for_function("window.laysoDisplay.connection === 'offline'", timeout=60000)
+            time.sleep(3)  # past the cache of the display's token: its check now needs the database
+            context.set_offline(False)  # back on the network, but the server refuses: no database
+            time.sleep(8)
+            assert page.evaluate("window.laysoDisplay.connection") == "offline"
+            own_postgres.start()
+            page.wait_for_function("window.laysoDisplay.connection === 'online'", timeout=60000)
+    finally:
+        sp.stop()
