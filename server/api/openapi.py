@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from layso.server.api import schemas
+from layso.server.domain.statuses import CounterStatus, TicketStatus
 
 from layso import __version__
 
@@ -22,14 +23,14 @@ OBJECTS = {
                                                "called_at", "counter", "ahead", "est_wait_s", "track_url"],
                "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "field": {"type": "string"},
                               "field_name": {"type": "string"}, "priority": _NULL_STR,
-                              "status": {"type": "string", "enum": ["waiting", "called", "done", "no_show", "cancelled"]},
+                              "status": {"type": "string", "enum": [str(s) for s in TicketStatus]},
                               "issued_at": {"type": "string", "format": "date-time"},
                               "called_at": {"type": ["string", "null"], "format": "date-time"},
                               "counter": _NULL_INT, "ahead": _NULL_INT, "est_wait_s": _NULL_INT,
                               "track_url": {"type": "string", "format": "uri"}}},
     "Counter": {"type": "object", "required": ["number", "name", "status", "fields", "officer", "ticket"],
                 "properties": {"number": {"type": "integer"}, "name": {"type": "string"},
-                               "status": {"type": "string", "enum": ["open", "paused", "closed"]},
+                               "status": {"type": "string", "enum": [str(s) for s in CounterStatus]},
                                "fields": {"type": "array", "items": {"type": "string"}}, "officer": _NULL_STR,
                                "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
     "Error": {"type": "object", "required": ["error"],

@@ -64,7 +64,7 @@ _SQLITE_US = (f"(({_EPOCH.format('substr({a}, 1, 19)')} - {_EPOCH.format('substr
 _TICKETS_SQLITE = f"""
 SELECT t.id, t.field_id, t.counter_id, t.officer_id, t.day, t.status, {{hour}},
        {_SQLITE_US.format(a="t.first_called_at", b="t.issued_at")},
-       CASE WHEN t.status = 'done' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END
+       CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END
 FROM tickets t WHERE t.centre_id = ? AND t.day >= ? AND t.day <= ?
 """
 # Ratings come after their ticket was issued, within the link window (at most 14 days).
@@ -166,14 +166,14 @@ def _pg_sql(groups) -> str:
 WITH b AS (
   SELECT {keys}, t.status,
          {_PG_US.format(a="t.first_called_at", b="t.issued_at")} AS w,
-         CASE WHEN t.status = 'done' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
+         CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
          COALESCE(f.target_wait_min, %(target_min)s) * CAST(60000000 AS BIGINT) AS target,
          r.score
   FROM tickets t JOIN fields f ON f.id = t.field_id LEFT JOIN ratings r ON r.ticket_id = t.id
   WHERE t.centre_id = %(centre)s AND t.day >= %(d_from)s AND t.day <= %(d_to)s
 )
 SELECT {", ".join(f"k_{g}" for g in groups)}, {grouping},
-       count(*), count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'no_show'),
+       count(*), count(*) FILTER (WHERE status = '{TicketStatus.DONE}'), count(*) FILTER (WHERE status = '{TicketStatus.NO_SHOW}'),
        count(w), sum(w), percentile_disc(0.5) WITHIN GROUP (ORDER BY w), percentile_disc(0.9) WITHIN GROUP (ORDER BY w),
        count(*) FILTER (WHERE w <= target),
        count(sv), sum(sv), percentile_disc(0.5) WITHIN GROUP (ORDER BY sv), percentile_disc(0.9) WITHIN GROUP (ORDER BY sv),

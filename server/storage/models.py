@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from layso.server.domain import numbering
+from layso.server.domain.statuses import CounterStatus, TicketStatus
 
 
 class UTCDateTime(TypeDecorator):
@@ -111,7 +112,7 @@ class Counter(Base):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(10), default="closed")  # open | paused | closed
+    status: Mapped[str] = mapped_column(String(10), default=CounterStatus.CLOSED)
     pause_reason: Mapped[str | None] = mapped_column(String(200))
     priority_only: Mapped[bool] = mapped_column(Boolean, default=False)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -152,7 +153,7 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(20), default="kiosk")
     request_id: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    status: Mapped[str] = mapped_column(String(10), default=TicketStatus.WAITING)
     issued_at: Mapped[datetime]
     first_called_at: Mapped[datetime | None]
     called_at: Mapped[datetime | None]  # the last call
