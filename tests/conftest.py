@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from layso.bench.officers import seat_officers  # noqa: F401  (tests import it from here)
 from layso.config import parse_config, preset_data, write_config
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -179,13 +180,17 @@ def frozen_clock():
     clock.set_clock(old)
 
 
-def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
+def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None, officers: bool = True):
+    """An engine over a fresh database with one centre; `officers`: an officer is seated at every
+    counter (a counter with nobody signed in cannot call), the counters still closed."""
     from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
     db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
     upgrade(db)
     cid = seed_centre(db, parse_config(config_dict or small_config_data()))
+    if officers:
+        seat_officers(db, cid)
     return QueueEngine(db, "http://127.0.0.1:5000"), cid
 
 
@@ -287,6 +292,15 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+    def seat_officers(self) -> None:
+        """An officer at every counter (a counter with nobody signed in cannot call)."""
+        from layso.server.storage.database import Database
+        db = Database(self.db_url)
+        try:
+            seat_officers(db)
+        finally:
+            db.dispose()
 
     def add_device(self, role: str, name: str, **kw) -> str:
         from layso.server.auth import add_device

@@ -4,12 +4,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from layso.server.api import schemas
-from layso.server.domain.statuses import CounterStatus, TicketStatus
+from layso.server.domain.estimate import ESTIMATE_REASONS
+from layso.server.domain.statuses import CounterStatus, FieldClosed, TicketStatus
 
 from layso import __version__
 
 _NULL_STR = {"type": ["string", "null"]}
 _NULL_INT = {"type": ["integer", "null"]}
+# why `est_wait_s` counts from the next opening ("opens_later") or is null (domain/estimate.py)
+_EST_REASON = {"type": ["string", "null"], "enum": [None, *ESTIMATE_REASONS]}
 
 OBJECTS = {
     "Field": {"type": "object", "required": ["code", "name", "agency", "waiting", "open_counters", "est_wait_s",
@@ -17,8 +20,9 @@ OBJECTS = {
               "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "agency": {"type": "string"},
                              "waiting": {"type": "integer"}, "open_counters": {"type": "integer"},
                              "est_wait_s": _NULL_INT, "accepting": {"type": "boolean"},
+                             "est_wait_reason": _EST_REASON,
                              "closed_reason": {"type": ["string", "null"],
-                                               "enum": [None, "outside_hours", "daily_cap_reached", "field_closed"]}}},
+                                               "enum": [None, *(str(r) for r in FieldClosed)]}}},
     "Ticket": {"type": "object", "required": ["number", "field", "field_name", "priority", "status", "issued_at",
                                                "called_at", "counter", "ahead", "est_wait_s", "track_url"],
                "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "field": {"type": "string"},
@@ -27,7 +31,7 @@ OBJECTS = {
                               "issued_at": {"type": "string", "format": "date-time"},
                               "called_at": {"type": ["string", "null"], "format": "date-time"},
                               "counter": _NULL_INT, "ahead": _NULL_INT, "est_wait_s": _NULL_INT,
-                              "track_url": {"type": "string", "format": "uri"}}},
+                              "est_wait_reason": _EST_REASON, "track_url": {"type": "string", "format": "uri"}}},
     "Counter": {"type": "object", "required": ["number", "name", "status", "fields", "officer", "ticket"],
                 "properties": {"number": {"type": "integer"}, "name": {"type": "string"},
                                "status": {"type": "string", "enum": [str(s) for s in CounterStatus]},

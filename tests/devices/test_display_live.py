@@ -81,6 +81,7 @@ def test_a_call_through_the_api_is_drawn_and_announced_and_a_reconnection_announ
     display = server.add_device("display", "Màn hình sảnh")
     kiosk = server.add_device("kiosk", "Kiosk")
     counter = server.add_device("counter", "Bảng quầy 1", counter=1)
+    server.seat_officers()
     voice, audio = RecordingVoice(), RecordingAudio()
     speaker = Speaker(Announcer(voice, audio), None)
     client = DeviceClient(server.url, display).start()

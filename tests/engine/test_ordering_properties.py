@@ -9,7 +9,7 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
-from conftest import small_config_data
+from conftest import seat_officers, small_config_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from layso.server.domain.queue import SINCE_START, PriorityRule, skip_outcome
@@ -139,7 +139,9 @@ def fresh_centre(db: Database, rule, n, skip_action, behind, max_skips) -> int:
     data["centre"]["code"] = next(_centre_codes)
     data["priority"].update(rule=rule, normal_per_priority=n)
     data["queue"].update(skip_action=skip_action, requeue_behind=behind, max_skips=max_skips)
-    return seed_centre(db, parse_config(data))
+    cid = seed_centre(db, parse_config(data))
+    seat_officers(db, cid)
+    return cid
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

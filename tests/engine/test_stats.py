@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from conftest import HCM, make_engine, small_config_data
+from conftest import HCM, make_engine, seat_officers, small_config_data
 from layso.server.queries.stats import COLUMNS, GROUPS, compute_groups, compute_stats
 from layso.server.storage.models import (
     Centre,
@@ -190,8 +190,9 @@ def test_generated_ratings_chain_like_the_engine(tmp_path):
 # ---- the definitions, on a day played through the engine ------------------------------------------------
 def test_definitions_on_a_day_around_local_midnight(tmp_path, frozen_clock):
     from layso.server.auth import add_user
-    e, cid = make_engine(tmp_path, stats_config())
+    e, cid = make_engine(tmp_path, stats_config(), officers=False)
     lan = add_user(e.db, "lan", "staff", "password-123", full_name="Nguyễn Thị Lan")
+    minh = add_user(e.db, "minh", "staff", "password-123", full_name="Trần Văn Minh")
     frozen_clock.set(datetime(2026, 11, 23, 23, 50, tzinfo=HCM))
     e.sign_in(cid, 1, lan)
     late = e.issue(cid, "dat-dai").value  # 23:50 local on the 23rd (16:50 UTC)
@@ -209,7 +210,8 @@ def test_definitions_on_a_day_around_local_midnight(tmp_path, frozen_clock):
     e.call_next(cid, 1)  # a: wait 20 min, then sent to bhxh (target 10 min there)
     e.transfer(cid, 1, to_field="bhxh")
     frozen_clock.advance(minutes=1)
-    e.call_next(cid, 2)  # a again, at counter 2, no officer
+    e.sign_in(cid, 2, minh)
+    e.call_next(cid, 2)  # a again, at counter 2, by another officer
     frozen_clock.advance(minutes=7)
     e.complete(cid, 2)
     e.rate(cid, 1, reasons=["Chờ lâu"], ticket_id=a["id"], counter_number=2)
@@ -240,7 +242,8 @@ def test_definitions_on_a_day_around_local_midnight(tmp_path, frozen_clock):
     by_counter = compute_stats(e.db, cid, date(2026, 11, 23), date(2026, 11, 24), "counter")
     assert [(r["key"], r["issued"]) for r in by_counter["rows"]] == [(1, 2), (2, 1)]  # never called: left out
     by_officer = compute_stats(e.db, cid, date(2026, 11, 23), date(2026, 11, 24), "officer")
-    assert [(r["key"], r["label"], r["issued"]) for r in by_officer["rows"]] == [("lan", "Nguyễn Thị Lan", 2)]
+    assert [(r["key"], r["label"], r["issued"]) for r in by_officer["rows"]] == [("lan", "Nguyễn Thị Lan", 2),
+                                                                                ("minh", "Trần Văn Minh", 1)]
     by_day = compute_stats(e.db, cid, date(2026, 11, 23), date(2026, 11, 24), "day")
     assert [(r["key"], r["label"], r["issued"]) for r in by_day["rows"]] == [
         ("2026-11-23", "23/11/2026", 1), ("2026-11-24", "24/11/2026", 3)]
@@ -258,6 +261,7 @@ def test_api_answers_the_contract_keys(app):
     assert set(body) >= {"from", "to", "group", "rows"} and body["rows"] == []
     eng = app.extensions["layso"].engine
     cid = 1
+    seat_officers(db, cid)
     eng.issue(cid, "bhxh")
     eng.call_next(cid, 2)
     eng.complete(cid, 2)
