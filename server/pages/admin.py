@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import (
     DEVICE_ROLES,
+    PROVINCE_ROLE,
     USER_ROLES,
     add_device,
     add_user,
@@ -25,17 +26,20 @@ from layso.server.auth import (
 from layso.server.engine.accounts import valid_pin
 from layso.server.errors import QueueError
 from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
+from layso.server.messages import error_text
+from layso.server.pages import wording
 from layso.server.pages.admin_forms import FIELD_LABELS, WEEKDAY_NAMES, Invalid
 from layso.server.pages.admin_forms import engine_refusal as _invalid
 from layso.server.pages.admin_forms import field_from_form as _field_from_form
+from layso.server.pages.admin_forms import field_form_values as _field_form_values
 from layso.server.pages.admin_forms import form_int as _int
 from layso.server.pages.admin_forms import pydantic_messages as _pydantic_messages
 from layso.server.pages.admin_forms import split_list as _split
 from layso.server.pages.signin import add_page_link
 from layso.server.queries import admin as admin_queries
-from layso.server.realtime.events import centre_room, socketio
+from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
-from layso.server.storage.models import AuditEntry, Centre, Field
+from layso.server.storage.models import AuditEntry, Centre
 from pydantic import ValidationError
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
@@ -62,7 +66,7 @@ def _run(command, *args, resync: bool = True, **kwargs):
     publish(res)
     if resync:
         state = svc.engine.state(g.who.centre_id, base_url=base_url())
-        socketio.emit("state", state, to=centre_room(g.who.centre_id))
+        emit_to_centre("state", state, g.who.centre_id)  # devices get it without tracking links
     return res.value
 
 
@@ -84,7 +88,17 @@ def audit_value(value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(audit_value(v) for v in value)
-    return str(value)
+    return wording.audit_word(str(value))
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(code: str) -> str:
+    return wording.audit_action(code)
+
+
+@bp.app_template_filter("audit_key")
+def audit_key(key: str) -> str:
+    return wording.audit_key(key)
 
 
 # ---- overview ----------------------------------------------------------------------------------------
@@ -119,8 +133,13 @@ def field(code: str):
             new_code = form.get("code", "").strip() if is_new else code
             cfg = _field_from_form(form, new_code)
             serving = [int(n) for n in form.getlist("counters") if n.isdigit()]
+            # a new field's first counter can be made here too (a counter needs a field to exist)
+            new_counter = _int(form, "new_counter_number", _("Number of the new counter"))
+            if new_counter is not None and not 1 <= new_counter <= 9999:
+                raise Invalid([_("A counter number is from 1 to 9999.")])
             _run(services().engine.save_field, cfg, is_new, form.get("active") == "on" or is_new,
-                 _int(form, "position", _("Order")), serving)
+                 _int(form, "position", _("Order")), serving,
+                 new_counter=(new_counter, form.get("new_counter_name", "").strip()[:100]) if new_counter else None)
             flash(_("Field %(name)s saved.", name=cfg.name), "ok")
             return redirect(url_for("admin.fields"))
         except Invalid as err:
@@ -134,18 +153,9 @@ def field(code: str):
         if request.method == "POST":
             values = {**form.to_dict(), "counters": form.getlist("counters")}
         else:
-            values = _field_form_values(current, ctx) if current else {"accepting": "on"}
+            values = _field_form_values(current, ctx["served"][current.id]) if current else {"accepting": "on"}
         return _page("admin_fields.html", 400 if errors else 200, **ctx, form=values, errors=errors,
                      editing=current or "new")
-
-
-def _field_form_values(f: Field, ctx: dict) -> dict:
-    return {"code": f.code, "name": f.name, "agency": f.agency, "agency_aliases": ", ".join(f.agency_aliases or []),
-            "numbering": "prefix" if f.prefix else "range", "prefix": f.prefix or "", "width": f.width,
-            "range_start": f.range_start or "", "range_end": f.range_end or "", "daily_cap": f.daily_cap or "",
-            "cutoff": f.cutoff or "", "target_wait_min": f.target_wait_min or "",
-            "accepting": "on" if f.accepting else "", "active": "on" if f.active else "", "position": f.position,
-            "counters": [str(n) for n in ctx["served"][f.id]]}
 
 
 # ---- counters -----------------------------------------------------------------------------------------
@@ -298,7 +308,7 @@ def devices():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _devices_context(s)
     status = 400 if errors else (201 if token else 200)
@@ -321,7 +331,8 @@ def revoke_device(device_id: int):
 
 # ---- accounts -----------------------------------------------------------------------------------------
 def _accounts_context(s) -> dict:
-    return {"users": admin_queries.accounts(s, g.who.centre_id),
+    # province administrators are managed on the province pages, never by a centre's administrator
+    return {"users": admin_queries.accounts(s, g.who.centre_id, PROVINCE_ROLE),
             "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
 
 
@@ -343,6 +354,8 @@ def accounts():
                 raise Invalid([_("The two passwords differ.")])
             if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
                 raise Invalid([_("A PIN is 4 to 12 digits.")])
+            if form.get("role", "") not in USER_ROLES:
+                raise Invalid([_("Unknown role.")])
             add_user(svc.db, username, form.get("role", ""), form.get("password", ""), _centre_code(),
                      full_name=form.get("full_name", "").strip()[:120], pin=pin)
             _claim_audit("user.add", username)
@@ -351,7 +364,7 @@ def accounts():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _accounts_context(s)
     return _page("admin_accounts.html", 400 if errors else 200, **ctx, errors=errors,

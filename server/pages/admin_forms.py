@@ -7,6 +7,8 @@ import re
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.errors import QueueError
+from layso.server.messages import error_text
+from layso.server.pages import wording
 from pydantic import ValidationError
 
 from layso.config import FieldConfig
@@ -30,13 +32,7 @@ class Invalid(Exception):
 
 
 def pydantic_messages(err: ValidationError) -> list[str]:
-    out = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
-        name = str(FIELD_LABELS.get(loc[0], loc[0])) if loc else ""
-        msg = e["msg"].removeprefix("Value error, ")
-        out.append(f"{name}: {msg}" if name else msg)
-    return out
+    return wording.pydantic_messages(err, FIELD_LABELS)  # in the page's language, never pydantic's English
 
 
 def form_int(form, key: str, label, required: bool = False) -> int | None:
@@ -72,7 +68,11 @@ SETUP_ERRORS = {
 def engine_refusal(err: QueueError) -> Invalid:
     """An engine refusal as the form's message (the engine's own text where the page has none)."""
     text = SETUP_ERRORS.get(err.code)
-    return Invalid([str(text) % err.params if text is not None else err.message])
+    if text is not None:
+        return Invalid([str(text) % err.params])
+    if err.code == "invalid_numbering":  # the config's check, worded in English for the CLI
+        return Invalid([wording.config_message(err.message)])
+    return Invalid([error_text(err.code)])  # never the engine's English
 
 
 def field_from_form(form, code: str) -> FieldConfig:
@@ -96,3 +96,13 @@ def field_from_form(form, code: str) -> FieldConfig:
 
 def split_list(text: str) -> list[str]:
     return [x for x in re.split(r"[\s,;]+", text.strip()) if x]
+
+
+def field_form_values(f, served: list[int]) -> dict:
+    """A field's settings as its form shows them; `served`: the numbers of the counters serving it."""
+    return {"code": f.code, "name": f.name, "agency": f.agency, "agency_aliases": ", ".join(f.agency_aliases or []),
+            "numbering": "prefix" if f.prefix else "range", "prefix": f.prefix or "", "width": f.width,
+            "range_start": f.range_start or "", "range_end": f.range_end or "", "daily_cap": f.daily_cap or "",
+            "cutoff": f.cutoff or "", "target_wait_min": f.target_wait_min or "",
+            "accepting": "on" if f.accepting else "", "active": "on" if f.active else "", "position": f.position,
+            "counters": [str(n) for n in served]}

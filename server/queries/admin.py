@@ -47,13 +47,18 @@ def counters(s: Session, cid: int) -> dict:
 
 
 def devices(s: Session, cid: int) -> dict:
+    """Devices (revoked last), active counters and fields; dates in the centre's zone, not UTC."""
     rows = s.execute(select(Device).where(Device.centre_id == cid).options(selectinload(Device.counter))
                      .order_by(Device.revoked_at.is_not(None), Device.role, Device.name)).scalars().all()
     numbers = s.execute(select(Counter.number).where(*active_counters(cid)).order_by(Counter.number)).scalars().all()
     active = s.execute(select(Field).where(*active_fields(cid)).order_by(Field.position)).scalars().all()
-    return {"devices": rows, "counter_numbers": numbers, "all_fields": active}
+    zone = ZoneInfo(s.get(Centre, cid).timezone)
+    return {"devices": rows, "counter_numbers": numbers, "all_fields": active,
+            "field_names": {f.code: f.name for f in active}, "local_date": lambda dt: dt.astimezone(zone)}
 
 
-def accounts(s: Session, cid: int) -> list[User]:
-    return s.execute(select(User).where(User.centre_id == cid)
+def accounts(s: Session, cid: int, hidden_role: str | None = None) -> list[User]:
+    """The centre's accounts (active first), without those of `hidden_role`."""
+    where = [User.centre_id == cid] + ([User.role != hidden_role] if hidden_role else [])
+    return s.execute(select(User).where(*where)
                      .order_by(User.active.desc(), User.role.desc(), User.username)).scalars().all()
