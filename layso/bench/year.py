@@ -33,7 +33,7 @@ from dataclasses import field as dc_field
 from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 
-from layso.server.domain import rating
+from layso.server.domain import figures, rating
 from layso.server.domain.queue import SINCE_START, serves, skip_outcome
 from layso.server.domain.statuses import CancelReason, RatingSource, TicketStatus
 from layso.server.engine import Settings, seed_centre
@@ -92,8 +92,7 @@ def _aware(us: int) -> datetime:
 
 
 def _us(dt: datetime) -> int:
-    d = dt - EPOCH
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+    return figures.micros(dt - EPOCH)
 
 
 # ---- bulk writing ---------------------------------------------------------------------------------

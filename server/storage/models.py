@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from layso.server.domain import numbering
+from layso.server.domain.queue import SINCE_START
 from layso.server.domain.statuses import CounterStatus, TicketStatus
 
 
@@ -124,7 +125,7 @@ class Counter(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True))
     # normal calls since this counter last called a priority ticket (interleave rule)
-    normals_since_priority: Mapped[int] = mapped_column(Integer, default=1_000_000)
+    normals_since_priority: Mapped[int] = mapped_column(Integer, default=SINCE_START)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     fields: Mapped[list[Field]] = relationship(secondary="counter_fields", order_by="Field.position")
     officer: Mapped["User | None"] = relationship(foreign_keys=[officer_id])
