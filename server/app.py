@@ -173,6 +173,9 @@ def _register_errors(app: Flask) -> None:
             code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                     405: "bad_request", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
             return jsonify(error_body(code, err.description)), err.code
+        if err.code is not None and err.code >= 400:  # a person's page: in their language, not werkzeug's
+            from layso.server.pages.errors import error_page
+            return error_page(err)
         return err
 
     @app.errorhandler(Exception)
