@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     usub = s.add_subparsers(dest="user_command", required=True)
     u = usub.add_parser("add", help="add an account")
     u.add_argument("username")
-    u.add_argument("--role", choices=("staff", "manager", "admin"), required=True)
+    u.add_argument("--role", choices=("staff", "manager", "admin", "province_admin"), required=True)
     u.add_argument("--centre")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--full-name", help="the name shown on counters and reports")
@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.display.cli", fromlist=["register"]).register(sub)
     __import__("layso.kiosk.cli", fromlist=["register"]).register(sub)
     __import__("layso.server.cli_export", fromlist=["register"]).register(sub)
+    __import__("layso.centre_cli", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

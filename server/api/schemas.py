@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from layso.server.api.guard import refuse_bad_text
 from layso.server.errors import BadRequest
 from pydantic import (
     BaseModel,
@@ -105,6 +106,7 @@ def parse(model: type[Body], data) -> Body:
         data = {}
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", "malformed_body")
+    refuse_bad_text(data)  # also for Socket.IO commands, which pass no HTTP edge
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import (
     DEVICE_ROLES,
+    PROVINCE_ROLE,
     USER_ROLES,
     add_device,
     add_user,
@@ -29,7 +30,7 @@ from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
 from layso.server.messages import error_text
 from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
-from layso.server.realtime.events import centre_room, socketio
+from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
 from layso.server.storage.models import (
     AuditEntry,
@@ -126,7 +127,7 @@ def _run(command, *args, resync: bool = True, **kwargs):
     publish(res)
     if resync:
         state = svc.engine.state(g.who.centre_id, base_url=base_url())
-        socketio.emit("state", state, to=centre_room(g.who.centre_id))
+        emit_to_centre("state", state, g.who.centre_id)  # devices get it without tracking links
     return res.value
 
 
@@ -459,7 +460,8 @@ def revoke_device(device_id: int):
 
 # ---- accounts -----------------------------------------------------------------------------------------
 def _accounts_context(s) -> dict:
-    users = s.execute(select(User).where(User.centre_id == g.who.centre_id)
+    # province administrators are managed on the province pages, never by a centre's administrator
+    users = s.execute(select(User).where(User.centre_id == g.who.centre_id, User.role != PROVINCE_ROLE)
                       .order_by(User.active.desc(), User.role.desc(), User.username)).scalars().all()
     return {"users": users, "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
 
@@ -482,6 +484,8 @@ def accounts():
                 raise Invalid([_("The two passwords differ.")])
             if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
                 raise Invalid([_("A PIN is 4 to 12 digits.")])
+            if form.get("role", "") not in USER_ROLES:
+                raise Invalid([_("Unknown role.")])
             add_user(svc.db, username, form.get("role", ""), form.get("password", ""), _centre_code(),
                      full_name=form.get("full_name", "").strip()[:120], pin=pin)
             _claim_audit("user.add", username)

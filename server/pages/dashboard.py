@@ -179,6 +179,9 @@ def stats_query(today: date) -> StatsQuery:
     except ValueError:
         error = _("Dates must be written as YYYY-MM-DD.")
         d_from, d_to = today.replace(day=1), today
+    if d_from.year < 1970 or d_to.year > 2999:  # local days at the calendar's edges overflow
+        error = _("Choose dates between 1970 and 2999, the end on or after the start, at most two years apart.")
+        d_from, d_to = today.replace(day=1), today
     if d_to < d_from:
         error, d_from, d_to = _("The end of the range is before its start."), today.replace(day=1), today
     if (d_to - d_from).days > MAX_RANGE_DAYS:

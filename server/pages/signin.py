@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from layso.server.auth import base_url, check_password, current_principal
+from layso.server.auth import base_url, check_password, current_principal, limit_password_guess
 from layso.server.errors import QueueError
 from layso.server.services import publish, services
 
@@ -24,7 +24,7 @@ def login():
     svc = services()
     if request.method == "POST":
         try:
-            svc.limiter.hit(("login", request.remote_addr), 20)
+            limit_password_guess(svc.limiter, request.form.get("username", ""), request.remote_addr)
         except QueueError:
             return render_template("login.html", error=_("Too many attempts. Please wait a minute.")), 429
         username = request.form.get("username", "")

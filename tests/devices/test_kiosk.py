@@ -19,6 +19,7 @@ from conftest import config_data, small_config_data, start_server
 from layso.hardware.printer import open_printer
 from layso.kiosk import screens
 from layso.kiosk.app import KioskApp, Timing
+from layso.kiosk.layout import Metrics
 from layso.kiosk.printing import PrintService
 from sqlalchemy import select
 
@@ -27,7 +28,7 @@ from layso.client import DeviceClient
 pytestmark = pytest.mark.slow
 
 PORTRAIT, LANDSCAPE = (1080, 1920), (1920, 1080)
-FAST = Timing(touch_guard_s=0.0)
+FAST = Timing(touch_guard_s=0.0, late_tap_guard_s=0.0)
 
 
 def four_field_config() -> dict:
@@ -666,6 +667,51 @@ def test_inactivity_timeouts_and_double_taps(kiosk_server, kiosks):
     clock.t += 1
     k.app.tick()
     assert k.app.screen == "home"
+
+
+def test_a_late_tap_after_the_ticket_never_opens_the_priority_screen(kiosk_server, kiosks, artifacts):
+    """"Xong" sits in the header, where the home screen has nothing to touch; and the home screen that
+    follows a ticket (by "Xong" or by itself) ignores taps for a second, wherever they land."""
+    clock = FakeClock()
+    for size in (PORTRAIT, LANDSCAPE):
+        k = kiosks(kiosk_server.url, kiosk_server.add_device("kiosk", f"Kiosk {size}"), size=size,
+                   timing=Timing(), clock=clock)
+        home(k)
+        clock.t += 2
+        k.app.tick()
+        priority = next(r for r, a in k.app._targets if a == ("priority",))
+        fields = [r for r, a in k.app._targets if a[0] == "field"]
+        issue_by_touch(k, "bhxh")
+        k.app.tick()
+        done = next(r for r, a in k.app._targets if a == ("done",))
+        assert done.bottom <= Metrics(*size).header_h, "Xong is in the header"
+        assert not done.colliderect(priority) and done.collidelist(fields) == -1
+        clock.t += 2
+        k.tap(("done",))
+        k.app.tick()
+        assert k.app.screen == "home"
+        for pos in (done.center, priority.center):  # a second tap on "Xong", or anywhere on the home screen
+            clock.t += 0.4
+            k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1))
+            k.app.tick()
+            assert k.app.screen == "home"
+        # the ticket's time runs out while the citizen reaches for "Xong": the same
+        issue_by_touch_after(k, clock, "bhxh")
+        clock.t += Timing().ticket_s + 0.01
+        k.app.tick()
+        assert k.app.screen == "home"
+        k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=priority.center, button=1))
+        assert k.app.screen == "home"
+        clock.t += Timing().late_tap_guard_s
+        k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=priority.center, button=1))
+        assert k.app.screen == "priority"  # a deliberate tap a moment later works
+        k.shot(artifacts, f"priority_after_ticket_{size[0]}x{size[1]}")
+
+
+def issue_by_touch_after(k: Kiosk, clock: FakeClock, field: str) -> dict:
+    clock.t += Timing().late_tap_guard_s
+    k.app.tick()
+    return issue_by_touch(k, field)
 
 
 def test_screenshot_is_written_atomically_at_most_once_a_second(kiosk_server, kiosks, tmp_path):

@@ -242,9 +242,10 @@ def test_behind_a_trusted_proxy_the_client_address_counts(tmp_path, monkeypatch,
     c = app.test_client()
     assert c.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},
                  headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
-    # rate limits are per citizen, not one bucket for everyone behind the proxy
+    # rate limits are per citizen, not one bucket for everyone behind the proxy (and each guess here is
+    # for another account: an account has a limit of its own, whatever the address)
     for i in range(25):
-        r = c.post("/api/v1/session", json={"username": "x", "password": "y"},
+        r = c.post("/api/v1/session", json={"username": f"x{i}", "password": "y"},
                    headers={"X-Forwarded-For": f"203.0.113.{i}"})
         assert r.status_code == 401
     app.extensions["layso"].db.dispose()
