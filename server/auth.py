@@ -256,12 +256,20 @@ def add_user(db: Database, username: str, role: str, password: str, centre_code:
 
 
 # ---- the request helpers of every adapter --------------------------------------------------------
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header (the scheme in any case, RFC 7235), or None."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
 def current_principal() -> Principal | None:
     if "principal" not in g:
         svc = services()
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            g.principal = device_principal(svc.db, header[7:].strip())
+        token = bearer_token()
+        if token is not None:
+            g.principal = device_principal(svc.db, token)
             g.via_session = False
         elif "uid" in session:
             g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"),
@@ -289,8 +297,47 @@ def base_url() -> str:
     return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
 
 
+def for_devices(obj):
+    """`obj` with every `track_url` emptied: a tracking link cancels its ticket, so it goes only to
+    staff and to the kiosk that printed it, never to lobby screens or counter panels."""
+    if isinstance(obj, dict):
+        return {k: (None if k == "track_url" else for_devices(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [for_devices(v) for v in obj]
+    return obj
+
+
+def for_principal(who: Principal | None, payload):
+    """What `who` may see of a payload with tickets: devices get no tracking links (see `for_devices`);
+    a kiosk's own tickets come from the calls it made (issue), not from here."""
+    return for_devices(payload) if who is not None and who.kind == "device" else payload
+
+
 def limit(bucket: str, n: int, per_s: float = 60.0) -> None:
+    """At most `n` requests of `bucket` per client address in `per_s` seconds (429 beyond)."""
     services().limiter.hit((bucket, request.remote_addr), n, per_s)
+
+
+# Guessing limits (docs/SECURITY.md). Each guess counts against the address first, then the device,
+# then the account: an attacker who varies the user name still meets the address and device limits,
+# and one who varies the address still meets the account's.
+PASSWORD_LIMITS = {"address": (20, 60), "account": (10, 300)}
+PIN_LIMITS = {"address": (30, 300), "device": (20, 300), "account": (5, 300)}
+
+
+def limit_password_guess(limiter, username, address: str | None) -> None:
+    """Count one password sign-in attempt for `username` from `address` (429 beyond the limits)."""
+    limiter.hit(("login-address", address), *PASSWORD_LIMITS["address"])
+    if isinstance(username, str) and username.strip():
+        limiter.hit(("login-account", username.strip().lower()[:64]), *PASSWORD_LIMITS["account"])
+
+
+def limit_pin_guess(limiter, centre_id: int, device_id: int | None, username, address: str | None) -> None:
+    """Count one PIN sign-in attempt at a counter panel (429 beyond the limits)."""
+    limiter.hit(("pin-address", address), *PIN_LIMITS["address"])
+    limiter.hit(("pin-device", device_id), *PIN_LIMITS["device"])
+    if isinstance(username, str):
+        limiter.hit(("pin-account", centre_id, username.strip().lower()[:64]), *PIN_LIMITS["account"])
 
 
 def role_required(role: str):
