@@ -164,6 +164,20 @@ def document() -> dict:
                                "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
                                "satisfied_share_today": {"type": ["number", "null"]}}}}}}))},
         "/openapi.json": {"get": _op("This document", [])},
+        "/province/overview": {"get": _op("Every centre now (province_admin only)", mgr, ok=_json({
+            "type": "object", "required": ["centres"], "properties": {
+                "generated_at": {"type": "string"},
+                "centres": {"type": "array", "items": {"type": "object", "required": [
+                    "code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
+                    "printer_faults", "satisfied_share_today"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "area": {"type": "string"},
+                    "open": {"type": "boolean"}, "waiting": {"type": "integer"},
+                    "longest_wait_s": {"type": ["integer", "null"]}, "open_counters": {"type": "integer"},
+                    "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
+                    "satisfied_share_today": {"type": ["number", "null"]}}}},
+                "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                    "centre": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["wait_over_target", "paper_out", "display_offline"]}}}}}}))},
     }
     return {"openapi": "3.1.0",
             "info": {"title": "layso API", "version": __version__,
