@@ -197,7 +197,8 @@ def catalogue():
     import json
 
     from layso.server.engine import catalogue as cat
-    from layso.server.realtime.events import centre_room, socketio
+    from layso.server.realtime.events import socketio
+    from layso.server.realtime.guard import centre_room
     svc = services()
     db = svc.db
     rows = [r for r in setup.list_centres(db) if not r["suspended"]]
