@@ -221,7 +221,7 @@ def catalogue():
                     publish(res)
                     if res.events:
                         cid = res.events[0].centre_id
-                        emit_to_centre("state", svc.engine.state(cid), cid)  # devices: no tracking links
+                        emit_to_centre("state", svc.engine.state(cid), cid)  # devices: without tracking links
                 flash(_("The catalogue was applied to %(n)s centres.", n=len(results)), "ok")
                 return redirect(url_for("province.catalogue"))
             upload = request.files.get("file")
