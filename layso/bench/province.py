@@ -164,21 +164,31 @@ async def _displays(spec: dict, pipe) -> None:
     cpu1, t1 = cpu_seconds(), time.time()
     final = (await _recv(pipe))["final_seq"]  # {centre id: seq}
     goal = {i: final[str(spec["centres"][i])] for i in clients}
+    # counted from the start of the load: events of the connect storm that fell between a display's
+    # `state` and its joining the rooms never reach it (a real device resyncs after a second's gap)
+    since = go.get("from_seq", {})
+    for i in clients:
+        d = everyone[i]
+        d.state_seq = max(d.state_seq or 0, since.get(str(spec["centres"][i]), 0))
     deadline = time.time() + spec.get("grace_s", 10.0)
     while time.time() < deadline and any(max(everyone[i].seqs, default=everyone[i].state_seq or 0) < goal[i]
                                          for i in clients):
         await asyncio.sleep(0.1)
     missing = duplicated = 0
-    seen = []
+    seen, gaps = [], []
     for i in clients:
         d = everyone[i]
         d.recording = False
         m, dup = d.coverage(goal[i])
+        if m and len(gaps) < 20:  # which numbers never came (to tell a late fan-out from a lost event)
+            have = set(d.seqs)
+            gaps.append((spec["centres"][i], d.state_seq, [s for s in range((d.state_seq or 0) + 1, goal[i] + 1)
+                                                            if s not in have][:10]))
         missing, duplicated = missing + m, duplicated + dup
         seen.append((spec["centres"][i], sorted(d.called_seq)))
     pipe.send({"calls": [c for i in clients for c in everyone[i].calls], "missing": missing, "duplicated": duplicated,
                "disconnected": sum(1 for c in clients.values() if c.lost),
-               "called_twice": sum(everyone[i].called_twice for i in clients), "seen": seen,
+               "called_twice": sum(everyone[i].called_twice for i in clients), "seen": seen, "gaps": gaps,
                "cpu_s": cpu1 - cpu0, "window_s": t1 - t0})
     for c in clients.values():
         c.close()
@@ -361,7 +371,7 @@ def _drive(db, server, clients, where, province, probe_code, admin, seconds, cal
     rss0 = server.rss_bytes()
     progress(f"province: connecting {len(display_tokens)} displays and {len(counter_tokens)} counter panels")
     display_pipes = [clients.start_fn(display_role, {**where, "tokens": [t for t, _c in part],
-                                                     "centres": [c for _t, c in part], "grace_s": 10.0})
+                                                     "centres": [c for _t, c in part], "grace_s": 30.0})
                      for part in split(display_tokens, max(1, math.ceil(len(display_tokens) / DISPLAYS_PER_PROCESS)))]
     counter_pipes = [clients.start("counter", {**where, "tokens": part, "period_s": call_period_s})
                      for part in split(counter_tokens, max(1, math.ceil(len(counter_tokens) / COUNTERS_PER_PROCESS)))]
@@ -393,9 +403,9 @@ def _drive(db, server, clients, where, province, probe_code, admin, seconds, cal
     start_at = time.time() + 0.5
     stop_at = start_at + seconds
     watcher.stop_at = stop_at
-    for p in display_pipes + counter_pipes + kiosk_pipes:
-        p.send({"go": start_at, "stop": stop_at})
     seq_start = _seqs(db, province)
+    for p in display_pipes + counter_pipes + kiosk_pipes:
+        p.send({"go": start_at, "stop": stop_at, "from_seq": {str(k): v for k, v in seq_start.items()}})
     sleep_until(start_at)
     cpu.begin()
     watcher.start()
@@ -486,7 +496,8 @@ def _report(db, province, probe_code, seconds, call_period_s, centres, devices_p
         "issue_latency_ms": issue, "overview_query_ms": overview_q, "overview_visible_ms": visible,
         "overview_page_update_bound_s": page_bound,
         "events_missed": sum(r["missing"] for r in shown), "events_received_twice": sum(r["duplicated"] for r in shown),
-        "foreign_events": foreign, "displays_disconnected": sum(r["disconnected"] for r in shown),
+        "foreign_events": foreign, "missed_examples": [g for r in shown for g in r["gaps"]][:10],
+        "displays_disconnected": sum(r["disconnected"] for r in shown),
         "errors": errors, "lost": checks["lost"], "tickets_in_database": checks["tickets_in_database"],
         "duplicate_numbers": checks["duplicate_numbers"],
         "called_twice": {"clients": len(called_ids) - len(set(called_ids)),

@@ -228,7 +228,9 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
     pin_hash: Mapped[str | None] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(20))  # staff | manager | admin | province_admin
+    # staff | manager | admin | province_admin; SQLite keeps VARCHAR lengths as decoration, so its
+    # column stays VARCHAR(10) (migration 0007 widens it elsewhere, where a table rebuild is not needed)
+    role: Mapped[str] = mapped_column(String(20).with_variant(String(10), "sqlite"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 

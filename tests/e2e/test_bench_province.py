@@ -21,7 +21,7 @@ def test_commune_devices_split():
 @pytest.mark.slow
 def test_a_short_province_run_is_correct_and_reports_its_costs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "province", "--centres", "3",
-                           "--devices-per-centre", "5", "--seconds", "6", "--call-period", "3", "--json"],
+                           "--devices-per-centre", "5", "--seconds", "6", "--call-period", "12", "--json"],
                           capture_output=True, text=True, timeout=400, cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     r = json.loads(proc.stdout)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import seat_officers
 from layso.server.auth import add_device
 from layso.server.queries.export import export_stats, export_tickets, safe_cell, translated
 from openpyxl import load_workbook
@@ -30,6 +31,7 @@ def served(app, svc, cid, frozen_clock):
     they are text the database stores)."""
     kiosk = add_device(svc.db, "kiosk", "Kiosk")
     panel = add_device(svc.db, "counter", "Panel", counter=1)
+    seat_officers(svc.db, cid)  # someone is signed in at each counter (a counter without one cannot call)
     c = app.test_client()
     for code in DOSSIERS:
         assert c.post("/api/v1/tickets", json={"field": "dat-dai"}, headers={"Authorization": f"Bearer {kiosk}"}).status_code == 201
