@@ -34,7 +34,7 @@ def site(tmp_path_factory):
                for f in ("dat-dai", "bhxh", "tu-phap-ho-tich", "dat-dai", "bhxh", "dat-dai")]
     sp.post("/api/v1/tickets", kiosk, {"field": "bhxh", "priority": "elderly"})
     assert sp.post("/api/v1/devices/me/status", kiosk, {"printer": "paper_out"}).status_code == 204
-    # counter 2 serves two citizens, rates one; then calls a third
+    # counter 2 serves two citizens, both rate; then it calls a third
     for _ in range(2):
         r = sp.post("/api/v1/counters/2/next", panel)
         assert r.status_code == 200, r.text
