@@ -96,6 +96,27 @@ def build_province(db: Database, centres: int, per_centre: int, tag: str, progre
     return out
 
 
+def sign_in_officers(db: Database, province: dict) -> None:
+    """An officer signed in at every counter that has a panel (a counter calls only with an officer).
+    Accounts are written directly with a cheap hash: nobody signs in with them by password."""
+    from datetime import datetime, timezone
+
+    from layso.server.storage.models import User
+    from werkzeug.security import generate_password_hash
+    password = generate_password_hash(secrets.token_hex(8), method="pbkdf2:sha256:1000")
+    engine = QueueEngine(db)
+    for code, c in province.items():
+        with db.write() as s:
+            users = [User(centre_id=c["id"], username=f"{code}-cb{n}", full_name=f"Cán bộ quầy {n}",
+                          password_hash=password, role="staff", active=True, created_at=datetime.now(timezone.utc))
+                     for n in c["counters"]]
+            s.add_all(users)
+            s.flush()
+            ids = [u.id for u in users]
+        for n, uid in zip(c["counters"], ids):
+            engine.sign_in(c["id"], n, uid)
+
+
 def _devices(db: Database, code: str, cid: int, kind: str, devices: dict[str, int]) -> dict:
     with db.read() as s:
         centre = s.get(Centre, cid)
@@ -342,6 +363,7 @@ def run_province(db_url: str | None = None, centres: int = 150, devices_per_cent
         per_counter = math.ceil(seconds / call_period_s) + 2
         active = {k: c for k, c in province.items() if k != probe_code}
         prefilled = prefill(db, active, per_counter)
+        sign_in_officers(db, active)
         config = workdir / "serve.toml"
         from layso.config import write_config
         write_config(commune_config(f"bench-{tag}-seed", "Trung tâm khởi động", ""), config)
