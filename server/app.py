@@ -118,6 +118,8 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.book", fromlist=["bp"]).bp)
+    app.register_blueprint(csrf.exempt(__import__("layso.server.api.booking", fromlist=["bp"]).bp))
     # ---- end of page blueprints ----
     _register_errors(app)
 
@@ -230,6 +232,7 @@ def run_janitor(svc: Services) -> None:
         with svc.db.read() as s:
             ids = s.execute(select(Centre.id)).scalars().all()
         for cid in ids:
+            svc.publish(svc.engine.booking.lapse(cid).events)  # before closing: lapses come first
             res = svc.engine.close_days(cid)
             if res.events:
                 svc.publish(res.events)

@@ -37,6 +37,17 @@ ERRORS = {
     "invalid_pin": _l("Wrong username or PIN."),
     "csrf_failed": _l("The form expired. Please reload the page."),
     "user_exists": _l("This username exists already."),
+    "booking_closed": _l("Online booking is not open for this field and day now."),
+    "booking_limit": _l("You have already taken the most online numbers allowed for that day."),
+    "booking_not_found": _l("This booking code does not exist. Please check the code."),
+    "booking_cancelled": _l("This booking was cancelled."),
+    "slot_full": _l("This time slot is full. Please choose another one."),
+    "lapsed": _l("This booking has lapsed. Please take a new number."),
+    "too_early": _l("This booking is for a later day."),
+    "already_checked_in": _l("This booking has already been checked in."),
+    "invalid_phone": _l("Please enter a Vietnamese mobile number (10 digits)."),
+    "invalid_day": _l("Please choose a day."),
+    "channel_unavailable": _l("This way of notifying is not available here."),
     "internal_error": _l("Something went wrong on the server. Please try again."),
 }
 

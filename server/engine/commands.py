@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from layso.config import (
+    BookingConfig,
     Config,
     PriorityConfig,
     QueueConfig,
@@ -90,6 +91,7 @@ class Settings:
         self.voice = s.get("voice", {})
         self.thank_you = s.get("thank_you", "")
         self.categories = {c.code: c.name for c in self.priority.categories}
+        self.booking = BookingConfig.model_validate(s.get("booking", {}))
 
     @classmethod
     def of(cls, centre: Centre) -> "Settings":
@@ -214,6 +216,8 @@ class QueueEngine:
         self.db = db
         self.default_base_url = default_base_url
         self.service_times = _ServiceTimes()
+        from layso.server.engine.booking import BookingCommands
+        self.booking = BookingCommands(self)  # the remote channel's commands (engine/booking.py)
 
     # ---- transaction plumbing -----------------------------------------------------------
     def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
@@ -379,10 +383,10 @@ class QueueEngine:
     def daily_cap(f: Field) -> int:
         return min(f.daily_cap or f.range_size, f.range_size)
 
-    def _next_number(self, cmd: Command, f: Field) -> int:
-        """The field's next daily sequence number, in one statement (upsert … RETURNING)."""
+    def _next_number(self, cmd: Command, f: Field, day=None) -> int:
+        """The field's next daily sequence number (of today, or of `day`), in one statement (upsert … RETURNING)."""
         ins = (sqlite_insert if cmd.s.bind.dialect.name == "sqlite" else pg_insert)(DaySequence)
-        stmt = (ins.values(field_id=f.id, day=cmd.today, last=1)
+        stmt = (ins.values(field_id=f.id, day=day or cmd.today, last=1)
                 .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
                 .returning(DaySequence.last))
         return cmd.s.execute(stmt).scalar_one()
@@ -1050,7 +1054,8 @@ def seed_centre(db: Database, config: Config) -> int:
 def settings_of(config: Config) -> dict:
     data = config.model_dump(mode="json")
     return {"hours": data["hours"], "priority": data["priority"], "queue": data["queue"],
-            "rating": data["rating"], "voice": data["voice"], "thank_you": config.centre.thank_you}
+            "rating": data["rating"], "voice": data["voice"], "thank_you": config.centre.thank_you,
+            "booking": data["booking"]}
 
 
 def _create_centre(s: Session, config: Config) -> int:

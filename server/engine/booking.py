@@ -1,0 +1,312 @@
+"""Commands of the remote channel: book an online number, check it in, lapse unused ones.
+
+Each command is a unit of work inside the queue engine's transaction (the centre row locked), so
+an online number and a walk-in number come from one daily sequence without colliding, and the
+online caps and the per-citizen limit are checked and taken atomically. The rules themselves live
+in `server/domain/booking.py`.
+
+An online number (kind `number`) is a ticket from the moment it is booked: it holds its number of
+the field's daily sequence and its place in the queue (channel `online`, the same tracking token as
+the booking). Checking in at a kiosk or with the staff prints it and stops it lapsing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import date, datetime, timedelta
+
+from layso.server.domain.booking import LapseRule, bookable_day, booking_open, new_code, online_cap, read_code
+from layso.server.errors import BadRequest, Conflict, NotFound
+from layso.server.storage.models import Booking, DaySequence, Field, Ticket
+from sqlalchemy import func, or_, select
+
+BOOKING_STATUSES = ("booked", "checked_in", "lapsed", "cancelled")
+
+
+class BookingCommands:
+    """The remote channel's commands, reached as `QueueEngine.booking`."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    # ---- serialisation ------------------------------------------------------------------------
+    def booking_dict(self, cmd, b: Booking) -> dict:
+        """The contract's Booking object (nothing personal in it)."""
+        due = self.lapse_due(cmd, b, b.ticket.first_called_at if b.ticket is not None else None)
+        return {
+            "code": b.code, "kind": b.kind, "number": b.ticket.number if b.ticket is not None else None,
+            "field": b.field.code, "field_name": b.field.name, "day": b.day.isoformat(),
+            "slot": {"start": cmd.iso(b.slot_start), "end": cmd.iso(b.slot_end)} if b.slot_start else None,
+            "status": b.status, "check_in_by": cmd.iso(due), "track_url": f"{cmd.base_url}/t/{b.track_token}",
+        }
+
+    @staticmethod
+    def lapse_due(cmd, b: Booking, first_called_at: datetime | None) -> datetime | None:
+        hours = cmd.cfg.hours
+        return LapseRule.of(cmd.cfg.booking).due(b.day, hours.tz, hours.closing_time(b.day), first_called_at)
+
+    # ---- what can be booked -------------------------------------------------------------------
+    def _today_closed(self, cmd, f: Field) -> str | None:
+        """Why today can no longer be booked for `f` (None: it can)."""
+        hours = cmd.cfg.hours
+        closing = hours.closing_time(cmd.today)
+        if closing is None or cmd.now >= closing:
+            return "day_over"
+        local = hours.local(cmd.now)
+        if f.cutoff and local.strftime("%H:%M") >= f.cutoff:
+            return "day_over"
+        rule = LapseRule.of(cmd.cfg.booking)
+        if rule.at is not None and local.time() >= rule.at:
+            return "day_over"
+        return None
+
+    def _why_closed(self, cmd, f: Field, day: date) -> str | None:
+        cfg = cmd.cfg.booking
+        if not cfg.enabled:
+            return "disabled"
+        if not f.accepting or f.code in cfg.closed_fields:
+            return "field_closed"
+        if not booking_open(cfg, cmd.cfg.hours.local(cmd.now)):
+            return "outside_booking_hours"
+        why = bookable_day(day, cmd.today, cfg, lambda d: bool(cmd.cfg.hours.intervals_on(d)))
+        if why is None and day == cmd.today:
+            why = self._today_closed(cmd, f)
+        return why
+
+    def _online_taken(self, cmd, field_ids: list[int], days: list[date]) -> dict[tuple[int, date], int]:
+        """Online numbers taken per (field, day), not counting cancelled ones."""
+        rows = cmd.s.execute(
+            select(Booking.field_id, Booking.day, func.count(Booking.id))
+            .outerjoin(Ticket, Ticket.id == Booking.ticket_id)
+            .where(Booking.centre_id == cmd.centre.id, Booking.kind == "number", Booking.field_id.in_(field_ids),
+                   Booking.day.in_(days), Booking.status != "cancelled", _not_cancelled_by_citizen())
+            .group_by(Booking.field_id, Booking.day)).all()
+        return {(fid, d): n for fid, d, n in rows}
+
+    def options(self, centre_id: int) -> dict:
+        """GET /booking/options: every active field, whether it takes online bookings now, and the
+        days it can be booked for with the online numbers still free."""
+        def run(cmd):
+            cfg = cmd.cfg.booking
+            fields = cmd.s.execute(select(Field).where(Field.centre_id == cmd.centre.id, Field.active.is_(True))
+                                   .order_by(Field.position, Field.id)).scalars().all()
+            days = [cmd.today + timedelta(days=i) for i in range(cfg.horizon_days + 1)]
+            days = [d for d in days if cmd.cfg.hours.intervals_on(d)]
+            ids = [f.id for f in fields]
+            taken = self._online_taken(cmd, ids, days) if ids and days else {}
+            issued = dict(((fid, d), n) for fid, d, n in cmd.s.execute(
+                select(DaySequence.field_id, DaySequence.day, DaySequence.last)
+                .where(DaySequence.field_id.in_(ids), DaySequence.day.in_(days)))) if ids and days else {}
+            out = []
+            for f in fields:
+                cap = self.engine.daily_cap(f)
+                online = online_cap(cap, f.code, cfg)
+                entries = []
+                for d in days:
+                    if self._why_closed(cmd, f, d) is not None:
+                        continue
+                    free = max(0, min(online - taken.get((f.id, d), 0), cap - issued.get((f.id, d), 0)))
+                    entries.append({"day": d.isoformat(), "slots": None, "free": free})
+                out.append({"code": f.code, "name": f.name, "online_open": any(e["free"] > 0 for e in entries),
+                            "days": entries})
+            return {"fields": out, "centre": {"code": cmd.centre.code, "name": cmd.centre.name},
+                    "per_citizen_daily": cfg.per_citizen_daily, "today": cmd.today.isoformat()}
+
+        return self.engine._read(centre_id, run)
+
+    # ---- commands -----------------------------------------------------------------------------
+    def book(self, centre_id: int, field_code, day=None, slot=None, citizen_key: str | None = None,
+             request_id=None, base_url: str | None = None):
+        """Book an online number for `day` (default today): its number comes from the field's daily
+        sequence, shared with the kiosks. → Result(Booking dict), `created` False on a replay."""
+        if day is not None:
+            if not isinstance(day, str):
+                raise BadRequest("day must be a date YYYY-MM-DD", "invalid_day")
+            try:
+                day = date.fromisoformat(day)
+            except ValueError:
+                raise BadRequest("day must be a date YYYY-MM-DD", "invalid_day") from None
+        if slot is not None:
+            raise Conflict("this centre offers no appointment slots", "slot_full")
+        if request_id is not None and (not isinstance(request_id, str) or not 1 <= len(request_id) <= 100):
+            raise BadRequest("request_id must be a string of 1 to 100 characters", "invalid_request_id")
+        body_hash = hashlib.sha256(json.dumps([field_code, str(day), slot, citizen_key]).encode()).hexdigest()
+
+        def run(cmd):
+            if request_id is not None:
+                prior = cmd.s.execute(select(Booking).where(Booking.centre_id == cmd.centre.id,
+                                                            Booking.request_id == request_id)).scalar_one_or_none()
+                if prior is not None:
+                    if prior.request_hash != body_hash:
+                        raise Conflict("request_id was used with another request", "request_id_reused")
+                    return self.booking_dict(cmd, prior), False
+            f = self.engine._field(cmd, field_code)
+            the_day = day or cmd.today
+            why = self._why_closed(cmd, f, the_day)
+            if why is not None:
+                raise Conflict("this field cannot be booked online for that day now", "booking_closed", reason=why)
+            cfg = cmd.cfg.booking
+            cap = self.engine.daily_cap(f)
+            if self._online_taken(cmd, [f.id], [the_day]).get((f.id, the_day), 0) >= online_cap(cap, f.code, cfg):
+                raise Conflict("no online numbers left for this field that day", "daily_cap_reached",
+                               reason="online_cap_reached")
+            if citizen_key is not None:
+                mine = cmd.s.execute(
+                    select(func.count(Booking.id)).outerjoin(Ticket, Ticket.id == Booking.ticket_id)
+                    .where(Booking.centre_id == cmd.centre.id, Booking.day == the_day,
+                           Booking.citizen_key == citizen_key, Booking.status != "cancelled",
+                           _not_cancelled_by_citizen())).scalar()
+                if mine >= cfg.per_citizen_daily:
+                    raise Conflict(f"at most {cfg.per_citizen_daily} online numbers per citizen and day",
+                                   "booking_limit")
+            n = self.engine._next_number(cmd, f, the_day)
+            if n > cap:  # the transaction rolls back, so the count stays at the cap
+                raise Conflict("no numbers left that day for this field", "daily_cap_reached",
+                               reason="daily_cap_reached")
+            token = secrets.token_urlsafe(18)
+            issued_at = cmd.now
+            if the_day > cmd.today:  # valid from the day's opening (waits are measured from there)
+                issued_at = cmd.cfg.hours.intervals_on(the_day)[0][0]
+            t = Ticket(centre_id=cmd.centre.id, field_id=f.id, issue_field_id=f.id, day=the_day, seq_in_day=n,
+                       number=f.format_number(n), priority=None, channel="online", status="waiting",
+                       issued_at=issued_at, queue_pos=cmd.next_pos(), track_token=token)
+            t.field = f
+            cmd.s.add(t)
+            cmd.s.flush()
+            b = Booking(centre_id=cmd.centre.id, code=self._free_code(cmd), kind="number", field_id=f.id,
+                        day=the_day, status="booked", ticket_id=t.id, track_token=token, citizen_key=citizen_key,
+                        request_id=request_id, request_hash=body_hash, created_at=cmd.now)
+            b.field, b.ticket = f, t
+            cmd.s.add(b)
+            cmd.s.flush()
+            bd = self.booking_dict(cmd, b)
+            cmd.emit("ticket.issued", {"ticket": cmd.ticket_dict(t), "device_id": None},
+                     log={"ticket": t, "data": {"channel": "online", "number": t.number, "booking": b.code}})
+            cmd.emit("booking.created", {"booking": bd})
+            if the_day == cmd.today:
+                self.engine._queue_changed(cmd, f.id)
+            return bd
+
+        return self.engine._run(centre_id, run, base_url)
+
+    @staticmethod
+    def _free_code(cmd) -> str:
+        for _ in range(20):
+            code = new_code()
+            if cmd.s.execute(select(Booking.id).where(Booking.code == code)).first() is None:
+                return code
+        raise RuntimeError("no free booking code after 20 tries")  # 23^7 codes: never in practice
+
+    def check_in(self, centre_id: int, code, device_id: int | None = None, officer_id: int | None = None,
+                 base_url: str | None = None):
+        """The citizen is here (kiosk scan or code, or the staff): the booking is checked in and its
+        ticket is returned for printing. 409 `lapsed`, `too_early`, `already_checked_in`."""
+        wanted = read_code(code)
+        if wanted is None:
+            raise NotFound("unknown booking code", "booking_not_found")
+
+        def run(cmd):
+            b = cmd.s.execute(select(Booking).where(Booking.code == wanted,
+                                                    Booking.centre_id == cmd.centre.id)).scalar_one_or_none()
+            if b is None:
+                raise NotFound("unknown booking code", "booking_not_found")
+            if b.status == "checked_in":
+                raise Conflict("this booking is already checked in", "already_checked_in")
+            if b.status == "lapsed":
+                raise Conflict("this booking has lapsed", "lapsed")
+            if b.status == "cancelled":
+                raise Conflict("this booking was cancelled", "booking_cancelled")
+            if b.day > cmd.today:
+                raise Conflict("this booking is for a later day", "too_early", day=b.day.isoformat())
+            t = b.ticket
+            if t.status == "done":
+                raise Conflict("this number has already been served", "already_checked_in")
+            if t.status == "cancelled" and t.cancel_reason == "citizen":
+                raise Conflict("this booking was cancelled", "booking_cancelled")
+            due = self.lapse_due(cmd, b, t.first_called_at)
+            if b.day < cmd.today or t.status not in ("waiting", "called") or (
+                    t.status == "waiting" and due is not None and cmd.now >= due):
+                raise Conflict("this booking has lapsed", "lapsed")
+            b.status = "checked_in"
+            b.checked_in_at = cmd.now
+            b.checked_in_by = "kiosk" if device_id is not None else "staff"
+            if device_id is not None:
+                t.device_id = device_id  # the kiosk that printed it (reprints go there)
+            cmd.s.flush()
+            td = cmd.ticket_dict(t)
+            bd = self.booking_dict(cmd, b)
+            cmd.emit("booking.checked_in", {"booking": bd, "ticket": td, "device_id": device_id},
+                     log={"ticket": t, "device_id": device_id, "officer_id": officer_id,
+                          "data": {"booking": b.code, "by": b.checked_in_by}})
+            return {**td, "booking": bd}
+
+        return self.engine._run(centre_id, run, base_url)
+
+    def lapse(self, centre_id: int):
+        """Lapse the online numbers whose rule time has come without a check-in (the janitor runs
+        this): a waiting ticket is cancelled with reason `lapsed` at exactly the rule's time; a ticket
+        that ended otherwise (no-show, the day's closing) marks its booking lapsed too. → Result(count)"""
+        def run(cmd):
+            rows = cmd.s.execute(
+                select(Booking, Ticket).join(Ticket, Ticket.id == Booking.ticket_id)
+                .where(Booking.centre_id == cmd.centre.id, Booking.status == "booked", Booking.kind == "number",
+                       Booking.day <= cmd.today, Ticket.status.in_(("waiting", "cancelled", "no_show")))
+                .order_by(Booking.id)).all()
+            fields, n = set(), 0
+            for b, t in rows:
+                if t.status == "cancelled" and t.cancel_reason == "citizen":
+                    b.status, b.cancelled_at = "cancelled", t.ended_at
+                    continue
+                if t.status == "waiting":
+                    due = self.lapse_due(cmd, b, t.first_called_at)
+                    if due is None or cmd.now < due:
+                        continue
+                    called_rule = t.first_called_at is not None and cmd.cfg.booking.lapse_after_call_min and \
+                        due == t.first_called_at + timedelta(minutes=cmd.cfg.booking.lapse_after_call_min)
+                    reason = "after_call" if called_rule else ("hour" if cmd.cfg.booking.lapse_at else "closing")
+                    t.status, t.cancel_reason, t.ended_at = "cancelled", "lapsed", due
+                    fields.add(t.field_id)
+                    cmd.emit("ticket.cancelled", {"ticket": cmd.ticket_dict(t), "reason": "lapsed"},
+                             log={"ticket": t, "data": {"reason": "lapsed", "booking": b.code}})
+                    at = due
+                else:
+                    reason = "no_show" if t.status == "no_show" else (t.cancel_reason or "closing")
+                    at = t.ended_at or cmd.now
+                b.status, b.lapsed_at, b.lapse_reason = "lapsed", at, reason
+                n += 1
+                cmd.emit("booking.lapsed", {"booking": self.booking_dict(cmd, b), "reason": reason})
+            if fields:
+                self.engine._queue_changed(cmd, *fields)
+            return n
+
+        return self.engine._run(centre_id, run)
+
+    # ---- reads --------------------------------------------------------------------------------
+    def by_token(self, centre_id: int, token: str, base_url: str | None = None) -> dict | None:
+        """The booking behind a tracking token (None when the token is a plain ticket's)."""
+        def run(cmd):
+            b = cmd.s.execute(select(Booking).where(Booking.track_token == token,
+                                                    Booking.centre_id == cmd.centre.id)).scalar_one_or_none()
+            if b is None:
+                return None
+            d = self.booking_dict(cmd, b)
+            d["centre_name"] = cmd.centre.name
+            d["ticket"] = cmd.ticket_dict(b.ticket, public=True) if b.ticket is not None else None
+            return d
+
+        if not isinstance(token, str) or len(token) > 64:
+            return None
+        return self.engine._read(centre_id, run, base_url)
+
+    def centre_of_token(self, token) -> int | None:
+        if not isinstance(token, str) or len(token) > 64:
+            return None
+        with self.engine.db.read() as s:
+            return s.execute(select(Booking.centre_id).where(Booking.track_token == token)).scalar_one_or_none()
+
+
+def _not_cancelled_by_citizen():
+    """Bookings whose number the citizen gave back (tracking page) no longer count."""
+    return or_(Ticket.id.is_(None), Ticket.status != "cancelled", Ticket.cancel_reason.is_(None),
+               Ticket.cancel_reason != "citizen")
