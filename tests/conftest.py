@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -347,3 +348,14 @@ def server(tmp_path):
     sp = start_server(tmp_path)
     yield sp
     sp.stop()
+
+
+# ---- the year generator (bench/generate_year.py) --------------------------------------------------
+def load_generator():
+    """bench/generate_year.py (a script folder, not a package)."""
+    if "generate_year" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("generate_year", ROOT / "bench" / "generate_year.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["generate_year"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["generate_year"]
