@@ -96,6 +96,40 @@ def check_in(code: str):
     return jsonify(res.value)
 
 
+def openapi_parts(op, json_, ref) -> tuple[dict, dict]:
+    """This module's routes and objects for the OpenAPI document (api/openapi.py assembles it)."""
+    day = {"type": "string", "format": "date"}
+    booking = {"type": "object", "properties": {
+        "code": {"type": "string", "pattern": "^[ACDEFHJKMNPQRTUVWXY3479]{6,8}$"},
+        "kind": {"type": "string", "enum": ["number", "appointment"]}, "number": {"type": ["string", "null"]},
+        "field": {"type": "string"}, "field_name": {"type": "string"}, "day": day,
+        "slot": {"type": ["object", "null"], "properties": {"start": {"type": "string"}, "end": {"type": "string"}}},
+        "status": {"type": "string", "enum": ["booked", "checked_in", "lapsed", "cancelled"]},
+        "check_in_by": {"type": ["string", "null"], "format": "date-time"}, "track_url": {"type": "string"}}}
+    options_ = {"type": "object", "properties": {"fields": {"type": "array", "items": {"type": "object", "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "online_open": {"type": "boolean"},
+        "days": {"type": "array", "items": {"type": "object", "properties": {
+            "day": day, "free": {"type": "integer"},
+            "slots": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                "start": {"type": "string"}, "end": {"type": "string"}, "free": {"type": "integer"}}}}}}}}}}}}
+    centre = [{"name": "centre", "in": "query", "schema": {"type": "string"},
+               "description": "the centre's code (only needed where the server has several)"}]
+    code = [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}]
+    paths = {
+        "/booking/options": {"get": op("Public: fields and days that can be booked online", [], ok=json_(ref("BookingOptions")),
+                                       params=centre)},
+        "/bookings": {"post": op("Public: book an online number (409 booking_closed, daily_cap_reached, booking_limit, "
+                                 "slot_full)", [], "BookingBody", json_(ref("Booking"), "Created"), status="201",
+                                 params=centre, extra={"200": json_(ref("Booking"), "Same request_id: the same booking")})},
+        "/bookings/{code}/check-in": {"post": op("Check a booking in (kiosk prints the ticket; 409 lapsed, too_early, "
+                                                 "already_checked_in)", ["deviceToken", "session"],
+                                                 ok=json_(ref("Ticket")), params=code)},
+    }
+    components = {"Booking": booking, "BookingOptions": options_,
+                  "BookingBody": BookingBody.model_json_schema(ref_template="#/components/schemas/{model}")}
+    return paths, components
+
+
 @bp.errorhandler(QueueError)
 def _queue_error(err: QueueError):
     from layso.server.messages import error_body

@@ -141,6 +141,10 @@ def document() -> dict:
                      "get": _op("Who is signed in", staff), "delete": _op("Sign out", mgr, status="204")},
         "/openapi.json": {"get": _op("This document", [])},
     }
+    from layso.server.api.booking import openapi_parts  # the remote channel's routes (api/booking.py)
+    more_paths, more_components = openapi_parts(_op, _json, _ref)
+    paths.update(more_paths)
+    components.update(more_components)
     return {"openapi": "3.1.0",
             "info": {"title": "layso API", "version": __version__,
                      "description": "Queue numbers for public administrative service centres."},

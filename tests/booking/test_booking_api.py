@@ -123,3 +123,13 @@ def test_fuzzed_check_in_codes_never_5xx(app, kiosk, code):
     r = app.test_client().post(f"/api/v1/bookings/{code.replace('/', '')}/check-in",
                                headers={"Authorization": f"Bearer {kiosk}"})
     assert r.status_code < 500
+
+
+def test_openapi_lists_the_booking_routes(app):
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    for path in ("/booking/options", "/bookings", "/bookings/{code}/check-in"):
+        assert path in doc["paths"], path
+    assert set(doc["components"]["schemas"]["BookingBody"]["properties"]) == {"field", "day", "slot", "phone",
+                                                                              "request_id"}
+    assert doc["components"]["schemas"]["Booking"]["properties"]["status"]["enum"] == [
+        "booked", "checked_in", "lapsed", "cancelled"]
