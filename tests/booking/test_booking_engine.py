@@ -285,3 +285,20 @@ def test_property_online_and_walk_in_numbers_never_collide(tmp_path_factory, fro
             assert nums == list(range(nums[0], nums[0] + len(nums))) if nums else True  # no gaps, no repeats
     finally:
         e.db.dispose()
+
+
+def test_the_janitor_lapses_bookings(app, svc, cid, frozen_clock):
+    try:  # the janitor moves to a module of its own
+        from layso.server.janitor import run_janitor
+    except ImportError:
+        from layso.server.app import run_janitor
+    published = []
+    svc.publish = published.extend
+    b = svc.engine.booking.book(cid, "bhxh", citizen_key="x").value
+    run_janitor(svc)
+    assert "booking.lapsed" not in [ev.type for ev in published]
+    frozen_clock.set(datetime(2026, 11, 24, 0, 0, tzinfo=HCM))  # open all hours: lapse at midnight's closing
+    run_janitor(svc)
+    lapsed = [ev for ev in published if ev.type == "booking.lapsed"]
+    assert [ev.payload["booking"]["code"] for ev in lapsed] == [b["code"]]
+    assert lapsed[0].payload["reason"] == "closing"
