@@ -252,6 +252,15 @@ class BookingConfig(_Model):
     lapse_at: str | None = "16:00"
     # … or this many minutes after it was first called without a check-in (None: never).
     lapse_after_call_min: Annotated[int, Field(ge=1, le=600)] | None = 15
+    # Appointments: fields that offer time slots, the slot length, the people per slot (by field; by
+    # default from the field's counters and the mean service time) and the check-in window around a
+    # slot's start. Checked in within the window, an appointment goes ahead of walk-ins issued after
+    # the slot's start; later, it becomes an ordinary ticket.
+    appointment_fields: list[str] = Field(default_factory=list)
+    slot_minutes: Annotated[int, Field(ge=5, le=240)] = 30
+    slot_capacity: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
+    check_in_before_min: Annotated[int, Field(ge=0, le=240)] = 15
+    check_in_after_min: Annotated[int, Field(ge=0, le=240)] = 15
 
     @field_validator("hours")
     @classmethod
@@ -297,7 +306,9 @@ class Config(_Model):
         unserved = [c for c in codes if c not in served]
         if unserved:
             raise ValueError(f"fields served by no counter: {unserved}")
-        unknown = sorted((set(self.booking.field_caps) | set(self.booking.closed_fields)) - set(codes))
+        b = self.booking
+        unknown = sorted((set(b.field_caps) | set(b.closed_fields) | set(b.appointment_fields)
+                          | set(b.slot_capacity)) - set(codes))
         if unknown:
             raise ValueError(f"booking names unknown fields {unknown}")
         return self

@@ -14,7 +14,7 @@ EVENTS = (
     "ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
     "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
     "device.changed", "ticker.changed", "ticket.reprint",
-    "booking.created", "booking.checked_in", "booking.lapsed",
+    "booking.created", "booking.checked_in", "booking.lapsed", "booking.cancelled", "booking.rescheduled",
 )
 COUNTER_COMMANDS = ("next", "recall", "skip", "complete", "pause", "resume", "transfer", "call", "signin", "close")
 PRINTER_STATUSES = ("ok", "paper_out", "cover_open", "offline")

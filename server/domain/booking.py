@@ -130,3 +130,51 @@ def bookable_day(day: date, today: date, cfg: BookingConfig, open_on) -> str | N
     if not open_on(day):
         return "centre_closed"
     return None
+
+
+# ---- appointments ---------------------------------------------------------------------------------
+def slots_of(intervals: list[tuple[datetime, datetime]], minutes: int) -> list[tuple[datetime, datetime]]:
+    """The day's appointment slots: whole slots of `minutes` inside each opening interval."""
+    out, step = [], timedelta(minutes=minutes)
+    for start, end in intervals:
+        t = start
+        while t + step <= end:
+            out.append((t, t + step))
+            t += step
+    return out
+
+
+def slot_capacity(counters: int, slot_minutes: int, service_minutes: float, set_by_admin: int | None = None) -> int:
+    """People per slot: the admin's number, else how many the field's counters serve in a slot."""
+    if set_by_admin is not None:
+        return set_by_admin
+    if counters <= 0 or service_minutes <= 0:
+        return 0
+    return int(counters * slot_minutes // service_minutes)
+
+
+def check_in_window(slot_start: datetime, before_min: int, after_min: int) -> tuple[datetime, datetime]:
+    """When an appointment may be checked in and keep its place (before: too early; after: late)."""
+    return slot_start - timedelta(minutes=before_min), slot_start + timedelta(minutes=after_min)
+
+
+def appointment_queue_pos(slot_start: datetime, checked_in_at: datetime, waiting: list[tuple[datetime, float, str]],
+                          next_pos: float) -> float:
+    """Where an appointment checked in within its window joins its field's queue.
+
+    The rule: it counts as issued at its slot's start, or at its check-in when that is earlier. So it
+    goes ahead of every walk-in ticket issued after that moment and behind everyone issued before it
+    (and behind appointments checked in earlier for the same place).
+
+    `waiting` is the field's waiting tickets of the normal class as (issued_at, queue_pos, channel);
+    `next_pos` is the position a ticket issued now would get. The call order then needs no rule of
+    its own: it takes tickets by queue position as always.
+    """
+    counts_from = min(slot_start, checked_in_at)
+    later = [pos for issued, pos, channel in waiting if channel != "appointment" and issued > counts_from]
+    if not later:
+        return next_pos
+    first_later = min(later)
+    before = [pos for _i, pos, _c in waiting if pos < first_later]
+    prev = max(before) if before else first_later - 1.0
+    return (prev + first_later) / 2

@@ -46,8 +46,16 @@ def day_label(day: str, today: str) -> str:
 
 def form_page(options: dict, chosen: dict | None = None, error: str | None = None, status: int = 200):
     days = sorted({d["day"] for f in options["fields"] for d in f["days"]})
-    return render_template("book.html", o=options, days=days, day_label=day_label, chosen=chosen or {},
-                           error=error), status
+    chosen = chosen or {}
+    slots = None  # a field with appointments: the second step offers its slots of the chosen day
+    if chosen.get("pick_slot"):
+        f = next((f for f in options["fields"] if f["code"] == chosen.get("field")), None)
+        d = next((d for d in (f or {}).get("days", []) if d["day"] == chosen.get("day")), None)
+        slots = [s for s in (d or {}).get("slots") or [] if s["free"] > 0]
+        chosen["field_name"] = f["name"] if f else ""
+        chosen["free_numbers"] = d["free"] if d else 0
+    return render_template("book.html", o=options, days=days, day_label=day_label, chosen=chosen,
+                           slots=slots, error=error), status
 
 
 @bp.get("/book")
@@ -64,12 +72,19 @@ def submit():
     engine = services().engine
     field = request.form.get("field") or ""
     day = request.form.get("day") or None
+    slot = request.form.get("slot") or None
     chosen = {"field": field, "day": day}
     if not field:
         return form_page(engine.booking.options(cid), chosen, _("Please choose a field."), 400)
+    options = engine.booking.options(cid)
+    takes_slots = any(f["code"] == field and any(d["slots"] is not None for d in f["days"]) for f in options["fields"])
+    if takes_slots and "slot" not in request.form:  # second step: a time slot, or a number without one
+        return form_page(options, {**chosen, "day": day or options["today"], "pick_slot": True})
+    if slot == "none":
+        slot = None
     try:
         key, new_cookie = citizen_of_request(None)
-        res = publish(engine.booking.book(cid, field, day=day, citizen_key=key, base_url=base_url()))
+        res = publish(engine.booking.book(cid, field, day=day, slot=slot, citizen_key=key, base_url=base_url()))
     except QueueError as err:
         status = err.status if err.status in (400, 404, 409, 429) else 400
         return form_page(engine.booking.options(cid), chosen, error_text(err.code, err.message), status)
@@ -85,7 +100,31 @@ def receipt(token: str):
     b = engine.booking.by_token(cid, token, base_url=base_url()) if cid is not None else None
     if b is None:
         return render_template("track_missing.html"), 404
-    scan = f"{b['track_url']}?c={b['code']}"
-    return render_template("book_receipt.html", b=b, qr=qr_svg(scan), day_label=day_label,
-                           today=b["ticket"]["day"] if b.get("ticket") else b["day"],
-                           track=url_for("tracking.page", token=token))
+    scan = f"{base_url()}/book/{token}?c={b['code']}"
+    return render_template("book_receipt.html", b=b, qr=qr_svg(scan), day_label=day_label, token=token,
+                           today=b["today"], track=url_for("tracking.page", token=token) if b.get("ticket") else None,
+                           error=error_text(request.args["error"]) if request.args.get("error") else None)
+
+
+def _booking_action(token: str, action):
+    limit("track-write", 30)
+    engine = services().engine
+    cid = engine.booking.centre_of_token(token)
+    if cid is None:
+        return render_template("track_missing.html"), 404
+    try:
+        publish(action(engine, cid))
+    except QueueError as err:
+        return redirect(url_for("book.receipt", token=token, error=err.code), 303)
+    return redirect(url_for("book.receipt", token=token), 303)
+
+
+@bp.post("/book/<token>/cancel")
+def cancel(token: str):
+    return _booking_action(token, lambda e, cid: e.booking.cancel(cid, token, base_url=base_url()))
+
+
+@bp.post("/book/<token>/move")
+def move(token: str):
+    slot = request.form.get("slot") or ""
+    return _booking_action(token, lambda e, cid: e.booking.reschedule(cid, token, slot=slot, base_url=base_url()))

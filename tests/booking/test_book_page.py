@@ -68,6 +68,47 @@ def test_receipt_shows_check_in_and_lapse(web, svc, cid, frozen_clock):
     assert svc.engine.booking.by_token(cid, token)["status"] == "checked_in"
 
 
+@pytest.fixture
+def appt_web(tmp_path, frozen_clock, monkeypatch):
+    from layso.server.app import create_app
+
+    from layso.config import parse_config
+    monkeypatch.setenv("LAYSO_SECRET_KEY", "test-secret")
+    data = small_config_data()
+    data["booking"]["appointment_fields"] = ["dat-dai"]
+    application = create_app(parse_config(data), db_url=f"sqlite:///{tmp_path / 'appt.db'}", testing=True)
+    application.config["WTF_CSRF_ENABLED"] = True
+    yield application.test_client()
+    application.extensions["layso"].db.dispose()
+
+
+def test_appointment_in_two_steps_then_move_and_cancel(appt_web):
+    web = appt_web
+    csrf = csrf_of(web.get("/book").get_data(as_text=True))
+    step2 = web.post("/book", data={"field": "dat-dai", "day": "2026-11-23", "csrf_token": csrf})
+    html = step2.get_data(as_text=True)
+    assert step2.status_code == 200 and 'id="b-slot-form"' in html
+    assert 'value="09:00"' in html and 'value="none"' in html  # a slot, or just a number
+    r = web.post("/book", data={"field": "dat-dai", "day": "2026-11-23", "slot": "10:00", "csrf_token": csrf})
+    assert r.status_code == 303
+    receipt = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="b-slot">10:00–10:30<' in receipt and 'id="b-number"' not in receipt
+    assert 'id="b-move"' in receipt and 'id="b-cancel"' in receipt and 'id="b-track"' not in receipt
+    token = r.headers["Location"].rsplit("/", 1)[1]
+    moved = web.post(f"/book/{token}/move", data={"slot": "11:00", "csrf_token": csrf})
+    assert moved.status_code == 303
+    assert 'id="b-slot">11:00–11:30<' in web.get(f"/book/{token}").get_data(as_text=True)
+    bad = web.post(f"/book/{token}/move", data={"slot": "11:10", "csrf_token": csrf})
+    assert "error=invalid_slot" in bad.headers["Location"]
+    assert 'id="b-error"' in web.get(bad.headers["Location"]).get_data(as_text=True)
+    assert web.post(f"/book/{token}/cancel", data={"csrf_token": csrf}).status_code == 303
+    page = web.get(f"/book/{token}").get_data(as_text=True)
+    assert vi("This booking was cancelled.") in page and 'id="b-cancel"' not in page
+    # "just a number" in the second step books an online number
+    r = web.post("/book", data={"field": "dat-dai", "day": "2026-11-23", "slot": "none", "csrf_token": csrf})
+    assert 'id="b-number">2001<' in web.get(r.headers["Location"]).get_data(as_text=True)
+
+
 # ---- in a browser -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
@@ -77,7 +118,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    sp = start_server(tmp_path_factory.mktemp("book"))
+    data = small_config_data()
+    data["booking"]["appointment_fields"] = ["tu-phap-ho-tich"]
+    sp = start_server(tmp_path_factory.mktemp("book"), config=data)
     sp.kiosk = sp.add_device("kiosk", "Kiosk")
     yield sp
     sp.stop()
@@ -125,3 +168,30 @@ def test_phone_books_a_number_and_follows_it(live_server, browser, artifacts):
     page.screenshot(path=str(artifacts / "book_limit.png"), full_page=True)
     context.close()
     assert requests.get(sp.url + "/api/v1/booking/options", timeout=5).status_code == 200
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_books_an_appointment_and_moves_it(live_server, browser, artifacts):
+    sp = live_server
+    context = browser.new_context(viewport=PHONE, locale="vi-VN", device_scale_factor=2)
+    page = context.new_page()
+    page.goto(sp.url + "/book")
+    page.locator("label.b-field", has_text="Tư pháp").click()
+    page.locator("label.b-day").nth(1).click()  # tomorrow
+    page.locator("#b-submit").click()
+    page.locator("#b-slot-form").wait_for()
+    page.locator("label.b-slot", has_text="09:00–09:30").click()
+    page.screenshot(path=str(artifacts / "book_slots.png"), full_page=True)
+    page.locator("#b-submit").click()
+    page.wait_for_url(re.compile(r".*/book/[^/]+$"))
+    assert page.locator("#b-slot").inner_text() == "09:00–09:30"
+    page.screenshot(path=str(artifacts / "book_appointment.png"), full_page=True)
+    page.locator("#b-move-slot").select_option("10:30")
+    page.locator("#b-move button").click()
+    page.wait_for_load_state()
+    assert page.locator("#b-slot").inner_text() == "10:30–11:00"
+    page.locator("#b-cancel button").click()
+    page.wait_for_load_state()
+    assert page.locator("#b-status").inner_text() == vi("This booking was cancelled.")
+    context.close()

@@ -8,7 +8,8 @@
   // every event of the centre carries the next seq, so all are received even when ignored
   var EVENTS = ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
     "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
-    "device.changed", "ticker.changed", "ticket.reprint", "booking.created", "booking.checked_in", "booking.lapsed"];
+    "device.changed", "ticker.changed", "ticket.reprint", "booking.created", "booking.checked_in", "booking.lapsed",
+    "booking.cancelled", "booking.rescheduled"];
   var PAGE_MS = 8000, HIGHLIGHT_MS = 6000, RECENT_ROWS = 5, GAP_MS = 1000;
 
   var board = { centre: {}, voice: {}, counters: new Map(), fields: new Map(), recent: [], ticker: "",
