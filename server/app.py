@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
-from layso.server.engine.commands import QueueEngine, seed_centre
+from layso.server.engine import QueueEngine, seed_centre
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
 from layso.server.realtime.events import (

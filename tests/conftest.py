@@ -181,7 +181,7 @@ def frozen_clock():
 
 
 def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
-    from layso.server.engine.commands import QueueEngine, seed_centre
+    from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
     db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
@@ -328,7 +328,7 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
         write_config(config or small_config_data(), cfg)
     db_url = db_url or f"sqlite:///{tmp_path / 'server.db'}"
     # migrate and seed once here, so that several processes never race on the first start
-    from layso.server.engine.commands import seed_centre
+    from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
 

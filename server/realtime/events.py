@@ -22,7 +22,7 @@ from layso.server.auth import (
     user_principal,
 )
 from layso.server.dispatch import COUNTER_ACTIONS, counter_command
-from layso.server.engine.commands import Event
+from layso.server.engine import Event
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
 from layso.server.services import services

@@ -18,7 +18,7 @@ WEEK = (date(2026, 11, 16), date(2026, 11, 21))
 @pytest.fixture
 def busy_server(tmp_path):
     """A server whose database already holds a generated week (written before it starts)."""
-    from layso.server.engine.commands import seed_centre
+    from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
 
