@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from layso.config import BookingConfig, parse_interval
+from layso.protocol import BOOKING_CODE_ALPHABET, read_booking_code
 
-CODE_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
+CODE_ALPHABET = BOOKING_CODE_ALPHABET  # one alphabet for the server and the kiosks
 CODE_LENGTH = 7
-_CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{6,8}}$")
-_CODE_IN_URL = re.compile(rf"[?&#]c=([{CODE_ALPHABET}]{{6,8}})(?:$|[&#])", re.IGNORECASE)
 
 
 def new_code(length: int = CODE_LENGTH) -> str:
@@ -34,17 +33,7 @@ def new_code(length: int = CODE_LENGTH) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
-def read_code(text) -> str | None:
-    """The booking code in what a citizen typed or a scanner sent: the bare code (any case, spaces
-    and dashes ignored) or the booking's QR link, which carries it as `c=CODE`. None if there is none."""
-    if not isinstance(text, str) or len(text) > 300:
-        return None
-    text = text.strip()
-    m = _CODE_IN_URL.search(text)
-    if m:
-        return m.group(1).upper()
-    bare = re.sub(r"[\s-]", "", text).upper()
-    return bare if _CODE_RE.match(bare) else None
+read_code = read_booking_code  # the kiosk reads scans with the same function (layso.protocol)
 
 
 def normalise_phone(text) -> str:
