@@ -277,6 +277,37 @@ class BookingConfig(_Model):
         return v
 
 
+class GatewayConfig(_Model):
+    """The centre's own SMS or Zalo (ZNS) provider, reached through an HTTP gateway: layso POSTs
+    `{to, channel, text, key}` as JSON with `Authorization: Bearer <token>` (key: one per message, so
+    the gateway can drop a repeat)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token: Annotated[str, Field(max_length=500)] = ""
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class WebhookConfig(_Model):
+    """Another system told of every notification: JSON POSTs signed with HMAC-SHA256 of the body
+    (`X-Layso-Signature: sha256=<hex>`)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    secret: Annotated[str, Field(min_length=16, max_length=500)]
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class NotifyConfig(_Model):
+    """Telling citizens when their turn is near or called (tracking page → outbox → worker)."""
+
+    sms: GatewayConfig | None = None
+    zalo: GatewayConfig | None = None
+    webhook: WebhookConfig | None = None
+    default_ahead: Annotated[int, Field(ge=0, le=50)] = 3
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 8
+    sms_template: Annotated[str, Field(max_length=300)] = "{centre}: so {number} con {ahead} nguoi truoc ban."
+    called_template: Annotated[str, Field(max_length=300)] = "{centre}: moi so {number} den quay {counter}."
+
+
 class Config(_Model):
     centre: CentreConfig
     hours: HoursConfig
@@ -287,6 +318,7 @@ class Config(_Model):
     rating: RatingConfig
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
     booking: BookingConfig = Field(default_factory=BookingConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Config":

@@ -158,6 +158,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
                 d.online = False
     if janitor and not testing:
         start_janitor(app)
+        __import__("layso.server.notify.worker", fromlist=["start_notifier"]).start_notifier(svc)
     return app
 
 
@@ -241,6 +242,7 @@ def run_janitor(svc: Services) -> None:
             svc.field_openness[cid] = openness
             if previous is not None and previous != openness:
                 svc.publish(svc.engine.announce_fields(cid).events)
+        __import__("layso.server.notify.outbox", fromlist=["x"]).forget_phones(svc.db)  # phones: not past the day
         disconnect_revoked(svc.db)
     except Exception:
         log.exception("janitor run failed")

@@ -87,6 +87,21 @@ def book():
     return set_citizen_cookie(jsonify(res.value), new_cookie), 201 if res.created else 200
 
 
+class NotifyBody(Body):
+    channel: Annotated[StrictStr, Field(max_length=10)]
+    ahead: Annotated[int, Field(ge=0, le=50, strict=True)] | None = None
+    phone: Annotated[StrictStr, Field(max_length=20)] | None = None
+    subscription: dict | None = None
+
+
+@bp.post("/track/<token>/notify")
+def notify(token: str):
+    limit("track-write", 30)
+    from layso.server.notify.outbox import subscribe
+    b = parse(NotifyBody, body())
+    return jsonify(subscribe(services().db, token, b.channel, b.ahead, b.phone, b.subscription)), 201
+
+
 @bp.post("/bookings/<code>/check-in")
 def check_in(code: str):
     who = need("kiosk", "staff")
@@ -121,12 +136,17 @@ def openapi_parts(op, json_, ref) -> tuple[dict, dict]:
         "/bookings": {"post": op("Public: book an online number (409 booking_closed, daily_cap_reached, booking_limit, "
                                  "slot_full)", [], "BookingBody", json_(ref("Booking"), "Created"), status="201",
                                  params=centre, extra={"200": json_(ref("Booking"), "Same request_id: the same booking")})},
+        "/track/{track_token}/notify": {"post": op("Public: be told when N people are ahead and when called "
+                                                   "(409 channel_unavailable)", [], "NotifyBody", status="201",
+                                                   params=[{"name": "track_token", "in": "path", "required": True,
+                                                            "schema": {"type": "string"}}])},
         "/bookings/{code}/check-in": {"post": op("Check a booking in (kiosk prints the ticket; 409 lapsed, too_early, "
                                                  "already_checked_in)", ["deviceToken", "session"],
                                                  ok=json_(ref("Ticket")), params=code)},
     }
     components = {"Booking": booking, "BookingOptions": options_,
-                  "BookingBody": BookingBody.model_json_schema(ref_template="#/components/schemas/{model}")}
+                  "BookingBody": BookingBody.model_json_schema(ref_template="#/components/schemas/{model}"),
+                  "NotifyBody": NotifyBody.model_json_schema(ref_template="#/components/schemas/{model}")}
     return paths, components
 
 

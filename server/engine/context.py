@@ -18,7 +18,7 @@ from layso.server.storage.models import Centre, Counter, Ticket, TicketEvent
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from layso.config import BookingConfig, PriorityConfig, QueueConfig, RatingConfig
+from layso.config import BookingConfig, NotifyConfig, PriorityConfig, QueueConfig, RatingConfig
 
 if TYPE_CHECKING:
     from layso.server.engine import QueueEngine
@@ -64,6 +64,7 @@ class Settings:
         self.thank_you = s.get("thank_you", "")
         self.categories = {c.code: c.name for c in self.priority.categories}
         self.booking = BookingConfig.model_validate(s.get("booking", {}))
+        self.notify = NotifyConfig.model_validate(s.get("notify", {}))
 
     @classmethod
     def of(cls, centre: Centre) -> "Settings":

@@ -50,7 +50,7 @@ def settings_of(config: Config) -> dict:
     data = config.model_dump(mode="json")
     return {"hours": data["hours"], "priority": data["priority"], "queue": data["queue"],
             "rating": data["rating"], "voice": data["voice"], "thank_you": config.centre.thank_you,
-            "booking": data["booking"]}
+            "booking": data["booking"], "notify": data["notify"]}
 
 
 def _create_centre(s: Session, config: Config) -> int:
