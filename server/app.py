@@ -119,6 +119,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.book", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.remote", fromlist=["bp"]).bp)
     app.register_blueprint(csrf.exempt(__import__("layso.server.api.booking", fromlist=["bp"]).bp))
     # ---- end of page blueprints ----
     _register_errors(app)

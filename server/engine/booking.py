@@ -515,6 +515,27 @@ class BookingCommands:
             return None
         return self.engine._read(centre_id, run, base_url)
 
+    def day_summary(self, centre_id: int, day: date | None = None) -> dict:
+        """Bookings of a day per field and status (the manager's view), with the online lapse rate."""
+        def run(cmd):
+            the_day = day or cmd.today
+            rows = cmd.s.execute(select(Field.code, Field.name, Booking.kind, Booking.status, func.count(Booking.id))
+                                 .join(Field, Field.id == Booking.field_id)
+                                 .where(Booking.centre_id == cmd.centre.id, Booking.day == the_day)
+                                 .group_by(Field.code, Field.name, Booking.kind, Booking.status)
+                                 .order_by(Field.code)).all()
+            fields: dict[str, dict] = {}
+            for code, name, kind, status, n in rows:
+                f = fields.setdefault(code, {"code": code, "name": name, "number": dict.fromkeys(BOOKING_STATUSES, 0),
+                                             "appointment": dict.fromkeys(BOOKING_STATUSES, 0)})
+                f[kind][status] += n
+            total = {k: sum(f["number"][k] + f["appointment"][k] for f in fields.values()) for k in BOOKING_STATUSES}
+            decided = total["checked_in"] + total["lapsed"]
+            return {"day": the_day.isoformat(), "fields": list(fields.values()), "total": total,
+                    "lapse_rate": round(total["lapsed"] / decided, 3) if decided else None}
+
+        return self.engine._read(centre_id, run)
+
     def centre_of_token(self, token) -> int | None:
         if not isinstance(token, str) or len(token) > 64:
             return None

@@ -210,3 +210,28 @@ def test_backoff_doubles_up_to_a_limit():
     assert [backoff(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert backoff(20) == 300 and backoff(3, base_s=0.5) == 2
     assert timedelta(seconds=backoff(1)) == timedelta(seconds=1)
+
+
+def test_manager_sees_bookings_and_notifications(napp, gateway, frozen_clock):
+    from layso.server.auth import add_user
+    svc = napp.extensions["layso"]
+    cid = _cid(svc)
+    b = svc.engine.booking.book(cid, "bhxh", citizen_key="x").value
+    svc.engine.booking.book(cid, "dat-dai", citizen_key="y")
+    svc.engine.booking.check_in(cid, b["code"])
+    napp.test_client().post(f"/api/v1/track/{token_of(b)}/notify", json={"channel": "sms", "ahead": 0,
+                                                                         "phone": "0912345678"})
+    gateway.plan = ["fail"]
+    worker = NotifierWorker(svc.db)
+    worker.matcher.cursor = 0
+    worker.run_once()
+    add_user(svc.db, "boss", "manager", "password-123")
+    c = napp.test_client()
+    c.post("/api/v1/session", json={"username": "boss", "password": "password-123"})
+    html = c.get("/manage/remote").get_data(as_text=True)
+    assert 'data-field="bhxh"' in html and 'data-field="dat-dai"' in html
+    assert "the gateway answered 500" in html and 'class="outbox-pending"' in html and 'class="outbox-sent"' in html
+    summary = svc.engine.booking.day_summary(cid)
+    assert summary["total"]["checked_in"] == 1 and summary["total"]["booked"] == 1 and summary["lapse_rate"] == 0.0
+    staff_html = napp.test_client().get("/manage/remote")
+    assert staff_html.status_code in (302, 403)
