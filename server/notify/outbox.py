@@ -92,20 +92,25 @@ class Matcher:
         with db.read() as s:
             self.cursor = s.execute(select(func.max(TicketEvent.id))).scalar() or 0
         self.seen_subs = 0
+        self.recount = True
 
-    def run(self) -> int:
-        """Queue what the events since the last run call for; how many messages were queued."""
+    def run(self, ahead: bool = True) -> int:
+        """Queue what the events since the last run call for; how many messages were queued.
+        `ahead=False` queues only the `called` messages (the urgent ones) and leaves the counting of
+        people ahead to the next full run."""
         now = clock.now()
         with self.db.write() as s:
             events = s.execute(select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.type, TicketEvent.at)
                                .where(TicketEvent.id > self.cursor, TicketEvent.type.in_(MOVES))
                                .order_by(TicketEvent.id)).all()
             last_sub = s.execute(select(func.max(NotifySubscription.id))).scalar() or 0
-            if not events and last_sub == self.seen_subs:
+            if not events and (last_sub == self.seen_subs or not ahead) and not self.recount:
                 return 0
             if events:
                 self.cursor = events[-1].id
-            self.seen_subs = last_sub
+                self.recount = True  # the queue moved: count the people ahead again
+            if ahead:
+                self.seen_subs = last_sub
             rows = []
             called = {ev.ticket_id: ev.at for ev in events if ev.type == "ticket.called"}
             if called:
@@ -114,7 +119,9 @@ class Matcher:
                                         .where(NotifySubscription.ticket_id.in_(called),
                                                NotifySubscription.active.is_(True))):
                     rows += self._messages(s, sub, t, "called", called[t.id], now)
-            rows += self._ahead(s, now)
+            if ahead and (self.recount or last_sub != self.seen_subs or rows or events):
+                rows += self._ahead(s, now)
+                self.recount = False
             return _insert_ignore(s, rows)
 
     def _ahead(self, s, now: datetime) -> list[dict]:
@@ -176,7 +183,8 @@ def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels
     with db.read() as s:
         due = s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
                                                        OutboxMessage.next_attempt_at <= now)
-                        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)).scalars().all()
+                        .order_by((OutboxMessage.kind != "called"), OutboxMessage.next_attempt_at, OutboxMessage.id)
+                        .limit(limit)).scalars().all()  # "your turn" first: it cannot wait
     sent = 0
     cache: dict[int, dict] = {}
     for mid in due:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from layso.server.notify.outbox import Matcher, deliver, forget_phones
 from layso.server.storage.database import Database
@@ -13,10 +14,16 @@ log = logging.getLogger("layso.notify")
 
 
 class NotifierWorker:
-    def __init__(self, db: Database, every_s: float = 0.5, backoff_base_s: float = 1.0):
+    """One thread: each round matches and sends the calls first ("your turn" cannot wait), then —
+    at most every `recount_s` — counts the people ahead of every subscribed ticket (the slow part
+    with many subscriptions) and sends what that queued."""
+
+    def __init__(self, db: Database, every_s: float = 0.5, backoff_base_s: float = 1.0, recount_s: float = 1.0):
         self.db = db
         self.every_s = every_s
         self.backoff_base_s = backoff_base_s
+        self.recount_s = recount_s
+        self._last_recount = float("-inf")
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.matcher = Matcher(db)
@@ -35,17 +42,23 @@ class NotifierWorker:
         self._wake.set()
         self.thread.join(10)
 
-    def run_once(self) -> int:
-        self.matcher.run()
-        return deliver(self.db, backoff_base_s=self.backoff_base_s)
+    def run_once(self, recount: bool = True) -> int:
+        """One round; `recount=False` leaves the people-ahead counting for a later round."""
+        self.matcher.run(ahead=False)
+        sent = deliver(self.db, backoff_base_s=self.backoff_base_s)
+        if recount:
+            self._last_recount = time.monotonic()
+            self.matcher.run()
+            sent += deliver(self.db, backoff_base_s=self.backoff_base_s)
+        return sent
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.every_s)
             self._wake.clear()
             try:
-                while self.run_once():  # a full batch sent: there may be more
-                    pass
+                while self.run_once(recount=time.monotonic() - self._last_recount >= self.recount_s):
+                    pass  # something was sent: there may be more
             except Exception:  # noqa: BLE001 - keep the worker alive; the next round retries
                 log.exception("notifier round failed")
 
