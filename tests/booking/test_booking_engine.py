@@ -302,3 +302,27 @@ def test_the_janitor_lapses_bookings(app, svc, cid, frozen_clock):
     lapsed = [ev for ev in published if ev.type == "booking.lapsed"]
     assert [ev.payload["booking"]["code"] for ev in lapsed] == [b["code"]]
     assert lapsed[0].payload["reason"] == "closing"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_stats_rows_count_tickets_by_channel(tmp_path, frozen_clock, backend, request):
+    from layso.server.queries.stats import compute_stats
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    e, cid = make_engine(tmp_path, booking_config(appointment_fields=["dat-dai"]), url=url)
+    try:
+        e.issue(cid, "bhxh"), e.issue(cid, "bhxh", channel="staff")
+        e.booking.book(cid, "bhxh", citizen_key="a")
+        b = e.booking.book(cid, "dat-dai", slot="09:00", citizen_key="b").value
+        e.booking.check_in(cid, b["code"])
+        e.booking.book(cid, "dat-dai", day="2026-11-24", citizen_key="c")  # another day: not in the range
+        day = "2026-11-23"
+        from datetime import date
+        res = compute_stats(e.db, cid, date.fromisoformat(day), date.fromisoformat(day), "field")
+        rows = {r["key"]: r["by_channel"] for r in res["rows"]}
+        assert rows["bhxh"] == {"kiosk": 1, "staff": 1, "online": 1, "appointment": 0}
+        assert rows["dat-dai"] == {"kiosk": 0, "staff": 0, "online": 0, "appointment": 1}
+        assert res["total"]["by_channel"] == {"kiosk": 1, "staff": 1, "online": 1, "appointment": 1}
+        by_hour = compute_stats(e.db, cid, date.fromisoformat(day), date.fromisoformat(day), "hour")
+        assert by_hour["rows"][0]["key"] == 9 and sum(by_hour["rows"][0]["by_channel"].values()) == 4
+    finally:
+        e.db.dispose()
