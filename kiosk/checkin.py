@@ -80,7 +80,7 @@ def draw(surface: pygame.Surface, view: screens.View, code: str) -> list[screens
     """The code entry screen: the code typed so far, a keypad of the code's alphabet, erase and confirm."""
     m = Metrics(*surface.get_size())
     surface.fill(screens.BG)
-    screens._header(surface, view, m)
+    targets: list[screens.Target] = screens._header(surface, view, m, status=screens._status_banner(view))
     mg, gap = m.margin, m.gap
     top = m.header_h + gap
     width = m.width - 2 * mg
@@ -99,7 +99,6 @@ def draw(surface: pygame.Surface, view: screens.View, code: str) -> list[screens
     keys = list(BOOKING_CODE_ALPHABET)
     rows = -(-len(keys) // cols)
     key_h = min((pad.height - gap * (rows - 1)) // rows, m.px(150))
-    targets: list[screens.Target] = []
     for r in range(rows):
         row = Rect(pad.left, pad.top + r * (key_h + gap), pad.width, key_h)
         for rect, ch in zip(split_row(row, cols, gap), keys[r * cols:(r + 1) * cols]):

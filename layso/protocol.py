@@ -29,6 +29,7 @@ class EventType(StrEnum):
     DEVICE_CHANGED = "device.changed"
     TICKER_CHANGED = "ticker.changed"
     TICKET_REPRINT = "ticket.reprint"
+    TICKET_REPRINTED = "ticket.reprinted"  # the kiosk's answer: printed or not, and why
     BOOKING_CREATED = "booking.created"
     BOOKING_CHECKED_IN = "booking.checked_in"
     BOOKING_LAPSED = "booking.lapsed"

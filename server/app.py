@@ -21,7 +21,7 @@ from layso.server.realtime.events import (
     publish,
     socketio,
 )
-from layso.server.services import Services
+from layso.server.services import Services, rate_limiter
 from layso.server.storage.database import Database, default_database_url
 from layso.server.storage.migrate import upgrade
 from layso.server.storage.models import Centre, Counter, Device, Ticket
@@ -48,9 +48,12 @@ def select_locale() -> str:
         return lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    if request.path.startswith(("/api/", "/t/")):  # the API and a citizen's own phone: their language
+    if request.path.startswith("/api/"):  # API error messages follow Accept-Language (the contract)
         return request.accept_languages.best_match(LANGUAGES) or "vi"
-    return "vi"  # staff and lobby pages: Vietnamese unless someone chooses English
+    # Every page, a citizen's phone included: Vietnamese unless someone chooses English with the
+    # page's language switch (?lang=en, remembered by the session). A phone set to English would
+    # otherwise mix English labels with the centre's Vietnamese field names.
+    return "vi"
 
 
 def trusted_proxies() -> int:
@@ -83,9 +86,11 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app = Flask(__name__)
     url = db_url or default_database_url()
     db = Database(url)
-    upgrade(db)
-    if config is not None:
-        seed_centre(db, config)
+    from layso.server.api.readiness import refuse_unwritable
+    with refuse_unwritable(db):  # a read-only, full or unreachable database: a clear message, no start
+        upgrade(db)
+        if config is not None:
+            seed_centre(db, config)
     with db.read() as s:
         if s.execute(select(func.count(Centre.id))).scalar() == 0:
             raise RuntimeError("the database has no centre yet: start the server with --config "
@@ -101,6 +106,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     svc = Services(db=db, engine=QueueEngine(db, default_base_url=public_url))
+    svc.limiter = rate_limiter(message_queue, db.url)  # shared by the processes of one installation
     svc.publish = publish if testing else AsyncPublisher()  # tests read what was emitted at once
     app.extensions["layso"] = svc
     babel.init_app(app, locale_selector=select_locale)
@@ -111,6 +117,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     from layso.server.pages.signin import bp as web_bp
     csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
     app.register_blueprint(api_bp)
+    app.register_blueprint(__import__("layso.server.api.province", fromlist=["bp"]).bp)
     app.register_blueprint(web_bp)
     # ---- page blueprints: one import-and-register line each ----
     app.register_blueprint(__import__("layso.server.pages.display", fromlist=["bp"]).bp)
@@ -121,8 +128,12 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.book", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.remote", fromlist=["bp"]).bp)
     app.register_blueprint(csrf.exempt(__import__("layso.server.api.booking", fromlist=["bp"]).bp))
+    app.register_blueprint(__import__("layso.server.pages.province", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
+    from layso.server.api import guard, readiness
+    guard.install(app)  # text the database refuses, JSON too deep, database failures → 503
+    app.register_blueprint(readiness.bp)  # GET /readyz
 
     socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
                       json=None, ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
@@ -170,10 +181,11 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        if request.path.startswith("/api/") or request.path in ("/healthz", "/metrics"):
+        if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics"):
             code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                    405: "bad_request", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
-            return jsonify(error_body(code, err.description)), err.code
+                    405: "method_not_allowed", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
+            headers = [(k, v) for k, v in err.get_headers() if k.lower() == "allow"]  # 405 says what is
+            return jsonify(error_body(code, err.description)), err.code, headers
         return err
 
     @app.errorhandler(Exception)

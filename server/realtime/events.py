@@ -13,11 +13,13 @@ from flask_socketio import (  # Socket.IO's, not the built-in
     join_room,
 )
 from layso.server.auth import (
+    ACTING_CENTRE_KEY,
     DISPLAY_SESSION_KEY,
     base_url,
     device_principal,
     device_principal_by_hash,
     display_of_session,
+    for_principal,
     hash_token,
     user_principal,
 )
@@ -25,6 +27,14 @@ from layso.server.dispatch import COUNTER_ACTIONS, counter_command
 from layso.server.engine import Event
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
+from layso.server.realtime.guard import (
+    command_failure,
+    fail_closed,
+    publish_to_audiences,
+    refuse_foreign_origin,
+    refuse_unless_clean,
+    send_state_then_join,
+)
 from layso.server.services import services
 
 log = logging.getLogger("layso.realtime")
@@ -47,7 +57,7 @@ def disconnect_revoked(db) -> int:
     gone = []
     for sid, (who, key) in list(_connections.items()):
         still = device_principal_by_hash(db, key) if who.kind == "device" else \
-            user_principal(db, who.user_id, who.counter)
+            user_principal(db, who.user_id, who.counter, who.centre_id)
         if still is None or still.role != who.role:
             gone.append(sid)
     for sid in gone:
@@ -57,10 +67,6 @@ def disconnect_revoked(db) -> int:
         except Exception:  # noqa: BLE001 - already gone
             log.debug("disconnecting %s failed", sid)
     return len(gone)
-
-
-def centre_room(centre_id: int) -> str:
-    return f"centre:{centre_id}"
 
 
 def public_room(centre_id: int) -> str:
@@ -78,7 +84,7 @@ def _strip(obj):
 def publish(events: list[Event]) -> None:
     """Broadcast committed events to every client of their centre (through Redis when configured)."""
     for ev in events:
-        socketio.emit(ev.type, ev.payload, to=centre_room(ev.centre_id))
+        publish_to_audiences(ev)
         if ev.type in PUBLIC_TYPES:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
 
@@ -143,13 +149,13 @@ def _principal(auth):
     if display is not None:
         return display, session.get(DISPLAY_SESSION_KEY)
     if "uid" in session:
-        return user_principal(svc.db, session.get("uid"), session.get("counter")), None
+        return user_principal(svc.db, session.get("uid"), session.get("counter"), session.get(ACTING_CENTRE_KEY)), None
     return None, None
 
 
 def state_for(who) -> dict:
     """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone)."""
-    state = services().engine.state(who.centre_id, base_url=base_url())
+    state = for_principal(who, services().engine.state(who.centre_id, base_url=base_url()))
     state["device"] = who.device_info()
     return state
 
@@ -158,8 +164,10 @@ def state_for(who) -> dict:
 
 
 @socketio.on("connect")
+@fail_closed
 def on_connect(auth=None):
     svc = services()
+    refuse_unless_clean(auth)
     if isinstance(auth, dict) and "track" in auth:
         cid = svc.engine.centre_of_track(auth.get("track"))
         if cid is None:
@@ -170,11 +178,11 @@ def on_connect(auth=None):
     who, key = _principal(auth)
     if who is None:
         raise ConnectionRefusedError("unauthorized")
+    refuse_foreign_origin(auth)
+    send_state_then_join(who, state_for)
     session["principal"] = who
     session["token_hash"] = key
     _connections[request.sid] = (who, key)
-    join_room(centre_room(who.centre_id))
-    socketio.emit("state", state_for(who), to=request.sid)
     if who.kind == "device":  # recorded on a worker: the connect handshake does not wait for it
         _device_status.submit(_record_online, svc, who)
     return True
@@ -205,7 +213,7 @@ def current_socket_principal():
         return None
     if who.kind == "device":
         return device_principal_by_hash(services().db, session.get("token_hash") or "")
-    return user_principal(services().db, who.user_id, who.counter)
+    return user_principal(services().db, who.user_id, who.counter, who.centre_id)
 
 
 def _command(action: str, data):
@@ -224,12 +232,11 @@ def _command(action: str, data):
         if not isinstance(n, int) or isinstance(n, bool):
             return error_body("invalid_body", "counter must be a number")
         status, body = counter_command(services(), who, n, action, data, base_url())
-        return {"ticket": None} if status == 204 else body
+        return {"ticket": None} if status == 204 else for_principal(who, body)
     except QueueError as err:  # the same code and status a REST call would get
         return error_body(err.code, err.message, status=err.status)
-    except Exception:
-        log.exception("socket command %s failed", action)
-        return error_body("internal_error")
+    except Exception as err:  # noqa: BLE001 - an ack, never a dropped connection
+        return command_failure(action, err)
 
 
 def _register(action: str):
