@@ -31,7 +31,7 @@ def kiosk(sp):
     client = DeviceClient(sp.url, sp.add_device("kiosk", "Kiosk check-in")).start()
     printer = open_printer("dummy:")
     printing = PrintService(printer, client, poll_ok_s=0.1, poll_fault_s=0.1).start()
-    app = KioskApp(client, pygame.Surface((1080, 1920)), printing, timing=Timing(touch_guard_s=0.0))
+    app = KioskApp(client, pygame.Surface((1080, 1920)), printing, timing=Timing(touch_guard_s=0.0, late_tap_guard_s=0.0))
     app.printer = printer
     pump(app, lambda: app.screen == "home" and app._drawn_screen == "home")
     yield app

@@ -1,14 +1,14 @@
 """bookings: online numbers (and appointments) taken remotely
 
 Revision ID: 0004_bookings
-Revises: 0001
+Revises: 0007_province_centres
 """
 import layso.server.storage.models
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0004_bookings'
-down_revision = '0001'
+down_revision = '0007_province_centres'
 branch_labels = None
 depends_on = None
 
