@@ -76,6 +76,13 @@ def subscribe(db: Database, token, channel, ahead=None, phone=None, subscription
         return {"channel": channel, "ahead": ahead, "number": t.number}
 
 
+def page_options(db: Database, centre_id: int) -> dict:
+    """What the tracking page offers: the channels a citizen can choose here, and the default count."""
+    with db.read() as s:
+        cfg = Settings.of(s.get(Centre, centre_id)).notify
+    return {"channels": [c for c in ("sms", "zalo") if c in channels_of(cfg)], "ahead": cfg.default_ahead}
+
+
 def _insert_ignore(s, rows: list[dict]) -> int:
     if not rows:
         return 0

@@ -235,3 +235,57 @@ def test_manager_sees_bookings_and_notifications(napp, gateway, frozen_clock):
     assert summary["total"]["checked_in"] == 1 and summary["total"]["booked"] == 1 and summary["lapse_rate"] == 0.0
     staff_html = napp.test_client().get("/manage/remote")
     assert staff_html.status_code in (302, 403)
+
+
+def test_tracking_page_offers_the_configured_channels(napp):
+    t = issue(napp, 1)[0]
+    html = napp.test_client().get(f"/t/{token_of(t)}").get_data(as_text=True)
+    assert 'id="t-notify"' in html and '<option value="sms">SMS</option>' in html and 'value="zalo"' not in html
+    assert f'"notify_url": "/api/v1/track/{token_of(t)}/notify"' in html
+
+
+def test_tracking_page_without_channels_offers_nothing(app, svc, cid):
+    t = svc.engine.issue(cid, "bhxh").value
+    html = app.test_client().get(f"/t/{token_of(t)}").get_data(as_text=True)
+    assert 'id="t-notify"' not in html
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_asks_for_an_sms_and_gets_it_when_called(tmp_path, gateway, artifacts):
+    """End to end: the tracking page in Chromium at 390×844, a real server whose worker sends to the
+    local gateway when a counter calls the number."""
+    from conftest import chromium, start_server
+    data = small_config_data()
+    data["notify"] = {"sms": {"url": gateway.url + "/sms", "timeout_s": 2}}
+    sp = start_server(tmp_path, config=data)
+    try:
+        kiosk, panel = sp.add_device("kiosk", "Kiosk"), sp.add_device("counter", "Panel 3", counter=3)
+        first = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
+        mine = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
+        with chromium() as browser:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN", device_scale_factor=2)
+            page = context.new_page()
+            page.goto(mine["track_url"])
+            page.fill("#t-notify input[name=phone]", "0912 345 678")
+            page.fill("#t-notify input[name=ahead]", "0")
+            page.screenshot(path=str(artifacts / "tracking_notify_form.png"), full_page=True)
+            page.click("#t-notify button[type=submit]")
+            page.locator("#t-notify-done").wait_for(state="visible", timeout=10_000)
+            assert "0" in page.inner_text("#t-notify-done")
+            page.screenshot(path=str(artifacts / "tracking_notify_done.png"), full_page=True)
+            context.close()
+        def wait_for(n: int) -> None:
+            end = time.monotonic() + 15
+            while time.monotonic() < end and len(gateway.delivered("/sms")) < n:
+                time.sleep(0.05)
+
+        assert sp.post("/api/v1/counters/3/next", panel, {}).json()["ticket"]["number"] == first["number"]
+        wait_for(1)  # nobody ahead now (a ticket called before the count was taken is only told it is called)
+        assert sp.post("/api/v1/counters/3/next", panel, {}).json()["ticket"]["number"] == mine["number"]
+        wait_for(2)
+        texts = [m["body"]["text"] for m in gateway.delivered("/sms")]
+        assert texts == [f"Trung tâm Phục vụ hành chính công xã: so {mine['number']} con 0 nguoi truoc ban.",
+                         f"Trung tâm Phục vụ hành chính công xã: moi so {mine['number']} den quay 3."]
+    finally:
+        sp.stop()
