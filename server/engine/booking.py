@@ -35,7 +35,7 @@ from layso.server.domain.booking import (
     slots_of,
 )
 from layso.server.errors import BadRequest, Conflict, NotFound
-from layso.server.storage.models import Booking, DaySequence, Field, Ticket
+from layso.server.storage.models import AuditEntry, Booking, DaySequence, Field, Ticket
 from sqlalchemy import func, or_, select
 
 BOOKING_STATUSES = ("booked", "checked_in", "lapsed", "cancelled")
@@ -491,6 +491,25 @@ class BookingCommands:
             if fields:
                 self.engine._queue_changed(cmd, *fields)
             return n
+
+        return self.engine._run(centre_id, run)
+
+    def save_settings(self, centre_id: int, booking: dict, user_id: int | None = None):
+        """New online booking settings (validated `BookingConfig.model_dump(mode="json")`), audited."""
+        def run(cmd):
+            codes = set(cmd.s.execute(select(Field.code).where(Field.centre_id == cmd.centre.id)).scalars())
+            named = set(booking.get("closed_fields", [])) | set(booking.get("appointment_fields", [])) | \
+                set(booking.get("field_caps", {})) | set(booking.get("slot_capacity", {}))
+            if named - codes:
+                raise BadRequest(f"unknown fields {sorted(named - codes)}", "field_not_found")
+            before = cmd.centre.settings.get("booking", {})
+            if before == booking:
+                return None
+            cmd.centre.settings = {**cmd.centre.settings, "booking": booking}  # a new dict: the change is saved
+            cmd.s.add(AuditEntry(centre_id=cmd.centre.id, at=cmd.now, user_id=user_id, action="booking.change",
+                                 target="booking", data={k: [before.get(k), v] for k, v in booking.items()
+                                                          if before.get(k) != v}))
+            return None
 
         return self.engine._run(centre_id, run)
 

@@ -289,3 +289,29 @@ def test_phone_asks_for_an_sms_and_gets_it_when_called(tmp_path, gateway, artifa
                          f"Trung tâm Phục vụ hành chính công xã: moi so {mine['number']} den quay 3."]
     finally:
         sp.stop()
+
+
+def test_admin_changes_booking_settings(app, svc, cid):
+    from layso.server.auth import add_user
+    from layso.server.storage.models import AuditEntry
+    add_user(svc.db, "root", "admin", "password-123")
+    c = app.test_client()
+    c.post("/api/v1/session", json={"username": "root", "password": "password-123"})
+    page = c.get("/admin/booking").get_data(as_text=True)
+    assert 'name="horizon_days" inputmode="numeric" value="6"' in page
+    import re
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": csrf, "enabled": "on", "hours": "07:00-11:00, 13:00-16:00", "horizon_days": "3", "online_share": "0.4",
+            "field_caps": "bhxh=20", "closed_fields": "", "per_citizen_daily": "1", "lapse_at": "15:30",
+            "lapse_after_call_min": "", "appointment_fields": "dat-dai", "slot_minutes": "20", "slot_capacity": "",
+            "check_in_before_min": "10", "check_in_after_min": "10"}
+    r = c.post("/admin/booking", data=form)
+    assert r.status_code == 302, r.get_data(as_text=True)[-500:]
+    cfg = svc.engine.booking.options(cid)
+    assert len(cfg["fields"][0]["days"]) <= 4 and cfg["per_citizen_daily"] == 1
+    with svc.db.read() as s:
+        assert s.execute(select(AuditEntry.action).where(AuditEntry.action == "booking.change")).scalar() is not None
+    bad = c.post("/admin/booking", data={**form, "closed_fields": "nope"})
+    assert bad.status_code == 400 and "nope" in bad.get_data(as_text=True)
+    bad = c.post("/admin/booking", data={**form, "online_share": "2"})
+    assert bad.status_code == 400
