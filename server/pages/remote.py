@@ -18,6 +18,19 @@ from layso.config import BookingConfig
 bp = Blueprint("remote", __name__)
 
 
+@bp.app_template_global()
+def bookings_today() -> dict:
+    """For the manager's live view: today's bookings per field code → {booked, checked_in, lapsed, total}."""
+    who = g.get("who")
+    if who is None:
+        return {}
+    out = {}
+    for f in services().engine.booking.day_summary(who.centre_id)["fields"]:
+        both = {k: f["number"][k] + f["appointment"][k] for k in f["number"]}
+        out[f["code"]] = {**both, "total": sum(both.values()) - both["cancelled"]}
+    return out
+
+
 @bp.get("/manage/remote")
 @role_required("manager")
 def page():

@@ -315,3 +315,16 @@ def test_admin_changes_booking_settings(app, svc, cid):
     assert bad.status_code == 400 and "nope" in bad.get_data(as_text=True)
     bad = c.post("/admin/booking", data={**form, "online_share": "2"})
     assert bad.status_code == 400
+
+
+def test_live_view_shows_todays_bookings_per_field(app, svc, cid):
+    from layso.server.auth import add_user
+    svc.engine.booking.book(cid, "bhxh", citizen_key="a")
+    svc.engine.booking.book(cid, "bhxh", citizen_key="b")
+    add_user(svc.db, "boss", "manager", "password-123")
+    c = app.test_client()
+    c.post("/api/v1/session", json={"username": "boss", "password": "password-123"})
+    for path in ("/manage", "/manage/live/body"):
+        html = c.get(path).get_data(as_text=True)
+        cell = html[html.index('data-booked="bhxh"'):][:200]
+        assert ">2</span>" in cell, cell
