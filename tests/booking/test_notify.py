@@ -327,4 +327,4 @@ def test_live_view_shows_todays_bookings_per_field(app, svc, cid):
     for path in ("/manage", "/manage/live/body"):
         html = c.get(path).get_data(as_text=True)
         cell = html[html.index('data-booked="bhxh"'):][:200]
-        assert ">2</span>" in cell, cell
+        assert ": 2</small>" in cell, cell
