@@ -550,8 +550,19 @@ class BookingCommands:
                 f[kind][status] += n
             total = {k: sum(f["number"][k] + f["appointment"][k] for f in fields.values()) for k in BOOKING_STATUSES}
             decided = total["checked_in"] + total["lapsed"]
+            cfg = cmd.cfg.booking
+            on_time = late = 0  # appointments' punctuality: checked in within their window, or later
+            for start, at in cmd.s.execute(select(Booking.slot_start, Booking.checked_in_at).where(
+                    Booking.centre_id == cmd.centre.id, Booking.day == the_day, Booking.kind == "appointment",
+                    Booking.status == "checked_in")):
+                if at <= check_in_window(start, cfg.check_in_before_min, cfg.check_in_after_min)[1]:
+                    on_time += 1
+                else:
+                    late += 1
             return {"day": the_day.isoformat(), "fields": list(fields.values()), "total": total,
-                    "lapse_rate": round(total["lapsed"] / decided, 3) if decided else None}
+                    "lapse_rate": round(total["lapsed"] / decided, 3) if decided else None,
+                    "appointments": {"on_time": on_time, "late": late,
+                                     "on_time_share": round(on_time / (on_time + late), 3) if on_time + late else None}}
 
         return self.engine._read(centre_id, run)
 

@@ -192,3 +192,14 @@ def test_property_appointment_order_follows_the_rule(tmp_path_factory, frozen_cl
                     assert (pos[a] < pos[w]) == (tw > ta), (a, w, on_time, order)
     finally:
         e.db.dispose()
+
+
+def test_punctuality_of_appointments(ap, frozen_clock):
+    e, cid = ap
+    a = e.booking.book(cid, "dat-dai", slot="10:00", citizen_key="a").value
+    b = e.booking.book(cid, "dat-dai", slot="10:00", citizen_key="b").value
+    frozen_clock.set(datetime(2026, 11, 23, 10, 15, tzinfo=HCM))  # the window's last moment
+    e.booking.check_in(cid, a["code"])
+    frozen_clock.advance(seconds=1)
+    e.booking.check_in(cid, b["code"])
+    assert e.booking.day_summary(cid)["appointments"] == {"on_time": 1, "late": 1, "on_time_share": 0.5}
