@@ -37,13 +37,15 @@ from layso.server.realtime.guard import (
 )
 from layso.server.services import services
 
+from layso.protocol import EventType as E
+
 log = logging.getLogger("layso.realtime")
 
 socketio = SocketIO()
 
 # Event types a public tracking page may see, stripped of ids and tracking links.
-PUBLIC_TYPES = {"ticket.called", "ticket.recalled", "ticket.completed", "ticket.skipped", "ticket.cancelled",
-                "ticket.transferred", "queue.changed", "ticker.changed"}
+PUBLIC_TYPES = {E.TICKET_CALLED, E.TICKET_RECALLED, E.TICKET_COMPLETED, E.TICKET_SKIPPED, E.TICKET_CANCELLED,
+                E.TICKET_TRANSFERRED, E.QUEUE_CHANGED, E.TICKER_CHANGED}
 
 
 # This process's connections: sid → (principal, token hash for a device). Used to keep each
