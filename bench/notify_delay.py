@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from layso.bench.officers import seat_officers
 from layso.bench.run import BenchServer, percentiles
 from layso.server.auth import add_device
 from layso.server.engine import QueueEngine
@@ -86,6 +87,7 @@ def run(waiting: int, seconds: float, db_url: str | None) -> dict:
     counters = [c["number"] for c in data["counters"]]
     tokens = {n: add_device(db, "counter", f"Panel {n}", centre_code=data["centre"]["code"], counter=n)
               for n in counters}
+    seat_officers(db, cid)  # a counter with nobody signed in cannot call
     server = BenchServer(work, url, cfg_path).start()
     time.sleep(2.0)  # the worker's first round counts the people ahead of every subscription
     sent_at: dict[str, float] = {}

@@ -75,6 +75,8 @@ def napp(tmp_path, frozen_clock, gateway, monkeypatch):
                       "webhook": {"url": gateway.url + "/hook", "secret": SECRET, "timeout_s": 2},
                       "max_attempts": 4}
     application = create_app(parse_config(data), db_url=f"sqlite:///{tmp_path / 'n.db'}", testing=True)
+    from conftest import seat_officers
+    seat_officers(application.extensions["layso"].db)  # a counter without an officer cannot call
     yield application
     application.extensions["layso"].db.dispose()
 
@@ -261,6 +263,7 @@ def test_phone_asks_for_an_sms_and_gets_it_when_called(tmp_path, gateway, artifa
     sp = start_server(tmp_path, config=data)
     try:
         kiosk, panel = sp.add_device("kiosk", "Kiosk"), sp.add_device("counter", "Panel 3", counter=3)
+        sp.seat_officers()
         first = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
         mine = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
         with chromium() as browser:
