@@ -26,6 +26,7 @@ from layso.screenshot import ScreenshotWriter
 from layso.client import ONLINE, UNAUTHORIZED, ApiError, DeviceClient
 from layso.text import local_now
 
+from . import checkin
 from .printing import PrintService
 from .ticket import compose, destination_of, ticket_content
 from .screens import (HOME, ISSUING, PRIORITY, PRIORITY_FIELDS, REFUSED, SERVER_AWAY, TICKET, Target, View,
@@ -34,7 +35,7 @@ from .screens import (HOME, ISSUING, PRIORITY, PRIORITY_FIELDS, REFUSED, SERVER_
 log = logging.getLogger("layso.kiosk")
 
 # Screens where a touch picks something and the inactivity timeout leads back to the first page.
-CHOOSING = (HOME, PRIORITY, PRIORITY_FIELDS)
+CHOOSING = (HOME, PRIORITY, PRIORITY_FIELDS, checkin.CHECKIN)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class KioskApp:
         self._shot_pending = False
         self._refreshing = False
         self._last_refresh = clock()
+        self.scan = checkin.ScanReader()  # a barcode scanner types the booking's QR, then Enter
+        self.code = ""  # a booking code typed on the check-in screen
         self._reprints: set[int] = set()  # tickets reprinted for staff: their outcome goes back to the server
 
     # ---- the loop ---------------------------------------------------------------------------------
@@ -129,7 +132,8 @@ class KioskApp:
 
     def draw(self) -> bool:
         view = self.view()
-        self._targets = draw(self.surface, view)
+        self._targets = checkin.draw(self.surface, view, self.code) if self.screen == checkin.CHECKIN \
+            else draw(self.surface, view)
         self._drawn_screen = self.screen
         self._drawn_minute = self._minute()
         self._dirty = False
@@ -144,7 +148,8 @@ class KioskApp:
                     priority=self.priority, connection=self.connection, printer_fault=self.printer_fault,
                     has_printer=self.printing is not None, ticket=self.ticket,
                     destination=destination_of(self.ticket) if self.ticket else "",
-                    print_state=self.print_state, refused_code=self.refused_code)
+                    print_state=self.print_state, refused_code=self.refused_code,
+                    checkin=bool((self.centre.get("booking") or {}).get("enabled")))
 
     # ---- input --------------------------------------------------------------------------------------
     def handle(self, event: pygame.event.Event) -> None:
@@ -154,6 +159,9 @@ class KioskApp:
         elif event.type == pygame.KEYDOWN:
             if event.key == pygame.K_ESCAPE and not self.fullscreen:
                 self.running = False
+            scanned = self.scan.feed(event, self.clock())
+            if scanned is not None and self.screen in CHOOSING and self._online():
+                self._check_in(scanned)
         elif event.type == pygame.MOUSEBUTTONDOWN:
             if event.button == 1 and not getattr(event, "touch", False):  # touches come as FINGERDOWN
                 self.touch(event.pos)
@@ -190,6 +198,14 @@ class KioskApp:
             self._screen_since = self.clock()  # a double tap turns one page, not two
             self._guard_s = self.timing.touch_guard_s
             self._dirty = True
+        elif kind == "checkin" and self.screen == HOME:
+            self.code = ""
+            self._go(checkin.CHECKIN, by_hand=True)
+        elif kind in ("key", "erase") and self.screen == checkin.CHECKIN:
+            self.code = checkin.add_key(self.code, action)
+            self._dirty = True
+        elif kind == "submit" and self.screen == checkin.CHECKIN and self._online():
+            self._check_in(self.code)
         elif kind == "back" and self.screen == PRIORITY_FIELDS:
             self.priority = None
             self._go(PRIORITY, by_hand=True)
@@ -270,6 +286,34 @@ class KioskApp:
             except Exception:  # noqa: BLE001 - the ticket is issued: show it even if it cannot print
                 log.exception("ticket %s could not be prepared for printing", ticket.get("number"))
         self._results.put(("issued", request, ticket))
+
+    def _check_in(self, text: str) -> None:
+        """A scanned or typed booking code: check it in; its ticket is printed and shown like any other."""
+        code = checkin.code_of(text)
+        self.code = ""
+        if code is None:
+            self._refused(None, "booking_not_found")
+            return
+        self._go(ISSUING)
+        threading.Thread(target=self._check_in_worker, args=(code,), name="layso-kiosk-checkin", daemon=True).start()
+
+    def _check_in_worker(self, code: str) -> None:
+        try:
+            ticket = self.client.api("POST", f"/bookings/{code}/check-in", {}, headers={"Accept-Language": "vi"})
+        except ApiError as err:
+            log.info("check-in %s refused: %s", code, err)
+            self._results.put(("refused", None, _refusal(err)))
+            return
+        except Exception:  # noqa: BLE001 - never leave the citizen on "issuing"
+            log.exception("check-in %s failed", code)
+            self._results.put(("refused", None, "offline"))
+            return
+        if self.printing is not None:
+            try:
+                self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
+            except Exception:  # noqa: BLE001 - checked in: show it even if it cannot print
+                log.exception("ticket %s could not be prepared for printing", ticket.get("number"))
+        self._results.put(("issued", None, ticket))
 
     def _issued_ticket(self, request: Request, ticket: dict) -> None:
         self._request = None

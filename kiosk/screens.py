@@ -59,6 +59,7 @@ class View:
     destination: str = ""
     print_state: str = "printing"  # printing | printed | failed | none
     refused_code: str = ""
+    checkin: bool = False  # offer the check-in of online bookings (kiosk/checkin.py)
 
 
 Action = tuple
@@ -196,7 +197,7 @@ def draw(surface: pygame.Surface, view: View) -> list[Target]:
 
 def home_pages(view: View, m: Metrics) -> tuple[HomeFrame, list]:
     """The frame and the pages of field buttons of the home screen for `view`."""
-    priority = bool(view.categories) or view.screen == PRIORITY_FIELDS
+    priority = bool(view.categories) or view.screen == PRIORITY_FIELDS or view.checkin
     frame = home_frame(m, False, nav=False, priority=priority)  # the status shows in the header
     pages = paginate(view.fields, frame.grid, m)
     if len(pages) > 1:
@@ -236,9 +237,16 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
             _button(surface, frame.priority, f"‹ {texts.BACK}", m, bg=WHITE, ink=INK)
             targets.append((frame.priority, ("back",)))
         else:
-            _priority_button(surface, frame.priority, online, m)
-            if online:
-                targets.append((frame.priority, ("priority",)))
+            row = frame.priority
+            if view.checkin:  # the bottom row is shared with the check-in of online bookings
+                from .checkin import home_button
+                row, checkin_rect = split_row(row, 2, m.gap) if view.categories else (None, row)
+                target = home_button(surface, checkin_rect, online, m)
+                targets += [target] if target else []
+            if row is not None:
+                _priority_button(surface, row, online, m)
+                if online:
+                    targets.append((row, ("priority",)))
     return targets
 
 

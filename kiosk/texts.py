@@ -72,6 +72,22 @@ REFUSED = {
 }
 REFUSED_OTHER = "Xin vui lòng thử lại hoặc liên hệ cán bộ hướng dẫn."
 
+# Check-in of a number or appointment booked online (kiosk/checkin.py)
+CHECKIN_BUTTON = "ĐÃ ĐẶT SỐ TRỰC TUYẾN"
+CHECKIN_BUTTON_HINT = "Quét mã QR hoặc nhập mã đặt số"
+CHECKIN_TITLE = "NHẬP MÃ ĐẶT SỐ"
+CHECKIN_HINT = "Hoặc đưa mã QR trên điện thoại vào đầu đọc mã"
+CHECKIN_ERASE = "Xóa"
+CHECKIN_CONFIRM = "Xác nhận"
+CHECKIN_WORKING = "Đang kiểm tra mã đặt số…"
+REFUSED.update({
+    "booking_not_found": "Không tìm thấy mã đặt số. Xin vui lòng kiểm tra lại mã.",
+    "lapsed": "Số đã đặt đã hết hiệu lực. Xin vui lòng lấy số mới.",
+    "too_early": "Chưa đến ngày hoặc giờ xác nhận của lịch hẹn này.",
+    "already_checked_in": "Mã đặt số này đã được xác nhận rồi.",
+    "booking_cancelled": "Số đã đặt này đã bị hủy.",
+})
+
 
 def format_ahead(ahead: int) -> str:
     """"Có 3 người đang chờ trước bạn" (or nobody)."""

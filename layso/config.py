@@ -53,6 +53,15 @@ def parse_interval(text: str) -> tuple[time, time | None]:
     return start, end
 
 
+def check_intervals(v: list[str]) -> list[str]:
+    """A day's intervals must parse, be in order and not overlap."""
+    parsed = [parse_interval(x) for x in v]
+    for (_s1, e1), (s2, _e2) in zip(parsed, parsed[1:]):
+        if e1 is None or s2 < e1:
+            raise ValueError("intervals must be in order and must not overlap")
+    return v
+
+
 class CentreConfig(_Model):
     code: Annotated[str, Field(pattern=_CODE)] = "main"
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -102,11 +111,7 @@ class HoursConfig(_Model):
     @field_validator("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     @classmethod
     def _intervals(cls, v: list[str]) -> list[str]:
-        parsed = [parse_interval(x) for x in v]
-        for (s1, e1), (s2, _e2) in zip(parsed, parsed[1:]):
-            if e1 is None or s2 < e1:
-                raise ValueError("intervals must be in order and must not overlap")
-        return v
+        return check_intervals(v)
 
     def intervals(self, weekday: str) -> list[tuple[time, time | None]]:
         return [parse_interval(x) for x in getattr(self, weekday)]
@@ -230,6 +235,81 @@ class VoiceConfig(_Model):
         return v
 
 
+class BookingConfig(_Model):
+    """The remote channel: online numbers taken from a phone (and, later, appointments)."""
+
+    enabled: bool = False
+    # When the booking page takes bookings (local time, like opening hours; every day).
+    hours: list[str] = Field(default_factory=lambda: ["08:00-16:00"])
+    # Today and up to this many days ahead (only days the centre is open).
+    horizon_days: Annotated[int, Field(ge=0, le=60)] = 6
+    # Share of each field's daily cap that may be taken online; `field_caps` sets a number per field
+    # instead, and `closed_fields` takes fields out of online booking.
+    online_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    field_caps: dict[str, Annotated[int, Field(ge=0, le=999_999)]] = Field(default_factory=dict)
+    closed_fields: list[str] = Field(default_factory=list)
+    # Online numbers per citizen and day (by phone number when given, else by the browser's cookie).
+    per_citizen_daily: Annotated[int, Field(ge=1, le=50)] = 2
+    # Lapse: a number not checked in by this local hour of its day (None: the day's closing) …
+    lapse_at: str | None = "16:00"
+    # … or this many minutes after it was first called without a check-in (None: never).
+    lapse_after_call_min: Annotated[int, Field(ge=1, le=600)] | None = 15
+    # Appointments: fields that offer time slots, the slot length, the people per slot (by field; by
+    # default from the field's counters and the mean service time) and the check-in window around a
+    # slot's start. Checked in within the window, an appointment goes ahead of walk-ins issued after
+    # the slot's start; later, it becomes an ordinary ticket.
+    appointment_fields: list[str] = Field(default_factory=list)
+    slot_minutes: Annotated[int, Field(ge=5, le=240)] = 30
+    slot_capacity: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
+    check_in_before_min: Annotated[int, Field(ge=0, le=240)] = 15
+    check_in_after_min: Annotated[int, Field(ge=0, le=240)] = 15
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        return check_intervals(v)
+
+    @field_validator("lapse_at")
+    @classmethod
+    def _lapse_at(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", v):
+            raise ValueError("must be HH:MM")
+        return v
+
+
+class GatewayConfig(_Model):
+    """The centre's own SMS or Zalo (ZNS) provider, reached through an HTTP gateway: layso POSTs
+    `{to, channel, text, key}` as JSON with `Authorization: Bearer <token>` (key: one per message, so
+    the gateway can drop a repeat)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    token: Annotated[str, Field(max_length=500)] = ""
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class WebhookConfig(_Model):
+    """Another system told of every notification: JSON POSTs signed with HMAC-SHA256 of the body
+    (`X-Layso-Signature: sha256=<hex>`)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    secret: Annotated[str, Field(min_length=16, max_length=500)]
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class NotifyConfig(_Model):
+    """Telling citizens when their turn is near or called (tracking page → outbox → worker)."""
+
+    sms: GatewayConfig | None = None
+    zalo: GatewayConfig | None = None
+    webhook: WebhookConfig | None = None
+    default_ahead: Annotated[int, Field(ge=0, le=50)] = 3
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 8
+    sms_template: Annotated[str, Field(max_length=300)] = "{centre}: so {number} con {ahead} nguoi truoc ban."
+    called_template: Annotated[str, Field(max_length=300)] = "{centre}: moi so {number} den quay {counter}."
+
+
 class Config(_Model):
     centre: CentreConfig
     hours: HoursConfig
@@ -239,6 +319,8 @@ class Config(_Model):
     queue: QueueConfig = Field(default_factory=QueueConfig)
     rating: RatingConfig
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    booking: BookingConfig = Field(default_factory=BookingConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Config":
@@ -258,6 +340,11 @@ class Config(_Model):
         unserved = [c for c in codes if c not in served]
         if unserved:
             raise ValueError(f"fields served by no counter: {unserved}")
+        b = self.booking
+        unknown = sorted((set(b.field_caps) | set(b.closed_fields) | set(b.appointment_fields)
+                          | set(b.slot_capacity)) - set(codes))
+        if unknown:
+            raise ValueError(f"booking names unknown fields {unknown}")
         return self
 
 
@@ -317,6 +404,9 @@ def preset_data(name: str, open_all_hours: bool = False) -> dict:
         hours["holidays"] = []
         for f in data.get("fields", []):
             f.pop("cutoff", None)
+        booking = data.setdefault("booking", {})
+        booking["hours"] = ["00:00-24:00"]  # online booking all day too
+        booking["lapse_at"] = ""  # numbers lapse at the (midnight) closing, or after a call
     return data
 
 

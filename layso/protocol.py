@@ -4,6 +4,7 @@ Pure Python: importing this module never imports Flask or SQLAlchemy.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from enum import StrEnum
@@ -29,6 +30,11 @@ class EventType(StrEnum):
     TICKER_CHANGED = "ticker.changed"
     TICKET_REPRINT = "ticket.reprint"
     TICKET_REPRINTED = "ticket.reprinted"  # the kiosk's answer: printed or not, and why
+    BOOKING_CREATED = "booking.created"
+    BOOKING_CHECKED_IN = "booking.checked_in"
+    BOOKING_LAPSED = "booking.lapsed"
+    BOOKING_CANCELLED = "booking.cancelled"
+    BOOKING_RESCHEDULED = "booking.rescheduled"
 
 
 EVENTS = tuple(str(e) for e in EventType)
@@ -36,6 +42,25 @@ COUNTER_COMMANDS = ("next", "recall", "skip", "complete", "pause", "resume", "tr
 PRINTER_STATUSES = ("ok", "paper_out", "cover_open", "offline")
 
 GAP_TIMEOUT_S = 1.0
+
+# Booking codes (online numbers, appointments): short, from an alphabet without look-alikes (no
+# 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B); the booking's QR carries its link with `c=CODE`.
+BOOKING_CODE_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
+_CODE_RE = re.compile(rf"^[{BOOKING_CODE_ALPHABET}]{{6,8}}$")
+_CODE_IN_URL = re.compile(rf"[?&#]c=([{BOOKING_CODE_ALPHABET}]{{6,8}})(?:$|[&#])", re.IGNORECASE)
+
+
+def read_booking_code(text) -> str | None:
+    """The booking code in what a citizen typed or a scanner sent: the bare code (any case, spaces
+    and dashes ignored) or the booking's QR link carrying `c=CODE`. None if there is none."""
+    if not isinstance(text, str) or len(text) > 300:
+        return None
+    text = text.strip()
+    m = _CODE_IN_URL.search(text)
+    if m:
+        return m.group(1).upper()
+    bare = re.sub(r"[\s-]", "", text).upper()
+    return bare if _CODE_RE.match(bare) else None
 
 
 class SeqBuffer:

@@ -125,6 +125,9 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
     app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.book", fromlist=["bp"]).bp)
+    app.register_blueprint(__import__("layso.server.pages.remote", fromlist=["bp"]).bp)
+    app.register_blueprint(csrf.exempt(__import__("layso.server.api.booking", fromlist=["bp"]).bp))
     app.register_blueprint(__import__("layso.server.pages.province", fromlist=["bp"]).bp)
     # ---- end of page blueprints ----
     _register_errors(app)
@@ -167,6 +170,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
                 d.online = False
     if janitor and not testing:
         start_janitor(app)
+        __import__("layso.server.notify.worker", fromlist=["start_notifier"]).start_notifier(svc)
     return app
 
 
@@ -249,6 +253,7 @@ def run_janitor(svc: Services) -> None:
         with svc.db.read() as s:
             ids = s.execute(select(Centre.id)).scalars().all()
         for cid in ids:
+            svc.publish(svc.engine.booking.lapse(cid).events)  # before closing: lapses come first
             res = svc.engine.close_days(cid)
             if res.events:
                 svc.publish(res.events)
@@ -257,6 +262,7 @@ def run_janitor(svc: Services) -> None:
             svc.field_openness[cid] = openness
             if previous is not None and previous != openness:
                 svc.publish(svc.engine.announce_fields(cid).events)
+        __import__("layso.server.notify.outbox", fromlist=["x"]).forget_phones(svc.db)  # phones: not past the day
         disconnect_revoked(svc.db)
     except Exception:
         log.exception("janitor run failed")

@@ -19,7 +19,9 @@ _STATS_FIGURES = {
         "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
         "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")},
     "rating_counts": {"type": "object", "additionalProperties": {"type": "integer"},
-                      "description": "ratings per score, best first"}}
+                      "description": "ratings per score, best first"},
+    "by_channel": {"type": "object", "description": "tickets issued per channel",
+                   "properties": {c: {"type": "integer"} for c in ("kiosk", "staff", "online", "appointment")}}}
 
 OBJECTS = {
     "Field": {"type": "object", "required": ["code", "name", "agency", "waiting", "open_counters", "est_wait_s",
@@ -179,6 +181,10 @@ def document() -> dict:
                     "centre": {"type": "string"},
                     "kind": {"type": "string", "enum": ["wait_over_target", "paper_out", "display_offline"]}}}}}}))},
     }
+    from layso.server.api.booking import openapi_parts  # the remote channel's routes (api/booking.py)
+    more_paths, more_components = openapi_parts(_op, _json, _ref)
+    paths.update(more_paths)
+    components.update(more_components)
     return {"openapi": "3.1.0",
             "info": {"title": "layso API", "version": __version__,
                      "description": "Queue numbers for public administrative service centres."},

@@ -29,6 +29,8 @@ class QueueEngine(TicketCommands, CallCommands, CounterCommands, RatingCommands,
     def __init__(self, db: Database, default_base_url: str | None = None):
         super().__init__(db, default_base_url)
         self.service_times = ServiceTimes()
+        from layso.server.engine.booking import BookingCommands
+        self.booking = BookingCommands(self)  # the remote channel's commands (engine/booking.py)
 
 
 __all__ = ["MAX_ID", "MAX_TEXT", "RECENT_CALLS", "Command", "Event", "QueueEngine", "Result", "Settings",

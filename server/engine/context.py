@@ -18,7 +18,7 @@ from layso.server.storage.models import Centre, Counter, Ticket, TicketEvent
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from layso.config import PriorityConfig, QueueConfig, RatingConfig
+from layso.config import BookingConfig, NotifyConfig, PriorityConfig, QueueConfig, RatingConfig
 
 if TYPE_CHECKING:
     from layso.server.engine import QueueEngine
@@ -63,6 +63,8 @@ class Settings:
         self.voice = s.get("voice", {})
         self.thank_you = s.get("thank_you", "")
         self.categories = {c.code: c.name for c in self.priority.categories}
+        self.booking = BookingConfig.model_validate(s.get("booking", {}))
+        self.notify = NotifyConfig.model_validate(s.get("notify", {}))
 
     @classmethod
     def of(cls, centre: Centre) -> "Settings":

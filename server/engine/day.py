@@ -25,7 +25,8 @@ def centre_dict(cmd: Command) -> dict:
             "rating": {"levels": [lv.model_dump() for lv in sorted(cfg.rating.levels, key=lambda x: -x.score)],
                        "satisfied_min": cfg.rating.satisfied_min, "reason_max": cfg.rating.reason_max,
                        "reasons": cfg.rating.reasons, "panel_window_s": cfg.rating.panel_window_s},
-            "voice": cfg.voice, "open_now": cfg.hours.is_open(cmd.now)}
+            "voice": cfg.voice, "open_now": cfg.hours.is_open(cmd.now),
+            "booking": {"enabled": cfg.booking.enabled}}  # kiosks offer check-in of online bookings
 
 
 class DayCommands:

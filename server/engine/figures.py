@@ -136,10 +136,10 @@ class QueueFigures:
     def daily_cap(f: Field) -> int:
         return numbering.daily_cap(f.daily_cap, f.range_size)
 
-    def _next_number(self, cmd: Command, f: Field) -> int:
-        """The field's next daily sequence number, in one statement (upsert … RETURNING)."""
+    def _next_number(self, cmd: Command, f: Field, day=None) -> int:
+        """The field's next daily sequence number (of today, or of `day`), in one statement (upsert … RETURNING)."""
         ins = (sqlite_insert if cmd.s.bind.dialect.name == "sqlite" else pg_insert)(DaySequence)
-        stmt = (ins.values(field_id=f.id, day=cmd.today, last=1)
+        stmt = (ins.values(field_id=f.id, day=day or cmd.today, last=1)
                 .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
                 .returning(DaySequence.last))
         return cmd.s.execute(stmt).scalar_one()

@@ -49,7 +49,8 @@ def seed_centre(db: Database, config: Config) -> int:
 def settings_of(config: Config) -> dict:
     data = config.model_dump(mode="json")
     return {"hours": data["hours"], "priority": data["priority"], "queue": data["queue"],
-            "rating": data["rating"], "voice": data["voice"], "thank_you": config.centre.thank_you}
+            "rating": data["rating"], "voice": data["voice"], "thank_you": config.centre.thank_you,
+            "booking": data["booking"], "notify": data["notify"]}
 
 
 def _create_centre(s: Session, config: Config) -> int:

@@ -51,7 +51,7 @@ add_page_link("admin", "admin.page", _l("Administration"))
 
 SECTIONS = (("admin.page", _l("Overview")), ("admin.fields", _l("Fields")), ("admin.counters", _l("Counters")),
             ("admin.hours", _l("Opening hours")), ("admin.ticker", _l("Ticker")), ("admin.devices", _l("Devices")),
-            ("admin.accounts", _l("Accounts")))
+            ("admin.accounts", _l("Accounts")), ("remote.settings", _l("Online booking")))
 ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
 
 

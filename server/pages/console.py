@@ -127,6 +127,8 @@ def page_texts() -> dict:
         "score_mean": _("mean score %(score)s"),
         "choose_target": _("Choose a field or a counter."),
         "enter_number": _("Enter a ticket number."),
+        "enter_code": _("Enter the booking code (6 to 8 letters and digits)."),
+        "checked_in": _("Booking checked in: number %(number)s is in the queue."),
         "confirm_close": _("Close the counter and end your shift?"),
         "reprint": _("Reprint"),
         "reprint_sent": _("Number %(number)s was sent to the kiosk that issued it; waiting for the kiosk to print it…"),

@@ -48,9 +48,18 @@ def page(token: str):
         "timezone": scale.get("timezone", "Asia/Ho_Chi_Minh"),
         "ticket": ticket,
         "texts": js_texts(),
+        **_notify_config(cid, token),
     }
     return render_template("track.html", t=ticket, scale=scale, config=config, wait_text=wait_text,
                            status_text=status_text, ended=ENDED)
+
+
+def _notify_config(centre_id: int, token: str) -> dict:
+    """The notification choices of the page (server/notify): channels configured at this centre."""
+    from layso.server.notify.outbox import page_options
+    opts = page_options(services().db, centre_id)
+    return {"notify": opts["channels"], "notify_ahead": opts["ahead"],
+            "notify_url": url_for("booking_api.notify", token=token)}
 
 
 def rating_scale(centre_id: int) -> dict:
@@ -117,4 +126,5 @@ def js_texts() -> dict:
         "choose_score": _("Please choose how satisfied you are."),
         "rated": _("Thank you for your rating."),
         "error": _("Something went wrong. Please try again."),
+        "notify_done": _("We will send you a message when %(n)s people are ahead of you, and when you are called.", n="{n}"),
     }

@@ -61,6 +61,8 @@ CONFIG_MESSAGES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"^counter (?P<n>\d+) serves unknown fields (?P<list>.*)$"),
      _l("counter %(n)s serves fields that do not exist: %(list)s.")),
     (re.compile(r"^fields served by no counter: (?P<list>.*)$"), _l("these fields are served by no counter: %(list)s.")),
+    (re.compile(r"^booking names unknown fields (?P<list>.*)$"),
+     _l("the online booking settings name fields that do not exist: %(list)s.")),
     (re.compile(r"^rating levels must have distinct scores$"), _l("each rating level needs its own score.")),
     (re.compile(r"^satisfied_min must be one of the levels' scores$"),
      _l("the lowest satisfied score must be the score of one of the levels.")),

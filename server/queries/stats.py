@@ -31,8 +31,8 @@ from layso.server.domain import rating
 from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
 from layso.server.storage.database import Database
-from layso.server.storage.models import Centre, Counter, Field, User
-from sqlalchemy import select
+from layso.server.storage.models import Centre, Counter, Field, Ticket, User
+from sqlalchemy import func, select
 
 GROUPS = ("field", "counter", "officer", "hour", "day")
 COLUMNS = ("issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
@@ -213,6 +213,38 @@ def _pg_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, gro
     return out, total
 
 
+# ---- tickets by channel (kiosk, staff, online, appointment) -------------------------------------------
+CHANNELS = ("kiosk", "staff", "online", "appointment")
+_CHANNEL_KEYS = {"field": Ticket.field_id, "counter": Ticket.counter_id, "officer": Ticket.officer_id, "day": Ticket.day}
+
+
+def _no_channels() -> dict:
+    return dict.fromkeys(CHANNELS, 0)
+
+
+def _by_channel(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, groups) -> tuple[dict, dict]:
+    """Issued tickets per group key and channel (GET /stats rows' `by_channel`), and the total."""
+    in_range = (Ticket.centre_id == centre_id, Ticket.day >= d_from, Ticket.day <= d_to)
+    out: dict = {}
+    for g in groups:
+        counts: dict = {}
+        if g == "hour":
+            for at, channel in s.execute(select(Ticket.issued_at, Ticket.channel).where(*in_range)):
+                c = counts.setdefault(at.astimezone(tz).hour, _no_channels())
+                c[channel] = c.get(channel, 0) + 1
+        else:
+            key = _CHANNEL_KEYS[g]
+            for k, channel, n in s.execute(select(key, Ticket.channel, func.count(Ticket.id)).where(*in_range)
+                                           .group_by(key, Ticket.channel)):
+                c = counts.setdefault(k, _no_channels())
+                c[channel] = c.get(channel, 0) + n
+        out[g] = counts
+    total = _no_channels()
+    for channel, n in s.execute(select(Ticket.channel, func.count(Ticket.id)).where(*in_range).group_by(Ticket.channel)):
+        total[channel] = total.get(channel, 0) + n
+    return out, total
+
+
 # ---- both -----------------------------------------------------------------------------------------
 @dataclass
 class _Names:
@@ -253,11 +285,14 @@ def compute_groups(db: Database, centre_id: int, d_from: date, d_to: date,
         else:
             by_group, total = _pg_aggregate(s, centre_id, d_from, d_to, tz, groups, default_target_min,
                                             satisfied_min)
+        channels, channels_total = _by_channel(s, centre_id, d_from, d_to, tz, groups)
     out_groups = {}
     for g in groups:
         found = by_group[g]
-        out_groups[g] = [{"key": _out_key(g, k, names), "label": _label(g, k, names), **found[k]}
+        out_groups[g] = [{"key": _out_key(g, k, names), "label": _label(g, k, names), **found[k],
+                          "by_channel": channels[g].get(k, _no_channels())}
                          for k in sorted(found, key=lambda k: _order(g, k, names))]
+    total = {**total, "by_channel": channels_total}
     levels = [lv.model_dump() for lv in sorted(cfg.rating.levels, key=lambda lv: -lv.score)]
     return {"from": d_from.isoformat(), "to": d_to.isoformat(), "total": {"key": None, "label": None, **total},
             "groups": out_groups, "rating_levels": levels, "satisfied_min": satisfied_min,

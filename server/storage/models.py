@@ -266,3 +266,83 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(120), default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Booking(Base):
+    """A number or appointment taken remotely (the booking page or its API).
+
+    Nothing personal is kept: the citizen is a keyed hash (`citizen_key`) of the phone number or of
+    a browser cookie, used only to count bookings per citizen and day. An online number (`number`)
+    has its ticket from the moment of booking (`ticket_id`, same tracking token).
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "request_id"),
+        Index("ix_bookings_day_field", "centre_id", "day", "field_id"),
+        Index("ix_bookings_citizen", "centre_id", "day", "citizen_key"),
+        Index("ix_bookings_status", "centre_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))  # number | appointment
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    day: Mapped[date] = mapped_column(Date)
+    slot_start: Mapped[datetime | None]
+    slot_end: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(12), default="booked")  # booked | checked_in | lapsed | cancelled
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    track_token: Mapped[str] = mapped_column(String(40), unique=True)
+    citizen_key: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    checked_in_at: Mapped[datetime | None]
+    checked_in_by: Mapped[str | None] = mapped_column(String(10))  # kiosk | staff
+    lapsed_at: Mapped[datetime | None]
+    lapse_reason: Mapped[str | None] = mapped_column(String(20))  # hour | after_call | day_closed
+    cancelled_at: Mapped[datetime | None]
+
+    field: Mapped[Field] = relationship(foreign_keys=[field_id])
+    ticket: Mapped[Ticket | None] = relationship(foreign_keys=[ticket_id])
+
+
+class NotifySubscription(Base):
+    """A citizen asked to be told when `ahead` people are left before their ticket, and when it is
+    called. The phone number is kept only until the day's closing (the janitor clears it)."""
+
+    __tablename__ = "notify_subscriptions"
+    __table_args__ = (UniqueConstraint("ticket_id", "channel"), Index("ix_notify_subs_active", "centre_id", "active"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # sms | zalo | webpush
+    ahead: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    subscription: Mapped[dict | None] = mapped_column(JSON)  # a browser's Web Push subscription
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """One notification to send, sent by the notifier worker with retries (never by a command).
+    One row per subscription, kind (`ahead`, `called`) and channel: a message is never queued twice."""
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (UniqueConstraint("subscription_id", "kind", "channel"), Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_centre", "centre_id", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("notify_subscriptions.id"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # ahead | called
+    channel: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    trigger_at: Mapped[datetime | None]  # when what it reports happened (delay measurements)
+    sent_at: Mapped[datetime | None]

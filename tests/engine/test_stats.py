@@ -127,9 +127,12 @@ def check_against_independent(db, centre_id: int, d_from: date, d_to: date) -> d
     got = compute_groups(db, centre_id, d_from, d_to)
     total = dict(got["total"])
     total.pop("key"), total.pop("label")
+    assert sum(total.pop("by_channel").values()) == total["issued"]  # channels: tests/booking
     assert total == expected["total"]
     for g in GROUPS:
-        rows = {r["key"]: {k: v for k, v in r.items() if k not in ("key", "label")} for r in got["groups"][g]}
+        assert all(sum(r["by_channel"].values()) == r["issued"] for r in got["groups"][g]), g
+        rows = {r["key"]: {k: v for k, v in r.items() if k not in ("key", "label", "by_channel")}
+                for r in got["groups"][g]}
         assert rows == expected[g], g
     return got
 

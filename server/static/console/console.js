@@ -352,6 +352,16 @@
     if (!number) { say(T.enter_number, true); return; }
     callNumber(number).then(function (res) { if (res) { $("call-number").value = ""; } });
   });
+  $("checkin-form").addEventListener("submit", function (ev) {  /* an online booking's code (or its scanned QR) */
+    ev.preventDefault();
+    var text = $("checkin-code").value.trim(), m = /[?&#]c=([A-Za-z0-9]{6,8})/.exec(text);
+    var code = (m ? m[1] : text.replace(/[\s-]/g, "")).toUpperCase();
+    if (!/^[A-Z0-9]{6,8}$/.test(code)) { say(T.enter_code, true); return; }
+    run("/bookings/" + encodeURIComponent(code) + "/check-in", {}, function (res) {
+      $("checkin-code").value = "";
+      return fmt(T.checked_in, { number: res ? res.number : "" });
+    });
+  });
   $("pause-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var reason = $("pause-reason").value.trim();

@@ -38,6 +38,7 @@
     show("t-waiting", st === "waiting");
     show("t-called", st === "called");
     show("t-ended", st === "done" || st === "no_show" || st === "cancelled");
+    if ($("t-notify-card")) { show("t-notify-card", st === "waiting"); }
     show("t-rating", !!n.can_rate && !rated);
     show("t-rated", rated || !!n.rating);
     if (st === "waiting") {
@@ -122,6 +123,23 @@
     post(cfg.cancel, {}).then(function () { $("t-error").hidden = true; return refresh(); })
       .catch(function (err) { $("t-error").textContent = errorText(err); show("t-error", true); refresh(); });
   });
+
+  // ---- notifications (server/notify): SMS or Zalo when N people are ahead, and when called
+  var notify = $("t-notify");
+  if (notify) {
+    notify.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var ahead = parseInt(notify.elements.ahead.value, 10);
+      var body = {channel: notify.elements.channel.value, phone: notify.elements.phone.value.trim()};
+      if (!isNaN(ahead)) { body.ahead = ahead; }
+      post(cfg.notify_url, body).then(function (res) {
+        show("t-notify-error", false);
+        notify.hidden = true;
+        $("t-notify-done").textContent = T.notify_done.replace("{n}", res.ahead);
+        show("t-notify-done", true);
+      }).catch(function (err) { $("t-notify-error").textContent = errorText(err); show("t-notify-error", true); });
+    });
+  }
 
   // ---- rating
   var form = $("t-rating-form");

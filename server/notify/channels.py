@@ -1,0 +1,80 @@
+"""Notification channels: how one outbox message leaves the server.
+
+Each channel is an object with `send(message) -> None` that raises `DeliveryError(reason)` when the
+message did not get through (the worker then retries with back-off). `channels_of(cfg)` builds them
+from a centre's `[notify]` settings; a channel without settings is unavailable.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import requests
+
+from layso.config import GatewayConfig, NotifyConfig, WebhookConfig
+
+
+class DeliveryError(Exception):
+    """The message was not delivered; `str(err)` says why (shown to the manager)."""
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> None:
+    try:
+        r = requests.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=timeout)
+    except requests.Timeout:
+        raise DeliveryError(f"no answer within {timeout:g} s") from None
+    except requests.RequestException as err:
+        raise DeliveryError(f"cannot reach the gateway: {type(err).__name__}") from None
+    if not 200 <= r.status_code < 300:
+        raise DeliveryError(f"the gateway answered {r.status_code}: {r.text[:120]}")
+
+
+class HttpGateway:
+    """The centre's SMS or Zalo (ZNS) provider behind an HTTP gateway (see `GatewayConfig`)."""
+
+    def __init__(self, channel: str, cfg: GatewayConfig):
+        self.channel = channel
+        self.cfg = cfg
+
+    def send(self, message: dict) -> None:
+        if not message.get("to"):
+            raise DeliveryError("no phone number (it is deleted at the day's closing)")
+        body = json.dumps({"to": message["to"], "channel": self.channel, "text": message["text"],
+                           "key": message["key"]}, ensure_ascii=False).encode()
+        headers = {"Idempotency-Key": message["key"]}
+        if self.cfg.token:
+            headers["Authorization"] = f"Bearer {self.cfg.token}"
+        _post(self.cfg.url, body, headers, self.cfg.timeout_s)
+
+
+class Webhook:
+    """Another system, told of each notification without the phone number; the body is signed."""
+
+    channel = "webhook"
+
+    def __init__(self, cfg: WebhookConfig):
+        self.cfg = cfg
+
+    def send(self, message: dict) -> None:
+        body = json.dumps({k: v for k, v in message.items() if k != "to"}, ensure_ascii=False,
+                          sort_keys=True).encode()
+        _post(self.cfg.url, body, {"X-Layso-Signature": "sha256=" + sign(self.cfg.secret, body),
+                                   "Idempotency-Key": message["key"]}, self.cfg.timeout_s)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The webhook signature: HMAC-SHA256 of the body with the shared secret, hex."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def channels_of(cfg: NotifyConfig) -> dict:
+    """The configured channels by name (sms, zalo, webhook)."""
+    out = {}
+    if cfg.sms is not None:
+        out["sms"] = HttpGateway("sms", cfg.sms)
+    if cfg.zalo is not None:
+        out["zalo"] = HttpGateway("zalo", cfg.zalo)
+    if cfg.webhook is not None:
+        out["webhook"] = Webhook(cfg.webhook)
+    return out

@@ -1,0 +1,80 @@
+"""The notifier worker: one thread per server process that matches queue events to subscriptions
+and sends the outbox, woken by the publisher after each command (or every `every_s` at the latest).
+Nothing it does runs inside a command: a slow or failing gateway never delays the queue."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from layso.server.notify.outbox import Matcher, deliver, forget_phones
+from layso.server.storage.database import Database
+
+log = logging.getLogger("layso.notify")
+
+
+class NotifierWorker:
+    """One thread: each round matches and sends the calls first ("your turn" cannot wait), then —
+    at most every `recount_s` — counts the people ahead of every subscribed ticket (the slow part
+    with many subscriptions) and sends what that queued."""
+
+    def __init__(self, db: Database, every_s: float = 0.5, backoff_base_s: float = 1.0, recount_s: float = 1.0):
+        self.db = db
+        self.every_s = every_s
+        self.backoff_base_s = backoff_base_s
+        self.recount_s = recount_s
+        self._last_recount = float("-inf")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.matcher = Matcher(db)
+        self.thread = threading.Thread(target=self._loop, name="layso-notifier", daemon=True)
+
+    def start(self) -> "NotifierWorker":
+        self.thread.start()
+        return self
+
+    def wake(self, *_events) -> None:
+        """Called after a command's events are published: look for work now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(10)
+
+    def run_once(self, recount: bool = True) -> int:
+        """One round; `recount=False` leaves the people-ahead counting for a later round."""
+        self.matcher.run(ahead=False)
+        sent = deliver(self.db, backoff_base_s=self.backoff_base_s)
+        if recount:
+            self._last_recount = time.monotonic()
+            self.matcher.run()
+            sent += deliver(self.db, backoff_base_s=self.backoff_base_s)
+        return sent
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            try:
+                while self.run_once(recount=time.monotonic() - self._last_recount >= self.recount_s):
+                    pass  # something was sent: there may be more
+            except Exception:  # noqa: BLE001 - keep the worker alive; the next round retries
+                log.exception("notifier round failed")
+
+
+def start_notifier(svc) -> NotifierWorker:
+    """Start the worker and have the publisher wake it after each command."""
+    worker = NotifierWorker(svc.db).start()
+    inner = svc.publish
+
+    def publish_and_wake(events):
+        inner(events)
+        worker.wake()
+
+    svc.publish = publish_and_wake
+    svc.notifier = worker
+    return worker
+
+
+__all__ = ["NotifierWorker", "forget_phones", "start_notifier"]
