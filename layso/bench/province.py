@@ -46,6 +46,7 @@ from layso.bench.run import (
     split,
 )
 from layso.config import parse_config, preset_data
+from layso.bench.officers import seat_officers
 from layso.server.auth import add_device, add_user
 from layso.server.engine import QueueEngine
 from layso.server.engine.centres import create_from_config
@@ -122,6 +123,7 @@ def _devices(db: Database, code: str, cid: int, kind: str, devices: dict[str, in
         centre = s.get(Centre, cid)
         fields = [f["code"] for f in _fields(centre)]
     counters = _counter_numbers(db, cid)[:devices["counter"]]
+    seat_officers(db, cid)  # a counter with nobody signed in cannot call
     tokens = {"kiosk": [add_device(db, "kiosk", f"Kiosk {i + 1}", code) for i in range(devices["kiosk"])],
               "display": [add_device(db, "display", f"Màn hình {i + 1}", code) for i in range(devices["display"])],
               "counter": [add_device(db, "counter", f"Bảng quầy {n}", code, counter=n) for n in counters]}
