@@ -931,6 +931,8 @@ class QueueEngine:
         return self._run(centre_id, run)
 
     def device_status(self, centre_id: int, device_id: int, printer=None, detail=None, online=None) -> Result:
+        """A device's printer, detail and online flag; `online` may be a function (session, device) → bool
+        run inside the command's transaction (realtime/presence counts live connections there)."""
         if printer is not None and printer not in ("ok", "paper_out", "cover_open", "offline"):
             raise BadRequest("printer must be ok, paper_out, cover_open or offline", "invalid_printer_status")
         if detail is not None and (not isinstance(detail, str) or len(detail) > 300):
@@ -945,8 +947,9 @@ class QueueEngine:
                 d.printer, changed = printer, True
             if detail is not None and detail != d.status_detail:
                 d.status_detail, changed = detail, True
-            if online is not None and online != d.online:
-                d.online, changed = online, True
+            now_online = online(cmd.s, d) if callable(online) else online  # presence: decided in this transaction
+            if now_online is not None and now_online != d.online:
+                d.online, changed = now_online, True
             d.last_seen_at = cmd.now
             if changed:
                 cmd.emit("device.changed", {"device": device_dict(cmd, d)})

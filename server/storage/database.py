@@ -4,10 +4,16 @@ SQLite (embedded default): WAL, foreign keys on, synchronous=FULL so a printed t
 power cut, and every write transaction starts with BEGIN IMMEDIATE so numbering and call-next are
 serialised. PostgreSQL: every command locks its centre row (see engine), which also makes `seq`
 follow commit order; reads of snapshots run at REPEATABLE READ.
+
+Under the production server (gevent, monkey-patched by `layso serve`) SQLite's C calls would hold the
+whole process while they run (a commit waits for fsync): they run in gevent's thread pool instead,
+so other connections go on being served. psycopg 3 (≥ 3.1.14) and redis-py wait on gevent by
+themselves once the standard library is patched.
 """
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -37,6 +43,42 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def gevent_patched() -> bool:
+    """True in a process `layso serve` monkey-patched for gevent (never in tests' in-process apps)."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+    return monkey.is_module_patched("socket")
+
+
+def _offload_to_threads(engine: Engine) -> None:
+    """Run the SQLite driver's statements and commits in gevent's thread pool (native threads), so that
+    a statement or an fsync blocks only the greenlet that asked for it."""
+    import gevent
+
+    def run(fn, *args):
+        return gevent.get_hub().threadpool.apply(fn, args)
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, context):
+        run(cursor.execute, statement, parameters)
+        return True
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor, statement, context):
+        run(cursor.execute, statement)
+        return True
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor, statement, parameters, context):
+        run(cursor.executemany, statement, parameters)
+        return True
+
+    dialect = engine.dialect
+    dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
+    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
+
+
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=20, max_overflow=40)
@@ -55,6 +97,8 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    if gevent_patched():
+        _offload_to_threads(engine)
     return engine
 
 

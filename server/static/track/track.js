@@ -93,7 +93,7 @@
 
   function connect() {
     if (!window.io || finished(t)) return;
-    sock = window.io({auth: {track: cfg.token}, reconnectionDelayMax: 10000});
+    sock = window.io({auth: {track: cfg.token}, transports: ["websocket"], reconnectionDelayMax: 10000});
     sock.on("connect", function () { live = true; refresh(); });
     sock.on("disconnect", function () { live = false; stamp(); });
     sock.onAny(function (name, payload) { if (concerns(payload)) soon(); });
