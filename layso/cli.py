@@ -262,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.display.cli", fromlist=["register"]).register(sub)
     __import__("layso.kiosk.cli", fromlist=["register"]).register(sub)
     __import__("layso.server.cli_export", fromlist=["register"]).register(sub)
+    __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
+    __import__("layso.install", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

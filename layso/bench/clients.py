@@ -79,7 +79,9 @@ class Kiosk:
         self.tickets: list[tuple[int, str, str, str]] = []  # (id, field, day, number)
         self.errors: dict[str, int] = {}
 
-    def issue(self, field: str, priority: str | None) -> None:
+    def issue(self, field: str, priority: str | None, scheduled_at: float | None = None) -> None:
+        """One ticket; its latency runs from `scheduled_at` (epoch s, open loop: time spent waiting for
+        this kiosk's previous answer counts) or else from sending."""
         body = {"field": field, "request_id": uuid.uuid4().hex}
         if priority:
             body["priority"] = priority
@@ -91,7 +93,7 @@ class Kiosk:
             self.conn.request("POST", "/api/v1/tickets", data, self.headers)
             resp = self.conn.getresponse()
             payload = resp.read()
-            elapsed = time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0 if scheduled_at is None else time.time() - scheduled_at
         except (OSError, http.client.HTTPException) as err:
             self._error(type(err).__name__)
             if self.conn is not None:
@@ -108,33 +110,38 @@ class Kiosk:
     def _error(self, key: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def run(self, plan: FieldPlan, stop_at: float, interval: float | None, start_at: float) -> None:
-        """Issue until `stop_at` (or the plan runs out): flat out, or one ticket every `interval` s."""
+    def run(self, plan: FieldPlan, stop_at: float, interval: float | None, start_at: float,
+            open_loop: bool = False) -> None:
+        """Issue until `stop_at` (or the plan runs out): flat out, or one ticket every `interval` s
+        (open loop: on a fixed schedule, each latency counted from its scheduled moment)."""
         next_at = start_at + (random.uniform(0, interval) if interval else 0.0)
         while True:
+            scheduled = None
             if interval:
                 sleep_until(next_at)
-                next_at += interval * random.uniform(0.8, 1.2)
+                scheduled = next_at if open_loop else None
+                next_at += interval if open_loop else interval * random.uniform(0.8, 1.2)
             if time.time() >= stop_at:
                 break
             choice = plan.next()
             if choice is None:
                 break
-            self.issue(*choice)
+            self.issue(*choice, scheduled_at=scheduled)
         if self.conn is not None:
             self.conn.close()
 
 
 def kiosk_role(spec: dict, pipe: Connection) -> None:
     """spec: host, port, tokens, fields, priority_share, rate (tickets/s for all, None = flat out),
-    fixed (a list of field codes to issue once, or None)."""
+    open_loop (rate on a fixed schedule, latency from the schedule), fixed (field codes to issue once, or None)."""
     kiosks = [Kiosk(spec["host"], spec["port"], token) for token in spec["tokens"]]
     plan = FieldPlan(spec["fields"], spec["priority_share"], spec.get("fixed"), seed=spec.get("seed", 0))
     interval = len(kiosks) / spec["rate"] if spec.get("rate") else None
     pipe.send({"ready": len(kiosks), "failed": 0})
     go = pipe.recv()
     start_at, stop_at = go["go"], go["stop"]
-    threads = [threading.Thread(target=k.run, args=(plan, stop_at, interval, start_at), daemon=True)
+    threads = [threading.Thread(target=k.run, args=(plan, stop_at, interval, start_at, bool(spec.get("open_loop"))),
+                                daemon=True)
                for k in kiosks]
     sleep_until(start_at)
     cpu0, t0 = cpu_seconds(), time.time()

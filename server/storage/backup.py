@@ -97,6 +97,7 @@ def backup(db_url: str, out_dir: Path | None = None, keep: int = DEFAULT_KEEP, l
         target = sqlite3.connect(tmp)
         try:
             source.backup(target)  # the online backup API: a consistent snapshot, writers go on
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         finally:
             target.close()
             source.close()

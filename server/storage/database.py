@@ -59,6 +59,15 @@ def _offload_to_threads(engine: Engine) -> None:
     def run(fn, *args):
         return gevent.get_hub().threadpool.apply(fn, args)
 
+    mode = os.environ.get("LAYSO_SQLITE_THREADS", "all")
+    if mode == "off":
+        return
+    dialect = engine.dialect
+    dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
+    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
+    if mode == "commit":
+        return
+
     @event.listens_for(engine, "do_execute")
     def _execute(cursor, statement, parameters, context):
         run(cursor.execute, statement, parameters)
@@ -73,10 +82,6 @@ def _offload_to_threads(engine: Engine) -> None:
     def _executemany(cursor, statement, parameters, context):
         run(cursor.executemany, statement, parameters)
         return True
-
-    dialect = engine.dialect
-    dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
-    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
