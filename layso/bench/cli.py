@@ -25,6 +25,8 @@ def register(sub) -> None:
                    help="server processes (above 1: --db postgresql://… and a Redis --message-queue)")
     s.add_argument("--message-queue", default=None,
                    help="Redis URL for several processes (default: LAYSO_MESSAGE_QUEUE); the bench uses a channel of its own")
+    s.add_argument("--via-nginx", action="store_true",
+                   help="put nginx (deploy/nginx/layso.conf, plain HTTP) between the clients and the server")
     s.add_argument("--json", action="store_true", help="print the results as JSON")
     s.set_defaults(func=cmd_bench)
 
@@ -58,7 +60,7 @@ def cmd_bench(args) -> int:
                            scenarios=scenarios, progress=lambda m: print(f"layso bench: {m}", file=sys.stderr,
                                                                          flush=True),
                            open_loop=args.open_loop, workers=args.workers,
-                           message_queue=queue if args.workers > 1 else None)
+                           message_queue=queue if args.workers > 1 else None, via_nginx=args.via_nginx)
     except BenchError as err:
         print(f"layso: bench failed: {err}", file=sys.stderr)
         return 2

@@ -126,9 +126,11 @@ class BenchServer:
     """`layso serve` as a child process on 127.0.0.1."""
 
     def __init__(self, workdir: Path, db_url: str, config_path: Path, workers: int = 1,
-                 message_queue: str | None = None):
+                 message_queue: str | None = None, via_nginx: bool = False):
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.via_nginx = via_nginx
+        self.proxy = None  # nginx in front (plain HTTP), when asked
         self.log_path = workdir / f"server-{self.port}.log"
         self._cmd = [sys.executable, "-m", "layso.cli", "serve", "--config", str(config_path), "--db", db_url,
                      "--host", self.host, "--port", str(self.port), "--workers", str(workers)]
@@ -152,6 +154,8 @@ class BenchServer:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
+                if self.via_nginx:
+                    self._start_proxy()
                 return self
             if not line and self.proc.poll() is not None:
                 break
@@ -159,11 +163,24 @@ class BenchServer:
         tail = self.log_path.read_text(errors="replace")[-2000:]
         raise BenchError(f"the server did not start; its log ends with:\n{tail}")
 
+    def _start_proxy(self) -> None:
+        from layso.bench.proxy import NginxProxy, ProxyError
+        try:
+            self.proxy = NginxProxy(self._workdir / f"nginx-{self.port}", [f"{self.host}:{self.port}"], tls=False).start()
+        except ProxyError as err:
+            self.stop()
+            raise BenchError(str(err)) from None
+
+    @property
+    def client_port(self) -> int:
+        """Where clients connect: nginx's port when it stands in front, else the server's."""
+        return self.proxy.port if self.proxy is not None else self.port
+
     def pids(self) -> list[int]:
-        """The server's processes: the one process, or the parent and its workers."""
+        """The server's processes: the one process, or the parent and its workers (and nginx's)."""
         if not self.proc:
             return []
-        return [self.proc.pid, *child_pids(self.proc.pid)]
+        return [self.proc.pid, *child_pids(self.proc.pid), *(self.proxy.pids() if self.proxy else [])]
 
     def cpu_seconds(self) -> float | None:
         values = [process_cpu_seconds(pid) for pid in self.pids()]
@@ -171,11 +188,13 @@ class BenchServer:
 
     def rss_mib(self) -> list[float]:
         """Resident memory of each serving process (the workers only, when there is a parent)."""
-        pids = self.pids()
+        pids = [self.proc.pid, *child_pids(self.proc.pid)] if self.proc else []
         serving = pids[1:] or pids
         return [m for m in (process_rss_mib(pid) for pid in serving) if m is not None]
 
     def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -357,7 +376,7 @@ def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress, o
         progress(f"issue: server pid {server.proc.pid} on port {server.port}; "
                  f"{ISSUE_KIOSKS} kiosks {how} for {seconds:g} s")
         per_process = len(split(centre.tokens["kiosk"], ISSUE_KIOSKS // KIOSKS_PER_PROCESS))
-        pipes = [clients.start("kiosk", {"host": server.host, "port": server.port, "tokens": tokens,
+        pipes = [clients.start("kiosk", {"host": server.host, "port": server.client_port, "tokens": tokens,
                                          "fields": centre.fields, "priority_share": PRIORITY_SHARE,
                                          "rate": open_loop / per_process if open_loop else None,
                                          "open_loop": bool(open_loop), "seed": i})
@@ -418,7 +437,7 @@ def run_lobby(db: Database, workdir: Path, seconds: float, displays: int, counte
                             {"kiosk": ISSUE_KIOSKS, "display": displays, "counter": counters})
     server = BenchServer(workdir, db.url, centre.config_path, **(serving or {})).start()
     clients = Clients()
-    where = {"host": server.host, "port": server.port}
+    where = {"host": server.host, "port": server.client_port}
     try:
         plan = prefill_plan(centre, seconds)
         progress(f"lobby: server pid {server.proc.pid} on port {server.port}; "
@@ -528,7 +547,8 @@ def lobby_report(db: Database, centre: BenchCentre, seconds: float, displays: in
 # ---- the whole bench -----------------------------------------------------------------------------
 def run_bench(db_url: str | None = None, displays: int = 200, counters: int = 60, seconds: float = 30.0,
               scenarios: tuple[str, ...] = ("issue", "lobby"), progress: Progress = lambda _m: None,
-              open_loop: float | None = None, workers: int = 1, message_queue: str | None = None) -> dict:
+              open_loop: float | None = None, workers: int = 1, message_queue: str | None = None,
+              via_nginx: bool = False) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="layso-bench-"))
     url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     db = Database(url)
@@ -537,8 +557,8 @@ def run_bench(db_url: str | None = None, displays: int = 200, counters: int = 60
         kind = "sqlite (WAL, synchronous=FULL)" if db.sqlite else db.url.split("://")[0].split("+")[0]
         report: dict = {"database": kind,
                         "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
-                        "targets": TARGETS, "server_processes": workers}
-        serving = {"workers": workers, "message_queue": message_queue}
+                        "targets": TARGETS, "server_processes": workers, "via_nginx": via_nginx}
+        serving = {"workers": workers, "message_queue": message_queue, "via_nginx": via_nginx}
         if "issue" in scenarios:
             report["issue"] = run_issue(db, workdir, seconds, progress, open_loop, serving)
         if "lobby" in scenarios:
@@ -603,7 +623,8 @@ def format_table(report: dict) -> str:
             ("lobby", "errors", ", ".join(f"{k}: {n}" for k, n in r["errors"].items()) or "0", ""),
             *_check_rows("lobby", r), *_cpu_rows("lobby", r["cpu"]), *_rss_rows("lobby", r)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
-    head = (f"layso bench — {report['database']}, {report.get('server_processes', 1)} server process(es), "
+    head = (f"layso bench — {report['database']}, {report.get('server_processes', 1)} server process(es)"
+            f"{' behind nginx' if report.get('via_nginx') else ''}, "
             f"{report['cores']} cores, load average before "
             f"{' '.join(str(x) for x in report['load_average_before'])}")
     lines = [head, ""] + ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
