@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 
 from layso.server.domain.hours import Hours
-from layso.server.engine.commands import seed_centre
+from layso.server.engine import seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade
 from layso.server.storage.models import (

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate_year  # noqa: E402  (the generator beside this file)
-from layso.server.engine.commands import seed_centre  # noqa: E402
+from layso.server.engine import seed_centre  # noqa: E402
 from layso.server.queries.stats import GROUPS, compute_groups, compute_stats  # noqa: E402
 from layso.server.storage.database import Database  # noqa: E402
 from layso.server.storage.migrate import upgrade  # noqa: E402

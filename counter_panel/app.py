@@ -2,8 +2,15 @@
 the request worker's outcomes into the state machine, draws the screen and sets the LEDs.
 
 Nothing in the loop waits on the network: commands and ratings go through `RequestWorker`.
-Keyboard (for a desk test or a USB keypad): N next, R recall, S skip, C complete, P pause or resume,
-Shift+P close the counter, 1–5 rate (best first).
+
+The officer's actions come from, in any combination:
+- a GPIO keypad (`layso.hardware.buttons`, `--keypad FILE`);
+- a USB numeric keypad (any keyboard works): USB_KEYPAD below — 1 or Enter next, 2 recall, 3 skip,
+  4 complete, 5 pause or resume, 0 held with 5 (or Shift+P) close the counter; letters for a desk test:
+  N next, R recall, S skip, C complete, P pause or resume, Shift+P close;
+- the officer's strip of touch buttons, shown when the officer has no GPIO keys (`officer_touch`).
+The citizen rates on the touch screen (or GPIO rating buttons; the number row's 1–5 on a keyboard,
+best first, for a desk test).
 """
 from __future__ import annotations
 
@@ -28,13 +35,18 @@ log = logging.getLogger("layso.counter_panel")
 FPS = 20
 KEYBOARD = {pygame.K_n: "next", pygame.K_r: "recall", pygame.K_s: "skip", pygame.K_c: "complete",
             pygame.K_p: "pause"}
+# A USB numeric keypad at the officer's hand (its keys are the keypad's own codes, not the number row's).
+USB_KEYPAD = {pygame.K_KP1: "next", pygame.K_KP_ENTER: "next", pygame.K_KP2: "recall", pygame.K_KP3: "skip",
+              pygame.K_KP4: "complete", pygame.K_KP5: "pause"}
 RATING_KEYS = {pygame.K_1: 0, pygame.K_2: 1, pygame.K_3: 2, pygame.K_4: 3, pygame.K_5: 4}
 
 
 class CounterPanel:
     def __init__(self, client: DeviceClient, keypad: Keypad | None = None, size: tuple[int, int] = (800, 480),
                  screenshot: str | Path | None = None, fullscreen: bool = False,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, officer_touch: bool | None = None):
+        """`officer_touch`: show the officer's strip of touch buttons; None decides from the keypad
+        (shown unless the keypad has the officer's keys)."""
         pygame.display.init()
         pygame.font.init()
         pygame.display.set_caption("layso — quầy")
@@ -44,7 +56,9 @@ class CounterPanel:
             pygame.mouse.set_visible(False)
         self.client = client
         self.keypad = keypad or NullKeypad()
-        self.model = PanelModel(clock)
+        if officer_touch is None:
+            officer_touch = not self.keypad.has_officer_keys
+        self.model = PanelModel(clock, officer_touch=officer_touch)
         self.view = PanelView(self.surface.get_size())
         self.worker = RequestWorker(client)
         self.presses: "queue.Queue[Press]" = queue.Queue()
@@ -68,6 +82,7 @@ class CounterPanel:
         self.model.tick()
         self.keypad.show(self.model.led_status)
         self.hotspots = self.view.draw(self.surface, self.model)
+        self.model.frame_drawn()
         pygame.display.flip()
         if self.screenshots is not None:
             self.screenshots.offer(self.surface)
@@ -151,7 +166,10 @@ class CounterPanel:
             elif event.unicode:
                 self.model.type_text(event.unicode)
             return
-        if event.key in KEYBOARD:
+        if event.key in USB_KEYPAD:
+            long = event.key == pygame.K_KP5 and bool(pygame.key.get_pressed()[pygame.K_KP0])
+            self._send(self.model.on_press(Press(USB_KEYPAD[event.key], long=long)))
+        elif event.key in KEYBOARD:
             long = event.key == pygame.K_p and bool(event.mod & pygame.KMOD_SHIFT)
             self._send(self.model.on_press(Press(KEYBOARD[event.key], long=long)))
         elif event.key in RATING_KEYS:

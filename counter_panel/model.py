@@ -8,7 +8,14 @@ idle, serving, paused, rating, reasons (low score), thanks. The panel learns its
 Keys: next, recall, skip and complete send their command; pause pauses an open counter and resumes
 a paused one; a long press on pause closes the counter (end of shift). A key whose command is still
 on its way sends nothing more (together with the keypad's debouncing: never two commands for one
-press).
+press). The same actions come from a GPIO keypad, a USB numeric keypad (the app maps its keys) or,
+on a panel whose officer has no keys, the officer's strip of touch buttons (`officer_touch`).
+
+The citizen and the officer share a touch screen, so the officer's strip shows only on the officer's
+screens (idle, serving, paused, with an officer signed in): never on the rating, reasons or thank-you
+screens. A screen that appears by itself (a rating opening or ending, the thank-you ending) ignores
+taps for TAP_GUARD_S, so a tap meant for the screen before never lands on the next one; `officer_targets`
+says which actions the strip offers now.
 
 Rating flow: a `ticket.completed` event for this counter (from a button, the panel, or the staff
 console) opens the rating screen for `panel_window_s` seconds (less a small margin, so a rating
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from layso.hardware.buttons import Press
+from layso.text import nfc
 
 from . import texts
 
@@ -32,6 +40,7 @@ CONNECTING, OFFLINE, ERROR, CLOSED, SIGN_IN, IDLE, SERVING, PAUSED, RATING, REAS
 
 THANKS_S = 5.0
 FEEDBACK_S = 8.0
+TAP_GUARD_S = 1.0
 WINDOW_MARGIN_S = 2.0
 MAX_USERNAME, MAX_PIN = 32, 12
 END_RATING_CODES = {"already_rated", "window_over", "not_served", "forbidden", "ticket_not_found"}
@@ -81,9 +90,17 @@ class SignInForm:
     sending: bool = False
 
 
+# The officer's touch buttons, in the order the strip shows them.
+OFFICER_ACTIONS = ("next", "recall", "skip", "complete", "pause")
+OFFICER_SCREENS = frozenset({"idle", "serving", "paused"})
+
+
 class PanelModel:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic, officer_touch: bool = False):
         self.clock = clock
+        self.officer_touch = officer_touch  # the officer acts on the touch screen (no GPIO keys)
+        self._shown: str | None = None  # the screen of the last frame drawn, and since when
+        self._shown_since = float("-inf")
         self.connection = "connecting"
         self.counter_number: int | None = None
         self.identity_error: str | None = None
@@ -160,6 +177,38 @@ class PanelModel:
         """The names of the fields this counter serves."""
         names = {f["code"]: f["name"] for f in (self._snapshot or {}).get("fields", [])}
         return [names.get(code, code) for code in (self.counter or {}).get("fields", [])]
+
+    @property
+    def officer_present(self) -> bool:
+        return bool((self.counter or {}).get("officer"))
+
+    def officer_targets(self) -> dict[str, bool]:
+        """The officer's strip for this screen: action → enabled; empty when no strip shows.
+
+        Never on a citizen's screen (rating, reasons, thanks, sign-in) and only with an officer
+        signed in (a counter without one cannot call: its idle screen offers the sign-in)."""
+        screen = self.screen
+        if not self.officer_touch or screen not in OFFICER_SCREENS or not self.officer_present:
+            return {}
+        serving = screen == SERVING
+        return {"next": screen != PAUSED, "recall": serving, "skip": serving, "complete": serving, "pause": True}
+
+    def pause_label_resumes(self) -> bool:
+        return (self.counter or {}).get("status") == "paused"
+
+    # ---- taps and what the citizen saw ---------------------------------------------------------
+    def frame_drawn(self) -> None:
+        """The app drew the current screen: a new one starts its tap guard."""
+        screen = self.screen
+        if screen != self._shown:
+            self._shown, self._shown_since = screen, self.clock()
+
+    def taps_allowed(self) -> bool:
+        """False while a screen that appeared by itself is younger than TAP_GUARD_S, or when the screen
+        changed since it was drawn (the tap was aimed at what is no longer there)."""
+        if self._shown is None:
+            return True
+        return self.screen == self._shown and self.clock() - self._shown_since >= TAP_GUARD_S
 
     def _needs_reasons(self, score: int | None) -> bool:
         return score is not None and score <= self.rating_config.get("reason_max", 0)
@@ -285,16 +334,16 @@ class PanelModel:
 
     @staticmethod
     def _error(outcome: Outcome) -> str:
-        return texts.nfc(texts.ERRORS.get(outcome.code or "") or outcome.message or texts.ERROR_FALLBACK)
+        return nfc(texts.ERRORS.get(outcome.code or "") or outcome.message or texts.ERROR_FALLBACK)
 
     def _say(self, text: str, error: bool) -> None:
-        self.feedback = Feedback(texts.nfc(text), error, self.clock() + FEEDBACK_S)
+        self.feedback = Feedback(nfc(text), error, self.clock() + FEEDBACK_S)
 
     # ---- the officer's keys ----------------------------------------------------------------------
     def on_press(self, press: Press) -> Request | None:
         if press.key == "rating":
             if self.rating is not None and press.index is not None and press.index < len(self.levels):
-                return self.choose_score(self.levels[press.index]["score"])
+                return self._by_hand(self.choose_score, self.levels[press.index]["score"])
             return None
         name = self._command_for(press)
         return self.command(name) if name else None
@@ -320,7 +369,23 @@ class PanelModel:
 
     # ---- touches (targets come from the view's hot spots) ------------------------------------
     def on_tap(self, target: str) -> Request | None:
+        if not self.taps_allowed():
+            return None
+        return self._by_hand(self._tap, target)
+
+    def _by_hand(self, act: Callable, *args) -> Request | None:
+        """Run an action of the person at the panel: a screen it opens is theirs at once (no guard)."""
+        before = self.screen
+        request = act(*args)
+        after = self.screen
+        if after != before:
+            self._shown, self._shown_since = after, float("-inf")
+        return request
+
+    def _tap(self, target: str) -> Request | None:
         kind, _, arg = target.partition(":")
+        if kind == "officer":
+            return self._officer_tap(arg)
         if kind == "level" and self.rating is not None:
             return self.choose_score(int(arg))
         if kind == "reason" and self.rating is not None and not self.rating.sending:
@@ -335,6 +400,12 @@ class PanelModel:
             self.rating.score, self.rating.reasons, self.rating.error = None, [], None
             return None
         return self._sign_in_tap(kind, arg)
+
+    def _officer_tap(self, action: str) -> Request | None:
+        """A button of the officer's strip: only those the strip shows enabled now."""
+        if not self.officer_targets().get(action):
+            return None
+        return self.on_press(Press(action))
 
     def choose_score(self, score: int) -> Request | None:
         r = self.rating

@@ -1,18 +1,13 @@
 """Every text the counter panel shows, in Vietnamese (NFC), in one place."""
 from __future__ import annotations
 
-import unicodedata
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
 COUNTER = "QUẦY"
 SERVING = "ĐANG PHỤC VỤ SỐ"
 PRIORITY = "Ưu tiên"
 IDLE_TITLE = "Quầy sẵn sàng phục vụ"
 IDLE_HINT = "Xin mời công dân chờ gọi số"
+NO_OFFICER_TITLE = "Quầy chưa có cán bộ"
+NO_OFFICER_HINT = "Xin mời công dân chờ trong giây lát"
 FIELDS_SERVED = "Lĩnh vực"
 PAUSED_TITLE = "TẠM DỪNG PHỤC VỤ"
 PAUSED_HINT = "Xin vui lòng chờ trong giây lát."
@@ -47,6 +42,11 @@ SIGN_IN = "Đăng nhập"
 CANCEL = "Huỷ"
 ERASE = "Xoá"
 
+# The officer's strip of touch buttons (a panel whose officer has no keypad).
+OFFICER_BUTTONS = {"next": "Gọi tiếp", "recall": "Gọi lại", "skip": "Vắng mặt", "complete": "Hoàn thành",
+                   "pause": "Tạm dừng"}
+RESUME_BUTTON = "Tiếp tục"
+
 OFFICER = "Cán bộ: {name}"
 NO_OFFICER = "Chưa có cán bộ đăng nhập"
 
@@ -74,6 +74,7 @@ ERRORS = {
     "offline": "Mất kết nối máy chủ, lệnh chưa được gửi",
     "timeout": "Máy chủ không trả lời kịp, xin thử lại",
     "counter_paused": "Quầy đang tạm dừng. Hãy tiếp tục trước.",
+    "no_officer": "Chưa có cán bộ đăng nhập quầy: hãy đăng nhập bằng mã PIN rồi gọi số.",
     "counter_not_paused": "Quầy không ở trạng thái tạm dừng.",
     "no_current_ticket": "Quầy chưa phục vụ công dân nào.",
     "already_rated": "Lượt phục vụ này đã được đánh giá.",

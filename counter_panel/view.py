@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
-from importlib import resources
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 import pygame
 
+from layso.text import font_path, local_now, nfc
+
 from . import texts
-from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFLINE, PAUSED, RATING, REASONS, SERVING, SIGN_IN, THANKS,
-                    PanelModel)
+from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFICER_ACTIONS, OFFLINE, PAUSED, RATING, REASONS, SERVING,
+                    SIGN_IN, THANKS, PanelModel)
 
 BASE_W, BASE_H = 800, 480
 TOP_H, BOTTOM_H = 60, 52
+# The officer's strip (touch-only panels): below everything a citizen taps on the rating screen
+# (its level tiles end at RATING_BOTTOM), with a generous gap.
+STRIP_TOP, STRIP_H, STRIP_GAP = 370, 54, 14
+RATING_TOP, RATING_BOTTOM = 146, 336
 
 NAVY = (13, 42, 74)
 NAVY_DARK = (8, 28, 51)
@@ -38,32 +40,19 @@ class Hotspot:
     target: str
 
 
-def _font_path(bold: bool) -> str:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return str(resources.files("layso") / "fonts" / name)
-
-
 @functools.lru_cache(maxsize=64)
 def font(size: int, bold: bool = False) -> pygame.font.Font:
-    return pygame.font.Font(_font_path(bold), max(6, size))
+    return pygame.font.Font(font_path(bold), max(6, size))
 
 
 @functools.lru_cache(maxsize=512)
 def rendered(text: str, size: int, bold: bool, colour: tuple) -> pygame.Surface:
-    return font(size, bold).render(texts.nfc(text), True, colour)
-
-
-@functools.lru_cache(maxsize=4)
-def _zone(name: str | None) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name) if name else None
-    except (ValueError, ZoneInfoNotFoundError):
-        return None
+    return font(size, bold).render(nfc(text), True, colour)
 
 
 def local_time(timezone: str | None) -> str:
-    """HH:MM in the centre's time zone (the device's own when unknown)."""
-    return datetime.now(_zone(timezone)).strftime("%H:%M")
+    """HH:MM in the centre's time zone."""
+    return local_now(timezone).strftime("%H:%M")
 
 
 class PanelView:
@@ -87,7 +76,7 @@ class PanelView:
         """The largest font size not above `size` whose rendering fits `max_w` base pixels."""
         size_px = self.px(size)
         limit = self.px(max_w)
-        while size_px > 8 and font(size_px, bold).size(texts.nfc(text))[0] > limit:
+        while size_px > 8 and font(size_px, bold).size(nfc(text))[0] > limit:
             size_px = int(size_px * 0.92)
         return size_px
 
@@ -103,7 +92,7 @@ class PanelView:
         f = font(self.px(size), bold)
         limit = self.px(max_w)
         lines, line = [], ""
-        for word in texts.nfc(text).split():
+        for word in nfc(text).split():
             trial = f"{line} {word}".strip()
             if line and f.size(trial)[0] > limit:
                 lines.append(line)
@@ -143,8 +132,33 @@ class PanelView:
         {CONNECTING: self._connecting, OFFLINE: self._offline, ERROR: self._error, CLOSED: self._closed,
          SIGN_IN: self._sign_in, IDLE: self._idle, SERVING: self._serving, PAUSED: self._paused,
          RATING: self._rating, REASONS: self._reasons, THANKS: self._thanks}[screen](surf, model)
+        self._officer_strip(surf, model)
         self._bottom(surf, model)
         return self.hotspots
+
+    def _officer_strip(self, surf, model: PanelModel) -> None:
+        """The officer's touch buttons, when the model offers them (never on a citizen's screen)."""
+        targets = model.officer_targets()
+        if not targets:
+            return
+        gap = STRIP_GAP
+        w = (BASE_W - 40 - gap * (len(OFFICER_ACTIONS) - 1)) / len(OFFICER_ACTIONS)
+        for i, action in enumerate(OFFICER_ACTIONS):
+            label = texts.OFFICER_BUTTONS[action]
+            if action == "pause" and model.pause_label_resumes():
+                label = texts.RESUME_BUTTON
+            rect = self.r(20 + i * (w + gap), STRIP_TOP, w, STRIP_H)
+            if targets.get(action):
+                bg = {"complete": GREEN, "pause": (150, 98, 10)}.get(action, KEY_ON)
+                self.button(surf, rect, label, f"officer:{action}", bg=bg, size=22)
+            else:
+                pygame.draw.rect(surf, GREY, rect, border_radius=self.px(10))
+                size_px = self.fit(label, 22, True, w - 16)
+                img = rendered(label, size_px, True, (140, 150, 165))
+                surf.blit(img, img.get_rect(center=rect.center))
+
+    def _strip(self, model: PanelModel) -> bool:
+        return bool(model.officer_targets())
 
     def _top(self, surf, model: PanelModel) -> None:
         bar = self.r(0, 0, BASE_W, TOP_H)
@@ -173,8 +187,16 @@ class PanelView:
         if fb is not None:
             box = self.r(330, y + 6, BASE_W - 340, BOTTOM_H - 12)
             pygame.draw.rect(surf, RED if fb.error else GREEN, box, border_radius=self.px(8))
-            self.text(surf, fb.text, 21, WHITE, 330 + (BASE_W - 340) / 2, y + BOTTOM_H / 2, bold=True,
-                      max_w=BASE_W - 360)
+            cx, max_w = 330 + (BASE_W - 340) / 2, BASE_W - 360
+            if self.fit(fb.text, 21, True, max_w) >= self.px(18):
+                self.text(surf, fb.text, 21, WHITE, cx, y + BOTTOM_H / 2, bold=True, max_w=max_w)
+            else:  # a long message: two lines rather than letters too small to read
+                lines = self.wrap(fb.text, 16, True, max_w)
+                if len(lines) > 2:
+                    lines = [lines[0], " ".join(lines[1:])]
+                for i, line in enumerate(lines):
+                    self.text(surf, line, 16, WHITE, cx, y + BOTTOM_H / 2 + (i - (len(lines) - 1) / 2) * 18,
+                              bold=True, max_w=max_w)
         elif model.in_flight:
             self.text(surf, texts.SENDING_COMMAND, 20, SOFT, BASE_W - 14, y + BOTTOM_H / 2, anchor="midright")
         else:
@@ -207,8 +229,11 @@ class PanelView:
         self.button(surf, self.r(220, 300, 360, 76), texts.SIGN_IN_BUTTON, "signin:open", size=28)
 
     def _idle(self, surf, model: PanelModel) -> None:
-        self.text(surf, texts.IDLE_TITLE, 44, WHITE, BASE_W / 2, 130, bold=True, max_w=760)
-        self.text(surf, texts.IDLE_HINT, 30, SOFT, BASE_W / 2, 190, max_w=760)
+        # without an officer the counter cannot call: say so rather than "ready"
+        title, hint = (texts.IDLE_TITLE, texts.IDLE_HINT) if model.officer_present else \
+            (texts.NO_OFFICER_TITLE, texts.NO_OFFICER_HINT)
+        self.text(surf, title, 44, WHITE, BASE_W / 2, 130, bold=True, max_w=760)
+        self.text(surf, hint, 30, SOFT, BASE_W / 2, 190, max_w=760)
         names = model.field_names
         if names:
             self.paragraph(surf, f"{texts.FIELDS_SERVED}: {', '.join(names)}", 26, YELLOW, 235, max_w=720,
@@ -218,16 +243,18 @@ class PanelView:
 
     def _serving(self, surf, model: PanelModel) -> None:
         ticket = model.counter["ticket"]
+        # with the officer's strip below, the same lines sit a little higher and smaller
+        number_y, number_px, field_y, badge_y = (192, 150, 290, 316) if self._strip(model) else (215, 170, 325, 355)
         self.text(surf, texts.SERVING, 30, SOFT, BASE_W / 2, 95, bold=True)
-        self.text(surf, ticket["number"], 170, YELLOW, BASE_W / 2, 215, bold=True, max_w=760)
-        self.text(surf, ticket.get("field_name") or "", 34, WHITE, BASE_W / 2, 325, max_w=760)
+        self.text(surf, ticket["number"], number_px, YELLOW, BASE_W / 2, number_y, bold=True, max_w=760)
+        self.text(surf, ticket.get("field_name") or "", 34, WHITE, BASE_W / 2, field_y, max_w=760)
         if ticket.get("priority"):
             label = f"{texts.PRIORITY}: {ticket.get('priority_name') or ticket['priority']}"
             size = self.fit(label, 24, True, 700)
-            w = font(size, True).size(texts.nfc(label))[0] / self.k + 40
-            box = self.r((BASE_W - w) / 2, 355, w, 44)
+            w = font(size, True).size(nfc(label))[0] / self.k + 40
+            box = self.r((BASE_W - w) / 2, badge_y, w, 44)
             pygame.draw.rect(surf, AMBER, box, border_radius=self.px(22))
-            self.text(surf, label, 24, NAVY_DARK, BASE_W / 2, 377, bold=True, max_w=700)
+            self.text(surf, label, 24, NAVY_DARK, BASE_W / 2, badge_y + 22, bold=True, max_w=700)
 
     def _paused(self, surf, model: PanelModel) -> None:
         self._icon_bar(surf, AMBER)
@@ -236,7 +263,7 @@ class PanelView:
         reason = (model.counter or {}).get("pause_reason")
         if reason:
             y = self.paragraph(surf, reason, 32, WHITE, y, max_w=720, max_lines=2)
-        self.paragraph(surf, texts.PAUSED_HINT, 28, SOFT, y + 15, max_w=720)
+        self.paragraph(surf, texts.PAUSED_HINT, 28, SOFT, y + 15, max_w=720, max_lines=1 if self._strip(model) else 4)
 
     def _rating_header(self, surf, model: PanelModel, title: str) -> None:
         self.text(surf, title, 31, WHITE, BASE_W / 2, 92, bold=True, max_w=770)
@@ -264,14 +291,14 @@ class PanelView:
         sending = model.rating.sending
         for i, level in enumerate(levels):
             colour = LEVEL_COLOURS[int(i * (len(LEVEL_COLOURS) - 1) / max(1, n - 1) + 1e-9)]
-            rect = self.r(20 + i * (w + gap), 150, w, 232)
+            rect = self.r(20 + i * (w + gap), RATING_TOP, w, RATING_BOTTOM - RATING_TOP)
             chosen = model.rating.score == level["score"]
             pygame.draw.rect(surf, colour, rect, border_radius=self.px(14))
             if chosen:
                 pygame.draw.rect(surf, YELLOW, rect, width=self.px(5), border_radius=self.px(14))
             cx = 20 + i * (w + gap) + w / 2
-            self._face(surf, cx, 215, 44, 1 - 2 * i / max(1, n - 1))
-            y = 292
+            self._face(surf, cx, RATING_TOP + 58, 44, 1 - 2 * i / max(1, n - 1))
+            y = RATING_TOP + 134
             for line in self.wrap(level["label"], 24, True, w - 14)[:2]:
                 self.text(surf, line, 24, WHITE, cx, y, bold=True, max_w=w - 10)
                 y += 30

@@ -29,7 +29,8 @@ class RequestWorker:
 
     def close(self) -> None:
         self._requests.put(None)
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # a panel closed before it started has no thread to wait for
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:

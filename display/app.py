@@ -20,7 +20,7 @@ from layso.display import texts
 from layso.display.board import Announcement, Board
 from layso.display.screens import BoardScreen
 from layso.screenshot import ScreenshotWriter
-from layso.display.speech import make_voice
+from layso.voice import make_voice
 from layso.hardware.audio import Announcer
 
 log = logging.getLogger("layso.display")

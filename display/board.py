@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import logging
 import time
-import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from pydantic import ValidationError
-
 from layso.client import CONNECTING
 from layso.config import VoiceConfig
-from layso.display.speech import DEFAULT_TEMPLATE, announcement_text
+from layso.text import nfc
+from layso.voice import DEFAULT_TEMPLATE, announcement_text, voice_settings
 
 log = logging.getLogger("layso.display")
 
@@ -28,11 +26,7 @@ RECENT_KEPT = 12
 HIGHLIGHT_S = 6.0
 CALL_EVENTS = ("ticket.called", "ticket.recalled")
 
-__all__ = ["Board", "Call", "Announcement", "voice_settings"]
-
-
-def nfc(text: object) -> str:
-    return unicodedata.normalize("NFC", str(text)) if text is not None else ""
+__all__ = ["Board", "Call", "Announcement"]
 
 
 @dataclass(frozen=True)
@@ -67,16 +61,6 @@ class Announcement:
     recall: bool
     repeat: int
     call: Call
-
-
-def voice_settings(raw: object) -> VoiceConfig:
-    """The centre's voice settings from the snapshot (unknown keys ignored; invalid → defaults)."""
-    known = {k: v for k, v in raw.items() if k in VoiceConfig.model_fields} if isinstance(raw, dict) else {}
-    try:
-        return VoiceConfig.model_validate(known)
-    except ValidationError as err:
-        log.warning("invalid voice settings from the server, using defaults: %s", err)
-        return VoiceConfig()
 
 
 def _when(at: str) -> datetime | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pygame
 
@@ -18,7 +17,8 @@ from layso.client import ONLINE, UNAUTHORIZED
 from layso.display import texts
 from layso.display.board import Board, Call
 from layso.display.layout import Layout, compute_layout
-from layso.display.textfit import Fonts, nfc
+from layso.text import date_line, local_now, nfc
+from layso.textfit import Fonts
 
 PAGE_S = 8.0  # a long list turns a page this often
 RECENT_ROWS = 5
@@ -75,17 +75,6 @@ def paginate(n: int, avail_h: int, min_row: int, max_row: int, max_columns: int)
     return Pages(columns, rows, min(max_row, avail_h // rows), pages)
 
 
-def centre_tz(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def date_text(now: datetime) -> str:
-    return texts.DATE.format(weekday=texts.WEEKDAYS[now.weekday()], day=now.day, month=now.month, year=now.year)
-
-
 class BoardScreen:
     def __init__(self, size: tuple[int, int], fonts: Fonts | None = None):
         self.layout: Layout = compute_layout(*size)
@@ -106,8 +95,7 @@ class BoardScreen:
         if first:
             surface.fill(NAVY)
         changed: list[Rect] = []
-        tz = centre_tz(board.centre.get("timezone", ""))
-        local = datetime.fromtimestamp(board.server_time(), tz)
+        local = local_now(board.centre.get("timezone"), board.server_time())
         regions = (
             ("header", lo.header, self._header_key(board, local), lambda s, r: self._header(s, r, board, local)),
             ("call", lo.call, self._call_key(board, now), lambda s, r: self._call(s, r, board, now)),
@@ -172,7 +160,7 @@ class BoardScreen:
         clock = Rect(inner.right - clock_w, inner.y, clock_w, inner.height)
         date_box = Rect(clock.x, clock.y, clock.width, round(clock.height * 0.4))
         time_box = Rect(clock.x, date_box.bottom, clock.width, clock.height - date_box.height)
-        self._text(surface, date_text(local), date_box, SOFT, lo.px(2.6), lo.px(1.4), align="right")
+        self._text(surface, date_line(local), date_box, SOFT, lo.px(2.6), lo.px(1.4), align="right")
         self._text(surface, local.strftime("%H:%M:%S"), time_box, YELLOW, lo.px(4.4), lo.px(2.0), bold=True,
                    align="right")
         if board.connection != ONLINE and board.has_state:

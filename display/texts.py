@@ -39,6 +39,3 @@ PAGE = "Trang {page}/{pages}"
 OFFLINE = "Mất kết nối — đang kết nối lại"
 CONNECTING = "Đang kết nối tới máy chủ…"
 UNAUTHORIZED = "Mã thiết bị không hợp lệ — xin liên hệ quản trị viên"
-
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
-DATE = "{weekday}, {day:02d}/{month:02d}/{year}"

@@ -140,6 +140,11 @@ class Keypad(ABC):
     def close(self) -> None:
         """Release the pins."""
 
+    @property
+    def has_officer_keys(self) -> bool:
+        """True when the officer's keys (next, recall, …) are physical buttons here."""
+        return False
+
 class NullKeypad(Keypad):
     """No buttons and no LEDs: the panel is used by touch (and a keyboard when one is plugged in)."""
 
@@ -180,6 +185,10 @@ class GpioKeypad(Keypad):
         except (GPIOZeroError, ValueError) as err:
             self.close()
             raise KeypadError(f"cannot open the keypad's pins: {err}") from None
+
+    @property
+    def has_officer_keys(self) -> bool:
+        return bool(self.config.keys)
 
     def _factory_kw(self) -> dict:
         return {"pin_factory": self._factory} if self._factory is not None else {}

@@ -1,24 +1,23 @@
 """Render a queue ticket to a 1-bit image for a thermal printer.
 
 Cheap ESC/POS printers mangle Vietnamese code pages, so the whole ticket is drawn with Pillow and
-the DejaVu fonts shipped in ``layso/fonts`` and printed as a raster image.
+the DejaVu fonts shipped in ``layso/fonts`` and printed as a raster image. What the ticket says is
+the kiosk's (``layso.kiosk.ticket`` words it); this module only lays out and draws the lines.
 
 Public API::
 
-    TicketPrint(centre_name, number, field_name, destination, issued_at, ahead,
-                est_wait_s=None, track_url=None, priority_label=None,
-                thank_you="Cảm ơn quý khách!", header_lines=())
+    TicketPrint(centre_name, title, number, field_name, destination=None, priority=None,
+                details=(("issued", …), ("ahead", …), ("wait", …)), track_url=None,
+                qr_caption="", thank_you="", header_lines=())
     render_ticket(ticket, width=576) -> PIL.Image.Image      # mode "1", exactly `width` px wide
     layout_ticket(ticket, width=576) -> TicketLayout         # what render_ticket draws, with boxes
-    format_wait(seconds) -> str | None                       # "khoảng 25 phút", "dưới 1 phút", ...
-    format_ahead(n) -> str                                   # "Có 3 người đang chờ trước bạn"
     wrap_text(text, font, max_width) -> list[str]            # wrap by measured pixel width
 
 Widths: 576 px for 80 mm paper, 384 px for 58 mm paper (203 dpi heads).
 
-Layout, top to bottom: optional header lines, centre name (bold, wrapped), a rule, "SỐ THỨ TỰ", the
-number as large as the width allows, the field name (bold, wrapped, never clipped), "Mời đến: …",
-the priority label in a black band, a rule, issue time, people ahead, estimated wait, the QR code
+Layout, top to bottom: optional header lines, centre name (bold, wrapped), a rule, the title, the
+number as large as the width allows, the field name (bold, wrapped, never clipped), the destination,
+the priority line in a black band, a rule, the detail lines (issue time, people ahead, wait), the QR code
 of the tracking link with its caption, the thank-you line. Every string is normalised to NFC and
 every line is centred; wrapping is by measured pixel width and balanced, so a heading does not end
 on one orphan word. Glyph boxes (Vietnamese stacked diacritics included) always lie inside the
@@ -32,13 +31,13 @@ import math
 import threading
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import lru_cache
-from importlib import resources
 from typing import Sequence
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
+
+from layso.text import font_bytes, nfc
 
 __all__ = [
     "TicketPrint",
@@ -48,9 +47,6 @@ __all__ = [
     "LaidOutRule",
     "render_ticket",
     "layout_ticket",
-    "format_wait",
-    "format_ahead",
-    "format_issued_at",
     "wrap_text",
     "load_font",
     "PAPER_80MM",
@@ -75,23 +71,25 @@ _render_lock = threading.Lock()  # FreeType faces are shared; the kiosk renders 
 
 @dataclass(frozen=True)
 class TicketPrint:
-    """What one printed ticket shows. Texts in Vietnamese, as people will read them."""
+    """The lines of one printed ticket, by role, already worded (the kiosk words them: kiosk/ticket.py).
+
+    `details` are the small lines under the second rule, each with its role ("issued", "ahead",
+    "wait"); a line left out is None or absent. Every text is drawn as given, normalised to NFC.
+    """
 
     centre_name: str
+    title: str  # "SỐ THỨ TỰ"
     number: str
     field_name: str
-    destination: str  # "Quầy 3, 4", "Khu B"; "" for none
-    issued_at: datetime  # aware; printed in its own offset as dd/mm/yyyy HH:MM
-    ahead: int
-    est_wait_s: int | None = None
+    destination: str | None = None  # "Mời đến: Quầy 3, 4"
+    priority: str | None = None  # printed white on a black band
+    details: Sequence[tuple[str, str]] = ()
     track_url: str | None = None
-    priority_label: str | None = None  # "Người cao tuổi" -> "Ưu tiên: Người cao tuổi"
-    thank_you: str = "Cảm ơn quý khách!"
+    qr_caption: str = ""
+    thank_you: str = ""
     header_lines: Sequence[str] = ()  # printed above the centre name, e.g. "UBND TỈNH BẮC NINH"
 
     def __post_init__(self) -> None:
-        if self.issued_at.tzinfo is None or self.issued_at.utcoffset() is None:
-            raise ValueError("TicketPrint.issued_at must be timezone-aware")
         if not str(self.number).strip():
             raise ValueError("TicketPrint.number must not be empty")
 
@@ -144,53 +142,13 @@ class TicketLayout:
 # ---- formatting ------------------------------------------------------------------------------
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", str(text))
-
-
-def format_issued_at(issued_at: datetime) -> str:
-    return issued_at.strftime("%d/%m/%Y %H:%M")
-
-
-def format_ahead(ahead: int) -> str:
-    if ahead <= 0:
-        return "Không có ai chờ trước bạn"
-    return f"Có {ahead} người đang chờ trước bạn"
-
-
-def format_wait(seconds: int | float | None) -> str | None:
-    """"khoảng 25 phút", "dưới 1 phút", "khoảng 1 giờ 20 phút"; None -> None (line omitted)."""
-    if seconds is None:
-        return None
-    if seconds < 60:
-        return "dưới 1 phút"
-    minutes = int(math.floor(seconds / 60 + 0.5))
-    if minutes < 60:
-        return f"khoảng {minutes} phút"
-    hours, minutes = divmod(minutes, 60)
-    return f"khoảng {hours} giờ" + (f" {minutes} phút" if minutes else "")
-
-
-def _priority_text(label: str) -> str:
-    label = label.strip()
-    if label.casefold().startswith("ưu tiên"):
-        return label
-    return f"Ưu tiên: {label}"
-
-
 # ---- fonts and wrapping ----------------------------------------------------------------------
-
-
-@lru_cache(maxsize=2)
-def _font_bytes(bold: bool) -> bytes:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return resources.files("layso").joinpath("fonts", name).read_bytes()
 
 
 @lru_cache(maxsize=64)
 def load_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     """A DejaVu Sans font (with Vietnamese glyphs) at `size` px."""
-    return ImageFont.truetype(io.BytesIO(_font_bytes(bold)), size)
+    return ImageFont.truetype(io.BytesIO(font_bytes(bold)), size)
 
 
 @lru_cache(maxsize=64)
@@ -416,33 +374,29 @@ def _layout(t: TicketPrint, width: int) -> TicketLayout:
     c.gap(px(12))
     c.rule(2)
     c.gap(px(14))
-    c.text("title", "SỐ THỨ TỰ", px(30), bold=True)
+    c.text("title", t.title, px(30), bold=True)
     c.gap(px(14))
     c.number(t.number, max_height=round(width * 0.3))
     c.gap(px(20))
     c.text("field", t.field_name, px(32), bold=True)
     if t.destination and t.destination.strip():
         c.gap(px(10))
-        c.text("destination", f"Mời đến: {t.destination.strip()}", px(28), bold=True)
-    if t.priority_label and t.priority_label.strip():
+        c.text("destination", t.destination.strip(), px(28), bold=True)
+    if t.priority and t.priority.strip():
         c.gap(px(12))
-        c.text("priority", _priority_text(t.priority_label), px(26), bold=True, inverted=True,
-               pad=px(6))
+        c.text("priority", t.priority.strip(), px(26), bold=True, inverted=True, pad=px(6))
     c.gap(px(14))
     c.rule(2)
-    c.gap(px(12))
-    c.text("issued", f"Thời gian lấy số: {format_issued_at(t.issued_at)}", px(23))
-    c.gap(px(6))
-    c.text("ahead", format_ahead(t.ahead), px(23))
-    wait = format_wait(t.est_wait_s)
-    if wait:
-        c.gap(px(6))
-        c.text("wait", f"Thời gian chờ dự kiến: {wait}", px(23))
+    for i, (role, line) in enumerate((role, line) for role, line in t.details if line and line.strip()):
+        c.gap(px(12) if i == 0 else px(6))
+        c.text(role, line, px(23))
     if t.track_url and t.track_url.strip():
         c.qr(t.track_url.strip(), target_px=round(width * 0.45), min_gap=px(16))
-        c.text("qr_caption", "Quét mã để theo dõi lượt và đánh giá", px(20))
-    c.gap(px(16))
-    c.text("thanks", t.thank_you, px(24), bold=True)
+        if t.qr_caption.strip():
+            c.text("qr_caption", t.qr_caption, px(20))
+    if t.thank_you.strip():
+        c.gap(px(16))
+        c.text("thanks", t.thank_you, px(24), bold=True)
     c.gap(px(12))
     return TicketLayout(width, c.y, tuple(c.items))
 

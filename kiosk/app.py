@@ -19,14 +19,15 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 import pygame
 
 from layso.screenshot import ScreenshotWriter
 from layso.client import ONLINE, UNAUTHORIZED, ApiError, DeviceClient
+from layso.text import local_now
 
-from .printing import PrintService, destination_of, ticket_print
+from .printing import PrintService
+from .ticket import compose, destination_of, ticket_content
 from .screens import (HOME, ISSUING, PRIORITY, PRIORITY_FIELDS, REFUSED, SERVER_AWAY, TICKET, Target, View,
                       draw)
 
@@ -230,10 +231,7 @@ class KioskApp:
         return now.strftime("%Y%m%d%H%M") if now else ""
 
     def _now(self) -> datetime | None:
-        try:
-            return datetime.now(ZoneInfo(self.centre.get("timezone") or "Asia/Ho_Chi_Minh"))
-        except (KeyError, ValueError):
-            return datetime.now().astimezone()
+        return local_now(self.centre.get("timezone"))
 
     # ---- issuing ------------------------------------------------------------------------------------
     def _issue(self, field: str) -> None:
@@ -262,7 +260,7 @@ class KioskApp:
             return
         if self.printing is not None:  # straight to the printer: no waiting for the next frame
             try:
-                self.printing.submit(ticket["id"], ticket_print(ticket, self.centre))
+                self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
             except Exception:  # noqa: BLE001 - the ticket is issued: show it even if it cannot print
                 log.exception("ticket %s could not be prepared for printing", ticket.get("number"))
         self._results.put(("issued", request, ticket))
@@ -369,7 +367,7 @@ class KioskApp:
         if not ours or self.printing is None:
             return
         log.info("reprinting ticket %s", ticket.get("number"))
-        self.printing.submit(ticket["id"], ticket_print(ticket, self.centre))
+        self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
 
     def _print_notice(self, notice: tuple) -> None:
         kind = notice[0]

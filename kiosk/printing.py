@@ -16,39 +16,14 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 from layso.client import ApiError, DeviceClient
 from layso.hardware.printer import PrinterError, PrinterStatus, TicketPrinter
 from layso.hardware.ticket_render import TicketPrint, render_ticket
 
-from . import texts
-
 log = logging.getLogger("layso.kiosk.printing")
 
 OK = "ok"
-
-
-def destination_of(ticket: dict) -> str:
-    """Where to go: the counters the server says serve the ticket ("Quầy 1, 2"; a priority ticket's
-    include the priority counters)."""
-    return texts.counters_text(sorted(set(ticket.get("serving_counters") or [])))
-
-
-def ticket_print(ticket: dict, centre: dict) -> TicketPrint:
-    """What the paper shows, from the server's Ticket object and the centre of the state snapshot."""
-    return TicketPrint(
-        centre_name=centre.get("name", ""),
-        number=ticket["number"],
-        field_name=ticket.get("field_name") or ticket.get("field", ""),
-        destination=destination_of(ticket),
-        issued_at=datetime.fromisoformat(ticket["issued_at"]),
-        ahead=ticket.get("ahead") or 0,
-        est_wait_s=ticket.get("est_wait_s") if ticket.get("status", "waiting") == "waiting" else None,
-        track_url=ticket.get("track_url"),
-        priority_label=ticket.get("priority_name"),
-        thank_you=centre.get("thank_you") or "Cảm ơn quý khách!",
-    )
 
 
 @dataclass(frozen=True)

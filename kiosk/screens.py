@@ -6,15 +6,14 @@ network or the printer.
 """
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from importlib import resources
-
 import pygame
 import qrcode
 from pygame import Rect
+
+from layso.text import date_line, font_path, nfc
 
 from . import texts
 from .layout import HomeFrame, Metrics, home_frame, list_rects, paginate, split_row
@@ -66,19 +65,11 @@ Target = tuple[Rect, Action]
 
 
 # ---- fonts and text ------------------------------------------------------------------------------------
-def _font_path(bold: bool) -> str:
-    return str(resources.files("layso").joinpath("fonts", "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"))
-
-
 @lru_cache(maxsize=128)
 def font(size: int, bold: bool = False) -> pygame.font.Font:
     if not pygame.font.get_init():
         pygame.font.init()
-    return pygame.font.Font(_font_path(bold), max(6, size))
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", str(text))
+    return pygame.font.Font(font_path(bold), max(6, size))
 
 
 @lru_cache(maxsize=1024)
@@ -208,8 +199,7 @@ def _header(surface: pygame.Surface, view: View, m: Metrics) -> None:
         top = clock_rect.top + (clock_rect.height - total) // 2
         top = text_line(surface, view.now.strftime("%H:%M"), m.font_clock, True, WHITE, clock_rect.left, top,
                         "right", clock_w)
-        date = f"{texts.WEEKDAYS[view.now.weekday()]}, {view.now:%d/%m/%Y}"
-        text_line(surface, date, m.font_date, False, MUTED, clock_rect.left, top, "right", clock_w)
+        text_line(surface, date_line(view.now), m.font_date, False, MUTED, clock_rect.left, top, "right", clock_w)
 
 
 def _banner(surface: pygame.Surface, rect: Rect, message: str, bg: tuple, ink: tuple, m: Metrics) -> None:
@@ -445,8 +435,8 @@ def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Me
         lines.append((texts.TICKET_GO_TO.format(destination=view.destination), m.px(46), True, HEADING))
     if t.get("priority_name"):
         lines.append((texts.TICKET_PRIORITY.format(name=t["priority_name"]), m.px(40), True, PRIORITY_BG))
-    lines.append((texts.ticket_ahead(t.get("ahead") or 0), m.px(40), False, WHITE))
-    wait = texts.wait_text(t.get("est_wait_s")) if t.get("status", "waiting") == "waiting" else None
+    lines.append((texts.format_ahead(t.get("ahead") or 0), m.px(40), False, WHITE))
+    wait = texts.format_wait(t.get("est_wait_s")) if t.get("status", "waiting") == "waiting" else None
     if wait:
         lines.append((texts.TICKET_WAIT.format(wait=wait), m.px(40), False, WHITE))
     blocks = []

@@ -1,9 +1,7 @@
 """Every text the kiosk shows to citizens, in Vietnamese (kept together so they can be reviewed)."""
 from __future__ import annotations
 
-# The printed ticket and the screen say the same thing the same way.
-from layso.hardware.ticket_render import format_ahead as ticket_ahead  # noqa: F401 - used as texts.ticket_ahead
-from layso.hardware.ticket_render import format_wait as wait_text  # noqa: F401 - used as texts.wait_text
+import math
 
 TAKE_NUMBER = "MỜI CHỌN LĨNH VỰC ĐỂ LẤY SỐ"
 PRIORITY_BUTTON = "ƯU TIÊN"
@@ -40,6 +38,18 @@ TICKET_PRINTING = "Đang in vé…"
 TICKET_PRINTED = "Mời nhận vé ở khe bên dưới"
 TICKET_NO_PRINTER = "Vui lòng chụp mã QR để theo dõi lượt của bạn"
 TICKET_PRIORITY = "Ưu tiên: {name}"
+PRIORITY_WORD = "Ưu tiên"
+
+# The printed ticket (kiosk/ticket.py) says the same things as the screen, the same way.
+PAPER_TITLE = "SỐ THỨ TỰ"
+PAPER_ISSUED = "Thời gian lấy số: {at}"
+PAPER_THANK_YOU = "Cảm ơn quý khách!"
+AHEAD = "Có {n} người đang chờ trước bạn"
+NOBODY_AHEAD = "Không có ai chờ trước bạn"
+WAIT_UNDER_A_MINUTE = "dưới 1 phút"
+WAIT_MINUTES = "khoảng {minutes} phút"
+WAIT_HOURS = "khoảng {hours} giờ"
+WAIT_HOURS_MINUTES = "khoảng {hours} giờ {minutes} phút"
 
 PRINTER_FAULTS = {
     "paper_out": "Máy in hết giấy — vui lòng chụp mã QR hoặc liên hệ cán bộ hướng dẫn",
@@ -62,7 +72,29 @@ REFUSED = {
 }
 REFUSED_OTHER = "Xin vui lòng thử lại hoặc liên hệ cán bộ hướng dẫn."
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+def format_ahead(ahead: int) -> str:
+    """"Có 3 người đang chờ trước bạn" (or nobody)."""
+    return NOBODY_AHEAD if ahead <= 0 else AHEAD.format(n=ahead)
+
+
+def format_wait(seconds: int | float | None) -> str | None:
+    """"khoảng 25 phút", "dưới 1 phút", "khoảng 1 giờ 20 phút"; None -> None (no estimate: the line is left out)."""
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return WAIT_UNDER_A_MINUTE
+    minutes = int(math.floor(seconds / 60 + 0.5))
+    if minutes < 60:
+        return WAIT_MINUTES.format(minutes=minutes)
+    hours, minutes = divmod(minutes, 60)
+    return (WAIT_HOURS_MINUTES if minutes else WAIT_HOURS).format(hours=hours, minutes=minutes)
+
+
+def priority_line(label: str) -> str:
+    """"Ưu tiên: Người cao tuổi" (a label that already says "Ưu tiên" is not prefixed twice)."""
+    label = label.strip()
+    return label if label.casefold().startswith(PRIORITY_WORD.casefold()) else TICKET_PRIORITY.format(name=label)
 
 
 def closed_reason(reason: str | None) -> str:
@@ -77,7 +109,7 @@ def field_queue_lines(waiting: int, est_wait_s: int | None, one_line: bool = Fal
     """Under a field's name: how many wait, and the estimated wait (on one line when space is short)."""
     if not waiting:
         return [NOBODY_WAITING]
-    wait = wait_text(est_wait_s)
+    wait = format_wait(est_wait_s)
     if not wait:
         return [WAITING.format(n=waiting)]
     if one_line:

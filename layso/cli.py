@@ -43,7 +43,7 @@ def cmd_init(args) -> int:
 
 # ---- database helpers for device/user add ---------------------------------------------------------
 def _open_db(args):
-    from layso.server.engine.commands import seed_centre
+    from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
     db = Database(_db_url(args))

@@ -6,15 +6,31 @@ from __future__ import annotations
 
 import threading
 import time
+from enum import StrEnum
 from typing import Callable
 
 API_PREFIX = "/api/v1"
 
-EVENTS = (
-    "ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
-    "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
-    "device.changed", "ticker.changed", "ticket.reprint",
-)
+
+
+class EventType(StrEnum):
+    """The events a centre's clients receive (each a plain string on the wire)."""
+    TICKET_ISSUED = "ticket.issued"
+    TICKET_CALLED = "ticket.called"
+    TICKET_RECALLED = "ticket.recalled"
+    TICKET_SKIPPED = "ticket.skipped"
+    TICKET_COMPLETED = "ticket.completed"
+    TICKET_CANCELLED = "ticket.cancelled"
+    TICKET_TRANSFERRED = "ticket.transferred"
+    TICKET_RATED = "ticket.rated"
+    COUNTER_CHANGED = "counter.changed"
+    QUEUE_CHANGED = "queue.changed"
+    DEVICE_CHANGED = "device.changed"
+    TICKER_CHANGED = "ticker.changed"
+    TICKET_REPRINT = "ticket.reprint"
+
+
+EVENTS = tuple(str(e) for e in EventType)
 COUNTER_COMMANDS = ("next", "recall", "skip", "complete", "pause", "resume", "transfer", "call", "signin", "close")
 PRINTER_STATUSES = ("ok", "paper_out", "cover_open", "offline")
 

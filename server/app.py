@@ -18,7 +18,7 @@ from layso.config import Config
 from layso.server import health, metrics
 from layso.server import janitor as janitor_module
 from layso.server.api import routes as api
-from layso.server.engine.commands import QueueEngine
+from layso.server.engine import QueueEngine
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
 from layso.server.pages import admin, console, dashboard, display, signin, tracking

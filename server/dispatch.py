@@ -11,7 +11,7 @@ from layso.server.api.schemas import (
     parse,
 )
 from layso.server.auth import Principal, check_pin
-from layso.server.engine.commands import Result
+from layso.server.engine import Result
 from layso.server.errors import Forbidden, Unauthorized
 from layso.server.services import Services
 

@@ -8,7 +8,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from flask import current_app
-from layso.server.engine.commands import QueueEngine, Result
+from layso.server.engine import QueueEngine, Result
 from layso.server.errors import TooManyRequests
 from layso.server.storage.database import Database
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 
 from layso.config import Config
-from layso.server.engine.commands import seed_centre
+from layso.server.engine import seed_centre
 from layso.server.storage import backup
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade

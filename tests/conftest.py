@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -180,7 +181,7 @@ def frozen_clock():
 
 
 def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
-    from layso.server.engine.commands import QueueEngine, seed_centre
+    from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
     db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
@@ -328,7 +329,7 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
         write_config(config or small_config_data(), cfg)
     db_url = db_url or f"sqlite:///{tmp_path / 'server.db'}"
     # migrate and seed once here, so that several processes never race on the first start
-    from layso.server.engine.commands import seed_centre
+    from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
 
@@ -348,3 +349,14 @@ def server(tmp_path):
     sp = start_server(tmp_path)
     yield sp
     sp.stop()
+
+
+# ---- the year generator (bench/generate_year.py) --------------------------------------------------
+def load_generator():
+    """bench/generate_year.py (a script folder, not a package)."""
+    if "generate_year" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("generate_year", ROOT / "bench" / "generate_year.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["generate_year"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["generate_year"]

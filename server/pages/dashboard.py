@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
 from layso.server.auth import Principal, role_required
-from layso.server.engine.commands import Settings
+from layso.server.engine import Settings
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
     FIGURES,

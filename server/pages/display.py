@@ -25,9 +25,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from layso.display.board import voice_settings
-from layso.display.speech import Voice, announcement_text, make_voice
-from layso.hardware.audio import chime_wav
+from layso.voice import TICKET_NUMBER, Voice, announcement_text, chime_wav, make_voice, voice_settings
 from layso.server.auth import (
     DISPLAY_SESSION_KEY,
     Principal,
@@ -45,7 +43,6 @@ from sqlalchemy import select
 bp = Blueprint("display_page", __name__)
 add_page_link("staff", "display_page.page", _l("Lobby display (web)"))
 
-NUMBER = re.compile(r"^[A-Z]{0,3}[0-9]{1,6}$")
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _voices: dict[int, Voice] = {}
 _render_lock = threading.Lock()  # one espeak-ng at a time: several TVs ask for the same call at once
@@ -129,7 +126,7 @@ def audio():
     number = request.args.get("number", "").strip().upper()
     counter = request.args.get("counter", "")
     field = request.args.get("field", "")
-    if not NUMBER.match(number) or not counter.isdigit() or not 1 <= int(counter) <= 9999 \
+    if not TICKET_NUMBER.match(number) or not counter.isdigit() or not 1 <= int(counter) <= 9999 \
             or (field and not CODE.match(field)):
         return jsonify(error_body("bad_request")), 400
     with services().db.read() as s:

@@ -13,7 +13,7 @@ import math
 from flask import Blueprint, render_template, url_for
 from flask_babel import gettext as _
 from layso.server.auth import base_url, limit
-from layso.server.engine.commands import Settings
+from layso.server.engine import Settings
 from layso.server.errors import NotFound
 from layso.server.services import services
 from layso.server.storage.models import Centre

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from layso.server import clock
-from layso.server.engine.commands import Command, QueueEngine, Settings
+from layso.server.engine import Command, QueueEngine, Settings
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Device, Field, Rating, Ticket
 from sqlalchemy import func, select

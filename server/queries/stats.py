@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from layso.server.engine.commands import Settings
+from layso.server.engine import Settings
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, User
 from sqlalchemy import select

@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 
-from layso.server.engine.commands import Event
+from layso.server.engine import Event
 
 log = logging.getLogger("layso.realtime")
 

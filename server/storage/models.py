@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from layso.server.domain import numbering
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on every backend (SQLite keeps naive UTC text)."""
@@ -89,15 +91,11 @@ class Field(Base):
 
     @property
     def range_size(self) -> int:
-        if self.prefix:
-            return 10**self.width - 1
-        return (self.range_end or 0) - (self.range_start or 0) + 1
+        return numbering.range_size(self.prefix, self.width, self.range_start, self.range_end)
 
     def format_number(self, n: int) -> str:
         """The n-th number of the day (n from 1) as printed."""
-        if self.prefix:
-            return f"{self.prefix}{n:0{self.width}d}"
-        return str((self.range_start or 1) + n - 1)
+        return numbering.format_number(n, self.prefix, self.width, self.range_start)
 
 
 class CounterField(Base):

@@ -32,6 +32,12 @@ def test_digits_reads_the_number_digit_by_digit(tmp_path):
     assert r.stdout == "Xin mời công dân có số thứ tự một, không, không, năm đến quầy số ba\n"
 
 
+def test_a_prefixed_number_is_read_as_its_letter_then_its_digits(tmp_path):
+    r = announce("A005", "--counter", "2", "--text", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Xin mời công dân có số thứ tự a, không, không, năm đến quầy số hai\n"
+
+
 def test_the_centres_template_and_number_words_come_from_the_config(tmp_path):
     data = small_config_data()
     data["voice"] = {"template": "Mời công dân số {number} tới quầy {counter}", "thousand_word": "ngàn",
@@ -51,6 +57,12 @@ def test_the_centres_template_and_number_words_come_from_the_config(tmp_path):
 def test_bad_input_fails_with_a_message(tmp_path):
     r = announce("10#5", "--counter", "3", "--text", cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == "" and "10#5" in r.stderr
+    for not_a_ticket in ("abc", "A", "1005A"):  # letters alone, or after the digits, are no ticket number
+        r = announce(not_a_ticket, "--counter", "3", "--text", cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "" and f"'{not_a_ticket}' is not a ticket number" in r.stderr
+    for counter in ("0", "abc", "-3"):
+        r = announce("1005", "--counter", counter, "--text", cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "" and "counter" in r.stderr
     r = announce("1005", "--counter", "3", "--voice", f"clips:{tmp_path / 'none'}", cwd=tmp_path)
     assert r.returncode == 2 and "none" in r.stderr
     (tmp_path / "bad.toml").write_text("centre = 1\n")

@@ -28,11 +28,10 @@ from layso.hardware.audio import (  # noqa: E402
     NullAudio,
     PygameMixerAudio,
     RecordingAudio,
-    chime_wav,
     make_audio,
     wav_duration,
-    write_chime,
 )
+from layso.voice import chime_wav, write_chime  # noqa: E402
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 
@@ -201,7 +200,7 @@ def test_sound_reaches_the_sdl_output(tmp_path: Path) -> None:
     out_file = tmp_path / "sdl.raw"
     env = dict(os.environ, SDL_AUDIODRIVER="disk", SDL_DISKAUDIOFILE=str(out_file),
                SDL_DISKAUDIODELAY="0", PYGAME_HIDE_SUPPORT_PROMPT="1")
-    code = ("from layso.hardware.audio import PygameMixerAudio, chime_wav\n"
+    code = ("from layso.hardware.audio import PygameMixerAudio\nfrom layso.voice import chime_wav\n"
             "out = PygameMixerAudio(frequency=22050, size=-16, channels=2)\n"
             "assert out.open()\n"
             "out.play(chime_wav(), block=True)\n")
@@ -351,7 +350,7 @@ def test_announcer_through_pygame_mixer() -> None:
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng is not installed")
 def test_announcer_with_espeak_end_to_end(tmp_path: Path) -> None:
-    from layso.display.speech import announcement_text, make_voice
+    from layso.voice import announcement_text, make_voice
 
     rec = RecordingAudio()
     voice = make_voice("espeak", tmp_path)

@@ -1,5 +1,6 @@
 """Every counter panel screen drawn headless from a known state, saved to tests/artifacts/ for a look,
-and checked for what must be on it (touch targets, colours of the state)."""
+and checked for what must be on it (touch targets, colours of the state); the officer's strip of
+touch buttons, and that a citizen's rating tap can never press one of them."""
 from __future__ import annotations
 
 import copy
@@ -41,8 +42,8 @@ class FakeClock:
         return self.t
 
 
-def online_model(counter_changes: dict | None = None) -> PanelModel:
-    model = PanelModel(FakeClock())
+def online_model(counter_changes: dict | None = None, officer_touch: bool = False) -> PanelModel:
+    model = PanelModel(FakeClock(), officer_touch=officer_touch)
     state = copy.deepcopy(STATE)
     state["counters"][0].update(counter_changes or {})
     model.on_message("connection", "online")
@@ -128,11 +129,33 @@ def _connecting():
     return PanelModel(FakeClock())
 
 
+def _touch_idle():
+    return online_model({"ticket": None}, officer_touch=True)
+
+
+def _touch_serving():
+    return online_model(officer_touch=True)
+
+
+def _touch_paused():
+    return online_model({"status": "paused", "pause_reason": "Họp giao ban 15 phút", "ticket": None},
+                        officer_touch=True)
+
+
+def _touch_no_officer():
+    model = online_model({"ticket": None, "officer": None}, officer_touch=True)
+    req = model.on_press(m.Press("next"))  # a USB keypad's key while nobody is signed in
+    model.on_outcome(Outcome(req, False, code="no_officer", message="No officer is signed in at this counter."))
+    return model
+
+
 SCREENS = [("idle", _idle, m.IDLE), ("serving", _serving, m.SERVING), ("rating", _rating, m.RATING),
            ("reasons", _reasons, m.REASONS), ("thanks", _thanks, m.THANKS), ("paused", _paused, m.PAUSED),
            ("offline", _offline, m.OFFLINE), ("error", _error, m.ERROR), ("sign_in", _sign_in, m.SIGN_IN),
            ("closed", _closed, m.CLOSED), ("connecting", _connecting, m.CONNECTING),
-           ("command_error", _command_error, m.PAUSED)]
+           ("command_error", _command_error, m.PAUSED), ("touch_idle", _touch_idle, m.IDLE),
+           ("touch_serving", _touch_serving, m.SERVING), ("touch_paused", _touch_paused, m.PAUSED),
+           ("touch_no_officer", _touch_no_officer, m.IDLE)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -206,3 +229,132 @@ def test_layout_scales_to_other_sizes(artifacts):
     surface, spots = draw(_rating(), size=(1024, 600))
     pygame.image.save(surface, str(artifacts / "counter_panel_rating_1024x600.png"))
     assert all(surface.get_rect().contains(s.rect) for s in spots)
+
+
+# ---- the officer's strip (a panel whose officer has no keypad) ------------------------------------
+OFFICER = ("officer:next", "officer:recall", "officer:skip", "officer:complete", "officer:pause")
+
+
+def officer_spots(spots) -> dict:
+    return {s.target: s.rect for s in spots if s.target.startswith("officer:")}
+
+
+def test_the_strip_offers_what_the_counter_can_do_now():
+    assert set(officer_spots(draw(_touch_serving())[1])) == set(OFFICER)
+    assert set(officer_spots(draw(_touch_idle())[1])) == {"officer:next", "officer:pause"}
+    assert set(officer_spots(draw(_touch_paused())[1])) == {"officer:pause"}  # drawn as "Tiếp tục"
+    assert officer_spots(draw(_touch_no_officer())[1]) == {}  # nobody to act: the sign-in button instead
+    assert "signin:open" in {s.target for s in draw(_touch_no_officer())[1]}
+    assert officer_spots(draw(_serving())[1]) == {}  # a GPIO keypad's panel shows the citizen's screen only
+
+
+def test_officer_taps_send_the_counters_commands():
+    model = _touch_serving()
+    for action in ("next", "recall", "skip", "complete"):
+        req = model.on_tap(f"officer:{action}")
+        assert req == Request("command", f"counter.{action}", {})
+        assert model.on_tap(f"officer:{action}") is None  # a second tap waits for the first
+        model.on_outcome(Outcome(req, True, {"ticket": TICKET}))
+    assert model.on_tap("officer:pause") == Request("command", "counter.pause", {})
+    paused = _touch_paused()
+    assert paused.on_tap("officer:pause") == Request("command", "counter.resume", {})
+    assert paused.on_tap("officer:next") is None  # not offered while paused
+    assert _touch_idle().on_tap("officer:complete") is None  # nothing to complete
+
+
+def test_a_counter_without_an_officer_says_so_in_vietnamese():
+    model = _touch_no_officer()
+    assert model.feedback.error
+    assert model.feedback.text == "Chưa có cán bộ đăng nhập quầy: hãy đăng nhập bằng mã PIN rồi gọi số."
+
+
+def _rating_then(model: PanelModel) -> PanelModel:
+    completed(model)
+    return model
+
+
+@pytest.mark.parametrize("setup", [
+    lambda: _rating_then(_touch_serving()),
+    lambda: _rating_then(_touch_idle()),
+    lambda: (lambda mo: (mo.on_tap("level:1"), mo)[1])(_rating_then(_touch_serving())),
+], ids=["rating", "rating_from_idle", "reasons"])
+def test_the_citizens_screens_show_no_officer_button(setup, artifacts):
+    model = setup()
+    assert model.screen in (m.RATING, m.REASONS)
+    surface, spots = draw(model)
+    pygame.image.save(surface, str(artifacts / f"counter_panel_touch_{model.screen}.png"))
+    assert officer_spots(spots) == {}
+    for target in OFFICER:  # nor does a tap get through while the citizen rates
+        assert model.on_tap(target) is None
+    assert not model.in_flight
+
+
+def test_a_rating_tap_can_never_press_an_officer_button():
+    model = _touch_serving()
+    model.frame_drawn()
+    completed(model)  # the officer completed: the rating screen appears by itself
+    _, rating_spots = draw(model)
+    model.frame_drawn()
+    tiles = [s.rect for s in rating_spots if s.target.startswith("level:")]
+    strip = officer_spots(draw(_touch_serving())[1])
+    # where a citizen taps a face, there is no officer button on the screen before or after it
+    for tile in tiles:
+        for target, rect in strip.items():
+            assert not tile.colliderect(rect.inflate(0, 20)), (tile, target, rect)
+    # the window ends by itself while the citizen is about to tap: the screen that follows ignores taps
+    model.clock.t = model.rating.deadline + 0.01
+    model.tick()
+    assert model.screen == m.SERVING
+    model.frame_drawn()
+    for target in OFFICER:
+        assert model.on_tap(target) is None
+    assert not model.in_flight
+    model.clock.t += m.TAP_GUARD_S
+    assert model.on_tap("officer:recall") == Request("command", "counter.recall", {})
+
+
+def test_the_thank_you_ending_does_not_pass_a_tap_to_the_strip():
+    model = _touch_serving()
+    completed(model)
+    req = model.on_tap("level:4")
+    model.on_outcome(Outcome(req, True, {"score": 4}))
+    model.frame_drawn()
+    assert model.screen == m.THANKS and officer_spots(draw(model)[1]) == {}
+    model.clock.t += m.THANKS_S
+    model.tick()
+    model.frame_drawn()
+    assert model.screen == m.SERVING
+    assert model.on_tap("officer:complete") is None
+    model.clock.t += m.TAP_GUARD_S
+    assert model.on_tap("officer:complete") is not None
+
+
+def test_the_strip_fits_other_sizes(artifacts):
+    for size in ((1024, 600), (480, 320), (1280, 800)):
+        surface, spots = draw(_touch_serving(), size=size)
+        pygame.image.save(surface, str(artifacts / f"counter_panel_touch_serving_{size[0]}x{size[1]}.png"))
+        rects = list(officer_spots(spots).values())
+        assert len(rects) == 5 and all(surface.get_rect().contains(r) for r in rects)
+        assert not any(a.colliderect(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+
+
+def test_a_usb_numeric_keypad_drives_the_counter(monkeypatch):
+    """The keypad's own keys (not the number row, which rates on a desk keyboard) send the officer's commands."""
+    from layso.client import DeviceClient
+    from layso.counter_panel.app import CounterPanel
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    panel = CounterPanel(DeviceClient("http://127.0.0.1:9", "t"), clock=FakeClock())  # never started
+    try:
+        assert panel.model.officer_touch  # no GPIO keys: the strip shows as well
+        state = copy.deepcopy(STATE)
+        panel.model.on_message("connection", "online")
+        panel.model.on_message("state", state)
+        sent = []
+        panel.worker.submit = sent.append
+        for key in (pygame.K_KP2, pygame.K_KP3, pygame.K_KP4, pygame.K_KP5, pygame.K_KP_ENTER):
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode=""))
+        panel.step()
+        assert [r.name for r in sent] == ["counter.recall", "counter.skip", "counter.complete", "counter.pause",
+                                          "counter.next"]
+    finally:
+        panel.close()

@@ -16,8 +16,9 @@ import pygame
 import pytest
 from layso.display import texts
 from layso.display.app import DisplayApp, Speaker, open_window
-from layso.display.speech import make_voice
-from layso.hardware.audio import Announcer, PygameMixerAudio, RecordingAudio, chime_wav
+from layso.voice import make_voice
+from layso.hardware.audio import Announcer, PygameMixerAudio, RecordingAudio
+from layso.voice import chime_wav
 from PIL import Image
 from test_display_board import snapshot
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from layso.display import texts
 from layso.display.board import Board
 from layso.display.screens import PAGE_S, BoardScreen, paginate
-from layso.display.textfit import Fonts, nfc
+from layso.text import nfc
+from layso.textfit import Fonts
 
 from layso.config import preset_data
 

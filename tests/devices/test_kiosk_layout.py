@@ -6,7 +6,7 @@ import pytest
 from conftest import config_data, small_config_data
 from layso.kiosk import texts
 from layso.kiosk.layout import Metrics, group_by_agency, home_frame, paginate
-from layso.kiosk.printing import destination_of
+from layso.kiosk.ticket import destination_of
 
 SIZES = [(1080, 1920), (1920, 1080), (800, 480), (1280, 800)]
 

@@ -23,6 +23,7 @@ from layso.hardware.printer import (
     status_from_replies,
 )
 from layso.hardware.ticket_render import TicketPrint, render_ticket
+from layso.kiosk.ticket import TicketContent, compose
 from PIL import Image, ImageChops
 
 ICT = timezone(timedelta(hours=7))
@@ -41,7 +42,7 @@ def ticket(**changes) -> TicketPrint:
                 field_name="Đất đai", destination="Quầy 3, 4",
                 issued_at=datetime(2026, 11, 22, 7, 45, tzinfo=ICT), ahead=3, est_wait_s=1500,
                 track_url="https://layso.example.vn/t/Zx8Kq2LmN4pR", priority_label="Người cao tuổi")
-    return TicketPrint(**{**base, **changes})
+    return compose(TicketContent(**{**base, **changes}))
 
 
 def raster_image(job: bytes) -> Image.Image:

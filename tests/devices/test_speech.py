@@ -1,4 +1,4 @@
-"""Announcement sentences and voices (layso.display.speech)."""
+"""Announcement sentences and voices (layso.voice) and `layso announce` (layso.display.cli.announce_main)."""
 
 from __future__ import annotations
 
@@ -19,18 +19,19 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import pytest  # noqa: E402
-from layso.display import speech  # noqa: E402
-from layso.display.speech import (  # noqa: E402
+from layso.display.cli import announce_main  # noqa: E402
+from layso.hardware.audio import RecordingAudio  # noqa: E402
+from layso.voice import voices as speech  # noqa: E402
+from layso.voice import (  # noqa: E402
     DEFAULT_TEMPLATE,
     ClipsVoice,
     EspeakVoice,
     OffVoice,
     Voice,
-    announce_main,
     announcement_text,
+    chime_wav,
     make_voice,
 )
-from layso.hardware.audio import RecordingAudio, chime_wav  # noqa: E402
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 needs_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng is not installed")
@@ -84,8 +85,9 @@ def test_announcement_text_default() -> None:
 def test_announcement_text_digits_and_prefix() -> None:
     assert announcement_text("1005", 3, read_digits=True) == (
         "Xin mời công dân có số thứ tự một, không, không, năm đến quầy số ba")
+    # a letter prefix: the letter's Vietnamese name, then the digits one by one (DOMAIN.md)
     assert announcement_text("A015", 21) == (
-        "Xin mời công dân có số thứ tự a mười lăm đến quầy số hai mươi mốt")
+        "Xin mời công dân có số thứ tự a, không, một, năm đến quầy số hai mươi mốt")
     # the counter is always read as a number, even when the ticket is read digit by digit
     assert announcement_text("A015", "12", read_digits=True).endswith(
         "a, không, một, năm đến quầy số mười hai")
@@ -138,7 +140,7 @@ def test_make_voice_without_espeak_falls_back(monkeypatch: pytest.MonkeyPatch,
                                               caplog: pytest.LogCaptureFixture,
                                               tmp_path: Path) -> None:
     monkeypatch.setattr(speech.shutil, "which", lambda name: None)
-    with caplog.at_level(logging.WARNING, logger="layso.display.speech"):
+    with caplog.at_level(logging.WARNING, logger="layso.voice.voices"):
         voice = make_voice("espeak", tmp_path)
     assert isinstance(voice, OffVoice)
     assert "espeak-ng is not installed" in caplog.text
@@ -291,7 +293,7 @@ def test_clips_cache_hit(pack: Path, tmp_path: Path) -> None:
 def test_clips_without_fallback_skip_missing(pack: Path, tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     voice = ClipsVoice(pack, fallback=None, cache_dir=tmp_path / "cache")
-    with caplog.at_level(logging.WARNING, logger="layso.display.speech"):
+    with caplog.at_level(logging.WARNING, logger="layso.voice.voices"):
         path = voice.render("xin mời ông ba")
     assert segments(path) == [1000]
     assert "ông ba" in caplog.text
@@ -363,6 +365,12 @@ def test_announce_main_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert announce_main("1005", 3, voice="bogus") == 2
     assert announce_main("1005", 3, voice="off") == 1
     assert announce_main("#!", 3, text_only=True) == 2
+    for not_a_number in ("abc", "A", "ABCD1", "1005A", "A-5", ""):
+        assert announce_main(not_a_number, 3, text_only=True) == 2, not_a_number
+        captured = capsys.readouterr()
+        assert captured.out == "" and "is not a ticket number" in captured.err
+    assert announce_main("a005", 3, text_only=True) == 0  # typed in lower case: the printed A005
+    assert "a, không, không, năm" in capsys.readouterr().out
 
 
 @needs_espeak
@@ -372,14 +380,14 @@ def test_announce_main_plays_chime_then_speech(tmp_path: Path,
     assert announce_main("A005", 2, audio=audio, cache_dir=tmp_path) == 0
     assert [r.data for r in audio.records][0] == chime_wav()
     assert len(audio.records) == 2 and audio.records[1].data[:4] == b"RIFF"
-    assert "a năm đến quầy số hai" in capsys.readouterr().out
+    assert "a, không, không, năm đến quầy số hai" in capsys.readouterr().out
 
 
 @needs_espeak
 def test_announce_cli_in_subprocess_with_dummy_audio(tmp_path: Path) -> None:
     """The real path: pygame.mixer on SDL's dummy driver, blocking until played."""
     env = dict(os.environ, SDL_AUDIODRIVER="dummy", XDG_CACHE_HOME=str(tmp_path))
-    code = ("import sys; from layso.display.speech import announce_main; "
+    code = ("import sys; from layso.display.cli import announce_main; "
             "sys.exit(announce_main('7', 1, template='{number}', chime=False))")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60)

@@ -1,4 +1,5 @@
-"""Ticket rendering: 1-bit image of the right width, wrapped Vietnamese text, a scannable QR."""
+"""Ticket rendering: 1-bit image of the right width, wrapped Vietnamese text, a scannable QR; the ticket's
+wording (kiosk/ticket.py, kiosk/texts.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from layso.hardware.ticket_render import (
     LaidOutText,
     TicketLayout,
     TicketPrint,
-    format_ahead,
-    format_wait,
     layout_ticket,
     load_font,
     render_ticket,
@@ -24,6 +23,9 @@ from layso.hardware.ticket_render import (
 )
 from PIL import Image, ImageChops
 
+from layso.kiosk.texts import format_ahead, format_wait
+from layso.kiosk.ticket import TicketContent, compose
+
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ICT = timezone(timedelta(hours=7))
 LONG_FIELD = "Lao động – Người có công – Bảo trợ xã hội"
@@ -31,7 +33,7 @@ URL = "https://layso.bacninh.gov.vn/t/Zx8Kq2LmN4pR7sTvW3yB"
 
 
 def make_ticket(**changes) -> TicketPrint:
-    ticket = TicketPrint(
+    ticket = TicketContent(
         centre_name="Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh",
         number="1005",
         field_name=LONG_FIELD,
@@ -43,7 +45,7 @@ def make_ticket(**changes) -> TicketPrint:
         priority_label="Người cao tuổi",
         header_lines=("UBND TỈNH BẮC NINH",),
     )
-    return replace(ticket, **changes)
+    return compose(replace(ticket, **changes))
 
 
 def ink_outside(image: Image.Image, allowed: list[tuple[int, int, int, int]]):

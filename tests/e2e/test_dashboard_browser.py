@@ -9,8 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import requires_chromium, small_config_data, start_server
-from test_stats import load_generator
+from conftest import load_generator, requires_chromium, small_config_data, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 WEEK = (date(2026, 11, 16), date(2026, 11, 21))
@@ -19,7 +18,7 @@ WEEK = (date(2026, 11, 16), date(2026, 11, 21))
 @pytest.fixture
 def busy_server(tmp_path):
     """A server whose database already holds a generated week (written before it starts)."""
-    from layso.server.engine.commands import seed_centre
+    from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
 

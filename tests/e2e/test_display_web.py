@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import launch_chromium, requires_chromium, start_server
-from layso.hardware.audio import chime_wav
+from layso.voice import chime_wav
 from layso.server.auth import add_device, add_user
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None

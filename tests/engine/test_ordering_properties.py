@@ -10,7 +10,7 @@ import pytest
 from conftest import small_config_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from layso.server.engine.commands import QueueEngine, seed_centre
+from layso.server.engine import QueueEngine, seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade
 

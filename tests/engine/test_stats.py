@@ -2,15 +2,13 @@
 (SQLite and PostgreSQL), and the definitions on a hand-played day around local midnight."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from conftest import HCM, ROOT, make_engine, small_config_data
+from conftest import HCM, load_generator, make_engine, small_config_data
 from layso.server.queries.stats import COLUMNS, GROUPS, compute_groups, compute_stats
 from layso.server.storage.models import (
     Centre,
@@ -22,16 +20,6 @@ from layso.server.storage.models import (
     User,
 )
 from sqlalchemy import select
-
-
-def load_generator():
-    """bench/generate_year.py (a script folder, not a package)."""
-    if "generate_year" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("generate_year", ROOT / "bench" / "generate_year.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["generate_year"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["generate_year"]
 
 
 def stats_config() -> dict:

@@ -33,7 +33,7 @@ def every_row(url: str) -> dict[str, list[tuple]]:
 def busy_centre(url: str, small_config) -> None:
     """A centre with a day's worth of everything: tickets in every state, events, a rating, devices, users."""
     from layso.server.auth import add_device, add_user
-    from layso.server.engine.commands import QueueEngine, seed_centre
+    from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.migrate import upgrade
     db = Database(url)
     upgrade(db)
@@ -70,7 +70,7 @@ def test_sqlite_backup_and_restore_bring_back_every_table(tmp_path, small_config
     assert main(["restore", str(made), "--db", target, "--yes"]) == 0
     assert every_row(target) == before
     # restoring over a database that moved on brings it back to the backup's moment
-    from layso.server.engine.commands import QueueEngine
+    from layso.server.engine import QueueEngine
     db = Database(url)
     QueueEngine(db).issue(1, "bhxh")
     db.dispose()
@@ -85,7 +85,7 @@ def test_postgresql_backup_and_restore_bring_back_every_table(tmp_path, pg_url, 
     before = every_row(pg_url)
     made = backup.backup(pg_url, tmp_path / "bk")
     assert made.path.suffix == ".pgdump" and made.tables["tickets"] == len(before["tickets"])
-    from layso.server.engine.commands import QueueEngine
+    from layso.server.engine import QueueEngine
     db = Database(pg_url)
     QueueEngine(db).issue(1, "bhxh")  # the database moves on after the backup
     db.dispose()

@@ -1,4 +1,5 @@
-"""Vietnamese text that always fits its box: shrink to fit, wrap onto a few lines, never clip.
+"""Vietnamese text that always fits its box on a device's screen: shrink to fit, wrap onto a few
+lines, never clip (pygame; the server never imports this).
 
 Fonts are DejaVu Sans (regular and bold) through pygame.freetype, whose glyph boxes include
 stacked diacritics (Ấ, Ễ, Ờ reach above the font's ascender). Each line gets a slot tall
@@ -7,14 +8,14 @@ enough for them, so what fits by these measures is drawn whole. Rendered lines a
 from __future__ import annotations
 
 import bisect
-import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 import pygame
 import pygame.freetype
+
+from layso.text import font_path, nfc
 
 ABOVE = 1.10  # slot above the baseline, in font sizes (DejaVu's tallest stacked capitals: 1.07)
 BELOW = 0.26  # slot below the baseline (descenders: 0.24)
@@ -24,15 +25,6 @@ LADDER = tuple(sorted({round(FLOOR_PX * 1.04 ** i) for i in range(150)}))  # 6 p
 REFERENCE_PX = 48
 
 Color = tuple[int, int, int]
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def font_path(bold: bool) -> str:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    return str(resources.files("layso").joinpath("fonts", name))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Announcement sentences and the voices that speak them (espeak-ng, recorded clips, off).
+"""The voices that speak a sentence: espeak-ng's Vietnamese voice, recorded clips, or off.
 
 A voice is chosen by the same spec string the CLI takes: ``espeak`` (optionally
 ``espeak:VOICE``, e.g. ``espeak:vi-vn-x-south``), ``clips:DIR`` or ``off``. Voices render a
@@ -15,82 +15,23 @@ import logging
 import os
 import re
 import shutil
-import string
 import subprocess
 import sys
 import tempfile
-import time
-import unicodedata
 import wave
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from layso.display.numwords import number_to_speech, number_to_words
+from layso.config import VoiceConfig
+from layso.text import nfc as _nfc
 
-__all__ = [
-    "DEFAULT_TEMPLATE",
-    "DEFAULT_SPEED",
-    "announcement_text",
-    "Voice",
-    "OffVoice",
-    "EspeakVoice",
-    "ClipsVoice",
-    "make_voice",
-    "default_cache_dir",
-    "announce_main",
-]
+__all__ = ["DEFAULT_SPEED", "Voice", "OffVoice", "EspeakVoice", "ClipsVoice", "make_voice", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "Xin mời công dân có số thứ tự {number} đến quầy số {counter}"
-DEFAULT_SPEED = 130  # words per minute: slower than espeak-ng's 175, for a noisy lobby
-TEMPLATE_FIELDS = ("number", "counter", "field")
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-# --------------------------------------------------------------------------- sentence
-
-
-def _check_template(template: str) -> None:
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ValueError(f"bad voice template {template!r}: {exc}") from None
-    for _, name, _, _ in parsed:
-        if name is not None and name not in TEMPLATE_FIELDS:
-            allowed = ", ".join("{%s}" % f for f in TEMPLATE_FIELDS)
-            raise ValueError(f"unknown placeholder {{{name}}} in the voice template; use {allowed}")
-
-
-def announcement_text(
-    number: str,
-    counter: int | str,
-    template: str = DEFAULT_TEMPLATE,
-    read_digits: bool = False,
-    *,
-    field: str | None = None,
-    **numword_opts: Any,
-) -> str:
-    """The sentence spoken for a call, e.g. "… số thứ tự một nghìn không trăm linh năm đến quầy số ba".
-
-    ``number`` is read as a number or digit by digit (``read_digits``); the counter always as
-    a number. ``numword_opts``: ``use_tu``, ``odd_word``, ``thousand_word``.
-    """
-    template = _nfc(template or DEFAULT_TEMPLATE)
-    _check_template(template)
-    spoken_number = number_to_speech(str(number), read_digits, **numword_opts)
-    if isinstance(counter, int) and not isinstance(counter, bool):
-        spoken_counter = number_to_words(counter, **numword_opts)
-    else:
-        spoken_counter = number_to_speech(str(counter), False, **numword_opts)
-    text = template.format(number=spoken_number, counter=spoken_counter,
-                           field=_nfc(str(field or "")))
-    return _nfc(" ".join(text.split()))
+DEFAULT_SPEED = VoiceConfig().speed  # words per minute (130): slower than espeak-ng's 175, for a noisy lobby
 
 
 # --------------------------------------------------------------------------- WAV helpers
@@ -554,69 +495,3 @@ def make_voice(
     raise ValueError(f"unknown voice {spec!r}; use 'espeak', 'clips:DIR' or 'off'")
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-def announce_main(
-    number: str,
-    counter: int | str,
-    digits: bool | None = None,
-    voice: str = "espeak",
-    text_only: bool = False,
-    template: str | None = None,
-    numword_opts: dict[str, Any] | None = None,
-    *,
-    field: str | None = None,
-    speed: int | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    audio: Any = None,
-    chime: bool = True,
-) -> int:
-    """``layso announce``: print (``text_only``) or speak one call; returns an exit code.
-
-    ``digits`` None means read as a number. ``numword_opts``: use_tu, odd_word,
-    thousand_word. ``audio`` is an ``AudioOutput`` (default: pygame.mixer).
-    """
-    try:
-        text = announcement_text(str(number), counter, template or DEFAULT_TEMPLATE,
-                                 bool(digits), field=field, **(numword_opts or {}))
-    except (ValueError, TypeError) as exc:
-        print(f"layso announce: {exc}", file=sys.stderr)
-        return 2
-    if text_only:
-        print(text)
-        return 0
-    try:
-        speaker = make_voice(voice, cache_dir, speed=speed)
-    except ValueError as exc:
-        print(f"layso announce: {exc}", file=sys.stderr)
-        return 2
-    if not speaker.enabled:
-        print("layso announce: no voice to speak with (is espeak-ng installed?)", file=sys.stderr)
-        return 1
-    try:
-        wav = speaker.render(text)
-    except Exception as exc:
-        print(f"layso announce: rendering speech failed: {exc}", file=sys.stderr)
-        return 1
-    if wav is None:
-        print("layso announce: the voice produced no sound", file=sys.stderr)
-        return 1
-
-    from layso.hardware.audio import PygameMixerAudio, chime_wav  # noqa: PLC0415
-
-    out = audio if audio is not None else PygameMixerAudio()
-    if not out.open():
-        print("layso announce: no audio output (check the sound card / SDL_AUDIODRIVER)",
-              file=sys.stderr)
-        return 1
-    print(text)
-    sys.stdout.flush()
-    try:
-        if chime:
-            out.play(chime_wav(), block=True)
-            time.sleep(0.25)
-        out.play(wav, block=True)
-    finally:
-        out.close()
-    return 0

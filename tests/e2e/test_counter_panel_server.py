@@ -25,15 +25,42 @@ PINS = {"next": 5, "recall": 6, "skip": 13, "complete": 19, "pause": 26}
 RATING_PINS = [17, 27, 22, 23]
 
 
+class HoldableClock:
+    """`time.monotonic` for the panel, which a test can hold still and release (moved on).
+
+    The panel's timed parts (feedback for FEEDBACK_S, the rating window, the thank-you) run on it, so a
+    test can check a state that lasts a few seconds while it waits for something it does not control
+    the length of (a server restarting on a loaded machine)."""
+
+    def __init__(self):
+        self._lag = 0.0
+        self._held: float | None = None
+
+    def __call__(self) -> float:
+        return self._held if self._held is not None else time.monotonic() - self._lag
+
+    def hold(self) -> None:
+        self._held = self()
+
+    def release(self, advance_s: float = 0.0) -> None:
+        self._lag = time.monotonic() - (self._held + advance_s)
+        self._held = None
+
+
 @pytest.fixture
-def panel_for(factory, artifacts):
+def panel_clock():
+    return HoldableClock()
+
+
+@pytest.fixture
+def panel_for(factory, artifacts, panel_clock):
     made = []
 
-    def make(server, counter: int = 2) -> CounterPanel:
+    def make(server, counter: int = 2, keypad: bool = True) -> CounterPanel:
         token = server.add_device("counter", f"Bảng quầy {counter}", counter=counter)
         keypad = GpioKeypad(KeypadConfig(keys=PINS, rating=RATING_PINS, leds={"green": 16, "amber": 20, "red": 21},
-                                         bounce_s=0.05, hold_s=0.3), pin_factory=factory)
-        panel = CounterPanel(DeviceClient(server.url, token), keypad).start()
+                                         bounce_s=0.05, hold_s=0.3), pin_factory=factory) if keypad else None
+        panel = CounterPanel(DeviceClient(server.url, token), keypad, clock=panel_clock).start()
         made.append(panel)
         return panel
 
@@ -62,6 +89,8 @@ def settle(panel: CounterPanel, seconds: float = 0.4) -> None:
 
 
 def tap(panel: CounterPanel, target: str) -> None:
+    """Tap like a person who looks first: a screen that appeared by itself ignores taps for a moment."""
+    run_until(panel, panel.model.taps_allowed, timeout=5, what="the screen to take taps")
     spot = next((s for s in panel.hotspots if s.target == target), None)
     assert spot is not None, f"{target} is not on the {panel.model.screen} screen"
     pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONUP, pos=spot.rect.center, button=1))
@@ -100,7 +129,7 @@ def db_ratings(server) -> list:
         db.dispose()
 
 
-def test_keypad_presses_reach_the_server_and_a_bounce_sends_once(server, panel_for, factory, artifacts):
+def test_keypad_presses_reach_the_server_and_a_bounce_sends_once(server, panel_for, factory, artifacts, panel_clock):
     kiosk = server.add_device("kiosk", "Kiosk")
     server.add_user("staff1", "staff", full_name="Nguyễn Thị Lan", pin="1111")
     for _ in range(3):
@@ -176,12 +205,85 @@ def test_keypad_presses_reach_the_server_and_a_bounce_sends_once(server, panel_f
     run_until(panel, lambda: panel.model.screen == m.OFFLINE, what="offline")
     assert panel.keypad.status == "offline"
     shot(panel, artifacts, "offline")
+    # The refusal below shows for FEEDBACK_S (8 s); the server's restart and the client's back-off
+    # (up to 5 s) can take longer on a loaded machine, so the panel's clock is held until it is back.
+    panel_clock.hold()
     press(factory, "next")
     run_until(panel, lambda: panel.model.feedback.error, what="the refusal to send offline")
     assert "kết nối" in panel.model.feedback.text
+    assert panel.keypad.status == "offline"  # steady red while offline, whatever else shows
+    refused_at = time.monotonic()
     server.start()
     run_until(panel, lambda: panel.model.screen == m.CLOSED, timeout=30, what="back online")
-    assert panel.keypad.status == "error"  # red blinking while the refusal shows, then off (closed)
+    print(f"from the refusal to back online: {time.monotonic() - refused_at:.1f} s (the refusal shows "
+          f"{m.FEEDBACK_S:.0f} s)")
+    assert panel.keypad.status == "error"  # red blinking while the refusal shows ...
+    panel_clock.release(advance_s=m.FEEDBACK_S)
+    run_until(panel, lambda: panel.keypad.status == "closed", timeout=5, what="the refusal's end")
+    assert panel.model.feedback is None  # ... then off (closed)
+
+
+def sign_in_by_touch(panel: CounterPanel, username: str = "staff1", pin: str = "1111") -> None:
+    tap(panel, "signin:open")
+    for ch in username:
+        tap(panel, f"key:{ch}")
+    tap(panel, "focus:pin")
+    for ch in pin:
+        tap(panel, f"key:{ch}")
+    tap(panel, "signin:submit")
+
+
+def targets(panel: CounterPanel) -> set[str]:
+    return {s.target for s in panel.hotspots}
+
+
+def test_a_touch_only_panel_serves_by_touch_and_the_citizens_screens_show_no_officer_button(
+        server, panel_for, artifacts):
+    kiosk = server.add_device("kiosk", "Kiosk")
+    server.add_user("staff1", "staff", full_name="Nguyễn Thị Lan", pin="1111")
+    for _ in range(3):
+        assert server.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201
+    panel = panel_for(server, keypad=False)  # no keypad at all: the officer has only the touch screen
+    assert panel.model.officer_touch
+    run_until(panel, lambda: panel.model.screen == m.CLOSED, what="the closed counter")
+    assert not {t for t in targets(panel) if t.startswith("officer:")}  # nobody signed in: nothing to press
+    sign_in_by_touch(panel)
+    run_until(panel, lambda: "officer:next" in targets(panel), what="the officer's strip")
+    assert {t for t in targets(panel) if t.startswith("officer:")} == {"officer:next", "officer:pause"}
+    shot(panel, artifacts, "touch_idle")
+
+    tap(panel, "officer:next")
+    run_until(panel, lambda: panel.model.screen == m.SERVING, what="the call")
+    assert counter_state(server, kiosk)["ticket"]["number"] == "2001"
+    run_until(panel, lambda: "officer:recall" in targets(panel), what="the serving strip")
+    shot(panel, artifacts, "touch_serving")
+    tap(panel, "officer:recall")
+    run_until(panel, lambda: panel.model.feedback and panel.model.feedback.text == "Đã gọi lại số 2001",
+              what="the recall")
+
+    tap(panel, "officer:complete")
+    run_until(panel, lambda: panel.model.screen == m.RATING, what="the rating screen")
+    assert counter_state(server, kiosk)["ticket"] is None
+    assert not {t for t in targets(panel) if t.startswith("officer:")}
+    shot(panel, artifacts, "touch_rating")
+    tap(panel, "level:4")
+    run_until(panel, lambda: panel.model.screen == m.THANKS, what="the thank-you")
+    assert not {t for t in targets(panel) if t.startswith("officer:")}
+    assert [(r.score, r.source) for r in db_ratings(server)] == [(4, "panel")]
+    run_until(panel, lambda: panel.model.screen == m.IDLE, timeout=15, what="back to the officer's screen")
+
+    tap(panel, "officer:next")
+    run_until(panel, lambda: (panel.model.counter.get("ticket") or {}).get("number") == "2002", what="2002")
+    tap(panel, "officer:skip")
+    run_until(panel, lambda: panel.model.feedback and "vắng mặt" in panel.model.feedback.text, what="the skip")
+    tap(panel, "officer:pause")
+    run_until(panel, lambda: panel.model.screen == m.PAUSED, what="the pause")
+    assert counter_state(server, kiosk)["status"] == "paused"
+    assert {t for t in targets(panel) if t.startswith("officer:")} == {"officer:pause"}  # "Tiếp tục"
+    shot(panel, artifacts, "touch_paused")
+    tap(panel, "officer:pause")
+    run_until(panel, lambda: panel.model.screen in (m.IDLE, m.SERVING), what="the resume")
+    assert counter_state(server, kiosk)["status"] == "open"
 
 
 def test_rating_rules_are_the_servers(server, panel_for, factory):

@@ -8,8 +8,9 @@ nghìn / ngàn, triệu, tỷ. Output is always NFC.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Literal
+
+from layso.text import nfc as _nfc
 
 __all__ = [
     "DIGIT_WORDS",
@@ -39,10 +40,6 @@ LETTER_NAMES: dict[str, str] = {
 _ODD_WORDS = ("linh", "lẻ")
 _THOUSAND_WORDS = ("nghìn", "ngàn")
 _BILLION = 1_000_000_000
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def _check_opts(odd_word: str, thousand_word: str) -> tuple[str, str]:
@@ -178,17 +175,17 @@ def number_to_speech(
     odd_word: OddWord | str = "linh",
     thousand_word: ThousandWord | str = "nghìn",
 ) -> str:
-    """Spoken form of a ticket number: "1005" → "một nghìn không trăm linh năm",
-    "A005" → "a năm"; with ``read_digits`` → "một, không, không, năm" / "a, không, không, năm".
+    """Spoken form of a ticket number.
+
+    A number of a numeric range is read as a number ("1005" → "một nghìn không trăm linh năm") or,
+    with ``read_digits``, digit by digit ("một, không, không, năm"). A number with a letter prefix
+    is always read as the prefix letter's Vietnamese name and then its digits one by one
+    (DOMAIN.md, "The voice"): "A005" → "a, không, không, năm", never "a năm" — the padding zeros
+    are part of what is printed.
     """
-    if read_digits:
-        _check_opts(odd_word, thousand_word)
+    _check_opts(odd_word, thousand_word)
+    tokens = _tokens(ticket_number)
+    if read_digits or any(not token.isdigit() for token in tokens):
         return digits_to_words(ticket_number)
-    words: list[str] = []
-    for token in _tokens(ticket_number):
-        if token.isdigit():
-            words.append(number_to_words(
-                int(token), use_tu=use_tu, odd_word=odd_word, thousand_word=thousand_word))
-        else:
-            words.append(letter_to_words(token))
-    return _nfc(" ".join(words))
+    return _nfc(" ".join(number_to_words(int(token), use_tu=use_tu, odd_word=odd_word, thousand_word=thousand_word)
+                         for token in tokens))

@@ -1,0 +1,95 @@
+"""The engine's transaction plumbing and lookups: every command runs in one short write transaction
+that starts by locking its centre (BEGIN IMMEDIATE on SQLite, SELECT … FOR UPDATE on PostgreSQL),
+so numbering and call-next are atomic and the per-centre `seq` of its events follows commit order."""
+from __future__ import annotations
+
+import time as _time
+
+from layso.server.engine.context import Command, Result
+from layso.server.errors import BadRequest, NotFound
+from layso.server.storage.database import Database
+from layso.server.storage.models import Centre, Counter, Field, Ticket
+from layso.server.storage.where import active_counters, active_fields
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+MAX_TEXT = 500
+MAX_ID = 2**31 - 1  # ids and counter numbers beyond a database integer are simply unknown
+
+
+class EngineBase:
+    def __init__(self, db: Database, default_base_url: str | None = None):
+        self.db = db
+        self.default_base_url = default_base_url
+
+    # ---- transaction plumbing -----------------------------------------------------------
+    def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
+        with self.db.write() as s:
+            centre = s.execute(select(Centre).where(Centre.id == centre_id).with_for_update()).scalar_one_or_none()
+            if centre is None:
+                raise NotFound("unknown centre", "centre_not_found")
+            cmd = Command(self, s, centre, base_url)
+            value = fn(cmd)
+            created = True
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bool):
+                value, created = value
+            events = cmd.finish()
+        committed = _time.time()  # the transaction has committed: stamp the events (latency measurements)
+        for ev in events:
+            ev.payload["committed_at"] = committed
+        return Result(value, events, created)
+
+    def run_command(self, centre_id: int, fn, base_url: str | None = None) -> Result:
+        """Run `fn(cmd)` as a command of its own (centre locked, events numbered, published by the
+        caller after commit)."""
+        return self._run(centre_id, fn, base_url)
+
+    def _read(self, centre_id: int, fn, base_url: str | None = None):
+        with self.db.read() as s:
+            centre = s.get(Centre, centre_id)
+            if centre is None:
+                raise NotFound("unknown centre", "centre_not_found")
+            return fn(Command(self, s, centre, base_url))
+
+    # ---- lookups --------------------------------------------------------------------------
+    def _field(self, cmd: Command, code) -> Field:
+        if not isinstance(code, str) or not code:
+            raise BadRequest("field must be a field code", "invalid_field")
+        f = cmd.s.execute(select(Field).where(*active_fields(cmd.centre.id), Field.code == code)).scalar_one_or_none()
+        if f is None:
+            raise NotFound(f"unknown field {code[:40]!r}", "field_not_found")
+        return f
+
+    def _counter(self, cmd: Command, number) -> Counter:
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise BadRequest("counter must be a number", "invalid_counter")
+        if not 1 <= number <= MAX_ID:
+            raise NotFound(f"unknown counter {str(number)[:12]}", "counter_not_found")
+        c = cmd.s.execute(select(Counter).where(*active_counters(cmd.centre.id), Counter.number == number)
+                          .options(selectinload(Counter.fields))).scalar_one_or_none()
+        if c is None:
+            raise NotFound(f"unknown counter {number}", "counter_not_found")
+        return c
+
+    def _ticket(self, cmd: Command, ticket_id) -> Ticket:
+        if not isinstance(ticket_id, int) or isinstance(ticket_id, bool) or not 1 <= ticket_id <= MAX_ID:
+            raise NotFound("unknown ticket", "ticket_not_found")
+        t = cmd.s.get(Ticket, ticket_id)
+        if t is None or t.centre_id != cmd.centre.id:
+            raise NotFound("unknown ticket", "ticket_not_found")
+        return t
+
+    def _by_track(self, cmd: Command, token) -> Ticket:
+        if not isinstance(token, str) or len(token) > 64:
+            raise NotFound("unknown tracking link", "ticket_not_found")
+        t = cmd.s.execute(select(Ticket).where(Ticket.track_token == token,
+                                               Ticket.centre_id == cmd.centre.id)).scalar_one_or_none()
+        if t is None:
+            raise NotFound("unknown tracking link", "ticket_not_found")
+        return t
+
+    def centre_of_track(self, token: str) -> int | None:
+        if not isinstance(token, str) or len(token) > 64:
+            return None
+        with self.db.read() as s:
+            return s.execute(select(Ticket.centre_id).where(Ticket.track_token == token)).scalar_one_or_none()

@@ -1,0 +1,158 @@
+"""What every command works in: its session, the locked centre, the centre's settings, "now", the
+events it will publish (numbered by `seq` when it finishes), and the contract's Ticket and Counter
+objects built from rows."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from layso.server import clock
+from layso.server.domain.hours import Hours
+from layso.server.domain.queue import PriorityRule
+from layso.server.domain.statuses import TicketStatus
+from layso.server.storage.models import Centre, Counter, Ticket, TicketEvent
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from layso.config import PriorityConfig, QueueConfig, RatingConfig
+
+if TYPE_CHECKING:
+    from layso.server.engine import QueueEngine
+
+
+@dataclass
+class Event:
+    type: str
+    payload: dict
+    centre_id: int
+
+    @property
+    def seq(self) -> int:
+        return self.payload["seq"]
+
+
+@dataclass
+class Result:
+    value: object
+    events: list[Event] = dc_field(default_factory=list)
+    created: bool = True
+
+
+def iso(dt: datetime | None, tz) -> str | None:
+    return dt.astimezone(tz).isoformat(timespec="seconds") if dt else None
+
+
+class Settings:
+    """A centre's validated settings sections, parsed once per distinct settings value."""
+
+    _cache: dict[str, "Settings"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, centre: Centre):
+        s = centre.settings
+        self.hours = Hours(s["hours"], centre.timezone)
+        self.tz = self.hours.tz
+        self.priority = PriorityConfig.model_validate(s.get("priority", {}))
+        self.rule = PriorityRule.of(self.priority)
+        self.queue = QueueConfig.model_validate(s.get("queue", {}))
+        self.rating = RatingConfig.model_validate(s["rating"])
+        self.voice = s.get("voice", {})
+        self.thank_you = s.get("thank_you", "")
+        self.categories = {c.code: c.name for c in self.priority.categories}
+
+    @classmethod
+    def of(cls, centre: Centre) -> "Settings":
+        key = f"{centre.id}:{centre.timezone}:" + json.dumps(centre.settings, sort_keys=True, default=str)
+        with cls._lock:
+            hit = cls._cache.get(key)
+        if hit is None:
+            hit = cls(centre)
+            with cls._lock:
+                if len(cls._cache) > 64:
+                    cls._cache.clear()
+                cls._cache[key] = hit
+        return hit
+
+
+class Command:
+    """The context of one command: its session, locked centre, settings and pending events."""
+
+    def __init__(self, engine: "QueueEngine", session: Session, centre: Centre, base_url: str | None):
+        self.engine = engine
+        self.s = session
+        self.centre = centre
+        self.cfg = Settings.of(centre)
+        self.now = clock.now()
+        self.today = self.cfg.hours.day_of(self.now)
+        self.base_url = (centre.public_url or base_url or engine.default_base_url or "").rstrip("/")
+        self.pending: list[tuple[str, dict, dict | None]] = []
+
+    # ---- events -------------------------------------------------------------------------
+    def emit(self, type_: str, payload: dict, log: dict | None = None) -> None:
+        """Queue an event; `log` (ticket, counter, officer, device, data) also writes the ticket log."""
+        self.pending.append((str(type_), payload, log))
+
+    def next_pos(self) -> float:
+        """A queue position after every ticket queued so far: the seq the next event will get."""
+        return float(self.centre.seq + len(self.pending) + 1)
+
+    def finish(self) -> list[Event]:
+        """Number the pending events (the centre's `seq`), write the ticket log, return the events."""
+        if not self.pending:
+            return []
+        base = self.centre.seq
+        self.centre.seq = base + len(self.pending)
+        events, log_rows = [], []
+        for i, (type_, payload, log) in enumerate(self.pending, start=1):
+            payload = {"seq": base + i, **payload}
+            if log is not None:
+                log_rows.append({"centre_id": self.centre.id, "ticket_id": log["ticket"].id, "seq": base + i,
+                                 "type": type_, "at": self.now, "counter_id": log.get("counter_id"),
+                                 "officer_id": log.get("officer_id"), "device_id": log.get("device_id"),
+                                 "data": log.get("data") or {}})
+            events.append(Event(type_, payload, self.centre.id))
+        self.s.flush()
+        if log_rows:  # one INSERT for the ticket log
+            self.s.execute(insert(TicketEvent), log_rows)
+        return events
+
+    # ---- serialisation (the contract's objects) -------------------------------------------
+    def iso(self, dt: datetime | None) -> str | None:
+        return iso(dt, self.cfg.tz)
+
+    def track_url(self, ticket: Ticket) -> str:
+        return f"{self.base_url}/t/{ticket.track_token}"
+
+    def ticket_dict(self, t: Ticket, public: bool = False) -> dict:
+        ahead = est = reason = None
+        if t.status == TicketStatus.WAITING:
+            ahead = self.engine.ahead_of(self, t)
+            est, reason = self.engine.estimate_wait(self, t.field, ahead)
+        d = {
+            "id": t.id, "number": t.number, "field": t.field.code, "field_name": t.field.name,
+            "priority": t.priority, "priority_name": self.cfg.categories.get(t.priority) if t.priority else None,
+            "status": t.status, "issued_at": self.iso(t.issued_at), "called_at": self.iso(t.called_at),
+            "counter": t.counter.number if t.counter else None, "ahead": ahead, "est_wait_s": est,
+            "est_wait_reason": reason, "track_url": self.track_url(t),
+            "completed_at": self.iso(t.completed_at), "transferred": t.transferred,
+            "serving_counters": self.engine.serving_counters(self, t.field_id, t.priority is not None),
+            "day": t.day.isoformat(),
+        }
+        if public:
+            d.pop("id")
+        return d
+
+    def counter_dict(self, c: Counter) -> dict:
+        officer = None
+        if c.officer is not None:
+            officer = c.officer.full_name or c.officer.username
+        ticket = None
+        if c.ticket_id is not None:
+            ticket = self.ticket_dict(self.s.get(Ticket, c.ticket_id))
+        return {"number": c.number, "name": c.name, "status": c.status, "fields": [f.code for f in c.fields],
+                "officer": officer, "ticket": ticket, "pause_reason": c.pause_reason,
+                "priority_only": c.priority_only}

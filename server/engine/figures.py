@@ -1,0 +1,178 @@
+"""Queue figures a command reads: the counters serving each field, how many are ahead of a ticket,
+the estimated wait, whether a field issues now, and the contract's Field objects."""
+from __future__ import annotations
+
+import threading
+import time as _time
+from datetime import datetime, timedelta
+
+from layso.server.domain import estimate, numbering
+from layso.server.domain.queue import serves
+from layso.server.domain.statuses import CounterStatus, FieldClosed, TicketStatus
+from layso.server.engine.context import Command
+from layso.server.storage.models import Counter, CounterField, DaySequence, Field, Ticket
+from layso.server.storage.where import active_counters, active_fields, waiting_on
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from layso.protocol import EventType as E
+
+
+class ServiceTimes:
+    """Mean recent service time per field, cached briefly (it only feeds estimates)."""
+
+    def __init__(self, ttl: float = 30.0):
+        self.ttl = ttl
+        self._data: dict[int, tuple[float, float | None]] = {}
+        self._lock = threading.Lock()
+
+    def mean(self, session: Session, field_id: int, since: datetime) -> float | None:
+        now = _time.monotonic()
+        with self._lock:
+            hit = self._data.get(field_id)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        rows = session.execute(
+            select(Ticket.called_at, Ticket.completed_at)
+            .where(Ticket.field_id == field_id, Ticket.status == TicketStatus.DONE, Ticket.completed_at >= since)
+            .order_by(Ticket.completed_at.desc()).limit(estimate.RECENT_SERVICES)).all()
+        value = estimate.mean_service_s([(c - a).total_seconds() for a, c in rows if a and c and c > a])
+        with self._lock:
+            self._data[field_id] = (now, value)
+        return value
+
+
+class QueueFigures:
+    """Mixin of the engine: figures over the locked centre's queue (per-command caches in `cmd`)."""
+
+    service_times: ServiceTimes
+
+    def _counter_map(self, cmd: Command) -> dict[int, list[tuple[int, str, bool]]]:
+        """field id → [(counter number, status, priority_only)] of the active counters serving it."""
+        cached = cmd.__dict__.get("_counter_map")
+        if cached is None:
+            cached = {}
+            for field_id, number, status, prio_only in cmd.s.execute(
+                    select(CounterField.field_id, Counter.number, Counter.status, Counter.priority_only)
+                    .join(Counter, Counter.id == CounterField.counter_id)
+                    .where(*active_counters(cmd.centre.id)).order_by(Counter.number)):
+                cached.setdefault(field_id, []).append((number, status, prio_only))
+            cmd.__dict__["_counter_map"] = cached
+        return cached
+
+    def _set_status(self, cmd: Command, c: Counter, status: str) -> None:
+        c.status = status
+        cmd.__dict__.pop("_counter_map", None)
+
+    def serving_counters(self, cmd: Command, field_id: int, priority: bool = False) -> list[int]:
+        """The counters a ticket of the field goes to; a priority ticket also to the priority counters."""
+        return [n for n, _s, prio_only in self._counter_map(cmd).get(field_id, []) if serves(prio_only, priority)]
+
+    def _servers(self, cmd: Command, field_id: int) -> tuple[int, int]:
+        rows = self._counter_map(cmd).get(field_id, [])
+        return sum(1 for _n, s, _p in rows if s == CounterStatus.OPEN), len(rows)
+
+    def ahead_of(self, cmd: Command, t: Ticket) -> int:
+        """How many will be called before `t` by the counters of its field (one aggregate query)."""
+        before = (Ticket.queue_pos < t.queue_pos) | ((Ticket.queue_pos == t.queue_pos) & (Ticket.id < t.id))
+        is_prio = Ticket.priority.is_not(None)
+        same_class = is_prio if t.priority is not None else Ticket.priority.is_(None)
+
+        def count(cond):
+            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+        transfers, same_before, prio = cmd.s.execute(
+            select(count(Ticket.transferred.is_(True) & (before if t.transferred else True)),
+                   count(Ticket.transferred.is_(False) & same_class & before),
+                   count(Ticket.transferred.is_(False) & is_prio))
+            .where(*waiting_on(cmd.centre.id, cmd.today), Ticket.field_id == t.field_id,
+                   Ticket.transfer_counter_id.is_(None), Ticket.id != t.id)).one()
+        return cmd.cfg.rule.ahead(transferred=t.transferred, priority=t.priority is not None, transfers=transfers,
+                                  same_class_before=same_before, priority_waiting=prio)
+
+    def estimate_wait(self, cmd: Command, f: Field, ahead: int) -> tuple[int | None, str | None]:
+        """(seconds or None, why) — `domain.estimate`, with this field's counters and recent services."""
+        open_n, all_n = self._servers(cmd, f.id)
+        mean = None
+        if all_n and ahead:
+            mean = self.service_times.mean(cmd.s, f.id, cmd.now - timedelta(days=estimate.RECENT_DAYS))
+        if mean is None:
+            mean = cmd.cfg.queue.default_service_min * 60
+        open_now, until_open = self._opening(cmd)
+        est = estimate.estimate_wait(ahead, mean, open_n, all_n, open_now, until_open)
+        return est.seconds, est.reason
+
+    @staticmethod
+    def _opening(cmd: Command) -> tuple[bool, float | None]:
+        """(open now, seconds to the next opening when closed), once per command."""
+        hit = cmd.__dict__.get("_opening")
+        if hit is None:
+            hours = cmd.cfg.hours
+            open_now = hours.is_open(cmd.now)
+            nxt = None if open_now else hours.next_opening(cmd.now)
+            hit = cmd.__dict__["_opening"] = (open_now, (nxt - cmd.now).total_seconds() if nxt else None)
+        return hit
+
+    def field_status(self, cmd: Command, f: Field, issued_today: int | None = None, cap: bool = True) -> str | None:
+        """None when the field accepts tickets now, else why not (`cap=False`: hours only)."""
+        if not f.accepting:
+            return FieldClosed.FIELD_CLOSED
+        if not cmd.cfg.hours.issuing_open(cmd.now):
+            return FieldClosed.OUTSIDE_HOURS
+        if numbering.past_cutoff(cmd.cfg.hours.local(cmd.now).strftime("%H:%M"), f.cutoff):
+            return FieldClosed.OUTSIDE_HOURS
+        if not cap:
+            return None
+        if issued_today is None:
+            issued_today = cmd.s.execute(select(DaySequence.last).where(
+                DaySequence.field_id == f.id, DaySequence.day == cmd.today)).scalar() or 0
+        if issued_today >= self.daily_cap(f):
+            return FieldClosed.DAILY_CAP_REACHED
+        return None
+
+    @staticmethod
+    def daily_cap(f: Field) -> int:
+        return numbering.daily_cap(f.daily_cap, f.range_size)
+
+    def _next_number(self, cmd: Command, f: Field) -> int:
+        """The field's next daily sequence number, in one statement (upsert … RETURNING)."""
+        ins = (sqlite_insert if cmd.s.bind.dialect.name == "sqlite" else pg_insert)(DaySequence)
+        stmt = (ins.values(field_id=f.id, day=cmd.today, last=1)
+                .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
+                .returning(DaySequence.last))
+        return cmd.s.execute(stmt).scalar_one()
+
+    def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
+        """The contract's Field objects: all active fields, or just `only`."""
+        if only is None:
+            fields = cmd.s.execute(select(Field).where(*active_fields(cmd.centre.id))
+                                   .order_by(Field.position, Field.id)).scalars().all()
+        else:
+            fields = only
+        ids = [f.id for f in fields]
+        waiting_q = select(Ticket.field_id, func.count(Ticket.id)).where(*waiting_on(cmd.centre.id, cmd.today))
+        if only is not None:
+            waiting_q = waiting_q.where(Ticket.field_id.in_(ids))
+        waiting = dict(cmd.s.execute(waiting_q.group_by(Ticket.field_id)).all())
+        issued = dict(cmd.s.execute(select(DaySequence.field_id, DaySequence.last).where(
+            DaySequence.day == cmd.today, DaySequence.field_id.in_(ids))).all())
+        return [self._field_dict(cmd, f, waiting.get(f.id, 0), issued.get(f.id, 0)) for f in fields]
+
+    def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:
+        reason = self.field_status(cmd, f, issued)
+        open_n, _ = self._servers(cmd, f.id)
+        est, est_reason = self.estimate_wait(cmd, f, waiting)
+        return {"code": f.code, "name": f.name, "agency": f.agency, "waiting": waiting, "open_counters": open_n,
+                "est_wait_s": est, "est_wait_reason": est_reason, "accepting": reason is None,
+                "closed_reason": reason, "serving_counters": self.serving_counters(cmd, f.id)}
+
+    def _queue_changed(self, cmd: Command, *field_ids: int) -> None:
+        ids = sorted({i for i in field_ids if i is not None})
+        if ids:
+            fields = [cmd.s.get(Field, i) for i in ids]
+            cmd.emit(E.QUEUE_CHANGED, {"fields": self.fields_list(cmd, fields)})
+
+    def _counter_changed(self, cmd: Command, c: Counter) -> None:
+        cmd.emit(E.COUNTER_CHANGED, {"counter": cmd.counter_dict(c)})

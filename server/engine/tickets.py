@@ -1,0 +1,141 @@
+"""Ticket commands: issue a number, grant priority, cancel through the tracking link, reprint at the
+issuing kiosk; and the reads of one ticket (by id, by tracking link)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+
+from layso.server.domain import rating
+from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
+from layso.server.engine.context import Command, Result
+from layso.server.errors import BadRequest, Conflict
+from layso.server.storage.models import Field, Rating, Ticket
+from sqlalchemy import select
+
+from layso.protocol import EventType as E
+
+_CLOSED = {"outside_hours": "outside working hours", "field_closed": "this field is not taking numbers now"}
+
+
+def _check_issue(priority, channel, request_id) -> None:
+    if priority is not None and not isinstance(priority, str):
+        raise BadRequest("priority must be a category code", "invalid_priority")
+    if channel not in ISSUE_CHANNELS:
+        raise BadRequest("channel must be kiosk, staff or online", "invalid_channel")
+    if request_id is not None and (not isinstance(request_id, str) or not 1 <= len(request_id) <= 100):
+        raise BadRequest("request_id must be a string of 1 to 100 characters", "invalid_request_id")
+
+
+class TicketCommands:
+    """Mixin of the engine (uses its lookups and queue figures)."""
+
+    def issue(self, centre_id: int, field_code, priority=None, channel: str = "kiosk", request_id=None,
+              device_id: int | None = None, officer_id: int | None = None, base_url: str | None = None) -> Result:
+        _check_issue(priority, channel, request_id)
+        body_hash = hashlib.sha256(json.dumps([field_code, priority, channel], default=str).encode()).hexdigest()
+
+        def run(cmd: Command):
+            if request_id is not None:
+                prior = cmd.s.execute(select(Ticket).where(Ticket.centre_id == cmd.centre.id,
+                                                           Ticket.request_id == request_id)).scalar_one_or_none()
+                if prior is not None:
+                    if prior.request_hash != body_hash:
+                        raise Conflict("request_id was used with another request", "request_id_reused")
+                    return cmd.ticket_dict(prior), False
+            f = self._field(cmd, field_code)
+            if priority is not None and priority not in cmd.cfg.categories:
+                raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
+            t = self._new_ticket(cmd, f, priority, channel, request_id, body_hash, device_id)
+            d = cmd.ticket_dict(t)
+            cmd.emit(E.TICKET_ISSUED, {"ticket": d, "device_id": device_id},
+                     log={"ticket": t, "device_id": device_id, "officer_id": officer_id,
+                          "data": {"channel": channel, "priority": priority, "number": t.number}})
+            self._queue_changed(cmd, f.id)
+            return d
+
+        return self._run(centre_id, run, base_url)
+
+    def _new_ticket(self, cmd: Command, f: Field, priority, channel, request_id, body_hash, device_id) -> Ticket:
+        """Number a new waiting ticket of `f` (refused outside hours, when closed or over the cap)."""
+        reason = self.field_status(cmd, f, cap=False)
+        if reason is not None:
+            raise Conflict(_CLOSED[reason], "field_closed", reason=reason)
+        n = self._next_number(cmd, f)
+        if n > self.daily_cap(f):  # the transaction rolls back, so the count stays at the cap
+            raise Conflict("no numbers left today for this field", "daily_cap_reached", reason="daily_cap_reached")
+        t = Ticket(centre_id=cmd.centre.id, field_id=f.id, issue_field_id=f.id, day=cmd.today, seq_in_day=n,
+                   number=f.format_number(n), priority=priority,
+                   channel=channel, request_id=request_id, request_hash=body_hash, status=TicketStatus.WAITING,
+                   issued_at=cmd.now, queue_pos=cmd.next_pos(), track_token=secrets.token_urlsafe(18),
+                   device_id=device_id, officer_id=None)
+        t.field = f
+        cmd.s.add(t)
+        cmd.s.flush()
+        return t
+
+    def grant_priority(self, centre_id: int, ticket_id, category, reason=None, officer_id=None,
+                       base_url=None) -> Result:
+        """An officer grants priority to a waiting ticket at the counter."""
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 200):
+            raise BadRequest("reason must be text of at most 200 characters", "invalid_reason")
+
+        def run(cmd: Command):
+            t = self._ticket(cmd, ticket_id)
+            if not isinstance(category, str) or category not in cmd.cfg.categories:
+                raise BadRequest("unknown priority category", "invalid_priority")
+            if t.status != TicketStatus.WAITING:
+                raise Conflict("that ticket is not waiting", "ticket_not_waiting")
+            t.priority = category
+            t.priority_reason = (reason or "").strip() or None
+            td = cmd.ticket_dict(t)
+            cmd.emit(E.QUEUE_CHANGED, {"fields": self.fields_list(cmd, [t.field]), "ticket": td},
+                     log={"ticket": t, "officer_id": officer_id, "data": {"priority": category, "reason": reason}})
+            return td
+
+        return self._run(centre_id, run, base_url)
+
+    def cancel(self, centre_id: int, track_token, base_url=None) -> Result:
+        def run(cmd: Command):
+            t = self._by_track(cmd, track_token)
+            if t.status != TicketStatus.WAITING:
+                raise Conflict("only a waiting ticket can be cancelled", "ticket_not_waiting")
+            t.status = TicketStatus.CANCELLED
+            t.cancel_reason = CancelReason.CITIZEN
+            t.ended_at = cmd.now
+            td = cmd.ticket_dict(t, public=True)
+            cmd.emit(E.TICKET_CANCELLED, {"ticket": cmd.ticket_dict(t), "reason": CancelReason.CITIZEN},
+                     log={"ticket": t, "data": {"reason": CancelReason.CITIZEN}})
+            self._queue_changed(cmd, t.field_id)
+            return td
+
+        return self._run(centre_id, run, base_url)
+
+    def reprint(self, centre_id: int, ticket_id, officer_id=None, base_url=None) -> Result:
+        def run(cmd: Command):
+            t = self._ticket(cmd, ticket_id)
+            if t.device_id is None:
+                raise Conflict("this ticket was not issued by a kiosk", "no_kiosk")
+            td = cmd.ticket_dict(t)
+            cmd.emit(E.TICKET_REPRINT, {"ticket": td, "device_id": t.device_id},
+                     log={"ticket": t, "officer_id": officer_id, "device_id": t.device_id})
+            return td
+
+        return self._run(centre_id, run, base_url)
+
+    # ---- reads ----------------------------------------------------------------------------
+    def track(self, centre_id: int, token, base_url=None) -> dict:
+        def run(cmd: Command):
+            t = self._by_track(cmd, token)
+            d = cmd.ticket_dict(t, public=True)
+            r = cmd.s.execute(select(Rating).where(Rating.ticket_id == t.id)).scalar_one_or_none()
+            d["rating"] = {"score": r.score, "at": cmd.iso(r.at)} if r else None
+            d["can_rate"] = (r is None and t.status == TicketStatus.DONE and t.completed_at is not None
+                             and rating.within_window(t.completed_at, cmd.now, RatingSource.LINK, cmd.cfg.rating))
+            d["centre_name"] = cmd.centre.name
+            return d
+
+        return self._read(centre_id, run, base_url)
+
+    def ticket(self, centre_id: int, ticket_id, base_url=None) -> dict:
+        return self._read(centre_id, lambda cmd: cmd.ticket_dict(self._ticket(cmd, ticket_id)), base_url)
