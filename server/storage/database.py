@@ -5,10 +5,10 @@ power cut, and every write transaction starts with BEGIN IMMEDIATE so numbering 
 serialised. PostgreSQL: every command locks its centre row (see engine), which also makes `seq`
 follow commit order; reads of snapshots run at REPEATABLE READ.
 
-Under the production server (gevent, monkey-patched by `layso serve`) SQLite's C calls would hold the
-whole process while they run (a commit waits for fsync): they run in gevent's thread pool instead,
-so other connections go on being served. psycopg 3 (≥ 3.1.14) and redis-py wait on gevent by
-themselves once the standard library is patched.
+Under the production server (gevent, monkey-patched by `layso serve`) a waiting SQLite call would hold
+the whole process: commits (fsync), BEGIN (another process's lock) and every read-engine statement
+run in gevent's thread pool instead, so other connections go on being served. psycopg 3 (≥ 3.1.14)
+and redis-py wait on gevent by themselves once the standard library is patched.
 """
 from __future__ import annotations
 
@@ -51,37 +51,39 @@ def gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _offload_to_threads(engine: Engine) -> None:
-    """Run the SQLite driver's statements and commits in gevent's thread pool (native threads), so that
-    a statement or an fsync blocks only the greenlet that asked for it."""
+def _offload_to_threads(engine: Engine, statements: bool) -> None:
+    """Run the SQLite driver's waits in gevent's thread pool (native threads), so that they block only
+    the greenlet that asked: COMMIT (it waits for fsync), ROLLBACK and BEGIN (it may wait for another
+    process's write lock) always; every statement too when `statements` (the read engine: statistics
+    and exports may take a second). The write path's own statements stay on the event loop: they are
+    short, hold the GIL anyway, and a thread hand-off per statement costs more than it saves
+    (measured: docs/PERFORMANCE.md)."""
     import gevent
 
     def run(fn, *args):
         return gevent.get_hub().threadpool.apply(fn, args)
 
-    mode = os.environ.get("LAYSO_SQLITE_THREADS", "all")
-    if mode == "off":
-        return
     dialect = engine.dialect
     dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
     dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
-    if mode == "commit":
-        return
 
     @event.listens_for(engine, "do_execute")
     def _execute(cursor, statement, parameters, context):
-        run(cursor.execute, statement, parameters)
-        return True
+        if statements or statement.startswith("BEGIN"):
+            run(cursor.execute, statement, parameters)
+            return True
+        return None  # the driver runs it here
 
-    @event.listens_for(engine, "do_execute_no_params")
-    def _execute_no_params(cursor, statement, context):
-        run(cursor.execute, statement)
-        return True
+    if statements:
+        @event.listens_for(engine, "do_execute_no_params")
+        def _execute_no_params(cursor, statement, context):
+            run(cursor.execute, statement)
+            return True
 
-    @event.listens_for(engine, "do_executemany")
-    def _executemany(cursor, statement, parameters, context):
-        run(cursor.executemany, statement, parameters)
-        return True
+        @event.listens_for(engine, "do_executemany")
+        def _executemany(cursor, statement, parameters, context):
+            run(cursor.executemany, statement, parameters)
+            return True
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
@@ -103,7 +105,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     if gevent_patched():
-        _offload_to_threads(engine)
+        _offload_to_threads(engine, statements=not immediate)
     return engine
 
 

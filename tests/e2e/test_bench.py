@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -146,6 +147,8 @@ def test_open_loop_offers_its_rate_and_counts_latency_from_the_schedule(tmp_path
 def test_two_processes_behind_nginx_on_postgresql_and_redis(tmp_path, pg_url, redis_url):
     from layso.bench.proxy import nginx_binary
     if nginx_binary() is None:
+        if os.environ.get("LAYSO_REQUIRE_SERVICES") == "1":
+            pytest.fail("nginx is required here (LAYSO_REQUIRE_SERVICES=1)")
         pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
     proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--seconds", "2", "--displays", "3",
                            "--counters", "2", "--db", pg_url, "--workers", "2", "--message-queue", redis_url,

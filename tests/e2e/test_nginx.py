@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 import socketio
-from conftest import start_server
+from conftest import require_services, start_server
 from sqlalchemy import select
 
 from layso.bench.proxy import NginxProxy, nginx_binary
@@ -66,6 +66,8 @@ def online(db_url: str, name: str) -> bool:
 @pytest.fixture
 def cluster(tmp_path, pg_url, redis_url):
     if nginx_binary() is None:
+        if require_services():
+            pytest.fail("nginx is required here (LAYSO_REQUIRE_SERVICES=1): ./dev test installs Debian's nginx")
         pytest.skip("nginx is not installed (Debian: apt-get install nginx; ./dev test installs it)")
     env = {"LAYSO_MESSAGE_QUEUE": redis_url, "LAYSO_MESSAGE_QUEUE_CHANNEL": f"layso-test-{uuid.uuid4().hex[:8]}",
            "LAYSO_TRUSTED_PROXIES": "1"}
