@@ -16,7 +16,6 @@ from layso.config import Config
 from layso.server.engine import seed_centre
 from layso.server.storage import backup
 from layso.server.storage.database import Database
-from layso.server.storage.migrate import upgrade
 from layso.server.storage.models import Centre, Device, DeviceConnection
 
 log = logging.getLogger("layso.startup")
@@ -26,10 +25,13 @@ def prepare_database(db_url: str, config: Config | None = None, backup_first: bo
     """Open the database, back it up if a migration is due (never on a new one), migrate, seed the
     centre from `config` the first time; refuse a database with no centre."""
     db = Database(db_url)
-    if backup_first and backup.migration_pending(db):
-        made = backup.backup(db.url, label="before-migration")
-        log.info("backed up the database before migrating: %s", made.path)
-    upgrade(db)
+    current = backup.database_revisions(db)
+    if current != backup.schema_heads():  # a new database, or one to migrate (Alembic loads only then)
+        from layso.server.storage.migrate import upgrade
+        if backup_first and current is not None:
+            made = backup.backup(db.url, label="before-migration")
+            log.info("backed up the database before migrating: %s", made.path)
+        upgrade(db)
     if config is not None:
         seed_centre(db, config)
     with db.read() as s:

@@ -217,15 +217,30 @@ def _pgdump_counts(path: Path) -> dict[str, int]:
     return counts
 
 
-def migration_pending(db: Database) -> bool:
-    """True when the database has layso tables at an older schema version than this program's."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+def schema_heads() -> set[str]:
+    """The newest schema revision(s) this program ships, read from the migration files (without
+    importing Alembic, which the server never needs when the database is up to date)."""
+    revisions, parents = set(), set()
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        rev = re.search(r"^revision\s*=\s*['\"](\w+)['\"]", text, re.M)
+        down = re.search(r"^down_revision\s*=\s*(.+)$", text, re.M)
+        if rev:
+            revisions.add(rev.group(1))
+        if down:
+            parents.update(re.findall(r"['\"](\w+)['\"]", down.group(1)))
+    return revisions - parents
 
-    from layso.server.storage.migrate import alembic_config
+
+def database_revisions(db: Database) -> set[str] | None:
+    """The schema revision(s) the database is at; None for a database without layso's tables."""
     with db.write_engine.connect() as conn:
         if "alembic_version" not in inspect(conn).get_table_names():
-            return False  # a new database: nothing to lose
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    heads = set(ScriptDirectory.from_config(alembic_config(db)).get_heads())
-    return current != heads
+            return None
+        return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def migration_pending(db: Database) -> bool:
+    """True when the database has layso tables at an older schema version than this program's."""
+    current = database_revisions(db)
+    return current is not None and current != schema_heads()
