@@ -59,9 +59,17 @@ def _offload_to_threads(engine: Engine, statements: bool) -> None:
     short, hold the GIL anyway, and a thread hand-off per statement costs more than it saves
     (measured: docs/PERFORMANCE.md)."""
     import gevent
+    import gevent.threadpool
+
+    own: list = []  # the write engine: one thread of its own (writes are serialised anyway), so a
+    # commit never queues behind statistics queries in the shared pool
 
     def run(fn, *args):
-        return gevent.get_hub().threadpool.apply(fn, args)
+        if statements:
+            return gevent.get_hub().threadpool.apply(fn, args)
+        if not own:
+            own.append(gevent.threadpool.ThreadPool(1))
+        return own[0].apply(fn, args)
 
     dialect = engine.dialect
     dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
