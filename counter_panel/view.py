@@ -6,7 +6,8 @@ import functools
 from dataclasses import dataclass
 import pygame
 
-from layso.text import font_path, local_now, nfc
+from layso.text import local_now, nfc
+from layso.textfit import fit, font, wrap
 
 from . import texts
 from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFICER_ACTIONS, OFFLINE, PAUSED, RATING, REASONS, SERVING,
@@ -40,11 +41,6 @@ class Hotspot:
     target: str
 
 
-@functools.lru_cache(maxsize=64)
-def font(size: int, bold: bool = False) -> pygame.font.Font:
-    return pygame.font.Font(font_path(bold), max(6, size))
-
-
 @functools.lru_cache(maxsize=512)
 def rendered(text: str, size: int, bold: bool, colour: tuple) -> pygame.Surface:
     return font(size, bold).render(nfc(text), True, colour)
@@ -73,12 +69,8 @@ class PanelView:
         return max(1, round(v * self.k))
 
     def fit(self, text: str, size: int, bold: bool, max_w: float) -> int:
-        """The largest font size not above `size` whose rendering fits `max_w` base pixels."""
-        size_px = self.px(size)
-        limit = self.px(max_w)
-        while size_px > 8 and font(size_px, bold).size(nfc(text))[0] > limit:
-            size_px = int(size_px * 0.92)
-        return size_px
+        """The largest font size not above `size` at which `text` fits `max_w` base pixels on one line."""
+        return fit(text, bold, self.px(size), 8, self.px(max_w), float("inf"), max_lines=1)[0]
 
     def text(self, surf: pygame.Surface, text: str, size: int, colour, x: float, y: float, anchor: str = "center",
              bold: bool = False, max_w: float | None = None) -> pygame.Rect:
@@ -89,19 +81,7 @@ class PanelView:
         return rect
 
     def wrap(self, text: str, size: int, bold: bool, max_w: float) -> list[str]:
-        f = font(self.px(size), bold)
-        limit = self.px(max_w)
-        lines, line = [], ""
-        for word in nfc(text).split():
-            trial = f"{line} {word}".strip()
-            if line and f.size(trial)[0] > limit:
-                lines.append(line)
-                line = word
-            else:
-                line = trial
-        if line:
-            lines.append(line)
-        return lines
+        return wrap(text, self.px(size), bold, self.px(max_w))
 
     def paragraph(self, surf, text: str, size: int, colour, y: float, max_w: float = 720, bold: bool = False,
                   max_lines: int = 4) -> float:
@@ -113,12 +93,13 @@ class PanelView:
         return y
 
     def button(self, surf, rect: pygame.Rect, label: str, target: str, bg=KEY_BG, fg=WHITE, size: int = 26,
-               bold: bool = True, border=None) -> None:
+               bold: bool = True, border=None, size_px: int | None = None) -> None:
+        """A touch button; `size_px` gives its label a set size (a row of buttons reads alike)."""
         pygame.draw.rect(surf, bg, rect, border_radius=self.px(10))
         if border is not None:
             pygame.draw.rect(surf, border, rect, width=self.px(3), border_radius=self.px(10))
         max_w = rect.width / self.k - 16
-        size_px = self.fit(label, size, bold, max_w)
+        size_px = size_px or self.fit(label, size, bold, max_w)
         img = rendered(label, size_px, bold, fg)
         surf.blit(img, img.get_rect(center=rect.center))
         self.hotspots.append(Hotspot(rect, target))
@@ -143,18 +124,18 @@ class PanelView:
             return
         gap = STRIP_GAP
         w = (BASE_W - 40 - gap * (len(OFFICER_ACTIONS) - 1)) / len(OFFICER_ACTIONS)
+        labels = {a: texts.OFFICER_BUTTONS[a] for a in OFFICER_ACTIONS}
+        if model.pause_label_resumes():
+            labels["pause"] = texts.RESUME_BUTTON
+        size_px = min(self.fit(label, 22, True, w - 16) for label in labels.values())  # one size for the row
         for i, action in enumerate(OFFICER_ACTIONS):
-            label = texts.OFFICER_BUTTONS[action]
-            if action == "pause" and model.pause_label_resumes():
-                label = texts.RESUME_BUTTON
             rect = self.r(20 + i * (w + gap), STRIP_TOP, w, STRIP_H)
             if targets.get(action):
                 bg = {"complete": GREEN, "pause": (150, 98, 10)}.get(action, KEY_ON)
-                self.button(surf, rect, label, f"officer:{action}", bg=bg, size=22)
+                self.button(surf, rect, labels[action], f"officer:{action}", bg=bg, size_px=size_px)
             else:
                 pygame.draw.rect(surf, GREY, rect, border_radius=self.px(10))
-                size_px = self.fit(label, 22, True, w - 16)
-                img = rendered(label, size_px, True, (140, 150, 165))
+                img = rendered(labels[action], size_px, True, (140, 150, 165))
                 surf.blit(img, img.get_rect(center=rect.center))
 
     def _strip(self, model: PanelModel) -> bool:

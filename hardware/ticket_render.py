@@ -48,6 +48,7 @@ __all__ = [
     "render_ticket",
     "layout_ticket",
     "wrap_text",
+    "qr_matrix",
     "load_font",
     "PAPER_80MM",
     "PAPER_58MM",
@@ -323,10 +324,7 @@ class _Cursor:
 
     def qr(self, data: str, target_px: int, min_gap: int) -> None:
         """The QR code centred, with at least a 4-module quiet zone above and below."""
-        code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=0)
-        code.add_data(data)
-        code.make(fit=True)
-        matrix = tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
+        matrix = qr_matrix(data)
         modules = len(matrix)
         module_px = max(3, min(10, target_px // modules))
         if modules * module_px > self.content_width:  # a very long link: shrink modules, never clip
@@ -337,6 +335,16 @@ class _Cursor:
         box = (x, self.y, x + side, self.y + side)
         self.items.append(LaidOutQR("qr", data, box, module_px, modules, matrix))
         self.y += side + max(min_gap, 4 * module_px)
+
+
+@lru_cache(maxsize=16)
+def qr_matrix(data: str, border: int = 0) -> tuple[tuple[bool, ...], ...]:
+    """The modules of a tracking link's QR code (dark = True), error correction M, with `border` blank
+    modules around: the one QR code of the ticket and of the kiosk's screen."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=border)
+    code.add_data(data)
+    code.make(fit=True)
+    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
 
 
 @lru_cache(maxsize=256)

@@ -55,6 +55,10 @@ class Timing:
     idle_s: float = 30.0  # back to the first home page after this long without a touch
     retry_window_s: float = 120.0  # a touch on the same field within this reuses an unanswered request_id
     touch_guard_s: float = 0.35  # touches this soon after a screen change are ignored (double taps)
+    # ... and this long after a screen that came by itself (a ticket, a timeout, the connection) or
+    # after leaving a ticket or a refusal: the home screen's buttons must not take a late tap meant
+    # for "Xong" or "Quay lại"
+    late_tap_guard_s: float = 1.0
     fields_refresh_s: float = 60.0  # re-read the fields (opening hours change without an event)
     screenshot_s: float = 1.0
 
@@ -93,6 +97,7 @@ class KioskApp:
         self._targets: list[Target] = []
         self._drawn_screen: str | None = None
         self._screen_since = clock()
+        self._guard_s = timing.late_tap_guard_s
         self._last_touch = clock()
         self._deadline: float | None = None
         self._dirty = True
@@ -100,6 +105,7 @@ class KioskApp:
         self._shot_pending = False
         self._refreshing = False
         self._last_refresh = clock()
+        self._reprints: set[int] = set()  # tickets reprinted for staff: their outcome goes back to the server
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, fps: int = 30) -> None:
@@ -164,7 +170,7 @@ class KioskApp:
     def touch(self, pos: tuple[int, int]) -> None:
         now = self.clock()
         self._last_touch = now
-        if self._drawn_screen != self.screen or now - self._screen_since < self.timing.touch_guard_s:
+        if self._drawn_screen != self.screen or now - self._screen_since < self._guard_s:
             return  # the citizen touched what is no longer on screen
         for rect, action in self._targets:
             if rect.collidepoint(pos):
@@ -176,29 +182,33 @@ class KioskApp:
         if kind == "field" and self.screen in (HOME, PRIORITY_FIELDS) and self._online():
             self._issue(action[1])
         elif kind == "priority" and self.screen == HOME:
-            self._go(PRIORITY)
+            self._go(PRIORITY, by_hand=True)
         elif kind == "category" and self.screen == PRIORITY:
             self.priority = next((c for c in self.centre.get("priority_categories", []) if c["code"] == action[1]),
                                  None)
             if self.priority is not None:
                 self.page = 0
-                self._go(PRIORITY_FIELDS)
+                self._go(PRIORITY_FIELDS, by_hand=True)
         elif kind == "page":
             self.page = max(0, action[1])
             self._screen_since = self.clock()  # a double tap turns one page, not two
+            self._guard_s = self.timing.touch_guard_s
             self._dirty = True
         elif kind == "back" and self.screen == PRIORITY_FIELDS:
             self.priority = None
-            self._go(PRIORITY)
+            self._go(PRIORITY, by_hand=True)
         elif kind in ("back", "done"):
-            self._home()
+            self._home()  # the long guard: "Xong" and "Quay lại" never pass a second tap to the home screen
 
     # ---- screens ------------------------------------------------------------------------------------
-    def _go(self, screen: str, for_s: float | None = None) -> None:
+    def _go(self, screen: str, for_s: float | None = None, by_hand: bool = False) -> None:
+        """Show `screen` (for `for_s` seconds); `by_hand` when the citizen's touch on the screen before
+        opened it (a short guard against double taps), else a longer one against late taps."""
         if screen != self.screen:
             log.debug("screen %s -> %s", self.screen, screen)
         self.screen = screen
         self._screen_since = self.clock()
+        self._guard_s = self.timing.touch_guard_s if by_hand else self.timing.late_tap_guard_s
         self._deadline = self._screen_since + for_s if for_s is not None else None
         self._dirty = True
 
@@ -244,7 +254,7 @@ class KioskApp:
             request_id = uuid.uuid4().hex
         request = Request(field, priority, request_id, now)
         self._request = request
-        self._go(ISSUING)
+        self._go(ISSUING, by_hand=True)
         threading.Thread(target=self._issue_worker, args=(request,), name="layso-kiosk-issue", daemon=True).start()
 
     def _issue_worker(self, request: Request) -> None:
@@ -367,10 +377,26 @@ class KioskApp:
         if not ours or self.printing is None:
             return
         log.info("reprinting ticket %s", ticket.get("number"))
+        self._reprints.add(ticket["id"])
         self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
+
+    def _report_reprint(self, ticket_id: int, printed: bool, printer: str | None) -> None:
+        """Tell the server whether a reprint came out, so the officer who asked for it knows (off the frame loop)."""
+        body = {"printed": printed, **({} if printed or printer is None else {"printer": printer})}
+
+        def send():
+            try:
+                self.client.api("POST", f"/tickets/{ticket_id}/reprint/outcome", body)
+            except ApiError as err:
+                log.warning("the outcome of reprint %s was not reported: %s", ticket_id, err)
+
+        threading.Thread(target=send, name="layso-kiosk-reprint", daemon=True).start()
 
     def _print_notice(self, notice: tuple) -> None:
         kind = notice[0]
+        if kind in ("printed", "failed") and notice[1] in self._reprints:
+            self._reprints.discard(notice[1])
+            self._report_reprint(notice[1], kind == "printed", notice[2] if kind == "failed" else None)
         if kind == "printer":
             self.printer_fault = None if notice[1] == "ok" else notice[1]
             self._dirty = True

@@ -69,6 +69,11 @@ class Metrics:
         return self.px(140 if self.portrait else 124)
 
     @property
+    def button_floor_h(self) -> int:
+        """The shortest a field button may get to keep its agency's section in one column."""
+        return self.px(120 if self.portrait else 110)
+
+    @property
     def button_comfortable_h(self) -> int:
         return self.px(200)
 
@@ -208,9 +213,12 @@ Column = list[Entry]
 
 
 def _flow(groups: list[tuple[str, list[str]]], cols: int, capacity: float, button_h: float,
-          heading_h: float, gap: float, headings: bool) -> list[list[Column]]:
+          heading_h: float, gap: float, headings: bool, keep_together: float = 0.0) -> list[list[Column]]:
     """Pages of columns, filled top to bottom; `capacity` is the usable column height. Every
-    column takes at least one button, so the flow always ends."""
+    column takes at least one button, so the flow always ends. With `keep_together` (a column height),
+    a section that does not fit the rest of a column but fits a whole column of that height starts the
+    next column instead of being cut (a field is then never left at the foot of a column, away from
+    its section's other fields)."""
     pages: list[list[Column]] = []
     page: list[Column] = []
     column: Column = []
@@ -226,8 +234,11 @@ def _flow(groups: list[tuple[str, list[str]]], cols: int, capacity: float, butto
 
     head = heading_h if headings else 0.0
     for agency, codes in groups:
+        whole = head + len(codes) * (button_h + gap)
         if column and used + head + button_h > capacity:
             close_column()  # never a heading without a button under it
+        elif column and used + whole > capacity and whole <= keep_together:
+            close_column()
         i = 0
         while i < len(codes):
             if headings:
@@ -262,16 +273,33 @@ def paginate(fields: list[dict], grid: Rect, m: Metrics) -> list[Page]:
             cols = n
             break
     pages = _flow(groups, cols, capacity, m.button_min_h, head, gap, headings)
+    # Sections kept whole in one column when that costs no extra page (buttons a little shorter, down
+    # to button_floor_h, if need be).
+    button_h, together = m.button_min_h, False
+    if headings:
+        for h in range(m.button_min_h, m.button_floor_h - 1, -max(1, m.px(4))):
+            if len(_flow(groups, cols, capacity, h, head, gap, headings, capacity)) <= len(pages):
+                button_h, together = h, True
+                break
+
+    def flow(cap: float) -> list[list[Column]]:
+        return _flow(groups, cols, cap, button_h, head, gap, headings, cap if together else 0.0)
+
     # Even out: the smallest column height that needs no more pages, so the columns (and the last
     # page) are balanced rather than the last one holding a lone button.
     low, high = 0.0, capacity
+    if together:  # never so short that a section kept whole would have to be cut after all
+        wholes = [(head + len(codes) * (button_h + gap)) for _agency, codes in groups]
+        low = max([w for w in wholes if w <= capacity], default=0.0)
+        if len(flow(low)) <= len(pages):
+            high = low
     for _ in range(16):
         mid = (low + high) / 2
-        if len(_flow(groups, cols, mid, m.button_min_h, head, gap, headings)) <= len(pages):
+        if len(flow(mid)) <= len(pages):
             high = mid
         else:
             low = mid
-    pages = _flow(groups, cols, high, m.button_min_h, head, gap, headings)
+    pages = flow(high)
     return [_place(page, grid, cols, m) for page in pages]
 
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 import pygame
-import qrcode
 from pygame import Rect
 
-from layso.text import date_line, font_path, nfc
+from layso.hardware.ticket_render import qr_matrix
+from layso.text import date_line, nfc
+from layso.textfit import FLOOR_PX, fit, font, wrap
 
 from . import texts
 from .layout import HomeFrame, Metrics, home_frame, list_rects, paginate, split_row
@@ -65,59 +66,9 @@ Target = tuple[Rect, Action]
 
 
 # ---- fonts and text ------------------------------------------------------------------------------------
-@lru_cache(maxsize=128)
-def font(size: int, bold: bool = False) -> pygame.font.Font:
-    if not pygame.font.get_init():
-        pygame.font.init()
-    return pygame.font.Font(font_path(bold), max(6, size))
-
-
 @lru_cache(maxsize=1024)
 def _rendered(text: str, size: int, bold: bool, color: tuple) -> pygame.Surface:
     return font(size, bold).render(text, True, color)
-
-
-def wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
-    """Greedy wrap by measured width; a word longer than the line is cut by characters."""
-    f = font(size, bold)
-    lines: list[str] = []
-    current = ""
-    for word in nfc(text).split():
-        candidate = f"{current} {word}" if current else word
-        if f.size(candidate)[0] <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = word
-        while f.size(current)[0] > width and len(current) > 1:
-            cut = len(current)
-            while cut > 1 and f.size(current[:cut])[0] > width:
-                cut -= 1
-            lines.append(current[:cut])
-            current = current[cut:]
-    if current:
-        lines.append(current)
-    return lines
-
-
-def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: int,
-        max_lines: int = 3) -> tuple[int, list[str]]:
-    """The largest size (down to min_size) at which `text` wraps into the box; ellipsis when even
-    the smallest size does not fit."""
-    for s in range(size, min_size - 1, -max(1, size // 24)):
-        lines = wrap(text, s, bold, width)
-        if len(lines) <= max_lines and len(lines) * font(s, bold).get_linesize() <= height:
-            return s, lines
-    lines = wrap(text, min_size, bold, width)
-    fits = max(1, min(max_lines, height // font(min_size, bold).get_linesize()))
-    if len(lines) > fits:
-        lines = lines[:fits]
-        last = lines[-1]
-        while last and font(min_size, bold).size(last + "…")[0] > width:
-            last = last[:-1]
-        lines[-1] = last.rstrip() + "…"
-    return min_size, lines
 
 
 def text_line(surface: pygame.Surface, text: str, size: int, bold: bool, color: tuple, x: int, top: int,
@@ -157,17 +108,9 @@ def fitted(surface: pygame.Surface, text: str, bold: bool, size: int, color: tup
 
 # ---- QR codes ----------------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
-def _qr_matrix(data: str) -> tuple[tuple[bool, ...], ...]:
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    return tuple(tuple(bool(v) for v in row) for row in code.get_matrix())
-
-
-@lru_cache(maxsize=8)
 def qr_surface(data: str, side: int) -> pygame.Surface:
     """The QR code (with its quiet zone) on white, at most `side` px, whole pixels per module."""
-    matrix = _qr_matrix(data)
+    matrix = qr_matrix(data, border=4)  # the same code as the paper's, with its quiet zone
     n = len(matrix)
     module = max(1, side // n)
     img = pygame.Surface((n * module, n * module))
@@ -184,27 +127,39 @@ def _radius(m: Metrics) -> int:
     return m.px(18)
 
 
-def _header(surface: pygame.Surface, view: View, m: Metrics) -> None:
+def _header(surface: pygame.Surface, view: View, m: Metrics, status: tuple | None = None,
+            button: tuple[str, Action] | None = None) -> list[Target]:
+    """The top bar: the centre's name, or the status banner when there is one (so a printer fault
+    or a lost connection never moves the fields below); the clock, or a button (the ticket's "Xong",
+    where no screen that follows has a touch target)."""
     rect = Rect(0, 0, m.width, m.header_h)
     surface.fill(HEADER_BG, rect)
     inner = rect.inflate(-2 * m.margin, -m.px(20))
     clock_w = m.px(330)
     name_rect = Rect(inner.left, inner.top, inner.width - clock_w - m.gap, inner.height)
-    fitted(surface, view.centre_name or "", True, m.font_centre, WHITE, name_rect, align="left",
-           max_lines=2, min_size=m.px(26))
+    if status is not None:
+        _banner(surface, name_rect, *status, m)
+    else:
+        fitted(surface, view.centre_name or "", True, m.font_centre, WHITE, name_rect, align="left",
+               max_lines=2, min_size=m.px(26))
+    clock_rect = Rect(inner.right - clock_w, inner.top, clock_w, inner.height)
+    if button is not None:
+        _button(surface, clock_rect, button[0], m)
+        return [(clock_rect, button[1])]
     if view.now is not None:
-        clock_rect = Rect(inner.right - clock_w, inner.top, clock_w, inner.height)
         f_clock, f_date = font(m.font_clock, True), font(m.font_date)
         total = f_clock.get_linesize() + f_date.get_linesize()
         top = clock_rect.top + (clock_rect.height - total) // 2
         top = text_line(surface, view.now.strftime("%H:%M"), m.font_clock, True, WHITE, clock_rect.left, top,
                         "right", clock_w)
         text_line(surface, date_line(view.now), m.font_date, False, MUTED, clock_rect.left, top, "right", clock_w)
+    return []
 
 
 def _banner(surface: pygame.Surface, rect: Rect, message: str, bg: tuple, ink: tuple, m: Metrics) -> None:
     pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
-    fitted(surface, message, True, m.font_banner, ink, rect.inflate(-2 * m.px(24), -m.px(16)), max_lines=3)
+    fitted(surface, message, True, m.font_banner, ink, rect.inflate(-2 * m.px(20), -m.px(10)), max_lines=3,
+           min_size=m.px(24))
 
 
 def _button(surface: pygame.Surface, rect: Rect, label: str, m: Metrics, bg=WHITE, ink=INK,
@@ -228,20 +183,24 @@ def _status_banner(view: View) -> tuple[str, tuple, tuple] | None:
 def draw(surface: pygame.Surface, view: View) -> list[Target]:
     m = Metrics(*surface.get_size())
     surface.fill(BG)
-    _header(surface, view, m)
+    if view.screen == TICKET:
+        header = _header(surface, view, m, button=(texts.DONE, ("done",)))
+    elif view.screen == REFUSED:
+        header = _header(surface, view, m, button=(f"‹ {texts.BACK}", ("back",)))
+    else:
+        header = _header(surface, view, m, status=_status_banner(view) if view.screen != ISSUING else None)
     painter = {HOME: _home, PRIORITY_FIELDS: _home, SERVER_AWAY: _home, PRIORITY: _priority,
                ISSUING: _issuing, TICKET: _ticket, REFUSED: _refused}[view.screen]
-    return painter(surface, view, m)
+    return header + painter(surface, view, m)
 
 
 def home_pages(view: View, m: Metrics) -> tuple[HomeFrame, list]:
     """The frame and the pages of field buttons of the home screen for `view`."""
-    banner = _status_banner(view) is not None
     priority = bool(view.categories) or view.screen == PRIORITY_FIELDS
-    frame = home_frame(m, banner, nav=False, priority=priority)
+    frame = home_frame(m, False, nav=False, priority=priority)  # the status shows in the header
     pages = paginate(view.fields, frame.grid, m)
     if len(pages) > 1:
-        frame = home_frame(m, banner, nav=True, priority=priority)
+        frame = home_frame(m, False, nav=True, priority=priority)
         pages = paginate(view.fields, frame.grid, m)
     return frame, pages
 
@@ -250,9 +209,6 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     targets: list[Target] = []
     frame, pages = home_pages(view, m)
     online = view.connection == "online"
-    status = _status_banner(view)
-    if status and frame.banner is not None:
-        _banner(surface, frame.banner, status[0], status[1], status[2], m)
     if view.screen == SERVER_AWAY:
         fitted(surface, texts.SERVER_AWAY_HINT, True, m.font_info, MUTED, frame.title, max_lines=2)
     elif view.screen == PRIORITY_FIELDS and view.priority:
@@ -270,7 +226,7 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     for slot in page.buttons:
         f = by_code[slot.code]
         usable = online and f.get("accepting", False)
-        _field_button(surface, slot.rect, f, usable, online, m)
+        _field_button(surface, slot.rect, f, usable, online, m, estimate=view.screen != PRIORITY_FIELDS)
         if usable:
             targets.append((slot.rect, ("field", f["code"])))
     if frame.nav is not None:
@@ -286,7 +242,10 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     return targets
 
 
-def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics) -> None:
+def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics,
+                  estimate: bool = True) -> None:
+    """One field: its name, how many wait and the estimated wait. `estimate` is off on the priority
+    path: the field's estimate is for a normal ticket, and would mislead a priority citizen."""
     closed = not f.get("accepting", False)
     bg, ink, soft = (WHITE, INK, INK_SOFT) if usable else ((CLOSED_BG, CLOSED_INK, WHITE) if closed and online
                                                            else (DISABLED_BG, DISABLED_INK, DISABLED_INK))
@@ -298,16 +257,26 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
     inner = Rect(rect.left + pad_x, rect.top + pad_y, rect.width - pad_x - m.px(20), rect.height - 2 * pad_y)
     info_size = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
     step = font(info_size).get_linesize()
+
+    def one_size(parts: list[str]) -> int:  # the size at which every part fits its one line
+        return min(fit(p, info_bold, info_size, FLOOR_PX, inner.width, step, 1)[0] for p in parts)
+
     if closed and online:
         parts, info_bold = [texts.closed_reason(f.get("closed_reason"))], True
+        size = one_size(parts)
     else:
-        one_line = rect.height < m.px(200)
-        parts, info_bold = texts.field_queue_lines(f.get("waiting", 0), f.get("est_wait_s"), one_line), False
-    size = min(fit(p, info_bold, info_size, m.px(18), inner.width, step, 1)[0] for p in parts)
-    info_lines = [fit(p, info_bold, size, size, inner.width, step, 1)[1][0] for p in parts]
+        info_bold = False
+        waiting, est = f.get("waiting", 0), f.get("est_wait_s") if estimate else None
+        parts = texts.field_queue_lines(waiting, est, one_line=rect.height < m.px(200))
+        size = one_size(parts)
+        if len(parts) == 1 and size < m.px(22):  # too small to read on one line: two lines instead
+            parts = texts.field_queue_lines(waiting, est)
+            size = one_size(parts)
+    info_lines = [wrap(p, size, info_bold, inner.width)[0] for p in parts]
     info_h = font(size, info_bold).get_linesize() * len(info_lines)
     name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - m.px(4))
-    name_size = min(m.px(60), max(m.px(30), rect.height * 24 // 100))
+    # the name as large as the button allows (portrait buttons are shorter and wider)
+    name_size = min(m.px(60), max(m.px(30), rect.height * (30 if m.portrait else 24) // 100))
     n_size, lines = fit(f["name"], True, name_size, m.px(22), name_box.width, name_box.height, max_lines=3)
     text_block(surface, lines, n_size, True, ink, name_box, "left", "middle")
     text_block(surface, info_lines, size, info_bold, soft,
@@ -356,11 +325,6 @@ def _nav(surface: pygame.Surface, rect: Rect, page: int, pages: int, m: Metrics)
 def _priority(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     targets: list[Target] = []
     top = m.header_h + m.gap
-    status = _status_banner(view)
-    if status:
-        banner = Rect(m.margin, top, m.width - 2 * m.margin, m.banner_h)
-        _banner(surface, banner, *status, m)
-        top = banner.bottom + m.gap
     title = Rect(m.margin, top, m.width - 2 * m.margin, m.title_h)
     fitted(surface, texts.PRIORITY_TITLE, True, m.font_title, PRIORITY_BG, title, max_lines=1)
     back = Rect(m.margin, m.height - m.margin - m.priority_h, m.width - 2 * m.margin, m.priority_h)
@@ -391,21 +355,19 @@ def _issuing(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
 
 
 def _ticket(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    """The ticket: number, where to go, the QR code and whether it printed. Its "Xong" button is in
+    the header (drawn by `draw`), where the home screen that follows has nothing to touch."""
     t = view.ticket or {}
     mg, gap = m.margin, m.gap
-    done = Rect(mg, m.height - mg - m.px(130), m.width - 2 * mg, m.px(130))
-    if not m.portrait:
-        done = Rect(m.width - mg - m.px(520), m.height - mg - m.px(120), m.px(520), m.px(120))
+    status_h = m.px(150 if m.portrait else 120)
+    status = Rect(mg, m.height - mg - status_h, m.width - 2 * mg, status_h)
     status_text, status_bg, status_ink = _print_status(view)
+    body = Rect(mg, m.header_h + gap, m.width - 2 * mg, status.top - gap - m.header_h - gap)
     if m.portrait:
-        status = Rect(mg, done.top - gap - m.px(150), m.width - 2 * mg, m.px(150))
-        body = Rect(mg, m.header_h + gap, m.width - 2 * mg, status.top - gap - m.header_h - gap)
         qr_side = min(m.px(460), body.height * 36 // 100)
         info = Rect(body.left, body.top, body.width, body.height - qr_side - m.px(60))
         qr_box = Rect(body.left, info.bottom, body.width, body.bottom - info.bottom)
     else:
-        status = Rect(mg, done.top, done.left - gap - mg, done.height)
-        body = Rect(mg, m.header_h + gap, m.width - 2 * mg, status.top - gap - m.header_h - gap)
         qr_side = min(m.px(520), body.height - m.px(70))
         qr_box = Rect(body.right - qr_side - m.px(40), body.top, qr_side + m.px(40), body.height)
         info = Rect(body.left, body.top, qr_box.left - gap - body.left, body.height)
@@ -419,8 +381,7 @@ def _ticket(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     pygame.draw.rect(surface, status_bg, status, border_radius=_radius(m))
     fitted(surface, status_text, True, m.font_banner, status_ink, status.inflate(-2 * m.px(24), -m.px(12)),
            max_lines=3)
-    _button(surface, done, texts.DONE, m)
-    return [(done, ("done",))]
+    return []
 
 
 def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Metrics) -> None:
@@ -434,17 +395,21 @@ def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Me
     if view.destination:
         lines.append((texts.TICKET_GO_TO.format(destination=view.destination), m.px(46), True, HEADING))
     if t.get("priority_name"):
-        lines.append((texts.TICKET_PRIORITY.format(name=t["priority_name"]), m.px(40), True, PRIORITY_BG))
+        lines.append((texts.priority_line(t["priority_name"]), m.px(40), True, PRIORITY_BG))
     lines.append((texts.format_ahead(t.get("ahead") or 0), m.px(40), False, WHITE))
     wait = texts.format_wait(t.get("est_wait_s")) if t.get("status", "waiting") == "waiting" else None
     if wait:
         lines.append((texts.TICKET_WAIT.format(wait=wait), m.px(40), False, WHITE))
-    blocks = []
-    for text, size, bold, color in lines:
-        s, wrapped = fit(text, bold, size, max(m.px(20), size * 6 // 10), area.width, size * 3, max_lines=2)
-        blocks.append((wrapped, s, bold, color))
     spacing = m.px(10)
-    total = sum(font(s, b).get_linesize() * len(w) for w, s, b, _ in blocks) + spacing * (len(blocks) - 1)
+    for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5):  # everything smaller together until it all fits the area
+        blocks = []
+        for text, size, bold, color in lines:
+            size = max(m.px(20), round(size * scale))
+            s, wrapped = fit(text, bold, size, max(m.px(20), size * 6 // 10), area.width, size * 3, max_lines=2)
+            blocks.append((wrapped, s, bold, color))
+        total = sum(font(s, b).get_linesize() * len(w) for w, s, b, _ in blocks) + spacing * (len(blocks) - 1)
+        if total <= area.height:
+            break
     top = area.top + max(0, (area.height - total) // 2)
     for wrapped, s, bold, color in blocks:
         top = text_block(surface, wrapped, s, bold, color, Rect(area.left, top, area.width, area.height),
@@ -463,9 +428,9 @@ def _print_status(view: View) -> tuple[str, tuple, tuple]:
 
 
 def _refused(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
+    """Why no number was given; "Quay lại" is in the header (drawn by `draw`)."""
     mg = m.margin
-    back = Rect(mg, m.height - mg - m.px(130), m.width - 2 * mg, m.px(130))
-    area = Rect(mg + m.px(40), m.header_h, m.width - 2 * mg - m.px(80), back.top - m.header_h)
+    area = Rect(mg + m.px(40), m.header_h, m.width - 2 * mg - m.px(80), m.height - mg - m.header_h)
     size, lines = fit(texts.refused(view.refused_code), True, m.px(52), m.px(30), area.width, area.height // 2, 5)
     title_h = font(m.px(64), True).get_linesize()
     body_h = font(size, True).get_linesize() * len(lines)
@@ -473,5 +438,4 @@ def _refused(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     text_line(surface, texts.REFUSED_TITLE, m.px(64), True, PRIORITY_BG, area.left, top, "center", area.width)
     text_block(surface, lines, size, True, WHITE, Rect(area.left, top + title_h + m.px(40), area.width, body_h),
                "center")
-    _button(surface, back, f"‹ {texts.BACK}", m)
-    return [(back, ("back",))]
+    return []

@@ -6,7 +6,6 @@ import getpass
 import os
 import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 from layso.config import PRESETS, ConfigError, load_config, preset_data, write_config
@@ -142,67 +141,9 @@ def cmd_serve(args) -> int:
     return 0
 
 
-DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "staff1": "staff-demo", "staff2": "staff-demo"}
-
-
 def cmd_demo(args) -> int:
-    from layso.config import parse_config
-    from layso.logs import setup_logging
-    from layso.server import serving
-    from layso.server.app import create_app
-    from layso.server.auth import add_device, add_user
-    setup_logging("WARNING")
-    folder = Path(tempfile.mkdtemp(prefix="layso-demo-"))
-    data = preset_data("commune", open_all_hours=True)
-    data["centre"]["name"] = "Trung tâm Phục vụ hành chính công xã (trình diễn)"
-    data["centre"]["code"] = "demo"
-    config = parse_config(data, "demo")
-    db_url = f"sqlite:///{folder / 'demo.db'}"
-    os.environ.setdefault("LAYSO_SECRET_KEY", secrets.token_hex(32))
-    app = create_app(config, db_url=db_url)
-    db = app.extensions["layso"].db
-    add_user(db, "admin", "admin", DEMO_PASSWORDS["admin"], full_name="Quản trị viên")
-    add_user(db, "manager", "manager", DEMO_PASSWORDS["manager"], full_name="Lãnh đạo Trung tâm")
-    add_user(db, "staff1", "staff", DEMO_PASSWORDS["staff1"], full_name="Nguyễn Thị Lan", pin="1111")
-    add_user(db, "staff2", "staff", DEMO_PASSWORDS["staff2"], full_name="Trần Văn Minh", pin="2222")
-    base = f"http://127.0.0.1:{args.port}"
-    tokens = [("kiosk", "Kiosk sảnh chính", add_device(db, "kiosk", "Kiosk sảnh chính"))]
-    tokens.append(("display", "Màn hình sảnh", add_device(db, "display", "Màn hình sảnh")))
-    for c in config.counters[:3]:
-        tokens.append((f"counter {c.number}", f"Bảng quầy {c.number}",
-                       add_device(db, "counter", f"Bảng quầy {c.number}", counter=c.number)))
-    print(f"layso demo — {config.centre.name}")
-    print(f"  data folder: {folder} (embedded SQLite)")
-    print("web pages:")
-    display_token = tokens[1][2]
-    for label, path in demo_pages(app):
-        if path == "/display":
-            path = f"/display?token={display_token}"
-        print(f"  {label:<28} {base}{path}")
-    print("demo accounts (username / password):")
-    for user, pw in DEMO_PASSWORDS.items():
-        extra = " (PIN 1111 at a counter panel)" if user == "staff1" else (" (PIN 2222)" if user == "staff2" else "")
-        print(f"  {user:<10} {pw}{extra}")
-    print("device tokens:")
-    for role, name, token in tokens:
-        print(f"  {role:<10} {name:<20} {token}")
-    print("device programs (in another terminal), e.g.:")
-    print(f"  .venv/bin/layso kiosk --server {base} --token {tokens[0][2]} --printer png:/tmp/layso-tickets")
-    print(f"  .venv/bin/layso display --server {base} --token {display_token}")
-    print(f"  .venv/bin/layso counter --server {base} --token {tokens[2][2]}")
-    listener = serving.bind("127.0.0.1", args.port)
-    serving.serve_gevent(app, listener, announce=f"layso: serving on http://127.0.0.1:{listener.getsockname()[1]}")
-    return 0
-
-
-def demo_pages(app) -> list[tuple[str, str]]:
-    """The web pages this build serves, for the demo's listing."""
-    known = [("Sign in / home", "web.login", "/login"), ("Staff console", "console.page", "/console"),
-             ("Lobby display (web)", "display_page.page", "/display"), ("Manager dashboard", "dashboard.live", "/manage"),
-             ("Administration", "admin.page", "/admin"), ("API (OpenAPI)", "api.openapi_doc", "/api/v1/openapi.json"),
-             ("Health", "healthz", "/healthz")]
-    endpoints = {r.endpoint: r.rule for r in app.url_map.iter_rules()}
-    return [(label, endpoints[ep]) for label, ep, _path in known if ep in endpoints]
+    from layso.demo import run
+    return run(args.port, data=args.data, fresh=args.fresh)
 
 
 # ---- parser -------------------------------------------------------------------------------------
@@ -227,8 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # a worker of `--workers N`
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("demo", help="run a demo centre on embedded SQLite")
+    s = sub.add_parser("demo", help="run a demo centre on embedded SQLite (kept across restarts)")
     s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--data", help="the demo's data folder (default: LAYSO_DEMO_DIR or ~/.local/share/layso/demo)")
+    s.add_argument("--fresh", action="store_true", help="forget the previous demo: new centre, accounts and tokens")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("device", help="manage devices")
@@ -248,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     usub = s.add_subparsers(dest="user_command", required=True)
     u = usub.add_parser("add", help="add an account")
     u.add_argument("username")
-    u.add_argument("--role", choices=("staff", "manager", "admin"), required=True)
+    u.add_argument("--role", choices=("staff", "manager", "admin", "province_admin"), required=True)
     u.add_argument("--centre")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--full-name", help="the name shown on counters and reports")
@@ -264,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.server.cli_export", fromlist=["register"]).register(sub)
     __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
     __import__("layso.install", fromlist=["register"]).register(sub)
+    __import__("layso.centre_cli", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

@@ -61,6 +61,9 @@ class DeviceClient:
         self._refused = False
         self.buffer = SeqBuffer(self._deliver, self._request_sync, gap_timeout=gap_timeout)
         self._thread: threading.Thread | None = None
+        self._connected_at: float | None = None  # when the current connection was made
+        self._got_state = False  # the current connection brought a `state`
+        self._state_asked = False
         self._wire()
 
     # ---- socket -----------------------------------------------------------------------------
@@ -70,6 +73,7 @@ class DeviceClient:
         @sio.event
         def connect():
             self._refused = False
+            self._connected_at = time.monotonic()
             self._set_status(ONLINE)
 
         @sio.event
@@ -79,6 +83,7 @@ class DeviceClient:
 
         @sio.event
         def disconnect(*_args):
+            self._got_state = self._state_asked = False  # the next connection owes a state
             if not self._stop.is_set():
                 self._set_status(OFFLINE)
 
@@ -87,6 +92,7 @@ class DeviceClient:
             # The server sends `state` while accepting the connection, so it may come before the
             # `connect` callback: a snapshot proves we are online, and says so first.
             self._refused = False
+            self._got_state = True
             self._set_status(ONLINE)
             self.state = data
             self.buffer.reset(data.get("seq", 0))
@@ -140,7 +146,30 @@ class DeviceClient:
                     self._stop.wait(wait)
                     continue
             self.buffer.check()
+            self._check_state_arrived()
             self._stop.wait(0.2)
+
+    STATE_TIMEOUT_S = 3.0
+
+    def _check_state_arrived(self) -> None:
+        """A connection that brought no `state` within STATE_TIMEOUT_S asks for one (`sync`); after
+        twice that it is dropped, and `_run` connects again: never online and frozen."""
+        since = self._connected_at
+        if self._got_state or since is None or not self.sio.connected:
+            return
+        waited = time.monotonic() - since
+        if waited > 2 * self.STATE_TIMEOUT_S:
+            log.warning("no state from %s %.0f s after connecting: reconnecting", self.server, waited)
+            self._connected_at = None
+            self._set_status(OFFLINE)
+            try:
+                self.sio.disconnect()
+            except Exception:  # noqa: BLE001 - already gone: `_run` reconnects either way
+                pass
+        elif waited > self.STATE_TIMEOUT_S and not self._state_asked:
+            self._state_asked = True
+            log.info("no state from %s yet: asking for one", self.server)
+            self._request_sync()
 
     def close(self) -> None:
         self._stop.set()

@@ -60,6 +60,8 @@ class CentreConfig(_Model):
     public_url: str | None = None
     ticker: Annotated[str, Field(max_length=500)] = ""
     thank_you: Annotated[str, Field(max_length=200)] = "Cảm ơn quý khách!"
+    # the province's grouping of its centres (filters the province overview); not used by one centre
+    area: Annotated[str, Field(max_length=100)] = ""
 
     @field_validator("timezone")
     @classmethod

@@ -28,6 +28,7 @@ class EventType(StrEnum):
     DEVICE_CHANGED = "device.changed"
     TICKER_CHANGED = "ticker.changed"
     TICKET_REPRINT = "ticket.reprint"
+    TICKET_REPRINTED = "ticket.reprinted"  # the kiosk's answer: printed or not, and why
 
 
 EVENTS = tuple(str(e) for e in EventType)

@@ -1,5 +1,9 @@
 """Vietnamese text that always fits its box on a device's screen: shrink to fit, wrap onto a few
-lines, never clip (pygame; the server never imports this).
+lines, never clip, never an ellipsis (pygame; the server never imports this).
+
+Two renderers share these rules: `font` / `wrap` / `fit` over pygame.font (SDL_ttf), which the kiosk
+and the counter panel draw with, and `Fonts`, over pygame.freetype, which the lobby display uses
+for its many regions redrawn each frame (a rendered-line cache, ink boxes for its layout checks).
 
 Fonts are DejaVu Sans (regular and bold) through pygame.freetype, whose glyph boxes include
 stacked diacritics (Ấ, Ễ, Ờ reach above the font's ascender). Each line gets a slot tall
@@ -27,6 +31,55 @@ REFERENCE_PX = 48
 Color = tuple[int, int, int]
 
 
+# ---- pygame.font: the kiosk and the counter panel -------------------------------------------
+@lru_cache(maxsize=256)
+def font(size: int, bold: bool = False) -> pygame.font.Font:
+    """DejaVu Sans at `size` px through pygame.font (SDL_ttf)."""
+    if not pygame.font.get_init():
+        pygame.font.init()
+    return pygame.font.Font(font_path(bold), max(6, size))
+
+
+def wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
+    """Greedy wrap by measured width; a word longer than the line is cut by characters."""
+    f = font(size, bold)
+    lines: list[str] = []
+    current = ""
+    for word in nfc(text).split():
+        candidate = f"{current} {word}" if current else word
+        if f.size(candidate)[0] <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while f.size(current)[0] > width and len(current) > 1:
+            cut = len(current)
+            while cut > 1 and f.size(current[:cut])[0] > width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    if current:
+        lines.append(current)
+    return lines
+
+
+
+
+def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: float,
+        max_lines: int = 3) -> tuple[int, list[str]]:
+    """The largest size (down to min_size) at which `text` wraps into the box. When even min_size
+    does not fit, smaller still (down to FLOOR_PX) rather than cut the text: a screen never shows
+    an ellipsis or a clipped letter."""
+    step = max(1, size // 24)
+    for s in [*range(size, min_size - 1, -step), *range(min(min_size, size) - 1, FLOOR_PX - 1, -1)]:
+        lines = wrap(text, s, bold, width)
+        if len(lines) <= max_lines and len(lines) * font(s, bold).get_linesize() <= height:
+            return s, lines
+    return FLOOR_PX, wrap(text, FLOOR_PX, bold, width)
+
+
+# ---- pygame.freetype: the lobby display ------------------------------------------------------------
 @dataclass(frozen=True)
 class Fitted:
     lines: tuple[str, ...]

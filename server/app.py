@@ -17,14 +17,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from layso.config import Config
 from layso.server import health, metrics
 from layso.server import janitor as janitor_module
+from layso.server.api import guard, readiness
+from layso.server.api import province as province_api
 from layso.server.api import routes as api
 from layso.server.engine import QueueEngine
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
-from layso.server.pages import admin, console, dashboard, display, signin, tracking
+from layso.server.pages import admin, console, dashboard, display, province, signin, tracking
 from layso.server.realtime import events as realtime
 from layso.server.realtime.events import AsyncPublisher, publish
-from layso.server.services import Services
+from layso.server.services import Services, rate_limiter
 from layso.server.startup import forget_presence, prepare_database, secret_key
 from layso.server.storage.database import Database, default_database_url
 
@@ -49,9 +51,12 @@ def select_locale() -> str:
         return lang
     if session.get("lang") in LANGUAGES:
         return session["lang"]
-    if request.path.startswith(("/api/", "/t/")):  # the API and a citizen's own phone: their language
+    if request.path.startswith("/api/"):  # API error messages follow Accept-Language (the contract)
         return request.accept_languages.best_match(LANGUAGES) or "vi"
-    return "vi"  # staff and lobby pages: Vietnamese unless someone chooses English
+    # Every page, a citizen's phone included: Vietnamese unless someone chooses English with the
+    # page's language switch (?lang=en, remembered by the session). A phone set to English would
+    # otherwise mix English labels with the centre's Vietnamese field names.
+    return "vi"
 
 
 def trusted_proxies() -> int:
@@ -83,6 +88,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     svc = Services(db=db, engine=QueueEngine(db, default_base_url=public_url))
+    svc.limiter = rate_limiter(message_queue, db.url)  # shared by the processes of one installation
     svc.publish = publish if testing else AsyncPublisher()  # tests read what was emitted at once
     app.extensions["layso"] = svc
     babel.init_app(app, locale_selector=select_locale)
@@ -91,11 +97,14 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
 
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
     app.register_blueprint(api.bp)
-    for page in (signin, display, tracking, console, dashboard, admin):
+    app.register_blueprint(province_api.bp)
+    for page in (signin, display, tracking, console, dashboard, admin, province):
         app.register_blueprint(page.bp)
     health.init_app(app)
     metrics.init_app(app)
     _register_errors(app)
+    guard.install(app)  # text the database refuses, JSON too deep, database failures → 503
+    app.register_blueprint(readiness.bp)  # GET /readyz
     realtime.init_app(app, message_queue=message_queue, websocket_only=websocket_only)
 
     # Behind the centre's reverse proxy: trust its X-Forwarded-* headers (client address for rate
@@ -117,10 +126,11 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        if request.path.startswith("/api/") or request.path in ("/healthz", "/metrics"):
+        if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics"):
             code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                    405: "bad_request", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
-            return jsonify(error_body(code, err.description)), err.code
+                    405: "method_not_allowed", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
+            headers = [(k, v) for k, v in err.get_headers() if k.lower() == "allow"]  # 405 says what is
+            return jsonify(error_body(code, err.description)), err.code, headers
         return err
 
     @app.errorhandler(Exception)

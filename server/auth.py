@@ -20,15 +20,18 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 DEVICE_ROLES = ("kiosk", "display", "counter")
-USER_ROLES = ("staff", "manager", "admin")
-ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3}
+USER_ROLES = ("staff", "manager", "admin")  # the roles of one centre (a centre administrator gives these)
+PROVINCE_ROLE = "province_admin"  # above admin: every centre of the installation
+ALL_USER_ROLES = (*USER_ROLES, PROVINCE_ROLE)
+ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3, PROVINCE_ROLE: 4}
+ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
 
 
 @dataclass(frozen=True)
 class Principal:
     kind: str  # device | user
     centre_id: int
-    role: str  # kiosk | display | counter | staff | manager | admin
+    role: str  # kiosk | display | counter | staff | manager | admin | province_admin
     device_id: int | None = None
     user_id: int | None = None
     counter: int | None = None  # the counter number a counter device or signed-in user acts at
@@ -52,7 +55,7 @@ class Principal:
                 "zone_counters": list(self.zone_counters) if self.zone_counters else None}
 
     def may_act_at(self, counter_number: int) -> bool:
-        return self.counter is not None and self.counter == counter_number and self.role in ("counter", *USER_ROLES)
+        return self.counter is not None and self.counter == counter_number and self.role in ("counter", *ALL_USER_ROLES)
 
 
 def hash_token(token: str) -> str:
@@ -99,6 +102,8 @@ def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
         d = s.execute(select(Device).where(Device.token_hash == token_hash)).scalar_one_or_none()
         if d is None or d.revoked_at is not None:
             return None
+        if s.get(Centre, d.centre_id).suspended_at is not None:  # a suspended centre's devices stop
+            return None
         counter = d.counter.number if d.counter is not None else None
         return Principal("device", d.centre_id, d.role, device_id=d.id, counter=counter, name=d.name,
                          zone_fields=tuple(d.zone_fields) if d.zone_fields else None,
@@ -117,14 +122,24 @@ def display_of_session() -> Principal | None:
     return who if who is not None and who.role == "display" else None
 
 
-def user_principal(db: Database, user_id, counter) -> Principal | None:
+def user_principal(db: Database, user_id, counter, acting_centre=None) -> Principal | None:
+    """A signed-in user. A province administrator works in `acting_centre` (the centre chosen on the
+    province pages) when it exists; everyone else always in their own centre, whatever it says.
+    Accounts of a suspended centre stop working (a province administrator's never do)."""
     if not isinstance(user_id, int):
         return None
     with db.read() as s:
         u = s.get(User, user_id)
         if u is None or not u.active:
             return None
-        return Principal("user", u.centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
+        centre_id = u.centre_id
+        if u.role == PROVINCE_ROLE:
+            if isinstance(acting_centre, int) and not isinstance(acting_centre, bool) \
+                    and s.get(Centre, acting_centre) is not None:
+                centre_id = acting_centre
+        elif s.get(Centre, u.centre_id).suspended_at is not None:
+            return None
+        return Principal("user", centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
                          name=u.full_name or u.username)
 
 
@@ -135,7 +150,14 @@ def check_password(db: Database, username, password) -> User | None:
         u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
     if u is None or not u.active or not check_password_hash(u.password_hash, password):
         return None
+    if u.role != PROVINCE_ROLE and _centre_suspended(db, u.centre_id):
+        return None
     return u
+
+
+def _centre_suspended(db: Database, centre_id: int) -> bool:
+    with db.read() as s:
+        return s.get(Centre, centre_id).suspended_at is not None
 
 
 def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
@@ -145,6 +167,8 @@ def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
         u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
     if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
         return None
+    if u.role == PROVINCE_ROLE or _centre_suspended(db, u.centre_id):
+        return None  # a PIN signs in at one centre's panel, never a province administrator
     return u
 
 
@@ -208,8 +232,8 @@ def add_device(db: Database, role: str, name: str, centre_code: str | None = Non
 
 def add_user(db: Database, username: str, role: str, password: str, centre_code: str | None = None,
              full_name: str = "", pin: str | None = None) -> int:
-    if role not in USER_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(USER_ROLES)}")
+    if role not in ALL_USER_ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ALL_USER_ROLES)}")
     if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise BadRequest("username must be 1 to 64 letters, digits, '.', '_' or '-'")
     if len(password) < 8:
@@ -232,15 +256,24 @@ def add_user(db: Database, username: str, role: str, password: str, centre_code:
 
 
 # ---- the request helpers of every adapter --------------------------------------------------------
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header (the scheme in any case, RFC 7235), or None."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
 def current_principal() -> Principal | None:
     if "principal" not in g:
         svc = services()
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            g.principal = device_principal(svc.db, header[7:].strip())
+        token = bearer_token()
+        if token is not None:
+            g.principal = device_principal(svc.db, token)
             g.via_session = False
         elif "uid" in session:
-            g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"))
+            g.principal = user_principal(svc.db, session.get("uid"), session.get("counter"),
+                                         session.get(ACTING_CENTRE_KEY))
             g.via_session = g.principal is not None
         else:
             g.principal, g.via_session = None, False
@@ -253,8 +286,7 @@ def need(*roles: str) -> Principal:
     if who is None:
         raise Unauthorized("no or invalid token or session", "unauthorized")
     if roles:
-        ok = who.role in roles or (who.is_user and any(r in ("staff", "manager", "admin") and who.at_least(r)
-                                                          for r in roles))
+        ok = who.role in roles or (who.is_user and any(r in ROLE_RANK and who.at_least(r) for r in roles))
         if not ok:
             raise Forbidden("not allowed with this role", "forbidden")
     return who
@@ -265,8 +297,47 @@ def base_url() -> str:
     return current_app.config.get("LAYSO_PUBLIC_URL") or request.host_url.rstrip("/")
 
 
+def for_devices(obj):
+    """`obj` with every `track_url` emptied: a tracking link cancels its ticket, so it goes only to
+    staff and to the kiosk that printed it, never to lobby screens or counter panels."""
+    if isinstance(obj, dict):
+        return {k: (None if k == "track_url" else for_devices(v)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [for_devices(v) for v in obj]
+    return obj
+
+
+def for_principal(who: Principal | None, payload):
+    """What `who` may see of a payload with tickets: devices get no tracking links (see `for_devices`);
+    a kiosk's own tickets come from the calls it made (issue), not from here."""
+    return for_devices(payload) if who is not None and who.kind == "device" else payload
+
+
 def limit(bucket: str, n: int, per_s: float = 60.0) -> None:
+    """At most `n` requests of `bucket` per client address in `per_s` seconds (429 beyond)."""
     services().limiter.hit((bucket, request.remote_addr), n, per_s)
+
+
+# Guessing limits (docs/SECURITY.md). Each guess counts against the address first, then the device,
+# then the account: an attacker who varies the user name still meets the address and device limits,
+# and one who varies the address still meets the account's.
+PASSWORD_LIMITS = {"address": (20, 60), "account": (10, 300)}
+PIN_LIMITS = {"address": (30, 300), "device": (20, 300), "account": (5, 300)}
+
+
+def limit_password_guess(limiter, username, address: str | None) -> None:
+    """Count one password sign-in attempt for `username` from `address` (429 beyond the limits)."""
+    limiter.hit(("login-address", address), *PASSWORD_LIMITS["address"])
+    if isinstance(username, str) and username.strip():
+        limiter.hit(("login-account", username.strip().lower()[:64]), *PASSWORD_LIMITS["account"])
+
+
+def limit_pin_guess(limiter, centre_id: int, device_id: int | None, username, address: str | None) -> None:
+    """Count one PIN sign-in attempt at a counter panel (429 beyond the limits)."""
+    limiter.hit(("pin-address", address), *PIN_LIMITS["address"])
+    limiter.hit(("pin-device", device_id), *PIN_LIMITS["device"])
+    if isinstance(username, str):
+        limiter.hit(("pin-account", centre_id, username.strip().lower()[:64]), *PIN_LIMITS["account"])
 
 
 def role_required(role: str):

@@ -13,6 +13,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from layso.config import ConfigError, load_config
 
 
@@ -40,6 +42,9 @@ def cmd_export(args) -> int:
     if args.to < args.start:
         print("layso: --to must be on or after --from", file=sys.stderr)
         return 2
+    if args.start.year < 1970 or args.to.year > 2999:
+        print("layso: --from and --to must lie between 1970-01-01 and 2999-12-31", file=sys.stderr)
+        return 2
     if args.out == "-" and args.format != "csv":
         print("layso: only CSV can be written to standard output", file=sys.stderr)
         return 2
@@ -65,6 +70,17 @@ def cmd_export(args) -> int:
     except QueueError as err:
         print(f"layso: {err.message}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as err:  # the database is away, full or read-only: say which, no traceback
+        from layso.server.errors import storage_failure
+        print(f"layso: the database failed ({storage_failure(err) or 'database_error'}): "
+              f"{getattr(err, 'orig', None) or err}", file=sys.stderr)
+        return 1
+    except OverflowError:
+        print("layso: the dates lie outside the calendar the server can count (1970 to 2999)", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"layso: cannot write the export: {err}", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     if out is not None:

@@ -10,7 +10,7 @@ from layso.server.api.schemas import (
     TransferBody,
     parse,
 )
-from layso.server.auth import Principal, check_pin
+from layso.server.auth import Principal, check_pin, limit_pin_guess
 from layso.server.engine import Result
 from layso.server.errors import Forbidden, Unauthorized
 from layso.server.services import Services
@@ -29,9 +29,8 @@ def counter_command(svc: Services, who: Principal, n: int, action: str, data, ba
         if who.role != "counter" or who.counter != n:
             raise Forbidden("only the counter's own panel signs in by PIN", "forbidden")
         body = parse(PinSignInBody, data)
-        # a panel's PINs cannot be guessed: 5 tries per user and 20 per panel in 5 minutes
-        svc.limiter.hit(("pin-user", cid, body.username), 5, 300)
-        svc.limiter.hit(("pin-device", who.device_id), 20, 300)
+        # a panel's PINs cannot be guessed: limited per address, per panel and per user (auth.PIN_LIMITS)
+        limit_pin_guess(svc.limiter, cid, who.device_id, body.username, client_address())
         user = check_pin(svc.db, cid, body.username, body.pin)
         if user is None:
             raise Unauthorized("wrong username or PIN", "invalid_pin")
@@ -71,6 +70,12 @@ def counter_command(svc: Services, who: Principal, n: int, action: str, data, ba
         res = e.close_counter(cid, n, base_url=base_url)
     _publish(svc, res)
     return 200, res.value
+
+
+def client_address() -> str | None:
+    """The caller's address (REST request or Socket.IO connection), as the trusted proxy tells it."""
+    from flask import has_request_context, request
+    return request.remote_addr if has_request_context() else None
 
 
 def _publish(svc: Services, res: Result) -> None:

@@ -38,6 +38,12 @@ ERRORS = {
     "csrf_failed": _l("The form expired. Please reload the page."),
     "user_exists": _l("This username exists already."),
     "internal_error": _l("Something went wrong on the server. Please try again."),
+    "invalid_text": _l("The text holds a character that cannot be stored (such as a NUL byte)."),
+    "invalid_dates": _l("Choose dates between 1970 and 2999, the end on or after the start, at most two years apart."),
+    "method_not_allowed": _l("This address does not accept this method."),
+    "database_unavailable": _l("The database cannot be reached. Please try again in a moment."),
+    "storage_full": _l("The server's disk is full: nothing can be saved. Tell the administrator."),
+    "storage_read_only": _l("The database may not be written (read-only): nothing can be saved. Tell the administrator."),
 }
 
 

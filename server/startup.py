@@ -24,16 +24,18 @@ log = logging.getLogger("layso.startup")
 def prepare_database(db_url: str, config: Config | None = None, backup_first: bool = True) -> Database:
     """Open the database, back it up if a migration is due (never on a new one), migrate, seed the
     centre from `config` the first time; refuse a database with no centre."""
+    from layso.server.api.readiness import refuse_unwritable
     db = Database(db_url)
-    current = backup.database_revisions(db)
-    if current != backup.schema_heads():  # a new database, or one to migrate (Alembic loads only then)
-        from layso.server.storage.migrate import upgrade
-        if backup_first and current is not None:
-            made = backup.backup(db.url, label="before-migration")
-            log.info("backed up the database before migrating: %s", made.path)
-        upgrade(db)
-    if config is not None:
-        seed_centre(db, config)
+    with refuse_unwritable(db):  # a read-only, full or unreachable database: a clear message, no start
+        current = backup.database_revisions(db)
+        if current != backup.schema_heads():  # a new database, or one to migrate (Alembic loads only then)
+            from layso.server.storage.migrate import upgrade
+            if backup_first and current is not None:
+                made = backup.backup(db.url, label="before-migration")
+                log.info("backed up the database before migrating: %s", made.path)
+            upgrade(db)
+        if config is not None:
+            seed_centre(db, config)
     with db.read() as s:
         if s.execute(select(func.count(Centre.id))).scalar() == 0:
             db.dispose()

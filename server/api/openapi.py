@@ -10,6 +10,13 @@ from layso import __version__
 _NULL_STR = {"type": ["string", "null"]}
 _NULL_INT = {"type": ["integer", "null"]}
 
+_STATS_FIGURES = {
+    **{k: {"type": ["number", "null"]} for k in (
+        "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
+        "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")},
+    "rating_counts": {"type": "object", "additionalProperties": {"type": "integer"},
+                      "description": "ratings per score, best first"}}
+
 OBJECTS = {
     "Field": {"type": "object", "required": ["code", "name", "agency", "waiting", "open_counters", "est_wait_s",
                                               "accepting", "closed_reason"],
@@ -26,7 +33,8 @@ OBJECTS = {
                               "issued_at": {"type": "string", "format": "date-time"},
                               "called_at": {"type": ["string", "null"], "format": "date-time"},
                               "counter": _NULL_INT, "ahead": _NULL_INT, "est_wait_s": _NULL_INT,
-                              "track_url": {"type": "string", "format": "uri"}}},
+                              "track_url": {"type": ["string", "null"], "format": "uri",
+                                            "description": "null for devices other than the issuing kiosk"}}},
     "Counter": {"type": "object", "required": ["number", "name", "status", "fields", "officer", "ticket"],
                 "properties": {"number": {"type": "integer"}, "name": {"type": "string"},
                                "status": {"type": "string", "enum": ["open", "paused", "closed"]},
@@ -39,12 +47,10 @@ OBJECTS = {
         "counter": {"$ref": "#/components/schemas/Counter"},
         "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
     "StatsRow": {"type": "object", "properties": {
-        "key": {"type": ["string", "integer"]}, "label": {"type": "string"},
-        **{k: {"type": ["number", "null"]} for k in (
-            "issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
-            "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")},
-        "rating_counts": {"type": "object", "additionalProperties": {"type": "integer"},
-                          "description": "ratings per score, best first"}}},
+        "key": {"type": ["string", "integer"]}, "label": {"type": "string"}, **_STATS_FIGURES}},
+    # the range's total: the same figures, but it belongs to no group (key and label are null)
+    "StatsTotal": {"type": "object", "properties": {"key": {"type": "null"}, "label": {"type": "null"},
+                                                    **_STATS_FIGURES}},
     "State": {"type": "object", "required": ["seq", "centre", "counters", "fields", "recent_calls", "ticker"],
               "properties": {"seq": {"type": "integer"}, "centre": {"type": "object"},
                              "counters": {"type": "array", "items": {"$ref": "#/components/schemas/Counter"}},
@@ -93,7 +99,7 @@ def document() -> dict:
     components = dict(OBJECTS)
     for model in (schemas.IssueBody, schemas.CompleteBody, schemas.PauseBody, schemas.TransferBody,
                   schemas.RatingBody, schemas.DeviceStatusBody, schemas.CallNumberBody, schemas.PriorityBody,
-                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody):
+                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody, schemas.ReprintOutcomeBody):
         components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
     dev, staff, mgr = ["deviceToken"], ["deviceToken", "session"], ["session"]
     n = [_path_param("n")]
@@ -115,6 +121,8 @@ def document() -> dict:
                                  extra={"200": _json(_ref("Ticket"), "Same request_id: the same ticket")})},
         "/tickets/{id}": {"get": _op("One ticket", staff, ok=_json(_ref("Ticket")), params=tid)},
         "/tickets/{id}/reprint": {"post": _op("The issuing kiosk prints it again", mgr, status="202", params=tid)},
+        "/tickets/{id}/reprint/outcome": {"post": _op("The issuing kiosk reports whether a reprint came out",
+                                                      dev, "ReprintOutcomeBody", status="204", params=tid)},
         "/tickets/{id}/priority": {"post": _op("Grant priority to a waiting ticket", mgr, "PriorityBody",
                                                _json(_ref("Ticket")), params=tid)},
         "/tickets/{id}/rating": {"post": _op("Rating at the counter panel that served it", dev, "RatingBody",
@@ -131,7 +139,7 @@ def document() -> dict:
         "/stats": {"get": _op("Statistics for a date range", mgr, ok=_json({"type": "object", "properties": {
             "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
             "group": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
-            "total": {"$ref": "#/components/schemas/StatsRow", "description": "all tickets of the range"}}}),
+            "total": {**_ref("StatsTotal"), "description": "all tickets of the range"}}}),
             params=[
             {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
             {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},

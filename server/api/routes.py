@@ -6,16 +6,26 @@ from datetime import date
 from flask import Blueprint, g, jsonify, request, session
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from layso.server.api import openapi
+from layso.server.api.guard import json_body
 from layso.server.api.schemas import (
     DeviceStatusBody,
     IssueBody,
     PriorityBody,
     RatingBody,
+    ReprintOutcomeBody,
     SessionBody,
     TickerBody,
     parse,
 )
-from layso.server.auth import base_url, check_password, current_principal, limit, need
+from layso.server.auth import (
+    base_url,
+    check_password,
+    current_principal,
+    for_principal,
+    limit,
+    limit_password_guess,
+    need,
+)
 from layso.server.dispatch import COUNTER_ACTIONS, counter_command
 from layso.server.errors import (
     BadRequest,
@@ -41,12 +51,15 @@ def _csrf_for_sessions():
                 raise Forbidden("CSRF token missing or wrong", "csrf_failed") from None
 
 
-def body() -> dict:
+def body(required: bool = False) -> dict:
+    """The JSON object of the request (`{}` when there is none, unless the schema requires one)."""
     if not request.content_length and not request.data:
+        if required:
+            raise BadRequest("a JSON object body is required", "invalid_body")
         return {}
     if not request.is_json:  # JSON only: a cross-site form (text/plain) cannot post here
         raise BadRequest("the body must be JSON (Content-Type: application/json)", "malformed_body")
-    data = request.get_json(silent=True)
+    data = json_body()
     if data is None:
         raise BadRequest("the body is not valid JSON", "malformed_body")
     if not isinstance(data, dict):
@@ -57,9 +70,9 @@ def body() -> dict:
 # ---- session (web pages and the staff console) -----------------------------------------------
 @bp.post("/session")
 def sign_in():
-    limit("login", 20)
     b = parse(SessionBody, body())
     svc = services()
+    limit_password_guess(svc.limiter, b.username, request.remote_addr)
     user = check_password(svc.db, b.username, b.password)
     if user is None:
         raise Unauthorized("wrong username or password", "invalid_credentials")
@@ -113,7 +126,7 @@ def issue():
 @bp.get("/tickets/<int:ticket_id>")
 def ticket(ticket_id: int):
     who = need("staff", "counter")
-    return jsonify(services().engine.ticket(who.centre_id, ticket_id, base_url=base_url()))
+    return jsonify(for_principal(who, services().engine.ticket(who.centre_id, ticket_id, base_url=base_url())))
 
 
 @bp.post("/tickets/<int:ticket_id>/reprint")
@@ -122,6 +135,16 @@ def reprint(ticket_id: int):
     body()
     publish(services().engine.reprint(who.centre_id, ticket_id, officer_id=who.user_id, base_url=base_url()))
     return jsonify({"status": "queued"}), 202
+
+
+@bp.post("/tickets/<int:ticket_id>/reprint/outcome")
+def reprint_outcome(ticket_id: int):
+    """The issuing kiosk reports whether a reprint came out (`ticket.reprinted` tells the console)."""
+    who = need("kiosk")
+    b = parse(ReprintOutcomeBody, body())
+    publish(services().engine.reprint_outcome(who.centre_id, ticket_id, who.device_id, b.printed,
+                                              printer=b.printer, detail=b.detail))
+    return "", 204
 
 
 @bp.post("/tickets/<int:ticket_id>/priority")
@@ -158,7 +181,8 @@ def track(token: str):
 
 @bp.post("/track/<token>/cancel")
 def track_cancel(token: str):
-    limit("track-write", 30)
+    limit("track-write", 30)  # public by the contract, so limited per address and per link
+    services().limiter.hit(("track-cancel", token[:64]), 5, 3600)
     body()
     res = publish(services().engine.cancel(_track_centre(token), token, base_url=base_url()))
     return jsonify(res.value)
@@ -181,14 +205,14 @@ def counter_action(n: int, action: str):
     status, payload = counter_command(services(), who, n, action, body(), base_url())
     if status == 204:
         return "", 204
-    return jsonify(payload), status
+    return jsonify(for_principal(who, payload)), status
 
 
 # ---- devices, state, ticker --------------------------------------------------------------------
 @bp.post("/devices/me/status")
 def device_status():
     who = need("kiosk", "display", "counter")
-    b = parse(DeviceStatusBody, body())
+    b = parse(DeviceStatusBody, body(required=True))  # the schema requires it (`{}` says "all well")
     publish(services().engine.device_status(who.centre_id, who.device_id, printer=b.printer, detail=b.detail))
     return "", 204
 
@@ -196,7 +220,7 @@ def device_status():
 @bp.get("/state")
 def state():
     who = need("kiosk", "display", "counter", "staff")
-    state = services().engine.state(who.centre_id, base_url=base_url())
+    state = for_principal(who, services().engine.state(who.centre_id, base_url=base_url()))
     state["device"] = who.device_info()
     return jsonify(state)
 
@@ -207,6 +231,9 @@ def set_ticker():
     b = parse(TickerBody, body())
     res = publish(services().engine.set_ticker(who.centre_id, b.ticker, user_id=who.user_id))
     return jsonify({"ticker": res.value})
+
+
+STATS_FIRST_DAY, STATS_LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 
 
 @bp.get("/stats")
@@ -223,6 +250,8 @@ def stats():
         raise BadRequest("from and to must be dates YYYY-MM-DD", "invalid_dates") from None
     if d_to < d_from or (d_to - d_from).days > 731:
         raise BadRequest("to must be on or after from, at most two years apart", "invalid_dates")
+    if d_from < STATS_FIRST_DAY or d_to > STATS_LAST_DAY:  # local days at the calendar's edges overflow
+        raise BadRequest(f"from and to must lie between {STATS_FIRST_DAY} and {STATS_LAST_DAY}", "invalid_dates")
     return jsonify(compute_stats(services().db, who.centre_id, d_from, d_to, group))
 
 

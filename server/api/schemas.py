@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from layso.server.api.guard import refuse_bad_text
 from layso.server.errors import BadRequest
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -64,6 +66,13 @@ class DeviceStatusBody(Body):
     detail: Annotated[StrictStr, Field(max_length=300)] | None = None
 
 
+class ReprintOutcomeBody(Body):
+    """What a kiosk says after a reprint: did it come out of the printer, and if not, why."""
+    printed: StrictBool
+    printer: Literal["ok", "paper_out", "cover_open", "offline"] | None = None
+    detail: Annotated[StrictStr, Field(max_length=300)] | None = None
+
+
 class CallNumberBody(Body):
     number: Annotated[StrictStr, Field(min_length=1, max_length=12)]
 
@@ -97,6 +106,7 @@ def parse(model: type[Body], data) -> Body:
         data = {}
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", "malformed_body")
+    refuse_bad_text(data)  # also for Socket.IO commands, which pass no HTTP edge
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -27,7 +27,8 @@ class AccountCommands:
 
         def run(cmd: Command):
             u = cmd.s.get(User, account_id)
-            if u is None or u.centre_id != cmd.centre.id:
+            # a province administrator's account is never changed through one centre (province pages only)
+            if u is None or u.centre_id != cmd.centre.id or u.role == "province_admin":
                 raise NotFound("unknown account", "account_not_found")
             data = self._account_change(u, action, user_id, password_hash, pin_hash, role, full_name)
             audit(cmd, user_id, f"user.{action}", u.username, data)

@@ -120,12 +120,27 @@ class SetupCommands:
         return self._run(centre_id, run)
 
     def save_field(self, centre_id: int, cfg: FieldConfig, is_new: bool, active: bool, position: int | None,
-                   serving: list[int], user_id: int | None = None) -> Result:
-        """Add or change a field and the counters that serve it."""
+                   serving: list[int], user_id: int | None = None,
+                   new_counter: tuple[int, str] | None = None) -> Result:
+        """Add or change a field and the counters that serve it; `new_counter` (number, name) opens a
+        new counter for it in the same step (a counter needs a field, a field a counter)."""
         def run(cmd: Command):
+            nonlocal serving
             counters = _counters(cmd)
             existing = cmd.s.execute(select(Field).where(Field.centre_id == cmd.centre.id,
                                                          Field.code == cfg.code)).scalar_one_or_none()
+            if new_counter is not None:
+                number, name = new_counter
+                if number in counters:
+                    raise Conflict(f"counter {number} exists already", "counter_exists", n=number)
+                c = Counter(centre_id=cmd.centre.id, number=number, name=name or f"Quầy {number}",
+                            status=CounterStatus.CLOSED, priority_only=False, active=True)
+                cmd.s.add(c)
+                cmd.s.flush()
+                cmd.s.refresh(c, ["fields"])
+                counters[number] = c
+                serving = [*serving, number]
+                audit(cmd, user_id, "counter.add", str(number), {"created": True, "name": c.name, "fields": [cfg.code]})
             self._check_field(cmd, cfg, is_new, existing, active, serving, counters)
             f, changes = self._write_field(cmd, cfg, existing, active, position)
             before = sorted(n for n, c in counters.items() if f in c.fields)

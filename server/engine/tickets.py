@@ -9,8 +9,8 @@ import secrets
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.errors import BadRequest, Conflict
-from layso.server.storage.models import Field, Rating, Ticket
+from layso.server.errors import BadRequest, Conflict, Forbidden
+from layso.server.storage.models import Device, Field, Rating, Ticket
 from sqlalchemy import select
 
 from layso.protocol import EventType as E
@@ -122,6 +122,23 @@ class TicketCommands:
             return td
 
         return self._run(centre_id, run, base_url)
+
+    def reprint_outcome(self, centre_id: int, ticket_id, device_id: int, printed: bool,
+                        printer: str | None = None, detail: str | None = None) -> Result:
+        """The issuing kiosk tells whether a reprint came out of its printer (`ticket.reprinted`), so
+        the officer who asked learns it, a paper fault included."""
+        def run(cmd: Command):
+            t = self._ticket(cmd, ticket_id)
+            if t.device_id != device_id:
+                raise Forbidden("only the kiosk that issued this ticket prints it", "forbidden")
+            d = cmd.s.get(Device, device_id)
+            outcome = {"printed": bool(printed), "printer": printer, "detail": (detail or "")[:200] or None}
+            cmd.emit(E.TICKET_REPRINTED, {"ticket": cmd.ticket_dict(t), "device_id": device_id,
+                                          "device_name": d.name if d else None, **outcome},
+                     log={"ticket": t, "device_id": device_id, "data": outcome})
+            return outcome
+
+        return self._run(centre_id, run)
 
     # ---- reads ----------------------------------------------------------------------------
     def track(self, centre_id: int, token, base_url=None) -> dict:

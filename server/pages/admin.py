@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import (
     DEVICE_ROLES,
+    PROVINCE_ROLE,
     USER_ROLES,
     add_device,
     add_user,
@@ -26,8 +27,10 @@ from layso.server.auth import (
 from layso.server.engine.accounts import valid_pin
 from layso.server.errors import QueueError
 from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
+from layso.server.messages import error_text
+from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
-from layso.server.realtime.events import centre_room, socketio
+from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
 from layso.server.storage.models import (
     AuditEntry,
@@ -70,13 +73,7 @@ class Invalid(Exception):
 
 
 def _pydantic_messages(err: ValidationError) -> list[str]:
-    out = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
-        name = str(FIELD_LABELS.get(loc[0], loc[0])) if loc else ""
-        msg = e["msg"].removeprefix("Value error, ")
-        out.append(f"{name}: {msg}" if name else msg)
-    return out
+    return wording.pydantic_messages(err, FIELD_LABELS)  # in the page's language, never pydantic's English
 
 
 def _int(form, key: str, label, required: bool = False) -> int | None:
@@ -112,7 +109,11 @@ SETUP_ERRORS = {
 def _invalid(err: QueueError) -> Invalid:
     """An engine refusal as the form's message (the engine's own text where the page has none)."""
     text = SETUP_ERRORS.get(err.code)
-    return Invalid([str(text) % err.params if text is not None else err.message])
+    if text is not None:
+        return Invalid([str(text) % err.params])
+    if err.code == "invalid_numbering":  # the config's check, worded in English for the CLI
+        return Invalid([wording.config_message(err.message)])
+    return Invalid([error_text(err.code)])  # never the engine's English
 
 
 def _run(command, *args, resync: bool = True, **kwargs):
@@ -126,7 +127,7 @@ def _run(command, *args, resync: bool = True, **kwargs):
     publish(res)
     if resync:
         state = svc.engine.state(g.who.centre_id, base_url=base_url())
-        socketio.emit("state", state, to=centre_room(g.who.centre_id))
+        emit_to_centre("state", state, g.who.centre_id)  # devices get it without tracking links
     return res.value
 
 
@@ -148,7 +149,17 @@ def audit_value(value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(audit_value(v) for v in value)
-    return str(value)
+    return wording.audit_word(str(value))
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(code: str) -> str:
+    return wording.audit_action(code)
+
+
+@bp.app_template_filter("audit_key")
+def audit_key(key: str) -> str:
+    return wording.audit_key(key)
 
 
 # ---- overview ----------------------------------------------------------------------------------------
@@ -223,8 +234,13 @@ def field(code: str):
             new_code = form.get("code", "").strip() if is_new else code
             cfg = _field_from_form(form, new_code)
             serving = [int(n) for n in form.getlist("counters") if n.isdigit()]
+            # a new field's first counter can be made here too (a counter needs a field to exist)
+            new_counter = _int(form, "new_counter_number", _("Number of the new counter"))
+            if new_counter is not None and not 1 <= new_counter <= 9999:
+                raise Invalid([_("A counter number is from 1 to 9999.")])
             _run(services().engine.save_field, cfg, is_new, form.get("active") == "on" or is_new,
-                 _int(form, "position", _("Order")), serving)
+                 _int(form, "position", _("Order")), serving,
+                 new_counter=(new_counter, form.get("new_counter_name", "").strip()[:100]) if new_counter else None)
             flash(_("Field %(name)s saved.", name=cfg.name), "ok")
             return redirect(url_for("admin.fields"))
         except Invalid as err:
@@ -378,7 +394,9 @@ def _devices_context(s) -> dict:
                          .order_by(Counter.number)).scalars().all()
     fields = s.execute(select(Field).where(Field.centre_id == cid, Field.active.is_(True))
                        .order_by(Field.position)).scalars().all()
+    zone = ZoneInfo(s.get(Centre, cid).timezone)  # dates as the centre reads them, not UTC
     return {"devices": devices, "counter_numbers": counters, "all_fields": fields,
+            "field_names": {f.code: f.name for f in fields}, "local_date": lambda dt: dt.astimezone(zone),
             "role_names": {k: str(v) for k, v in DEVICE_ROLE_NAMES.items()}, "device_roles": DEVICE_ROLES}
 
 
@@ -419,7 +437,7 @@ def devices():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _devices_context(s)
     status = 400 if errors else (201 if token else 200)
@@ -442,7 +460,8 @@ def revoke_device(device_id: int):
 
 # ---- accounts -----------------------------------------------------------------------------------------
 def _accounts_context(s) -> dict:
-    users = s.execute(select(User).where(User.centre_id == g.who.centre_id)
+    # province administrators are managed on the province pages, never by a centre's administrator
+    users = s.execute(select(User).where(User.centre_id == g.who.centre_id, User.role != PROVINCE_ROLE)
                       .order_by(User.active.desc(), User.role.desc(), User.username)).scalars().all()
     return {"users": users, "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
 
@@ -465,6 +484,8 @@ def accounts():
                 raise Invalid([_("The two passwords differ.")])
             if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
                 raise Invalid([_("A PIN is 4 to 12 digits.")])
+            if form.get("role", "") not in USER_ROLES:
+                raise Invalid([_("Unknown role.")])
             add_user(svc.db, username, form.get("role", ""), form.get("password", ""), _centre_code(),
                      full_name=form.get("full_name", "").strip()[:120], pin=pin)
             _claim_audit("user.add", username)
@@ -473,7 +494,7 @@ def accounts():
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
-            errors = [err.message]
+            errors = [error_text(err.code)]
     with svc.db.read() as s:
         ctx = _accounts_context(s)
     return _page("admin_accounts.html", 400 if errors else 200, **ctx, errors=errors,

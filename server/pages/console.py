@@ -88,7 +88,7 @@ def data():
     return jsonify(snapshot)
 
 
-def page_texts() -> dict[str, str]:
+def page_texts() -> dict:
     """The texts the page's script shows, in the request's language (placeholders %(name)s)."""
     return {
         "next": _("Called number %(number)s."),
@@ -129,10 +129,22 @@ def page_texts() -> dict[str, str]:
         "enter_number": _("Enter a ticket number."),
         "confirm_close": _("Close the counter and end your shift?"),
         "reprint": _("Reprint"),
-        "reprinted": _("Number %(number)s will be printed again at the kiosk that issued it."),
+        "reprint_sent": _("Number %(number)s was sent to the kiosk that issued it; waiting for the kiosk to print it…"),
+        "reprint_done": _("Number %(number)s was printed again at kiosk %(name)s."),
+        "reprint_failed": _("Number %(number)s was NOT printed again: kiosk %(name)s reports %(problem)s. "
+                            "Write the number down for the citizen, or reprint once the printer is fixed."),
+        "reprint_silent": _("Kiosk has not confirmed printing number %(number)s: it may be off or disconnected. "
+                            "Please check the kiosk."),
+        "fault_unknown": _("a printer fault"),
         "kiosk_fault": _("Kiosk %(name)s: %(problem)s"),
         "fault_paper_out": _("printer out of paper"),
         "fault_cover_open": _("printer cover open"),
         "fault_offline": _("printer not connected"),
         "fault_away": _("not connected to the server"),
+        # errors the page words itself; other errors come in the page's language from the server
+        "errors": {
+            "server_away": _("The server cannot be reached. Check the network connection, then try again."),
+            "no_officer": _("Nobody is signed in at this counter, so it cannot call. Choose your counter again "
+                            "(Change counter) to serve from it."),
+        },
     }

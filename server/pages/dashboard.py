@@ -126,6 +126,8 @@ def duration(seconds: int | None) -> str:
     """"1 giờ 05 phút" / "12 phút" style, for waits people read at a glance."""
     if seconds is None:
         return "—"
+    if 0 < seconds < 60:
+        return _("under 1 min")  # "0 phút" would read as nobody waiting
     m = max(0, seconds) // 60
     if m >= 60:
         return _("%(h)s h %(m)02d min", h=m // 60, m=m % 60)
@@ -137,7 +139,7 @@ def duration(seconds: int | None) -> str:
 def live():
     who = g.who
     snap = live_snapshot(who)
-    js_texts = {"h": _("%(h)s h %(m)02d min"), "m": _("%(m)s min")}  # formatted by live.js
+    js_texts = {"h": _("%(h)s h %(m)02d min"), "m": _("%(m)s min"), "under": _("under 1 min")}  # formatted by live.js
     return render_template("dashboard_live.html", who=who, snap=snap, labels=_live_labels(), js_texts=js_texts,
                            rule=priority_rule_text(_centre(who).settings))
 
@@ -176,6 +178,9 @@ def stats_query(today: date) -> StatsQuery:
             d_to = date.fromisoformat(request.args["to"])
     except ValueError:
         error = _("Dates must be written as YYYY-MM-DD.")
+        d_from, d_to = today.replace(day=1), today
+    if d_from.year < 1970 or d_to.year > 2999:  # local days at the calendar's edges overflow
+        error = _("Choose dates between 1970 and 2999, the end on or after the start, at most two years apart.")
         d_from, d_to = today.replace(day=1), today
     if d_to < d_from:
         error, d_from, d_to = _("The end of the range is before its start."), today.replace(day=1), today

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from layso.server.auth import base_url, check_password, current_principal
+from layso.server.auth import base_url, check_password, current_principal, limit_password_guess
 from layso.server.errors import QueueError
 from layso.server.services import publish, services
 
@@ -24,7 +24,7 @@ def login():
     svc = services()
     if request.method == "POST":
         try:
-            svc.limiter.hit(("login", request.remote_addr), 20)
+            limit_password_guess(svc.limiter, request.form.get("username", ""), request.remote_addr)
         except QueueError:
             return render_template("login.html", error=_("Too many attempts. Please wait a minute.")), 429
         username = request.form.get("username", "")
@@ -75,6 +75,15 @@ def add_page_link(min_role: str, endpoint: str, label) -> None:
     PAGE_LINKS.append((min_role, endpoint, label))
 
 
+def lang_url(code: str) -> str:
+    """This page in another language: the same path and query, with lang=CODE."""
+    if not request.endpoint:
+        return f"?lang={code}"
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in (request.view_args or {})}
+    args["lang"] = [code]
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
 @bp.app_context_processor
 def _links():
     def page_links(who):
@@ -83,4 +92,4 @@ def _links():
             if who.at_least(role):
                 out.append({"url": url_for(endpoint), "label": str(label)})
         return out
-    return {"page_links": page_links}
+    return {"page_links": page_links, "lang_url": lang_url}

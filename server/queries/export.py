@@ -10,6 +10,7 @@ language applies; elsewhere (the `layso export` command) `translated(lang)` prov
 from __future__ import annotations
 
 import csv
+import re
 import io
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -117,27 +118,48 @@ def priority_rule_text(settings: dict) -> str:
 
 
 # ---- files ------------------------------------------------------------------------------------------
+# Text that Excel cannot hold (control characters: openpyxl refuses the whole file) is dropped, and a
+# text cell that a spreadsheet would read as a formula (=, +, -, @, tab, carriage return first) is
+# kept as text by a leading apostrophe (OWASP "CSV injection"), in XLSX and CSV alike.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """`value` as a spreadsheet may hold it safely: text without control characters, never a formula."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value)
+    if value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_row(values: Iterable) -> list:
+    return [safe_cell(v) for v in values]
+
+
 def csv_bytes(headers: list[str], rows: Iterable[list], leading: list[list] | None = None) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     for line in leading or []:
-        w.writerow(line)
-    w.writerow(headers)
+        w.writerow(safe_row(line))
+    w.writerow(safe_row(headers))
     for r in rows:
-        w.writerow(["" if v is None else v for v in r])
+        w.writerow(safe_row("" if v is None else v for v in r))
     return out.getvalue().encode("utf-8-sig")
 
 
 def _sheet(ws, headers: list[str], rows: Iterable[list], kinds: list[str] | None = None) -> None:
     from openpyxl.styles import Alignment, Font  # loaded on the first export, not by every server process
     from openpyxl.utils import get_column_letter
-    ws.append(headers)
+    ws.append(safe_row(headers))
     for c in ws[1]:
         c.font = Font(bold=True)
         c.alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "C2"
     for r in rows:
-        ws.append(r)
+        ws.append(safe_row(r))
     if kinds:
         for i, kind in enumerate(kinds, start=1):
             if kind in ("min", "pct"):
@@ -156,7 +178,7 @@ def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: 
     wb = Workbook()
     summary = wb.active
     summary.title = _("Summary")[:31]
-    summary.append([centre_name])
+    summary.append([safe_cell(centre_name)])
     summary["A1"].font = Font(bold=True, size=14)
     summary.append([_("Statistics from %(start)s to %(end)s", start=_dmy(result["from"]), end=_dmy(result["to"]))])
     summary.append([_("Made at %(at)s", at=clock.now().astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M"))])
@@ -164,7 +186,7 @@ def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: 
     headers, rows = stats_table(result, groups[0])
     total = rows[-1]
     for h, v in list(zip(headers, total))[2:]:
-        summary.append([h, v])
+        summary.append(safe_row([h, v]))
     summary.append([])
     summary.append([_("Definitions")])
     summary.cell(summary.max_row, 1).font = Font(bold=True)
@@ -215,6 +237,24 @@ def export_stats(db: Database, centre_id: int, d_from: date, d_to: date, fmt: st
 
 
 # ---- ticket-level export ------------------------------------------------------------------------------
+# The ticket list names codes as people read them (a manager's spreadsheet shows "Vắng mặt", not no_show).
+TICKET_STATUSES = {"waiting": _l("Waiting"), "called": _l("Called"), "done": _l("Served"),
+                   "no_show": _l("Absent (no-show)"), "cancelled": _l("Cancelled")}
+CHANNELS = {"kiosk": _l("Kiosk"), "staff": _l("At the counter"), "online": _l("Online number"),
+            "appointment": _l("Appointment")}
+CANCEL_REASONS = {"day_closed": _l("Still waiting at closing time"), "citizen": _l("Cancelled by the citizen"),
+                  "lapsed": _l("Not used in time")}
+RATING_SOURCES = {"panel": _l("Counter panel"), "link": _l("Phone (tracking link)")}
+
+
+def named(table: dict, code) -> str | None:
+    """The people's name of a code from `table`; the code itself when unknown, None for None."""
+    if code is None:
+        return None
+    text = table.get(code)
+    return str(text) if text is not None else str(code)
+
+
 def ticket_headers() -> list[str]:
     return [_("Ticket id"), _("Day"), _("Number"), _("Field code"), _("Field"), _("Agency"), _("Issued in field"),
             _("Priority"), _("Channel"), _("Status"), _("Cancel reason"), _("Issued at"), _("First called at"),
@@ -229,7 +269,10 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
     Pages through the tickets by id, each page in a short read of its own: a slow download never
     holds a database snapshot open (SQLite's WAL could not checkpoint; PostgreSQL would keep it)."""
     with db.read() as s:
-        tz = ZoneInfo(s.get(Centre, centre_id).timezone)
+        centre = s.get(Centre, centre_id)
+        tz = ZoneInfo(centre.timezone)
+        from layso.server.engine.context import Settings
+        categories = Settings.of(centre).categories  # priority codes by their names
         fields = {f.id: f for f in s.execute(select(Field).where(Field.centre_id == centre_id)).scalars()}
         counters = {c.id: c.number for c in s.execute(select(Counter).where(Counter.centre_id == centre_id)).scalars()}
         users = {u.id: u for u in s.execute(select(User).where(User.centre_id == centre_id)).scalars()}
@@ -256,11 +299,12 @@ def ticket_rows(db: Database, centre_id: int, d_from: date, d_to: date, batch: i
             service = round((t.completed_at - t.called_at).total_seconds()) \
                 if t.status == "done" and t.completed_at and t.called_at else None
             yield [t.id, t.day, t.number, f.code if f else None, f.name if f else None, f.agency if f else None,
-                   fields[t.issue_field_id].code if t.issue_field_id in fields else None, t.priority, t.channel,
-                   t.status, t.cancel_reason, local(t.issued_at), local(t.first_called_at), local(t.called_at),
+                   fields[t.issue_field_id].code if t.issue_field_id in fields else None,
+                   named(categories, t.priority), named(CHANNELS, t.channel), named(TICKET_STATUSES, t.status),
+                   named(CANCEL_REASONS, t.cancel_reason), local(t.issued_at), local(t.first_called_at), local(t.called_at),
                    local(t.completed_at), wait, service, counters.get(t.counter_id),
                    u.username if u else None, (u.full_name or u.username) if u else None, t.skips, t.calls,
-                   t.dossier_code, t.score, t.source]
+                   t.dossier_code, t.score, named(RATING_SOURCES, t.source)]
         if len(page) < batch:
             return
         last_id = page[-1].id
@@ -281,10 +325,10 @@ def ticket_csv_chunks(db: Database, centre_id: int, d_from: date, d_to: date, ro
 
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(ticket_headers())
+    w.writerow(safe_row(ticket_headers()))
     first = True
     for n, r in enumerate(ticket_rows(db, centre_id, d_from, d_to), start=1):
-        w.writerow([text(v) for v in r])
+        w.writerow(safe_row(text(v) for v in r))
         if n % rows_per_chunk == 0:
             yield out.getvalue().encode("utf-8-sig" if first else "utf-8")
             first = False
@@ -304,9 +348,9 @@ def export_tickets(db: Database, centre_id: int, d_from: date, d_to: date, fmt: 
     from openpyxl import Workbook
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Tickets")[:31])
-    ws.append(headers)
+    ws.append(safe_row(headers))
     for r in rows:
-        ws.append(r)
+        ws.append(safe_row(r))
     buf = io.BytesIO()
     wb.save(buf)
     return name, buf.getvalue()

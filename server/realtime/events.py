@@ -11,10 +11,10 @@ from flask_socketio import SocketIO
 from layso.server.messages import error_body
 from layso.server.realtime.namespace import RealtimeNamespace, current_socket_principal, state_for  # noqa: F401
 from layso.server.realtime.presence import disconnect_revoked  # noqa: F401 - used by the janitor and tests
-from layso.server.realtime.publisher import (  # noqa: F401 - the adapter's public names
+from layso.server.realtime.guard import centre_room, devices_room  # noqa: F401 - the adapter's public names
+from layso.server.realtime.publisher import (  # noqa: F401
     PUBLIC_TYPES,
     AsyncPublisher,
-    centre_room,
     publish,
     public_room,
 )

@@ -8,11 +8,13 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, Namespace, join_room  # Socket.IO's, not the built-in
 
 from layso.server.auth import (
+    ACTING_CENTRE_KEY,
     DISPLAY_SESSION_KEY,
     base_url,
     device_principal,
     device_principal_by_hash,
     display_of_session,
+    for_principal,
     hash_token,
     user_principal,
 )
@@ -20,7 +22,14 @@ from layso.server.dispatch import COUNTER_ACTIONS, counter_command
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
 from layso.server.realtime import presence
-from layso.server.realtime.publisher import centre_room, public_room
+from layso.server.realtime.guard import (
+    command_failure,
+    fail_closed,
+    refuse_foreign_origin,
+    refuse_unless_clean,
+    send_state_then_join,
+)
+from layso.server.realtime.publisher import public_room
 from layso.server.services import services
 
 log = logging.getLogger("layso.realtime")
@@ -37,13 +46,13 @@ def principal_of(auth):
     if display is not None:
         return display, session.get(DISPLAY_SESSION_KEY)
     if "uid" in session:
-        return user_principal(svc.db, session.get("uid"), session.get("counter")), None
+        return user_principal(svc.db, session.get("uid"), session.get("counter"), session.get(ACTING_CENTRE_KEY)), None
     return None, None
 
 
 def state_for(who) -> dict:
     """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone)."""
-    state = services().engine.state(who.centre_id, base_url=base_url())
+    state = for_principal(who, services().engine.state(who.centre_id, base_url=base_url()))
     state["device"] = who.device_info()
     return state
 
@@ -55,14 +64,18 @@ def current_socket_principal():
         return None
     if who.kind == "device":
         return device_principal_by_hash(services().db, session.get("token_hash") or "")
-    return user_principal(services().db, who.user_id, who.counter)
+    return user_principal(services().db, who.user_id, who.counter, who.centre_id)
 
 
 class RealtimeNamespace(Namespace):
     """The one namespace ("/") of devices, staff pages, web displays and public tracking pages."""
 
     def on_connect(self, auth=None):
+        return fail_closed(self._connect)(auth)  # a check that fails refuses: the client retries
+
+    def _connect(self, auth=None):
         svc = services()
+        refuse_unless_clean(auth)
         if isinstance(auth, dict) and "track" in auth:
             cid = svc.engine.centre_of_track(auth.get("track"))
             if cid is None:
@@ -73,10 +86,10 @@ class RealtimeNamespace(Namespace):
         who, key = principal_of(auth)
         if who is None:
             raise ConnectionRefusedError("unauthorized")
+        refuse_foreign_origin(auth)
+        send_state_then_join(who, state_for)  # `state` first, then the rooms
         session["principal"] = who
         session["token_hash"] = key
-        join_room(centre_room(who.centre_id))
-        self.emit("state", state_for(who), room=request.sid)
         presence.connected(svc, request.sid, who, key)
         return True
 
@@ -118,9 +131,8 @@ class RealtimeNamespace(Namespace):
             if not isinstance(n, int) or isinstance(n, bool):
                 return error_body("invalid_body", "counter must be a number")
             status, body = counter_command(services(), who, n, action, data, base_url())
-            return {"ticket": None} if status == 204 else body
+            return {"ticket": None} if status == 204 else for_principal(who, body)
         except QueueError as err:  # the same code and status a REST call would get
             return error_body(err.code, err.message, status=err.status)
-        except Exception:
-            log.exception("socket command %s failed", action)
-            return error_body("internal_error")
+        except Exception as err:  # noqa: BLE001 - an ack, never a dropped connection
+            return command_failure(action, err)

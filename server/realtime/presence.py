@@ -92,7 +92,7 @@ def disconnect_revoked(db) -> int:
     gone = []
     for sid, (who, key) in list(connections.items()):
         still = device_principal_by_hash(db, key) if who.kind == "device" else \
-            user_principal(db, who.user_id, who.counter)
+            user_principal(db, who.user_id, who.counter, who.centre_id)
         if still is None or still.role != who.role:
             gone.append(sid)
     for sid in gone:

@@ -1,4 +1,4 @@
-"""Publishing committed events: to every client of their centre, and (stripped) to the public
+"""Publishing committed events: to every client of their centre (`guard.publish_to_audiences`), and (stripped) to the public
 tracking room; from one ordered worker per process so a command's answer never waits for the
 fan-out. With LAYSO_MESSAGE_QUEUE set, Flask-SocketIO sends each emit through Redis to every server
 process, and each process writes it to its own clients."""
@@ -17,10 +17,6 @@ PUBLIC_TYPES = {"ticket.called", "ticket.recalled", "ticket.completed", "ticket.
                 "ticket.transferred", "queue.changed", "ticker.changed"}
 
 
-def centre_room(centre_id: int) -> str:
-    return f"centre:{centre_id}"
-
-
 def public_room(centre_id: int) -> str:
     return f"public:{centre_id}"
 
@@ -36,8 +32,9 @@ def _strip(obj):
 def publish(events: list[Event]) -> None:
     """Broadcast committed events to every client of their centre (through Redis when configured)."""
     from layso.server.realtime.events import socketio
+    from layso.server.realtime.guard import publish_to_audiences
     for ev in events:
-        socketio.emit(ev.type, ev.payload, to=centre_room(ev.centre_id))
+        publish_to_audiences(ev)  # staff whole, devices without tracking links, the issuing kiosk its own
         if ev.type in PUBLIC_TYPES:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
 

@@ -65,6 +65,12 @@ class Centre(Base):
     # the last local day whose closing was done (waiting tickets cancelled)
     closed_through: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
+    # the province's grouping of its centres (e.g. a former district), for filtering the overview
+    area: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # the preset the centre was made from: commune | province ("" for a centre seeded from a file)
+    kind: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # a suspended centre keeps its data, but its devices and accounts stop working until resumed
+    suspended_at: Mapped[datetime | None]
 
 
 
@@ -220,7 +226,7 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
     pin_hash: Mapped[str | None] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(10))  # staff | manager | admin
+    role: Mapped[str] = mapped_column(String(20))  # staff | manager | admin | province_admin
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 

@@ -82,6 +82,8 @@ def test_a_call_through_the_api_is_drawn_and_announced_and_a_reconnection_announ
     display = server.add_device("display", "Màn hình sảnh")
     kiosk = server.add_device("kiosk", "Kiosk")
     counter = server.add_device("counter", "Bảng quầy 1", counter=1)
+    server.add_user("staff1", "staff", pin="1111")  # a counter calls only with an officer signed in
+    assert server.post("/api/v1/counters/1/signin", counter, {"username": "staff1", "pin": "1111"}).status_code == 200
     voice, audio = RecordingVoice(), RecordingAudio()
     speaker = Speaker(Announcer(voice, audio), None)
     client = DeviceClient(server.url, display).start()

@@ -19,6 +19,7 @@ from conftest import config_data, small_config_data, start_server
 from layso.hardware.printer import open_printer
 from layso.kiosk import screens
 from layso.kiosk.app import KioskApp, Timing
+from layso.kiosk.layout import Metrics
 from layso.kiosk.printing import PrintService
 from sqlalchemy import select
 
@@ -27,7 +28,7 @@ from layso.client import DeviceClient
 pytestmark = pytest.mark.slow
 
 PORTRAIT, LANDSCAPE = (1080, 1920), (1920, 1080)
-FAST = Timing(touch_guard_s=0.0)
+FAST = Timing(touch_guard_s=0.0, late_tap_guard_s=0.0)
 
 
 def four_field_config() -> dict:
@@ -585,6 +586,38 @@ def test_staff_reprint_prints_again_on_the_issuing_kiosk(kiosk_server, kiosks):
         other.app.tick()
         time.sleep(0.05)
     assert not other.printer.jobs, "only the issuing kiosk reprints"
+    # the kiosk tells the server how each reprint went: printed, then not printed while out of paper
+    outcomes = reprint_outcomes(kiosk_server, ticket["id"])
+    k.pump(lambda: len(outcomes) == 1, what="the reprint's outcome")
+    assert outcomes[0]["printed"] is True
+    k.printer.simulate("paper_out")
+    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
+                   timeout=5)
+    assert r.status_code == 202
+    k.pump(lambda: len(outcomes) == 2, what="the failed reprint's outcome")
+    assert outcomes[1]["printed"] is False and outcomes[1]["printer"] == "paper_out"
+    assert len(k.printer.jobs) == 2
+
+
+def reprint_outcomes(server, ticket_id: int) -> list[dict]:
+    """The kiosk's reports of reprints (what the server logged), read again on each call."""
+    from layso.server.storage.database import Database
+    from layso.server.storage.models import TicketEvent
+
+    class Outcomes(list):
+        def __len__(self):
+            db = Database(server.db_url)
+            try:
+                with db.read() as s:
+                    rows = s.execute(select(TicketEvent.data).where(TicketEvent.ticket_id == ticket_id,
+                                                                    TicketEvent.type == "ticket.reprinted")
+                                     .order_by(TicketEvent.seq)).scalars().all()
+            finally:
+                db.dispose()
+            self[:] = rows
+            return super().__len__()
+
+    return Outcomes()
 
 
 def test_touch_input_and_no_way_out(kiosk_server, kiosks):
@@ -634,6 +667,51 @@ def test_inactivity_timeouts_and_double_taps(kiosk_server, kiosks):
     clock.t += 1
     k.app.tick()
     assert k.app.screen == "home"
+
+
+def test_a_late_tap_after_the_ticket_never_opens_the_priority_screen(kiosk_server, kiosks, artifacts):
+    """"Xong" sits in the header, where the home screen has nothing to touch; and the home screen that
+    follows a ticket (by "Xong" or by itself) ignores taps for a second, wherever they land."""
+    clock = FakeClock()
+    for size in (PORTRAIT, LANDSCAPE):
+        k = kiosks(kiosk_server.url, kiosk_server.add_device("kiosk", f"Kiosk {size}"), size=size,
+                   timing=Timing(), clock=clock)
+        home(k)
+        clock.t += 2
+        k.app.tick()
+        priority = next(r for r, a in k.app._targets if a == ("priority",))
+        fields = [r for r, a in k.app._targets if a[0] == "field"]
+        issue_by_touch(k, "bhxh")
+        k.app.tick()
+        done = next(r for r, a in k.app._targets if a == ("done",))
+        assert done.bottom <= Metrics(*size).header_h, "Xong is in the header"
+        assert not done.colliderect(priority) and done.collidelist(fields) == -1
+        clock.t += 2
+        k.tap(("done",))
+        k.app.tick()
+        assert k.app.screen == "home"
+        for pos in (done.center, priority.center):  # a second tap on "Xong", or anywhere on the home screen
+            clock.t += 0.4
+            k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=pos, button=1))
+            k.app.tick()
+            assert k.app.screen == "home"
+        # the ticket's time runs out while the citizen reaches for "Xong": the same
+        issue_by_touch_after(k, clock, "bhxh")
+        clock.t += Timing().ticket_s + 0.01
+        k.app.tick()
+        assert k.app.screen == "home"
+        k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=priority.center, button=1))
+        assert k.app.screen == "home"
+        clock.t += Timing().late_tap_guard_s
+        k.app.handle(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=priority.center, button=1))
+        assert k.app.screen == "priority"  # a deliberate tap a moment later works
+        k.shot(artifacts, f"priority_after_ticket_{size[0]}x{size[1]}")
+
+
+def issue_by_touch_after(k: Kiosk, clock: FakeClock, field: str) -> dict:
+    clock.t += Timing().late_tap_guard_s
+    k.app.tick()
+    return issue_by_touch(k, field)
 
 
 def test_screenshot_is_written_atomically_at_most_once_a_second(kiosk_server, kiosks, tmp_path):

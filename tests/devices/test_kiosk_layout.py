@@ -82,3 +82,56 @@ def test_queue_lines_and_reasons_in_vietnamese():
 def test_destination_lists_the_counters_the_server_gives():
     assert destination_of({"field": "dat-dai", "serving_counters": [2, 1]}) == "Quầy 1, 2"
     assert destination_of({"field": "dat-dai", "serving_counters": [1, 2, 4], "priority": "elderly"}) == "Quầy 1, 2, 4"
+
+
+def test_a_section_is_kept_in_one_column_when_the_page_allows():
+    """Portrait commune preset: "Phòng Kinh tế" starts a column rather than leaving "Đất đai" (its busiest
+    field) alone at the foot of the column before."""
+    fields = fields_of(config_data("commune"))
+    m = Metrics(1080, 1920)
+    frame = home_frame(m, banner=False, nav=False, priority=True)
+    pages = paginate(fields, frame.grid, m)
+    assert len(pages) == 1
+    agency_of = {f["code"]: f["agency"] for f in fields}
+    columns: dict[int, list[str]] = {}
+    for b in sorted(pages[0].buttons, key=lambda b: (b.rect.x, b.rect.y)):
+        columns.setdefault(b.rect.x, []).append(agency_of[b.code])
+    for agency in {f["agency"] for f in fields}:
+        holding = [x for x, agencies in columns.items() if agency in agencies]
+        size = sum(1 for f in fields if f["agency"] == agency)
+        if size <= max(len(c) for c in columns.values()):
+            assert len(holding) == 1, f"{agency} is cut across columns"
+    assert not any(h.continued for h in pages[0].headings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("preset", ["province", "commune"])
+def test_a_status_banner_never_moves_the_fields(size, preset):
+    """The printer-fault or connection banner shows in the header: the same pages, the same buttons."""
+    import pygame
+    from layso.kiosk import screens
+    pygame.font.init()
+    data = config_data(preset)
+    fields = [dict(f, waiting=3, est_wait_s=600, accepting=True) for f in fields_of(data)]
+    cats = [{"code": c["code"], "name": c["name"]} for c in data["priority"]["categories"]]
+    plain = screens.View(screen=screens.HOME, fields=fields, categories=cats, connection="online")
+    faulty = screens.View(screen=screens.HOME, fields=fields, categories=cats, connection="online",
+                          printer_fault="paper_out")
+    m = Metrics(*size)
+    (frame_a, pages_a), (frame_b, pages_b) = screens.home_pages(plain, m), screens.home_pages(faulty, m)
+    assert frame_a == frame_b
+    assert [[b.rect for b in p.buttons] for p in pages_a] == [[b.rect for b in p.buttons] for p in pages_b]
+    surface = pygame.Surface(size)
+    targets = screens.draw(surface, faulty)
+    assert all(r.top >= m.header_h for r, _a in targets)
+
+
+def test_text_is_never_cut_with_an_ellipsis():
+    import pygame
+    from layso.kiosk import screens
+    pygame.font.init()
+    long = "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG (TIẾP)"
+    for width in (440, 340):  # a landscape column, and narrower still
+        size, lines = screens.fit(long, True, 32, 20, width, 52, max_lines=1)
+        assert lines == [long] and "…" not in lines[0]
+        assert screens.font(size, True).size(lines[0])[0] <= width

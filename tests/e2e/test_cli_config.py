@@ -133,24 +133,59 @@ def test_user_add_with_password_stdin_signs_in_at_once(tmp_path):
         sp.stop()
 
 
-def test_demo_prints_pages_accounts_and_tokens_then_serves(tmp_path):
+def _run_demo(tmp_path, *extra: str) -> tuple[subprocess.Popen, list[str], int]:
     port = free_port()
-    proc = subprocess.Popen([*LAYSO, "demo", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("LAYSO_SECRET_KEY", None)
+    proc = subprocess.Popen([*LAYSO, "demo", "--port", str(port), "--data", str(tmp_path / "demo"), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        if "serving on" in line:
+            break
+    assert lines and lines[-1] == f"layso: serving on http://127.0.0.1:{port}", lines
+    return proc, lines, port
+
+
+def _token(lines: list[str], role: str) -> str:
+    return next(l for l in lines if l.strip().startswith(role)).split()[-1]
+
+
+def test_demo_prints_pages_accounts_and_tokens_then_serves_and_keeps_them(tmp_path):
+    proc, lines, port = _run_demo(tmp_path)
     try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line.rstrip("\n"))
-            if "serving on" in line:
-                break
         out = "\n".join(lines)
-        assert lines[-1] == f"layso: serving on http://127.0.0.1:{port}"
-        assert f"http://127.0.0.1:{port}/login" in out and "admin-demo" in out
-        kiosk_line = next(l for l in lines if l.strip().startswith("kiosk"))
-        token = kiosk_line.split()[-1]
+        assert f"http://127.0.0.1:{port}/login" in out and "admin-demo" in out and "--fresh" in out
+        token, display = _token(lines, "kiosk"), _token(lines, "display")
         r = requests.post(f"http://127.0.0.1:{port}/api/v1/tickets", json={"field": "dat-dai"},
                           headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert r.status_code == 201 and r.json()["number"] == "2001"
+        web = requests.Session()  # the web display, opened once with its token, remembered by its cookie
+        assert web.get(f"http://127.0.0.1:{port}/display?token={display}", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # a restart keeps the centre, its tickets, the tokens and the session secret
+    proc, lines, port = _run_demo(tmp_path)
+    try:
+        assert "kept from the last start" in "\n".join(lines)
+        assert _token(lines, "kiosk") == token and _token(lines, "display") == display
+        r = requests.post(f"http://127.0.0.1:{port}/api/v1/tickets", json={"field": "dat-dai"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 201 and r.json()["number"] == "2002"
+        again = web.get(f"http://127.0.0.1:{port}/display", timeout=10, allow_redirects=False)
+        assert again.status_code == 200, "the web display's session survives the restart"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    # --fresh forgets it all
+    proc, lines, port = _run_demo(tmp_path, "--fresh")
+    try:
+        assert _token(lines, "kiosk") != token and "(new; kept across restarts)" in "\n".join(lines)
+        r = requests.post(f"http://127.0.0.1:{port}/api/v1/tickets", json={"field": "dat-dai"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 401
     finally:
         proc.terminate()
         proc.wait(10)
@@ -207,9 +242,10 @@ def test_behind_a_trusted_proxy_the_client_address_counts(tmp_path, monkeypatch,
     c = app.test_client()
     assert c.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"},
                  headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
-    # rate limits are per citizen, not one bucket for everyone behind the proxy
+    # rate limits are per citizen, not one bucket for everyone behind the proxy (and each guess here is
+    # for another account: an account has a limit of its own, whatever the address)
     for i in range(25):
-        r = c.post("/api/v1/session", json={"username": "x", "password": "y"},
+        r = c.post("/api/v1/session", json={"username": f"x{i}", "password": "y"},
                    headers={"X-Forwarded-For": f"203.0.113.{i}"})
         assert r.status_code == 401
     app.extensions["layso"].db.dispose()

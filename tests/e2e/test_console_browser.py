@@ -127,8 +127,8 @@ def test_officer_console_and_citizen_rating(server, browser, panel, artifacts):
     expect(page.locator("#btn-next")).to_be_enabled()
 
     # a refusal shows the server's message: nobody at the counter to recall
-    page.evaluate("document.getElementById('btn-recall').disabled = false")
-    page.click("#btn-recall")
+    # (enabled and clicked in one step: a live update may re-render the buttons in between)
+    page.evaluate("(() => { const b = document.getElementById('btn-recall'); b.disabled = false; b.click(); })()")
     expect(page.locator("#feedback")).to_have_class("feedback is-error")
 
     page.goto(server.url + "/console?lang=en")

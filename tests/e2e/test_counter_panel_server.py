@@ -289,10 +289,13 @@ def test_a_touch_only_panel_serves_by_touch_and_the_citizens_screens_show_no_off
 def test_rating_rules_are_the_servers(server, panel_for, factory):
     kiosk = server.add_device("kiosk", "Kiosk")
     other_panel = server.add_device("counter", "Bảng quầy 3", counter=3)
+    server.add_user("staff1", "staff", full_name="Nguyễn Thị Lan", pin="1111")
     assert server.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201
     panel = panel_for(server)
     run_until(panel, lambda: panel.model.screen == m.CLOSED, what="the panel")
     token = panel.client.token
+    sign_in_by_touch(panel)  # a counter calls only with an officer signed in
+    run_until(panel, lambda: panel.model.officer_present, what="the sign-in")
     press(factory, "next")
     run_until(panel, lambda: panel.model.screen == m.SERVING, what="the call")
     ticket_id = panel.model.counter["ticket"]["id"]
@@ -332,9 +335,12 @@ def test_the_rating_window_closes(tmp_path, panel_for, factory):
     server = start_server(tmp_path, config=data)
     try:
         kiosk = server.add_device("kiosk", "Kiosk")
+        server.add_user("staff1", "staff", pin="1111")
         server.post("/api/v1/tickets", kiosk, {"field": "bhxh"})
         panel = panel_for(server)
         run_until(panel, lambda: panel.model.screen == m.CLOSED, what="the panel")
+        sign_in_by_touch(panel)
+        run_until(panel, lambda: panel.model.officer_present, what="the sign-in")
         press(factory, "next")
         run_until(panel, lambda: panel.model.screen == m.SERVING, what="the call")
         ticket_id = panel.model.counter["ticket"]["id"]

@@ -81,7 +81,7 @@ def test_live_view_and_statistics_in_a_browser(busy_server, browser, artifacts):
     expect(table).to_be_visible()
     issued = int(page.locator("#tot-issued").inner_text().replace(".", "").replace(",", ""))
     assert 800 <= issued <= 1000
-    assert page.locator(".charts svg").count() == 3
+    assert page.locator(".charts figure.chart").count() == 3
     assert page.locator("#stats-table tbody tr").count() == 4  # three fields and the total
     page.screenshot(path=str(artifacts / "dashboard-stats.png"), full_page=True)
     page.click("nav.tabs a[href*='group=hour']")

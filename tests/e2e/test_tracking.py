@@ -71,11 +71,21 @@ def test_waiting_ticket_page_is_complete_without_script(track_app):
     assert len(html.encode()) < 12_000, "light for a slow connection"
 
 
-def test_english_on_request(track_app):
+def test_vietnamese_by_default_english_by_choice(track_app):
     _app, client = track_app
     mine = take(client)
-    html = page(client, mine, lang="en")
-    assert '<html lang="en">' in html and "Your queue number" in html and "Cancel my number" in html
+    # a phone that asks for English still gets the Vietnamese page (the field names are Vietnamese)
+    html = page(client, mine, lang="en-US,en;q=0.9")
+    assert '<html lang="vi">' in html and vi("Your queue number") in html and "Your queue number" not in html
+    switch = re.search(r'<a href="([^"]+)" lang="en"', html).group(1)
+    assert switch.endswith("?lang=en")
+    # the visible switch chooses English, and the choice stays for the next visit
+    r = client.get(switch.replace("&amp;", "&"))
+    assert '<html lang="en">' in r.get_data(as_text=True) and "Cancel my number" in r.get_data(as_text=True)
+    again = page(client, mine, lang="vi")
+    assert '<html lang="en">' in again
+    client.get(switch.replace("lang=en", "lang=vi"))
+    assert '<html lang="vi">' in page(client, mine)
 
 
 def test_rating_form_shows_the_centres_own_scale_after_service(track_app):

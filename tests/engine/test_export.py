@@ -104,7 +104,7 @@ def test_ticket_list_has_every_ticket_of_the_range(year):
         t = s.execute(select(Ticket).where(Ticket.status == "done", Ticket.day == FROM).limit(1)).scalar_one()
     assert len(lines) - 1 == n
     row = dict(zip(head, next(line for line in lines if line[0] == str(t.id))))
-    assert row["Number"] == t.number and row["Status"] == "done"
+    assert row["Number"] == t.number and row["Status"] == "Served"
     assert int(row["Wait (s)"]) == round((t.first_called_at - t.issued_at).total_seconds())
     assert row["Issued at"] == t.issued_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")) \
         .strftime("%Y-%m-%d %H:%M:%S")
@@ -112,6 +112,17 @@ def test_ticket_list_has_every_ticket_of_the_range(year):
     with db.read() as s:
         first_day = s.execute(select(func.count(Ticket.id)).where(Ticket.day == FROM)).scalar()
     assert sheet.max_row == first_day + 1
+
+    # in Vietnamese, status, priority, channel and cancel reason are words, not codes
+    with translated("vi"):
+        _name, vi_content = export_tickets(db, cid, FROM, TO, "csv")
+    vi_lines = list(csv.reader(io.StringIO(vi_content.decode("utf-8-sig"))))
+    columns = {name: i for i, name in enumerate(vi_lines[0])}
+    seen = {col: {line[columns[col]] for line in vi_lines[1:]} for col in ("Ưu tiên", "Kênh cấp số", "Trạng thái")}
+    assert "Đã phục vụ" in seen["Trạng thái"] and "Ki-ốt lấy số" in seen["Kênh cấp số"]
+    codes = {"waiting", "called", "done", "no_show", "cancelled", "kiosk", "staff", "elderly", "pregnant",
+             "disabled", "merit", "day_closed"}
+    assert not codes & set().union(*seen.values()), seen
 
 
 def test_download_buttons_serve_the_files(year):

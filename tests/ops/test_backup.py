@@ -136,7 +136,7 @@ def test_a_migration_on_start_backs_up_first(tmp_path, small_config, monkeypatch
     prepare_database(url, small_config).dispose()  # a new database: nothing to back up
     assert not (tmp_path / "bk").exists()
     db = Database(url)
-    command.downgrade(alembic_config(db), "0001")  # as if written by the previous release
+    command.downgrade(alembic_config(db), "-1")  # as if written by the previous release
     db.dispose()
     prepare_database(url, None).dispose()
     [made] = list((tmp_path / "bk").iterdir())

@@ -179,7 +179,7 @@ def test_accounts_added_changed_and_deactivated(app, svc, admin):
 def test_overview_lists_the_audit_log(svc, admin):
     post(admin, "/admin/ticker", {"ticker": "Xin chào"})
     page = admin.get("/admin?lang=en").text
-    assert "Audit log" in page and "ticker.set" in page and "root" in page
+    assert "Audit log" in page and "Ticker text changed" in page and "ticker.set" not in page and "root" in page
     with svc.db.read() as s:
         assert s.execute(select(Field)).scalars().first() is not None and s.execute(select(Counter)).first()
 
@@ -198,3 +198,56 @@ def test_devices_hear_of_a_change_and_get_a_fresh_state(app, svc, admin):
     assert state["seq"] >= changed["seq"]
     assert next(f for f in state["fields"] if f["code"] == "bhxh")["accepting"] is False
     kiosk.disconnect()
+
+
+def test_a_new_field_opens_its_first_counter_in_the_same_form(svc, cid, admin):
+    """No chicken-and-egg: a counter needs a field, a field needs a counter; one form makes both."""
+    r = post(admin, "/admin/fields/new", {"code": "xay-dung", "name": "Xây dựng", "numbering": "prefix",
+                                          "prefix": "X", "width": "3", "accepting": "on",
+                                          "new_counter_number": "2", "new_counter_name": "Quầy 2 bis"})
+    assert r.status_code == 400 and "Counter 2 exists already" in notices(r.text)
+    r = post(admin, "/admin/fields/new", {"code": "xay-dung", "name": "Xây dựng", "numbering": "prefix",
+                                          "prefix": "X", "width": "3", "accepting": "on",
+                                          "new_counter_number": "9", "new_counter_name": "Quầy 9 – Xây dựng"})
+    assert r.status_code == 302, notices(r.text)
+    counters = {c["number"]: c for c in svc.engine.state(cid)["counters"]}
+    assert counters[9]["fields"] == ["xay-dung"] and counters[9]["name"] == "Quầy 9 – Xây dựng"
+    assert counters[9]["status"] == "closed"
+    assert svc.engine.issue(cid, "xay-dung").value["number"] == "X001"
+    assert audit(svc, "counter.add")[-1].target == "9" and audit(svc, "field.add")[-1].target == "xay-dung"
+
+
+def test_validation_errors_and_the_audit_log_are_vietnamese(app, svc, admin):
+    vi = app.test_client()
+    page = vi.get("/login?lang=vi")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    vi.post("/login", data={"username": "root", "password": "password-123", "csrf_token": token})
+    vi.csrf = re.search(r'name="csrf-token" content="([^"]+)"', vi.get("/admin").text).group(1)
+    cases = [
+        ("/admin/counters/new", {"number": "8", "name": "Quầy 8", "fields": []}, "Lĩnh vực phục vụ: chọn hoặc nhập ít nhất 1"),
+        ("/admin/hours", {"mon": "7h-11h", "early_issue_minutes": "30"}, "không phải khoảng giờ HH:MM-HH:MM"),
+        ("/admin/fields/new", {"code": "xay-dung", "name": "Xây dựng", "numbering": "range", "range_start": "2400",
+                               "counters": ["2"], "accepting": "on"}, "bị trùng nhau"),
+        ("/admin/accounts", {"username": "root", "role": "staff", "password": "password-123",
+                             "password2": "password-123"}, "Tên đăng nhập đã tồn tại"),
+    ]
+    english = re.compile(r"List should|is not an interval|overlap|exists already|Value error")
+    for path, data, expected in cases:
+        r = post(vi, path, data)
+        text = notices(r.text)
+        assert r.status_code == 400 and expected in text and not english.search(text), (path, text)
+    assert post(vi, "/admin/hours", {"mon": "07:30-11:30, 13:30-17:00", "early_issue_minutes": "30"}).status_code == 302
+    overview = vi.get("/admin").text
+    assert "hours.change" not in overview and "Đổi giờ làm việc" in overview
+    assert "Thứ Hai" in overview  # the changed weekday by its name, not "mon"
+
+
+def test_a_devices_date_is_the_centres_local_day(svc, admin, frozen_clock):
+    from layso.server.auth import add_device
+    # 00:30 in Hà Nội on 24/11 is still 23/11 in UTC
+    frozen_clock.set(frozen_clock.now().astimezone(HCM).replace(day=24, hour=0, minute=30))
+    add_device(svc.db, "display", "Màn hình khu A", fields=["dat-dai"], counters=[2])
+    page = admin.get("/admin/devices").text
+    row = re.search(r"Màn hình khu A</th>(.*?)</tr>", page, re.S).group(1)
+    assert "24/11/2026" in row and "23/11/2026" not in row
+    assert "Đất đai" in row and "dat-dai" not in row  # a display's zone by field names

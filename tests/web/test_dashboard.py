@@ -103,7 +103,7 @@ def test_statistics_page_has_the_figures_charts_definitions_and_downloads(app, s
     r = client.get("/manage/stats?from=2026-11-23&to=2026-11-23&group=field&lang=en")
     assert r.status_code == 200
     html = r.text
-    assert html.count("<svg") == 3 and 'class="s0"' in html  # counts, waits, satisfaction
+    assert html.count('<figure class="chart">') == 3 and 'class="bar s0"' in html  # counts, waits, satisfaction
     body = text_of(html)
     assert re.search(r"bhxh Bảo hiểm xã hội 2 1 0 10.0 10.0 10.0 6.0 6.0 6.0 100.0", body), body
     assert re.search(r"All tickets 3 1 0 10.0", body)
@@ -125,3 +125,24 @@ def test_statistics_page_in_vietnamese_by_default(app, svc):
     client.get("/?lang=vi")
     r = client.get(f"/manage/stats?from={date(2026, 11, 1)}&to={date(2026, 11, 30)}")
     assert r.status_code == 200 and '<html lang="vi">' in r.text
+
+
+def test_a_wait_under_a_minute_does_not_read_as_none(app):
+    from flask_babel import force_locale
+    from layso.server.pages.dashboard import duration
+    with app.test_request_context("/manage"), force_locale("vi"):
+        assert duration(25) == "dưới 1 phút" and duration(None) == "—"
+        assert duration(61) == "1 phút" and duration(3725) == "1 giờ 02 phút"
+
+
+def test_the_language_switch_keeps_the_page_and_its_query(app, svc):
+    from layso.server.auth import add_user
+    add_user(svc.db, "lanhdao-lang", "manager", "password-123")
+    c = app.test_client()
+    tok = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/login").text).group(1)
+    c.post("/login", data={"username": "lanhdao-lang", "password": "password-123", "csrf_token": tok})
+    html = c.get("/manage/stats?from=2026-11-01&to=2026-11-20&group=hour").text
+    link = re.search(r'href="([^"]*lang=en[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert link.startswith("/manage/stats?") and "from=2026-11-01" in link and "group=hour" in link
+    assert '<html lang="en">' in c.get(link).text
+    assert c.get("/t/no-such-ticket?token=x").status_code == 404  # a query named like the path never breaks it

@@ -14,6 +14,10 @@
   var busy = false;
   var loadTimer = null;
   var myFields = {};    // codes of the fields this counter serves
+  var reprints = {};    // ticket id -> {number, timer}: reprints waiting for the kiosk's answer
+  var lang = document.documentElement.lang || "vi";
+  var numberFormat = new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN", { maximumFractionDigits: 1 });
+  var oneDecimal = new Intl.NumberFormat(lang === "en" ? "en-GB" : "vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
   function $(id) { return document.getElementById(id); }
 
@@ -23,31 +27,50 @@
     });
   }
 
-  function duration(seconds) {
+  /* Numbers as the page's language writes them (Vietnamese: decimal comma), like the statistics. */
+  function num(value) { return numberFormat.format(value); }
+  /* a share as the statistics page writes it: one decimal, "87,5 %" */
+  function pct(share) { return oneDecimal.format(share * 100) + " %"; }
+
+  /* a waiting time in the queue reads in whole minutes; today's means with one decimal, like the statistics */
+  function duration(seconds, whole) {
     if (seconds === null || seconds === undefined) { return "—"; }
     if (seconds < 60) { return fmt(T.seconds, { n: Math.round(seconds) }); }
-    return fmt(T.minutes, { n: Math.round(seconds / 60) });
+    return fmt(T.minutes, { n: whole ? Math.floor(seconds / 60) : oneDecimal.format(seconds / 60) });
   }
 
   function clock(iso) { return iso ? iso.slice(11, 16) : ""; }
 
-  function say(text, isError) {
+  /* kind: "ok" (green), "error" (red) or "pending" (neutral: asked, not yet done) */
+  function say(text, kind) {
     var fb = $("feedback");
     fb.textContent = text;
-    fb.className = "feedback " + (isError ? "is-error" : "is-ok");
+    fb.className = "feedback is-" + (kind === true ? "error" : kind || "ok");
+  }
+
+  /* An error as the officer reads it: the page's own text for the codes it knows, else the
+     server's message (asked for in the page's language), never the browser's English. */
+  function failure(code, message) {
+    var e = new Error((code && T.errors[code]) || message || T.failed);
+    e.code = code || null;
+    return e;
   }
 
   function request(method, path, body) {
     return fetch(path, {
       method: method,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf,
+                 "Accept-Language": lang },
       body: body === undefined ? undefined : JSON.stringify(body)
+    }).catch(function () {
+      throw failure("server_away");  // fetch itself failed: the server or the network is away
     }).then(function (r) {
       if (r.status === 204) { return null; }
       return r.json().catch(function () { return null; }).then(function (data) {
         if (!r.ok) {
-          throw new Error((data && data.error && data.error.message) || T.failed);
+          var err = data && data.error;
+          throw failure(err && err.code, err && err.message);
         }
         return data;
       });
@@ -60,10 +83,12 @@
     busy = true;
     updateButtons();
     return request("POST", "/api/v1" + path, body || {}).then(function (res) {
-      say(done(res), false);
+      var out = done(res);  // a text (done: green) or [text, kind]
+      if (Array.isArray(out)) { say(out[0], out[1]); } else { say(out, "ok"); }
       return res;
     }, function (err) {
-      say(err.message || T.failed, true);
+      say(err.message || T.failed, "error");
+      if (err.code === "no_officer") { $("change-counter").focus(); }
       return null;
     }).then(function (res) {
       busy = false;
@@ -147,7 +172,7 @@
       }
       cell(tr, t.field_name);
       cell(tr, t.priority_name || "—", t.priority ? "prio" : "");
-      cell(tr, duration(t.waited_s), "waited");
+      cell(tr, duration(t.waited_s, true), "waited");
       var actions = cell(tr, "", "row-actions");
       rowButton(actions, T.call_this, "small", t, function () { callNumber(t.number); }).disabled = status === "paused";
       rowButton(actions, T.reprint, "small secondary", t, function () { reprint(t); });
@@ -165,7 +190,7 @@
     var list = $("kiosk-faults");
     list.textContent = "";
     (faults || []).forEach(function (k) {
-      var problem = !k.online ? T.fault_away : (T["fault_" + k.printer] || k.detail || k.printer);
+      var problem = !k.online ? T.fault_away : (T["fault_" + k.printer] || T.fault_unknown);
       var li = document.createElement("li");
       li.textContent = fmt(T.kiosk_fault, { name: k.name, problem: problem });
       list.appendChild(li);
@@ -178,8 +203,8 @@
     $("fig-no-show").textContent = f.no_show;
     $("fig-wait").textContent = duration(f.wait_mean_s);
     $("fig-service").textContent = duration(f.service_mean_s);
-    $("fig-rated").textContent = f.rated + (f.score_mean !== null ? " · " + fmt(T.score_mean, { score: f.score_mean }) : "");
-    $("fig-satisfied").textContent = f.satisfied_share === null ? "—" : Math.round(f.satisfied_share * 100) + "%";
+    $("fig-rated").textContent = f.rated + (f.score_mean !== null ? " · " + fmt(T.score_mean, { score: num(f.score_mean) }) : "");
+    $("fig-satisfied").textContent = f.satisfied_share === null ? "—" : pct(f.satisfied_share);
   }
 
   function updateButtons() {
@@ -224,6 +249,7 @@
     socket.on("connect_error", function () { connected(false); });
     socket.on("state", soon);
     socket.on("device.changed", soon);
+    socket.on("ticket.reprinted", reprinted);
     ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
      "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed"
     ].forEach(function (name) {
@@ -240,8 +266,40 @@
   }
 
   /* ---- commands ----------------------------------------------------------------------------- */
+  /* A reprint is only asked for here: the kiosk answers with ticket.reprinted once its printer has
+     printed it or failed to; without an answer in REPRINT_WAIT_MS the officer is told so. */
+  var REPRINT_WAIT_MS = 20000;
+
   function reprint(t) {
-    return run("/tickets/" + t.id + "/reprint", {}, function () { return fmt(T.reprinted, { number: t.number }); });
+    var entry = { number: t.number, outcome: null, answered: false, timer: null };
+    reprints[t.id] = entry;  // before asking: a quick kiosk may answer before the server does
+    return run("/tickets/" + t.id + "/reprint", {}, function () {
+      entry.answered = true;
+      if (entry.outcome) { return entry.outcome; }
+      entry.timer = setTimeout(function () {
+        if (reprints[t.id] === entry) { delete reprints[t.id]; }
+        say(fmt(T.reprint_silent, { number: t.number }), "error");
+      }, REPRINT_WAIT_MS);
+      return [fmt(T.reprint_sent, { number: t.number }), "pending"];
+    }).then(function (res) {
+      if (!res && reprints[t.id] === entry) { delete reprints[t.id]; }  // refused: nothing to wait for
+      return res;
+    });
+  }
+
+  function reprinted(p) {
+    var id = p && p.ticket && p.ticket.id, entry = id != null && reprints[id];
+    if (!entry) { return; }
+    clearTimeout(entry.timer);
+    delete reprints[id];
+    var values = { number: entry.number, name: p.device_name || "" };
+    if (p.printed) {
+      entry.outcome = [fmt(T.reprint_done, values), "ok"];
+    } else {
+      values.problem = T["fault_" + p.printer] || T.fault_unknown;
+      entry.outcome = [fmt(T.reprint_failed, values), "error"];
+    }
+    if (entry.answered) { say(entry.outcome[0], entry.outcome[1]); }
   }
 
   function callNumber(number) {

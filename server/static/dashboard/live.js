@@ -11,6 +11,7 @@
     var x = String(v[k]); return f === "02d" && x.length < 2 ? "0" + x : x; }); }
 
   function duration(s) {
+    if (s > 0 && s < 60) { return body.dataset.under; }  // "0 min" would read as nobody waiting
     var m = Math.max(0, Math.floor(s / 60));
     return m >= 60 ? fmt(body.dataset.h, { h: Math.floor(m / 60), m: m % 60 }) : fmt(body.dataset.m, { m: m });
   }

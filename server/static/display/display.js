@@ -5,10 +5,8 @@
   var cfg = JSON.parse(document.getElementById("display-config").textContent);
   var T = cfg.texts;
   var $ = function (id) { return document.getElementById(id); };
-  // every event of the centre carries the next seq, so all are received even when ignored
-  var EVENTS = ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.skipped", "ticket.completed",
-    "ticket.cancelled", "ticket.transferred", "ticket.rated", "counter.changed", "queue.changed",
-    "device.changed", "ticker.changed", "ticket.reprint"];
+  // every event of the centre carries the next seq, so all are received (socket.onAny), even the
+  // kinds this page ignores or does not know yet
   var PAGE_MS = 8000, HIGHLIGHT_MS = 6000, RECENT_ROWS = 5, GAP_MS = 1000;
 
   var board = { centre: {}, voice: {}, counters: new Map(), fields: new Map(), recent: [], ticker: "",
@@ -146,7 +144,7 @@
     connection(socket.connected ? "online" : "offline");
     drain();
   });
-  EVENTS.forEach(function (name) { socket.on(name, function (p) { push(name, p); }); });
+  socket.onAny(function (name, p) { if (name !== "state") { push(name, p); } });
 
   // ---- announcements: chime, then the sentence; queued, never overlapping -------------------
   var player = new Audio(), jobs = [], playing = false;
@@ -193,8 +191,12 @@
   });
 
   // ---- drawing -------------------------------------------------------------------------------
+  // The largest font size from maxPx down that fits the box (the whole glyph, accents above capitals
+  // included: see the line-height in display.css). minPx is where it starts to look too small; a text
+  // that fits only below it still shrinks rather than being cut.
   function fit(el, maxPx, minPx) {
-    var box = el.parentNode, lo = Math.max(6, Math.floor(minPx)), hi = Math.floor(maxPx), best = lo;
+    var box = el.parentNode, lo = 6, hi = Math.floor(maxPx), best = lo;
+    el.classList.toggle("tiny", false);
     while (lo <= hi) {
       var mid = (lo + hi) >> 1;
       el.style.fontSize = mid + "px";
@@ -202,6 +204,7 @@
       else { hi = mid - 1; }
     }
     el.style.fontSize = best + "px";
+    el.classList.toggle("tiny", best < minPx);
   }
   function vh(n) { return window.innerHeight * n / 100; }
   function cell(text, cls, maxVh, minVh) {
@@ -267,13 +270,15 @@
       }), Math.floor(recentEl.clientHeight / recentRows), "");
     }
 
+    // columns: the counter, the number it serves (or its state), the fields it serves
     var counters = visibleCounters().map(function (c) {
       var t = c.ticket, name = nfc(c.name || fmt(T.recentCounter, { counter: c.number }));
-      if (c.status === "paused") { return [cell(name, "name paused", 3.4, 1.8), cell("—", "paused", 4.6, 2), cell(T.paused, "paused", 3, 1.5)]; }
-      if (c.status === "closed") { return [cell(name, "name closed", 3.4, 1.8), cell("—", "closed", 4.6, 2), cell(T.closed, "closed", 3, 1.5)]; }
-      if (t && t.status === "called") { return [cell(name, "name", 3.4, 1.8), cell(nfc(t.number), "num", 4.6, 2), cell(nfc(t.field_name), "idle", 3, 1.5)]; }
-      return [cell(name, "name", 3.4, 1.8), cell("—", "idle", 4.6, 2),
-        cell(c.priority_only ? T.priority + " · " + T.idle : T.idle, "idle", 3, 1.5)];
+      var fields = (c.fields || []).map(function (code) { var f = board.fields.get(code); return nfc(f ? f.name : code); });
+      var served = (c.priority_only ? [T.priority] : []).concat(fields).join(" · ");
+      if (c.status === "paused") { return [cell(name, "name paused", 3.4, 1.8), cell(T.paused, "paused", 3.4, 1.8), cell(served, "paused", 3, 1.5)]; }
+      if (c.status === "closed") { return [cell(name, "name closed", 3.4, 1.8), cell(T.closed, "closed", 3.4, 1.8), cell(served, "closed", 3, 1.5)]; }
+      if (t && t.status === "called") { return [cell(name, "name", 3.4, 1.8), cell(nfc(t.number), "num", 4.6, 2), cell(nfc(t.field_name), "", 3, 1.5)]; }
+      return [cell(name, "name", 3.4, 1.8), cell("—", "idle", 4.6, 2), cell(served, "idle", 3, 1.5)];
     });
     var countersEl = $("counters");
     if (!counters.length) { empty(countersEl, T.noCounters); $("counters-page").textContent = ""; }

@@ -1,14 +1,14 @@
 """device connections: the online flag shared by several server processes
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0007_province_centres
 """
 import layso.server.storage.models
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0001'
+down_revision = '0007_province_centres'
 branch_labels = None
 depends_on = None
 

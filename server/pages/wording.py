@@ -1,0 +1,154 @@
+"""What the web pages say about codes and validation errors, in the page's language.
+
+The configuration models (`layso.config`, shared with the CLI) and pydantic word their errors in
+English for a log or a terminal; an administrator's form must read them in Vietnamese. Here each
+pydantic error type and each message of the config's validators gets its translated text (the
+values it names are kept), and the audit log's action codes, ticket statuses, channels and cancel
+reasons get the names people use. A text not known here is shown as a generic Vietnamese sentence
+naming the field, never as raw English.
+"""
+from __future__ import annotations
+
+import re
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from pydantic import ValidationError
+
+# ---- pydantic's error types ---------------------------------------------------------------------------
+PYDANTIC_TYPES = {
+    "missing": _l("is required."),
+    "too_short": _l("choose or enter at least %(min_length)s."),
+    "too_long": _l("has too many entries (at most %(max_length)s)."),
+    "string_too_short": _l("is required."),
+    "string_too_long": _l("is too long (at most %(max_length)s characters)."),
+    "string_pattern_mismatch": _l("contains characters that are not allowed."),
+    "int_parsing": _l("must be a whole number."),
+    "int_type": _l("must be a whole number."),
+    "int_from_float": _l("must be a whole number."),
+    "greater_than_equal": _l("must be at least %(ge)s."),
+    "greater_than": _l("must be more than %(gt)s."),
+    "less_than_equal": _l("must be at most %(le)s."),
+    "less_than": _l("must be less than %(lt)s."),
+    "bool_parsing": _l("must be yes or no."),
+    "literal_error": _l("must be one of: %(expected)s."),
+    "enum": _l("must be one of: %(expected)s."),
+    "string_type": _l("must be a text."),
+    "list_type": _l("must be a list."),
+    "extra_forbidden": _l("is not a known setting."),
+}
+
+# ---- the config validators' messages (layso/config.py): English pattern → translated text ------------
+CONFIG_MESSAGES: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"^(?P<text>'.*') is not an interval HH:MM-HH:MM$"),
+     _l("%(text)s is not an interval HH:MM-HH:MM (for example 07:30-11:30).")),
+    (re.compile(r"^(?P<text>'.*') has an invalid time$"), _l("%(text)s contains a time that does not exist.")),
+    (re.compile(r"^(?P<text>'.*') ends before it starts$"), _l("%(text)s ends before it starts.")),
+    (re.compile(r"^intervals must be in order and must not overlap$"),
+     _l("the intervals must be in order and must not overlap.")),
+    (re.compile(r"^must be HH:MM$"), _l("must be a time HH:MM (for example 16:30).")),
+    (re.compile(r"^set exactly one of range_start \(numeric range\) or prefix \(letters\)$"),
+     _l("choose either a range of numbers (first number) or a letter prefix, not both.")),
+    (re.compile(r"^range_end is before range_start$"), _l("the last number is before the first number.")),
+    (re.compile(r"^daily_cap (?P<cap>\d+) is larger than the number range \((?P<size>\d+) numbers\)$"),
+     _l("the daily cap %(cap)s is larger than the number range (%(size)s numbers).")),
+    (re.compile(r"^number ranges of fields (?P<a>\S+) and (?P<b>\S+) overlap$"),
+     _l("the number ranges of fields %(a)s and %(b)s overlap: give each field its own range.")),
+    (re.compile(r"^letter prefixes must be unique: (?P<list>.*)$"),
+     _l("two fields use the same letter prefix: %(list)s.")),
+    (re.compile(r"^field codes must be unique: (?P<list>.*)$"), _l("two fields use the same code: %(list)s.")),
+    (re.compile(r"^counter numbers must be unique$"), _l("two counters have the same number.")),
+    (re.compile(r"^counter (?P<n>\d+) serves unknown fields (?P<list>.*)$"),
+     _l("counter %(n)s serves fields that do not exist: %(list)s.")),
+    (re.compile(r"^fields served by no counter: (?P<list>.*)$"), _l("these fields are served by no counter: %(list)s.")),
+    (re.compile(r"^rating levels must have distinct scores$"), _l("each rating level needs its own score.")),
+    (re.compile(r"^satisfied_min must be one of the levels' scores$"),
+     _l("the lowest satisfied score must be the score of one of the levels.")),
+    (re.compile(r"^unknown time zone (?P<zone>.*)$"), _l("unknown time zone %(zone)s.")),
+    (re.compile(r"^must start with http:// or https://$"), _l("must start with http:// or https://.")),
+    (re.compile(r"^must contain \{number\} and \{counter\}$"), _l("must contain {number} and {counter}.")),
+]
+
+
+def config_message(text: str) -> str:
+    """A message of the config's validators, translated (None-safe: unknown ones get a generic text)."""
+    text = text.removeprefix("Value error, ").strip()
+    for pattern, message in CONFIG_MESSAGES:
+        m = pattern.match(text)
+        if m:
+            return _fill(message, {k: v.strip("'") if k == "text" else v for k, v in m.groupdict().items()})
+    return _("this value is not valid.")
+
+
+def _fill(message, values: dict) -> str:
+    """A lazy text translated now, its %(name)s placeholders filled (a missing one left as it is)."""
+    text = str(message)
+    try:
+        return text % values if values else text.replace("%%", "%")
+    except (KeyError, TypeError, ValueError):
+        return text
+
+
+def pydantic_messages(err: ValidationError, labels: dict) -> list[str]:
+    """One translated line per error: "<label>: <what is wrong>"."""
+    out = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
+        name = str(labels.get(loc[0], loc[0])) if loc else ""
+        if e["type"] == "value_error":
+            msg = config_message(e["msg"])
+        elif e["type"] in PYDANTIC_TYPES:
+            ctx = {k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+                   for k, v in (e.get("ctx") or {}).items()}
+            msg = _fill(PYDANTIC_TYPES[e["type"]], ctx)
+        else:
+            msg = _("this value is not valid.")
+        out.append(f"{name}: {msg}" if name else msg[:1].upper() + msg[1:])
+    return out
+
+
+# ---- audit log ----------------------------------------------------------------------------------------
+AUDIT_ACTIONS = {
+    "centre.seeded": _l("Centre set up from the configuration"),
+    "field.add": _l("Field added"), "field.change": _l("Field changed"),
+    "counter.add": _l("Counter added"), "counter.change": _l("Counter changed"),
+    "hours.change": _l("Opening hours changed"), "ticker.set": _l("Ticker text changed"),
+    "device.add": _l("Device added"), "device.revoke": _l("Device token revoked"),
+    "user.add": _l("Account added"), "user.activate": _l("Account activated"),
+    "user.deactivate": _l("Account deactivated"), "user.password": _l("Password changed"),
+    "user.pin": _l("PIN changed"), "user.role": _l("Role or name changed"),
+}
+
+AUDIT_KEYS = {
+    "created": _l("Created"), "active": _l("In use"), "name": _l("Name"), "agency": _l("Agency"),
+    "agency_aliases": _l("Former agency names"), "prefix": _l("Letter prefix"), "width": _l("Digits"),
+    "range_start": _l("First number"), "range_end": _l("Last number"), "daily_cap": _l("Daily cap"),
+    "cutoff": _l("Last issue time"), "target_wait_min": _l("Target wait (min)"), "accepting": _l("Issuing numbers"),
+    "position": _l("Order"), "counters": _l("Counters"), "fields": _l("Fields"), "priority_only": _l("Priority only"),
+    "role": _l("Role"), "counter": _l("Counter"), "zone_fields": _l("Fields shown"),
+    "zone_counters": _l("Counters shown"), "device": _l("Device"), "password": _l("Password"), "pin": _l("PIN"),
+    "full_name": _l("Full name"), "ticker": _l("Ticker"), "mon": _l("Monday"), "tue": _l("Tuesday"),
+    "wed": _l("Wednesday"), "thu": _l("Thursday"), "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
+    "holidays": _l("Holidays"), "makeup_days": _l("Make-up working days"), "makeup_weekday": _l("Make-up weekday"),
+    "early_issue_minutes": _l("Early issuing (min)"), "field": _l("Field"), "counter_fields": _l("Fields served"),
+}
+
+AUDIT_VALUES = {
+    "kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel"), "staff": _l("Officer"),
+    "manager": _l("Manager"), "admin": _l("Administrator"), "changed": _l("changed"), "removed": _l("removed"),
+}
+
+
+def audit_action(code: str) -> str:
+    text = AUDIT_ACTIONS.get(code)
+    return str(text) if text is not None else code
+
+
+def audit_key(key: str) -> str:
+    text = AUDIT_KEYS.get(key)
+    return str(text) if text is not None else key
+
+
+def audit_word(value: str) -> str:
+    text = AUDIT_VALUES.get(value)
+    return str(text) if text is not None else value

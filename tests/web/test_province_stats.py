@@ -1,0 +1,102 @@
+"""Statistics across centres and the month's report (in-process, generated traffic in two centres):
+each centre's figures are exactly its own statistics page's, counts add up across centres, and the
+XLSX files hold what the page shows."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pytest
+from conftest import load_generator
+from layso.server.auth import add_user
+from layso.server.engine import centres as setup
+from layso.server.queries import province_stats as pstats
+from layso.server.queries.stats import compute_groups
+from openpyxl import load_workbook
+
+PASSWORD = "password-123"
+MONTH = (date(2026, 10, 1), date(2026, 10, 31))
+
+
+@pytest.fixture
+def two_centres(app, svc, cid):
+    db = svc.db
+    setup.edit_centre(db, "xa", area="Khu vực 1")
+    b = setup.create_centre(db, "xa-b", "Trung tâm xã B", preset="commune", area="Khu vực 2")
+    gen = load_generator()
+    gen.generate(db, cid, date(2026, 10, 26), days=6, tickets=400, seed=5)
+    gen.generate(db, b, date(2026, 10, 27), days=5, tickets=500, seed=6)
+    add_user(db, "tinh", "province_admin", PASSWORD, "xa")
+    add_user(db, "admin-a", "admin", PASSWORD, "xa")
+    clients = {}
+    for name in ("tinh", "admin-a"):
+        c = app.test_client()
+        assert c.post("/api/v1/session", json={"username": name, "password": PASSWORD}).status_code == 200
+        clients[name] = c
+    return {"a": cid, "b": b, **clients}
+
+
+def test_each_centre_is_exactly_its_own_statistics_and_counts_add_up(svc, two_centres):
+    db = svc.db
+    centres = pstats.province_centres(db)
+    by_centre = pstats.province_rows(db, centres, *MONTH, "centre")
+    own = {c["code"]: compute_groups(db, c["id"], *MONTH, ("field",)) for c in centres}
+    for row in by_centre["rows"]:
+        mine = own[row["key"]]["total"]
+        for key in ("issued", "served", "no_show", "wait_mean_s", "wait_p90_s", "within_target_share",
+                    "satisfied_share"):
+            assert row[key] == mine[key], (row["key"], key)
+    assert by_centre["total"]["issued"] == sum(o["total"]["issued"] for o in own.values()) > 500
+    by_field = pstats.province_rows(db, centres, *MONTH, "field")
+    assert len(by_field["rows"]) == sum(len(o["groups"]["field"]) for o in own.values())
+    for group in ("agency", "day"):
+        data = pstats.province_rows(db, centres, *MONTH, group)
+        assert not data["exact"]
+        assert sum(r["issued"] for r in data["rows"]) == by_centre["total"]["issued"]
+        assert sum(r["rated"] for r in data["rows"]) == by_centre["total"]["rated"]
+    days = pstats.province_rows(db, centres, *MONTH, "day")["rows"]
+    assert [r["key"] for r in days] == sorted(r["key"] for r in days) and days[0]["key"] == "2026-10-26"
+    # one area only
+    assert [c["code"] for c in pstats.province_centres(db, "Khu vực 2")] == ["xa-b"]
+    headers, _kinds, rows = pstats.table(by_centre)
+    assert headers[:3] == ["Code", "Centre", "Area"] or headers[1] == "Trung tâm"
+    assert rows[-1][0] in ("Province total", "Toàn tỉnh")
+
+
+def test_statistics_page_and_its_downloads(two_centres):
+    tinh = two_centres["tinh"]
+    page = tinh.get(f"/province/stats?from={MONTH[0]}&to={MONTH[1]}&group=centre")
+    assert page.status_code == 200
+    assert "Thống kê toàn tỉnh" in page.text and "Trung tâm xã B" in page.text and "Toàn tỉnh" in page.text
+    for group in ("field", "agency", "day"):
+        assert tinh.get(f"/province/stats?from={MONTH[0]}&to={MONTH[1]}&group={group}").status_code == 200
+    assert "không cộng dồn" in tinh.get(f"/province/stats?from={MONTH[0]}&to={MONTH[1]}&group=day").text
+    assert tinh.get("/province/stats?from=2026-13-01").status_code == 400
+    r = tinh.get(f"/province/stats/export?from={MONTH[0]}&to={MONTH[1]}&group=field&area=Khu vực 2")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    ws = load_workbook(io.BytesIO(r.data)).active
+    values = [c.value for row in ws.iter_rows() for c in row]
+    assert "Trung tâm xã B" in values and "Trung tâm Phục vụ hành chính công xã" not in values
+    assert tinh.get("/province/stats/month?month=2026-13").status_code == 400
+    assert two_centres["admin-a"].get("/province/stats").status_code == 403
+    assert two_centres["admin-a"].get("/province/stats/month?month=2026-10").status_code == 403
+
+
+def test_the_months_report_per_centre_and_field(svc, two_centres):
+    r = two_centres["tinh"].get("/province/stats/month?month=2026-10")
+    assert r.status_code == 200 and "layso-bao-cao-thang-2026-10.xlsx" in r.headers["Content-Disposition"]
+    ws = load_workbook(io.BytesIO(r.data)).active
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    head = next(i for i, row in enumerate(rows) if row[0] == "Trung tâm")
+    assert rows[head][2:] == ["Lĩnh vực", "Sở, ngành" if rows[head][3] == "Sở, ngành" else rows[head][3],
+                              *rows[head][4:]]
+    body = rows[head + 1:]
+    own = compute_groups(svc.db, two_centres["b"], *MONTH, ("field",))
+    b_rows = [row for row in body if row[0] == "Trung tâm xã B"]
+    assert len(b_rows) == len(own["groups"]["field"]) + 1  # its fields and its total
+    total = b_rows[-1]
+    assert total[2] == "Cộng trung tâm" and total[4] == own["total"]["issued"] and total[10] == own["total"]["no_show"]
+    first = own["groups"]["field"][0]
+    line = next(row for row in b_rows if row[2] == first["label"])
+    assert line[4:6] == [first["issued"], first["served"]]
+    assert line[7] == (None if first["wait_p90_s"] is None else round(first["wait_p90_s"] / 60, 1))
