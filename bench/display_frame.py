@@ -70,13 +70,14 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str, dict]:
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
 
+    from layso.bench.officers import seat_officers
     from layso.bench.run import BenchServer
     config = folder / "layso.toml"
     write_config(preset_data("province", open_all_hours=True), config)
     db_url = f"sqlite:///{folder / 'bench.db'}"
     db = Database(db_url)
     upgrade(db)
-    seed_centre(db, load_config(config))
+    seat_officers(db, seed_centre(db, load_config(config)))  # a counter with nobody signed in cannot call
     cfg = load_config(config)
     tokens = {"display": add_device(db, "display", "Bench display"),
               "display_cli": add_device(db, "display", "Bench display program"),

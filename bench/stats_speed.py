@@ -3,7 +3,7 @@
     python bench/stats_speed.py                       # SQLite and PostgreSQL (127.0.0.1:5432)
     python bench/stats_speed.py --skip-postgres --repeat 7 --json
 
-Generates the year with bench/generate_year.py the first time (an SQLite file under --workdir and a
+Generates the year with layso.bench.year (bench/generate_year.py) the first time (an SQLite file under --workdir and a
 PostgreSQL database of its own, created through the `postgres` user), then times `compute_stats`
 for each group (field, counter, officer, hour, day) over one month and over the whole year, and
 `compute_groups` for all five at once (the XLSX export). Targets: a month within 300 ms, a year
@@ -22,12 +22,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import generate_year  # noqa: E402  (the generator beside this file)
-from layso.server.engine import seed_centre  # noqa: E402
-from layso.server.queries.stats import GROUPS, compute_groups, compute_stats  # noqa: E402
-from layso.server.storage.database import Database  # noqa: E402
-from layso.server.storage.migrate import upgrade  # noqa: E402
+from layso.bench import year as generate_year
+from layso.server.engine import seed_centre
+from layso.server.queries.stats import GROUPS, compute_groups, compute_stats
+from layso.server.storage.database import Database
+from layso.server.storage.migrate import upgrade
 from layso.server.storage.models import Ticket  # noqa: E402
 
 from layso.config import load_preset  # noqa: E402

@@ -126,7 +126,7 @@ def cmd_import(args) -> int:
     """Exit 0 when nothing differs or the differences were applied; 1 when differences were shown but
     not applied (no --yes); 2 on an error."""
     from layso.server.engine.centres import apply_import, plan_import
-    from layso.server.engine.commands import QueueEngine
+    from layso.server.engine import QueueEngine
     from layso.server.errors import QueueError
     try:
         config = load_config(args.file)
@@ -157,7 +157,7 @@ def cmd_catalogue(args) -> int:
     """Exit codes as `import`: 0 nothing to change or applied, 1 shown but not applied, 2 an error."""
     from layso.server.engine.catalogue import apply_catalogue, parse_catalogue, plan_catalogue
     from layso.server.engine.centres import list_centres
-    from layso.server.engine.commands import QueueEngine
+    from layso.server.engine import QueueEngine
     from layso.server.errors import QueueError
     try:
         content = Path(args.file).read_bytes()

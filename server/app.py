@@ -131,11 +131,18 @@ def _register_errors(app: Flask) -> None:
                     405: "method_not_allowed", 413: "bad_request", 429: "too_many_requests"}.get(err.code, "bad_request")
             headers = [(k, v) for k, v in err.get_headers() if k.lower() == "allow"]  # 405 says what is
             return jsonify(error_body(code, err.description)), err.code, headers
+        if err.code is not None and err.code >= 400:  # a person's page: in their language, not werkzeug's
+            from layso.server.pages.errors import error_page
+            return error_page(err)
         return err
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not (request.path.startswith("/api/") or request.path in ("/healthz", "/readyz", "/metrics")):
+            from layso.server.pages.errors import error_page
+            from werkzeug.exceptions import InternalServerError
+            return error_page(InternalServerError())
         return jsonify(error_body("internal_error")), 500
 
 

@@ -21,6 +21,7 @@ ERRORS = {
     "counter_paused": _l("The counter is paused. Resume it first."),
     "counter_not_paused": _l("The counter is not paused."),
     "no_current_ticket": _l("No citizen is being served at this counter."),
+    "no_officer": _l("Nobody is signed in at this counter. Sign in first."),
     "ticket_not_waiting": _l("This ticket is no longer waiting."),
     "already_rated": _l("This ticket has already been rated."),
     "window_over": _l("The time to rate this service is over."),

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from layso.bench.officers import seat_officers  # noqa: F401  (tests import it from here)
 from layso.config import parse_config, preset_data, write_config
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -180,13 +180,17 @@ def frozen_clock():
     clock.set_clock(old)
 
 
-def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None):
+def make_engine(tmp_path: Path, config_dict: dict | None = None, url: str | None = None, officers: bool = True):
+    """An engine over a fresh database with one centre; `officers`: an officer is seated at every
+    counter (a counter with nobody signed in cannot call), the counters still closed."""
     from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
     db = Database(url or f"sqlite:///{tmp_path / 'engine.db'}")
     upgrade(db)
     cid = seed_centre(db, parse_config(config_dict or small_config_data()))
+    if officers:
+        seat_officers(db, cid)
     return QueueEngine(db, "http://127.0.0.1:5000"), cid
 
 
@@ -290,6 +294,15 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def seat_officers(self) -> None:
+        """An officer at every counter (a counter with nobody signed in cannot call)."""
+        from layso.server.storage.database import Database
+        db = Database(self.db_url)
+        try:
+            seat_officers(db)
+        finally:
+            db.dispose()
+
     def add_device(self, role: str, name: str, **kw) -> str:
         from layso.server.auth import add_device
         from layso.server.storage.database import Database
@@ -349,14 +362,3 @@ def server(tmp_path):
     sp = start_server(tmp_path)
     yield sp
     sp.stop()
-
-
-# ---- the year generator (bench/generate_year.py) --------------------------------------------------
-def load_generator():
-    """bench/generate_year.py (a script folder, not a package)."""
-    if "generate_year" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("generate_year", ROOT / "bench" / "generate_year.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["generate_year"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["generate_year"]

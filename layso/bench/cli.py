@@ -17,7 +17,7 @@ def register(sub) -> None:
     s.add_argument("--displays", type=_at_least(0), default=200, help="lobby displays (default 200)")
     s.add_argument("--counters", type=_at_least(1), default=60, help="counters, each with its panel (default 60)")
     s.add_argument("--seconds", type=float, default=30.0, help="length of each scenario's load (default 30)")
-    s.add_argument("--scenario", choices=("issue", "lobby", "both"), default="both")
+    s.add_argument("--scenario", choices=("issue", "lobby", "both", "province"), default="both")
     s.add_argument("--open-loop", type=float, metavar="RATE",
                    help="issue scenario: offer RATE tickets/s on a fixed schedule instead of issuing back to back; "
                         "latency counts from each ticket's scheduled moment")
@@ -27,6 +27,11 @@ def register(sub) -> None:
                    help="Redis URL for several processes (default: LAYSO_MESSAGE_QUEUE); the bench uses a channel of its own")
     s.add_argument("--via-nginx", action="store_true",
                    help="put nginx (deploy/nginx/layso.conf, plain HTTP) between the clients and the server")
+    # the province scenario (layso/bench/province.py): many centres on one installation
+    s.add_argument("--centres", type=_at_least(1), default=150, help="province: commune centres (default 150)")
+    s.add_argument("--devices-per-centre", type=_at_least(1), default=8, help="province: devices each (default 8)")
+    s.add_argument("--call-period", type=float, default=60.0,
+                   help="province: seconds between a counter's calls (default 60, a busy hour)")
     s.add_argument("--json", action="store_true", help="print the results as JSON")
     s.set_defaults(func=cmd_bench)
 
@@ -47,6 +52,8 @@ def cmd_bench(args) -> int:
     if args.seconds <= 0:
         print("layso: --seconds must be positive", file=sys.stderr)
         return 2
+    if args.scenario == "province":
+        return _province(args)
     if args.open_loop is not None and args.open_loop <= 0:
         print("layso: --open-loop takes a positive rate in tickets/s", file=sys.stderr)
         return 2
@@ -66,3 +73,17 @@ def cmd_bench(args) -> int:
         return 2
     print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_table(report))
     return 0 if report["correct"] and not report["failed_requests"] else 1
+
+
+def _province(args) -> int:
+    from layso.bench.province import format_province, run_province
+    from layso.bench.run import BenchError
+    try:
+        report = run_province(args.db, centres=args.centres, devices_per_centre=args.devices_per_centre,
+                              workers=args.workers, seconds=args.seconds, call_period_s=args.call_period,
+                              progress=lambda m: print(f"layso bench: {m}", file=sys.stderr, flush=True))
+    except BenchError as err:
+        print(f"layso: bench failed: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, ensure_ascii=False, indent=2) if args.json else format_province(report))
+    return 0 if report["correct"] and not report["errors"] else 1

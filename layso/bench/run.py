@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 
 from layso.bench.clients import run_role, sleep_until
 from layso.config import load_config, preset_data, write_config
+from layso.bench.officers import seat_officers
 from layso.server.auth import add_device
 from layso.server.engine import seed_centre
 from layso.server.storage.database import Database
@@ -104,6 +105,7 @@ def prepare_centre(db: Database, workdir: Path, name: str, counters: int, device
     path = workdir / f"{code}.toml"
     write_config(data, path)
     centre_id = seed_centre(db, load_config(path))
+    seat_officers(db, centre_id)  # a counter with nobody signed in cannot call
     centre = BenchCentre(code, path, centre_id, [f["code"] for f in data["fields"]],
                          {c["number"]: (c["fields"], c["priority_only"]) for c in data["counters"]})
     for role, n in devices.items():

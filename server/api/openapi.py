@@ -4,11 +4,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 from layso.server.api import schemas
+from layso.server.domain.estimate import ESTIMATE_REASONS
+from layso.server.domain.statuses import CounterStatus, FieldClosed, TicketStatus
 
 from layso import __version__
 
 _NULL_STR = {"type": ["string", "null"]}
 _NULL_INT = {"type": ["integer", "null"]}
+# why `est_wait_s` counts from the next opening ("opens_later") or is null (domain/estimate.py)
+_EST_REASON = {"type": ["string", "null"], "enum": [None, *ESTIMATE_REASONS]}
 
 _STATS_FIGURES = {
     **{k: {"type": ["number", "null"]} for k in (
@@ -23,21 +27,23 @@ OBJECTS = {
               "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "agency": {"type": "string"},
                              "waiting": {"type": "integer"}, "open_counters": {"type": "integer"},
                              "est_wait_s": _NULL_INT, "accepting": {"type": "boolean"},
+                             "est_wait_reason": _EST_REASON,
                              "closed_reason": {"type": ["string", "null"],
-                                               "enum": [None, "outside_hours", "daily_cap_reached", "field_closed"]}}},
+                                               "enum": [None, *(str(r) for r in FieldClosed)]}}},
     "Ticket": {"type": "object", "required": ["number", "field", "field_name", "priority", "status", "issued_at",
                                                "called_at", "counter", "ahead", "est_wait_s", "track_url"],
                "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "field": {"type": "string"},
                               "field_name": {"type": "string"}, "priority": _NULL_STR,
-                              "status": {"type": "string", "enum": ["waiting", "called", "done", "no_show", "cancelled"]},
+                              "status": {"type": "string", "enum": [str(s) for s in TicketStatus]},
                               "issued_at": {"type": "string", "format": "date-time"},
                               "called_at": {"type": ["string", "null"], "format": "date-time"},
                               "counter": _NULL_INT, "ahead": _NULL_INT, "est_wait_s": _NULL_INT,
+                              "est_wait_reason": _EST_REASON,
                               "track_url": {"type": ["string", "null"], "format": "uri",
                                             "description": "null for devices other than the issuing kiosk"}}},
     "Counter": {"type": "object", "required": ["number", "name", "status", "fields", "officer", "ticket"],
                 "properties": {"number": {"type": "integer"}, "name": {"type": "string"},
-                               "status": {"type": "string", "enum": ["open", "paused", "closed"]},
+                               "status": {"type": "string", "enum": [str(s) for s in CounterStatus]},
                                "fields": {"type": "array", "items": {"type": "string"}}, "officer": _NULL_STR,
                                "ticket": {"oneOf": [{"$ref": "#/components/schemas/Ticket"}, {"type": "null"}]}}},
     "Error": {"type": "object", "required": ["error"],
@@ -147,7 +153,31 @@ def document() -> dict:
                                                         "enum": ["field", "counter", "officer", "hour", "day"]}}])},
         "/session": {"post": _op("Sign in (web pages, staff console)", [], "SessionBody"),
                      "get": _op("Who is signed in", staff), "delete": _op("Sign out", mgr, status="204")},
+        "/province/overview": {"get": _op("Live overview of every centre (province_admin)", mgr, ok=_json({
+            "type": "object", "required": ["centres"], "properties": {"centres": {"type": "array", "items": {
+                "type": "object", "required": ["code", "name", "area", "open", "waiting", "longest_wait_s",
+                                               "open_counters", "devices_offline", "printer_faults",
+                                               "satisfied_share_today"],
+                "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "area": _NULL_STR,
+                               "open": {"type": "boolean"}, "waiting": {"type": "integer"},
+                               "longest_wait_s": _NULL_INT, "open_counters": {"type": "integer"},
+                               "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
+                               "satisfied_share_today": {"type": ["number", "null"]}}}}}}))},
         "/openapi.json": {"get": _op("This document", [])},
+        "/province/overview": {"get": _op("Every centre now (province_admin only)", mgr, ok=_json({
+            "type": "object", "required": ["centres"], "properties": {
+                "generated_at": {"type": "string"},
+                "centres": {"type": "array", "items": {"type": "object", "required": [
+                    "code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
+                    "printer_faults", "satisfied_share_today"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "area": {"type": "string"},
+                    "open": {"type": "boolean"}, "waiting": {"type": "integer"},
+                    "longest_wait_s": {"type": ["integer", "null"]}, "open_counters": {"type": "integer"},
+                    "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
+                    "satisfied_share_today": {"type": ["number", "null"]}}}},
+                "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                    "centre": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["wait_over_target", "paper_out", "display_offline"]}}}}}}))},
     }
     return {"openapi": "3.1.0",
             "info": {"title": "layso API", "version": __version__,

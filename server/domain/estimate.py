@@ -18,6 +18,7 @@ OPENS_LATER = "opens_later"          # counted from the next opening
 NO_COUNTER_OPEN = "no_counter_open"  # open hours, but no counter of the field is open: no estimate
 NO_COUNTER = "no_counter"            # no counter serves the field at all: no estimate
 CLOSED = "closed"                    # closed with no opening in sight: no estimate
+ESTIMATE_REASONS = (OPENS_LATER, NO_COUNTER_OPEN, NO_COUNTER, CLOSED)
 
 
 @dataclass(frozen=True)

@@ -80,18 +80,21 @@ class CallCommands:
         self._queue_changed(cmd, t.field_id)
         return {"ticket": td, "counter": cd}
 
-    def _calling_counter(self, cmd: Command, counter_number) -> Counter:
-        """The counter about to call: it exists and is not paused."""
+    def _calling_counter(self, cmd: Command, counter_number, officer_id: int | None) -> Counter:
+        """The counter about to call: it exists, is not paused, and someone is signed in to serve
+        (the counter's officer, or the signed-in user acting at it) — work is never credited to nobody."""
         c = self._counter(cmd, counter_number)
         if c.status == CounterStatus.PAUSED:
             raise Conflict("the counter is paused", "counter_paused")
+        if self._officer_of(c, officer_id) is None:
+            raise Conflict("nobody is signed in at this counter", "no_officer")
         return c
 
     def call_next(self, centre_id: int, counter_number, officer_id: int | None = None,
                   base_url: str | None = None) -> Result:
         """Call the next ticket for a counter; value None when nothing waits."""
         def run(cmd: Command):
-            c = self._calling_counter(cmd, counter_number)
+            c = self._calling_counter(cmd, counter_number, officer_id)
             done = self._finish_current(cmd, c, officer_id)
             order = self.call_order(cmd, c, 1)
             if not order:
@@ -109,7 +112,7 @@ class CallCommands:
                     base_url: str | None = None) -> Result:
         """Call a specific waiting ticket of today by its printed number (staff console)."""
         def run(cmd: Command):
-            c = self._calling_counter(cmd, counter_number)
+            c = self._calling_counter(cmd, counter_number, officer_id)
             if not isinstance(number, str) or not number.strip():
                 raise BadRequest("number must be a ticket number", "invalid_number")
             t = cmd.s.execute(select(Ticket).where(Ticket.centre_id == cmd.centre.id, Ticket.day == cmd.today,

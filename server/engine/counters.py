@@ -7,6 +7,7 @@ from layso.server.engine.context import Command, Result
 from layso.server.errors import BadRequest, Conflict, Forbidden
 from layso.server.storage.models import Counter, User
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from layso.protocol import EventType as E
 
@@ -47,32 +48,35 @@ class CounterCommands:
     def close_counter(self, centre_id: int, counter_number, base_url=None) -> Result:
         """Sign-out: the counter closes (its current ticket, if any, is completed first)."""
         def run(cmd: Command):
-            c = self._counter(cmd, counter_number)
-            self._finish_current(cmd, c, None)
-            self._set_status(cmd, c, CounterStatus.CLOSED)
-            c.pause_reason = None
-            c.officer_id = None
-            c.officer = None
-            cd = cmd.counter_dict(c)
-            cmd.emit(E.COUNTER_CHANGED, {"counter": cd})
-            self._queue_changed(cmd, *[f.id for f in c.fields])
+            cd = self._sign_out(cmd, self._counter(cmd, counter_number))
             return {"counter": cd, "ticket": None}
 
         return self._run(centre_id, run, base_url)
 
+    def _sign_out(self, cmd: Command, c: Counter) -> dict:
+        """The counter's officer leaves: its current ticket is completed, it closes; → the Counter."""
+        self._finish_current(cmd, c, None)
+        self._set_status(cmd, c, CounterStatus.CLOSED)
+        c.pause_reason = None
+        c.officer_id = None
+        c.officer = None
+        cd = cmd.counter_dict(c)
+        cmd.emit(E.COUNTER_CHANGED, {"counter": cd})
+        self._queue_changed(cmd, *[f.id for f in c.fields])
+        return cd
+
     def sign_in(self, centre_id: int, counter_number, user_id: int, base_url=None) -> Result:
         """The staff user becomes the counter's current officer; the counter opens. An officer is at
-        one counter at a time: any other counter they were at loses its officer."""
+        one counter at a time: signing in here signs them out of any other counter (which closes)."""
         def run(cmd: Command):
             c = self._counter(cmd, counter_number)
             user = cmd.s.get(User, user_id)
             if user is None or user.centre_id != cmd.centre.id:
                 raise Forbidden("unknown user", "forbidden")
             for other in cmd.s.execute(select(Counter).where(Counter.centre_id == cmd.centre.id,
-                                                             Counter.officer_id == user_id, Counter.id != c.id)).scalars():
-                other.officer_id = None
-                other.officer = None
-                self._counter_changed(cmd, other)
+                                                             Counter.officer_id == user_id, Counter.id != c.id)
+                                       .options(selectinload(Counter.fields))).scalars():
+                self._sign_out(cmd, other)
             c.officer_id = user.id
             c.officer = user
             if c.status == CounterStatus.CLOSED:

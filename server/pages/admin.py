@@ -9,7 +9,6 @@ to fields, counters or hours every client of the centre receives a fresh `state`
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,23 +28,23 @@ from layso.server.errors import QueueError
 from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
 from layso.server.messages import error_text
 from layso.server.pages import wording
+from layso.server.pages.admin_forms import FIELD_LABELS, WEEKDAY_NAMES, Invalid
+from layso.server.pages.admin_forms import engine_refusal as _invalid
+from layso.server.pages.admin_forms import field_from_form as _field_from_form
+from layso.server.pages.admin_forms import field_form_values as _field_form_values
+from layso.server.pages.admin_forms import form_int as _int
+from layso.server.pages.admin_forms import pydantic_messages as _pydantic_messages
+from layso.server.pages.admin_forms import split_list as _split
 from layso.server.pages.signin import add_page_link
+from layso.server.queries import admin as admin_queries
 from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
-from layso.server.storage.models import (
-    AuditEntry,
-    Centre,
-    Counter,
-    Device,
-    Field,
-    User,
-)
+from layso.server.storage.models import AuditEntry, Centre
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from werkzeug.security import generate_password_hash
 
-from layso.config import WEEKDAYS, CounterConfig, FieldConfig, HoursConfig
+from layso.config import WEEKDAYS, CounterConfig, HoursConfig
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 add_page_link("admin", "admin.page", _l("Administration"))
@@ -53,67 +52,7 @@ add_page_link("admin", "admin.page", _l("Administration"))
 SECTIONS = (("admin.page", _l("Overview")), ("admin.fields", _l("Fields")), ("admin.counters", _l("Counters")),
             ("admin.hours", _l("Opening hours")), ("admin.ticker", _l("Ticker")), ("admin.devices", _l("Devices")),
             ("admin.accounts", _l("Accounts")))
-WEEKDAY_NAMES = {"mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
-                 "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday")}
 ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
-FIELD_LABELS = {"code": _l("Code"), "name": _l("Name"), "agency": _l("Agency"), "range_start": _l("First number"),
-                "range_end": _l("Last number"), "prefix": _l("Letter prefix"), "width": _l("Digits"),
-                "daily_cap": _l("Daily cap"), "cutoff": _l("Last issue time"),
-                "target_wait_min": _l("Target wait (min)"), "number": _l("Number"), "fields": _l("Fields served"),
-                "early_issue_minutes": _l("Early issuing (min)"), "holidays": _l("Holidays"),
-                "makeup_days": _l("Make-up working days"), **WEEKDAY_NAMES}
-
-
-class Invalid(Exception):
-    """A form that does not validate; `messages` are shown above it."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__("; ".join(messages))
-        self.messages = messages
-
-
-def _pydantic_messages(err: ValidationError) -> list[str]:
-    return wording.pydantic_messages(err, FIELD_LABELS)  # in the page's language, never pydantic's English
-
-
-def _int(form, key: str, label, required: bool = False) -> int | None:
-    text = form.get(key, "").strip()
-    if not text:
-        if required:
-            raise Invalid([_("%(label)s is required.", label=label)])
-        return None
-    if not re.fullmatch(r"\d{1,7}", text):
-        raise Invalid([_("%(label)s must be a whole number.", label=label)])
-    return int(text)
-
-
-# What the engine's set-up commands refuse, as the administrator reads it (by error code).
-SETUP_ERRORS = {
-    "field_exists": _l("A field with the code %(code)s exists already."),
-    "unknown_counters": _l("Unknown counters: %(n)s"),
-    "field_unserved": _l("Choose at least one counter that serves this field (besides a priority counter)."),
-    "unknown_fields": _l("Unknown fields: %(codes)s"),
-    "counter_exists": _l("Counter %(n)s exists already."),
-    "counter_not_found": _l("This counter does not exist."),
-    "counter_open": _l("Close the counter before deactivating it (its officer signs out)."),
-    "fields_unserved": _l("These fields would be served by no counter: %(names)s"),
-    "device_not_found": _l("This device does not exist."),
-    "account_not_found": _l("This account does not exist."),
-    "own_account": _l("You cannot deactivate your own account."),
-    "invalid_role": _l("Unknown role."),
-    "own_role": _l("You cannot take the administrator role from yourself."),
-    "unknown_command": _l("Unknown command."),
-}
-
-
-def _invalid(err: QueueError) -> Invalid:
-    """An engine refusal as the form's message (the engine's own text where the page has none)."""
-    text = SETUP_ERRORS.get(err.code)
-    if text is not None:
-        return Invalid([str(text) % err.params])
-    if err.code == "invalid_numbering":  # the config's check, worded in English for the CLI
-        return Invalid([wording.config_message(err.message)])
-    return Invalid([error_text(err.code)])  # never the engine's English
 
 
 def _run(command, *args, resync: bool = True, **kwargs):
@@ -167,52 +106,12 @@ def audit_key(key: str) -> str:
 @role_required("admin")
 def page():
     with services().db.read() as s:
-        cid = g.who.centre_id
-        entries = s.execute(select(AuditEntry).where(AuditEntry.centre_id == cid)
-                            .order_by(AuditEntry.id.desc()).limit(60)).scalars().all()
-        users = {u.id: u for u in s.execute(select(User).where(User.centre_id == cid)).scalars()}
-        centre = s.get(Centre, cid)
-        counts = {
-            "fields": len(s.execute(select(Field.id).where(Field.centre_id == cid, Field.active.is_(True))).all()),
-            "counters": len(s.execute(select(Counter.id).where(Counter.centre_id == cid,
-                                                               Counter.active.is_(True))).all()),
-            "devices": len(s.execute(select(Device.id).where(Device.centre_id == cid,
-                                                             Device.revoked_at.is_(None))).all()),
-            "accounts": sum(1 for u in users.values() if u.active)}
-        zone = ZoneInfo(centre.timezone)
-        log = [{"at": e.at.astimezone(zone), "user": (users[e.user_id].username if e.user_id in users else "—"),
-                "action": e.action, "target": e.target, "data": e.data} for e in entries]
-    return _page("admin_page.html", counts=counts, log=log)
+        return _page("admin_page.html", **admin_queries.overview(s, g.who.centre_id))
 
 
 # ---- fields -------------------------------------------------------------------------------------------
-def _field_from_form(form, code: str) -> FieldConfig:
-    data = {"code": code, "name": form.get("name", ""), "agency": form.get("agency", ""),
-            "agency_aliases": [a.strip() for a in form.get("agency_aliases", "").split(",") if a.strip()],
-            "width": _int(form, "width", FIELD_LABELS["width"]) or 3,
-            "daily_cap": _int(form, "daily_cap", FIELD_LABELS["daily_cap"]),
-            "cutoff": form.get("cutoff", "").strip() or None,
-            "target_wait_min": _int(form, "target_wait_min", FIELD_LABELS["target_wait_min"]),
-            "accepting": form.get("accepting") == "on"}
-    if form.get("numbering") == "prefix":
-        data["prefix"] = form.get("prefix", "").strip().upper() or None
-    else:
-        data["range_start"] = _int(form, "range_start", FIELD_LABELS["range_start"], required=True)
-        data["range_end"] = _int(form, "range_end", FIELD_LABELS["range_end"])
-    try:
-        return FieldConfig.model_validate(data)
-    except ValidationError as err:
-        raise Invalid(_pydantic_messages(err)) from None
-
-
 def _fields_context(s) -> dict:
-    cid = g.who.centre_id
-    fields = s.execute(select(Field).where(Field.centre_id == cid).order_by(Field.active.desc(), Field.position,
-                                                                            Field.id)).scalars().all()
-    counters = s.execute(select(Counter).where(Counter.centre_id == cid).options(selectinload(Counter.fields))
-                         .order_by(Counter.number)).scalars().all()
-    served = {f.id: [c.number for c in counters if c.active and f in c.fields] for f in fields}
-    return {"fields": fields, "counters": counters, "served": served}
+    return admin_queries.fields(s, g.who.centre_id)
 
 
 @bp.get("/fields")
@@ -254,29 +153,14 @@ def field(code: str):
         if request.method == "POST":
             values = {**form.to_dict(), "counters": form.getlist("counters")}
         else:
-            values = _field_form_values(current, ctx) if current else {"accepting": "on"}
+            values = _field_form_values(current, ctx["served"][current.id]) if current else {"accepting": "on"}
         return _page("admin_fields.html", 400 if errors else 200, **ctx, form=values, errors=errors,
                      editing=current or "new")
 
 
-def _field_form_values(f: Field, ctx: dict) -> dict:
-    return {"code": f.code, "name": f.name, "agency": f.agency, "agency_aliases": ", ".join(f.agency_aliases or []),
-            "numbering": "prefix" if f.prefix else "range", "prefix": f.prefix or "", "width": f.width,
-            "range_start": f.range_start or "", "range_end": f.range_end or "", "daily_cap": f.daily_cap or "",
-            "cutoff": f.cutoff or "", "target_wait_min": f.target_wait_min or "",
-            "accepting": "on" if f.accepting else "", "active": "on" if f.active else "", "position": f.position,
-            "counters": [str(n) for n in ctx["served"][f.id]]}
-
-
 # ---- counters -----------------------------------------------------------------------------------------
 def _counters_context(s) -> dict:
-    cid = g.who.centre_id
-    counters = s.execute(select(Counter).where(Counter.centre_id == cid).options(selectinload(Counter.fields),
-                                                                                 selectinload(Counter.officer))
-                         .order_by(Counter.active.desc(), Counter.number)).scalars().all()
-    fields = s.execute(select(Field).where(Field.centre_id == cid, Field.active.is_(True))
-                       .order_by(Field.position)).scalars().all()
-    return {"counters": counters, "all_fields": fields}
+    return admin_queries.counters(s, g.who.centre_id)
 
 
 @bp.get("/counters")
@@ -326,10 +210,6 @@ def counter(key: str):
 
 
 # ---- hours --------------------------------------------------------------------------------------------
-def _split(text: str) -> list[str]:
-    return [x for x in re.split(r"[\s,;]+", text.strip()) if x]
-
-
 @bp.route("/hours", methods=["GET", "POST"])
 @role_required("admin")
 def hours():
@@ -387,17 +267,8 @@ def ticker():
 
 # ---- devices ------------------------------------------------------------------------------------------
 def _devices_context(s) -> dict:
-    cid = g.who.centre_id
-    devices = s.execute(select(Device).where(Device.centre_id == cid).options(selectinload(Device.counter))
-                        .order_by(Device.revoked_at.is_not(None), Device.role, Device.name)).scalars().all()
-    counters = s.execute(select(Counter.number).where(Counter.centre_id == cid, Counter.active.is_(True))
-                         .order_by(Counter.number)).scalars().all()
-    fields = s.execute(select(Field).where(Field.centre_id == cid, Field.active.is_(True))
-                       .order_by(Field.position)).scalars().all()
-    zone = ZoneInfo(s.get(Centre, cid).timezone)  # dates as the centre reads them, not UTC
-    return {"devices": devices, "counter_numbers": counters, "all_fields": fields,
-            "field_names": {f.code: f.name for f in fields}, "local_date": lambda dt: dt.astimezone(zone),
-            "role_names": {k: str(v) for k, v in DEVICE_ROLE_NAMES.items()}, "device_roles": DEVICE_ROLES}
+    return {**admin_queries.devices(s, g.who.centre_id), "device_roles": DEVICE_ROLES,
+            "role_names": {k: str(v) for k, v in DEVICE_ROLE_NAMES.items()}}
 
 
 def _claim_audit(action: str, target: str) -> None:
@@ -461,9 +332,8 @@ def revoke_device(device_id: int):
 # ---- accounts -----------------------------------------------------------------------------------------
 def _accounts_context(s) -> dict:
     # province administrators are managed on the province pages, never by a centre's administrator
-    users = s.execute(select(User).where(User.centre_id == g.who.centre_id, User.role != PROVINCE_ROLE)
-                      .order_by(User.active.desc(), User.role.desc(), User.username)).scalars().all()
-    return {"users": users, "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
+    return {"users": admin_queries.accounts(s, g.who.centre_id, PROVINCE_ROLE),
+            "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
 
 
 @bp.route("/accounts", methods=["GET", "POST"])

@@ -28,6 +28,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
 from layso.server.auth import Principal, role_required
+from layso.server.domain.rating import is_satisfied
+from layso.server.domain.statuses import CounterStatus
 from layso.server.engine import Settings
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
@@ -44,6 +46,7 @@ from layso.server.queries.export import (
 from layso.server.queries.stats import GROUPS, compute_groups
 from layso.server.services import services
 from layso.server.storage.models import Centre, Device, Field, Ticket
+from layso.server.storage.where import waiting_on
 from sqlalchemy import func, select
 
 bp = Blueprint("dashboard", __name__)
@@ -76,7 +79,7 @@ def live_snapshot(who: Principal) -> dict:
     with svc.db.read() as s:
         oldest = dict(s.execute(
             select(Ticket.field_id, func.min(Ticket.issued_at))
-            .where(Ticket.centre_id == who.centre_id, Ticket.status == "waiting", Ticket.day == today)
+            .where(*waiting_on(who.centre_id, today))
             .group_by(Ticket.field_id)).all())
         centre = s.get(Centre, who.centre_id)
         default_target = Settings.of(centre).queue.target_wait_min
@@ -98,12 +101,7 @@ def live_snapshot(who: Principal) -> dict:
         fields.append({**f, "longest_wait_s": longest, "oldest_at": since.isoformat() if longest is not None else None,
                        "over_target": longest is not None and longest > targets.get(f["code"], default_target * 60)})
     for d in device_rows:
-        faults = []
-        if not d["online"]:
-            faults.append(_("Not connected"))
-        if d["printer"] in PRINTER_FAULTS:
-            faults.append(str(PRINTER_FAULTS[d["printer"]]))
-        d["faults"] = faults
+        d["faults"] = _device_faults(d)
     counters = state["counters"]
     return {
         "centre": state["centre"], "now": now, "fields": fields, "counters": counters, "devices": device_rows,
@@ -111,14 +109,20 @@ def live_snapshot(who: Principal) -> dict:
             "waiting": sum(f["waiting"] for f in fields),
             "longest_wait_s": max((f["longest_wait_s"] or 0 for f in fields), default=0) or None,
             "serving": sum(1 for c in counters if c["ticket"]),
-            "open": sum(1 for c in counters if c["status"] == "open"),
-            "paused": sum(1 for c in counters if c["status"] == "paused"),
-            "closed": sum(1 for c in counters if c["status"] == "closed"),
+            **{str(status): sum(1 for c in counters if c["status"] == status) for status in CounterStatus},
             "devices_online": sum(1 for d in device_rows if d["online"]),
             "devices": len(device_rows),
             "faults": sum(1 for d in device_rows if d["faults"]),
         },
     }
+
+
+def _device_faults(d: dict) -> list[str]:
+    """What is wrong with a device, as the manager reads it."""
+    faults = [] if d["online"] else [_("Not connected")]
+    if d["printer"] in PRINTER_FAULTS:
+        faults.append(str(PRINTER_FAULTS[d["printer"]]))
+    return faults
 
 
 @bp.app_template_filter("layso_duration")
@@ -230,7 +234,7 @@ def charts(result: dict, group: str) -> dict:
     rated = result["total"]["rated"]
     satisfaction = [{"label": lv["label"], "score": lv["score"], "n": total_counts.get(str(lv["score"]), 0),
                      "share": (total_counts.get(str(lv["score"]), 0) / rated) if rated else 0,
-                     "satisfied": lv["score"] >= result["satisfied_min"]} for lv in result["rating_levels"]]
+                     "satisfied": is_satisfied(lv["score"], result["satisfied_min"])} for lv in result["rating_levels"]]
     return {"counts": counts, "counts_max": max([v for r in counts for v in r["values"]] or [0]),
             "waits": waits, "waits_max": max([v for r in waits for v in r["values"]] or [0]),
             "satisfaction": satisfaction, "vertical": group in ("hour", "day")}

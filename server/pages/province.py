@@ -197,7 +197,7 @@ def catalogue():
     import json
 
     from layso.server.engine import catalogue as cat
-    from layso.server.realtime.events import centre_room, socketio
+    from layso.server.realtime.guard import emit_to_centre
     svc = services()
     db = svc.db
     rows = [r for r in setup.list_centres(db) if not r["suspended"]]
@@ -221,7 +221,7 @@ def catalogue():
                     publish(res)
                     if res.events:
                         cid = res.events[0].centre_id
-                        socketio.emit("state", svc.engine.state(cid), to=centre_room(cid))
+                        emit_to_centre("state", svc.engine.state(cid), cid)  # devices: without tracking links
                 flash(_("The catalogue was applied to %(n)s centres.", n=len(results)), "ok")
                 return redirect(url_for("province.catalogue"))
             upload = request.files.get("file")

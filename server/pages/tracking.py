@@ -13,6 +13,7 @@ import math
 from flask import Blueprint, render_template, url_for
 from flask_babel import gettext as _
 from layso.server.auth import base_url, limit
+from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
 from layso.server.errors import NotFound
 from layso.server.services import services
@@ -21,7 +22,7 @@ from layso.server.storage.models import Centre
 bp = Blueprint("tracking", __name__)
 
 POLL_S = 15
-ENDED = ("done", "no_show", "cancelled")
+ENDED = (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED)
 
 
 @bp.get("/t/<token>")

@@ -3,21 +3,23 @@ fields it serves, and today's figures at that counter (CONTRACT.md "Definitions"
 called − issued, service = completed − last called, satisfied = score ≥ the scale's satisfied_min)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections import Counter as Tally
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from layso.server import clock
+from layso.server.domain import rating
+from layso.server.domain.queue import may_call
+from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Command, QueueEngine, Settings
+from layso.server.engine import iso as _iso
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Device, Field, Rating, Ticket
+from layso.server.storage.where import active_counters, active_fields, waiting_on
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 QUEUE_LIMIT = 200
-
-
-def _iso(dt: datetime | None, tz: ZoneInfo) -> str | None:
-    return dt.astimezone(tz).isoformat(timespec="seconds") if dt else None
 
 
 class _Context:
@@ -40,8 +42,7 @@ class _Context:
 
 
 def _counter(s: Session, centre_id: int, number: int) -> Counter | None:
-    return s.execute(select(Counter).where(Counter.centre_id == centre_id, Counter.number == number,
-                                           Counter.active.is_(True))
+    return s.execute(select(Counter).where(*active_counters(centre_id), Counter.number == number)
                      .options(selectinload(Counter.fields), selectinload(Counter.officer))).scalar_one_or_none()
 
 
@@ -51,7 +52,7 @@ def counter_view(ctx: _Context, c: Counter) -> dict:
     return {"number": c.number, "name": c.name, "status": c.status, "pause_reason": c.pause_reason,
             "officer": officer, "priority_only": c.priority_only,
             "fields": [{"code": f.code, "name": f.name} for f in c.fields],
-            "ticket": ctx.ticket(ticket) if ticket is not None and ticket.status == "called" else None}
+            "ticket": ctx.ticket(ticket) if ticket is not None and ticket.status == TicketStatus.CALLED else None}
 
 
 def live_queue(ctx: _Context, engine: QueueEngine, c: Counter) -> list[dict]:
@@ -62,14 +63,17 @@ def live_queue(ctx: _Context, engine: QueueEngine, c: Counter) -> list[dict]:
 
 def waiting_counts(ctx: _Context, c: Counter) -> tuple[int, dict[str, int]]:
     """How many tickets this counter may call (all of them, past the list's limit), and per field."""
-    base = select(Field.code, func.count(Ticket.id)).join(Field, Field.id == Ticket.field_id).where(
-        Ticket.centre_id == ctx.centre.id, Ticket.status == "waiting", Ticket.day == ctx.today)
-    to_me = dict(ctx.s.execute(base.where(Ticket.transfer_counter_id == c.id).group_by(Field.code)).all())
-    mine = base.where(Ticket.field_id.in_([f.id for f in c.fields]), Ticket.transfer_counter_id.is_(None))
-    if c.priority_only:
-        mine = mine.where(Ticket.priority.is_not(None) | Ticket.transferred.is_(True))
-    in_fields = dict(ctx.s.execute(mine.group_by(Field.code)).all())
-    by_field = {code: to_me.get(code, 0) + in_fields.get(code, 0) for code in {*to_me, *in_fields}}
+    rows = ctx.s.execute(
+        select(Field.code, Ticket.transfer_counter_id, Ticket.priority.is_not(None), Ticket.transferred,
+               func.count(Ticket.id))
+        .join(Field, Field.id == Ticket.field_id)
+        .where(*waiting_on(ctx.centre.id, ctx.today),
+               Ticket.field_id.in_([f.id for f in c.fields]) | (Ticket.transfer_counter_id == c.id))
+        .group_by(Field.code, Ticket.transfer_counter_id, Ticket.priority.is_not(None), Ticket.transferred)).all()
+    by_field: dict[str, int] = {}
+    for code, to_counter, priority, transferred, n in rows:
+        if to_counter == c.id or (to_counter is None and may_call(c.priority_only, priority, transferred)):
+            by_field[code] = by_field.get(code, 0) + n
     return sum(by_field.values()), by_field
 
 
@@ -78,23 +82,22 @@ def today_figures(ctx: _Context, c: Counter) -> dict:
                                 Ticket.completed_at)
                          .where(Ticket.centre_id == ctx.centre.id, Ticket.counter_id == c.id,
                                 Ticket.day == ctx.today)).all()
-    served = [r for r in rows if r.status == "done"]
+    served = [r for r in rows if r.status == TicketStatus.DONE]
     waits = [(r.first_called_at - r.issued_at).total_seconds() for r in rows if r.first_called_at is not None]
     services = [(r.completed_at - r.called_at).total_seconds() for r in served
                 if r.completed_at is not None and r.called_at is not None]
     scores = list(ctx.s.execute(select(Rating.score).join(Ticket, Ticket.id == Rating.ticket_id)
                                 .where(Ticket.centre_id == ctx.centre.id, Ticket.day == ctx.today,
                                        Rating.counter_id == c.id)).scalars())
-    satisfied = [s for s in scores if ctx.satisfied_min is not None and s >= ctx.satisfied_min]
 
     def mean(values: list[float]) -> int | None:
         return round(sum(values) / len(values)) if values else None
 
     return {"day": ctx.today.isoformat(), "called": len(rows), "served": len(served),
-            "no_show": sum(1 for r in rows if r.status == "no_show"), "wait_mean_s": mean(waits),
+            "no_show": sum(1 for r in rows if r.status == TicketStatus.NO_SHOW), "wait_mean_s": mean(waits),
             "service_mean_s": mean(services), "rated": len(scores),
             "score_mean": round(sum(scores) / len(scores), 2) if scores else None,
-            "satisfied_share": round(len(satisfied) / len(scores), 4) if scores else None}
+            "satisfied_share": rating.satisfied_share(Tally(scores), ctx.satisfied_min)}
 
 
 def console_snapshot(engine: QueueEngine, centre_id: int, number: int) -> dict | None:
@@ -123,10 +126,10 @@ def console_options(db: Database, centre_id: int) -> dict:
     """What rarely changes: counters (to choose or transfer to), fields, priority categories."""
     with db.read() as s:
         centre = s.get(Centre, centre_id)
-        counters = s.execute(select(Counter).where(Counter.centre_id == centre_id, Counter.active.is_(True))
+        counters = s.execute(select(Counter).where(*active_counters(centre_id))
                              .options(selectinload(Counter.fields), selectinload(Counter.officer))
                              .order_by(Counter.number)).scalars().all()
-        fields = s.execute(select(Field).where(Field.centre_id == centre_id, Field.active.is_(True))
+        fields = s.execute(select(Field).where(*active_fields(centre_id))
                            .order_by(Field.position, Field.id)).scalars().all()
         categories = [c.model_dump() for c in Settings.of(centre).priority.categories] if centre else []
         return {"centre": centre.name if centre else "",

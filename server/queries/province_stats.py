@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
-from layso.server.queries.export import FIGURES, cell
+from layso.server.queries.export import FIGURES, cell, safe_cell, safe_row
 from layso.server.queries.stats import compute_groups
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Field
@@ -129,14 +129,14 @@ _TOTAL = PatternFill("solid", fgColor="EEF3F9")
 
 
 def _write(ws, headers: list[str], kinds: list[str], rows: list[list], bold_rows: set[int] = frozenset()) -> None:
-    ws.append(headers)
+    ws.append(safe_row(headers))  # names typed by people: never a formula, nothing Excel cannot hold
     for c in ws[ws.max_row]:
         c.font = _BOLD
         c.alignment = Alignment(wrap_text=True, vertical="top")
     head = ws.max_row
     ws.freeze_panes = ws.cell(head + 1, 1)
     for i, r in enumerate(rows):
-        ws.append(r)
+        ws.append(safe_row(r))
         if i in bold_rows:
             for c in ws[ws.max_row]:
                 c.font, c.fill = _BOLD, _TOTAL
@@ -153,7 +153,7 @@ def table_workbook(data: dict, title: str) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = str(GROUP_LABELS[data["group"]])[:31]
-    ws.append([title])
+    ws.append([safe_cell(title)])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("Statistics from %(start)s to %(end)s", start=_dmy(data["from"]), end=_dmy(data["to"]))])
     if not data["exact"]:
@@ -190,13 +190,13 @@ def month_report(db: Database, year: int, month: int, area: str | None = None, t
     wb = Workbook()
     ws = wb.active
     ws.title = _("Monthly report")[:31]
-    ws.append([title or _("Queue numbers: report of the month")])
+    ws.append([safe_cell(title or _("Queue numbers: report of the month"))])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([_("Month %(month)02d/%(year)s (from %(start)s to %(end)s)", month=month, year=year,
                  start=d_from.strftime("%d/%m/%Y"), end=d_to.strftime("%d/%m/%Y"))])
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     ws.append([_("Made at %(at)s", at=clock.now().astimezone(tz).strftime("%d/%m/%Y %H:%M"))])
-    ws.append([_("%(n)s centres", n=len(centres)) + (f" — {area}" if area else "")])
+    ws.append([safe_cell(_("%(n)s centres", n=len(centres)) + (f" — {area}" if area else ""))])
     ws.append([])
     _write(ws, headers, kinds, rows, bold)
     buf = io.BytesIO()

@@ -10,7 +10,8 @@
   the centre's time zone (a ticket's `day`), hours the local hour a ticket was issued.
 - Tickets count in the field they ended in (after any transfer); by counter and officer, a ticket
   counts where it was last called (tickets never called are left out there, not in the total).
-- Durations are exact whole microseconds; figures are seconds rounded half up.
+- Durations are exact whole microseconds; figures are seconds rounded half up to the millisecond
+  (`domain.figures`: never each duration rounded before the median).
 
 Two ways to the same figures: on PostgreSQL one aggregate query (GROUPING SETS, percentile_disc,
 which is the nearest rank) does the work; on SQLite one query fetches the range's tickets as plain
@@ -25,6 +26,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from layso.server.domain import figures as rules
+from layso.server.domain import rating
+from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, User
@@ -33,54 +37,19 @@ from sqlalchemy import select
 GROUPS = ("field", "counter", "officer", "hour", "day")
 COLUMNS = ("issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
            "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share")
-US = 1_000_000
+US = rules.US
 SCORES = range(1, 11)  # a rating scale's scores (RatingLevel: 1 … 10)
-_ONE_US = timedelta(microseconds=1)
-
-
-# ---- figures from durations ------------------------------------------------------------------------
-def _seconds(us: int) -> int:
-    """Whole seconds, rounded half up."""
-    return (us + US // 2) // US
-
-
-def _mean_seconds(total_us: int, n: int) -> int:
-    return (2 * total_us + n * US) // (2 * n * US)  # half up, exact
-
-
-def _summary(values: list[int]) -> tuple[int | None, int | None, int | None]:
-    """Mean, median and p90 in whole seconds of durations in µs.
-
-    Rounding is monotone, so the nearest-rank value of the rounded durations is the rounded
-    nearest-rank duration: counting whole seconds replaces sorting every value.
-    """
-    if not values:
-        return None, None, None
-    n = len(values)
-    counts = Tally([(v + US // 2) // US for v in values])
-    ranks = [max(1, -(-p * n // 100)) for p in (50, 90)]
-    found: list[int] = []
-    seen = 0
-    for second in sorted(counts):
-        seen += counts[second]
-        while ranks and seen >= ranks[0]:
-            found.append(second)
-            ranks.pop(0)
-        if not ranks:
-            break
-    return _mean_seconds(sum(values), n), found[0], found[1]
 
 
 def _figures(issued: int, served: int, no_show: int, waits: tuple, within: int, services: tuple,
              rating_counts: dict[int, int], satisfied_min: int) -> dict:
     """A row's figures; `waits` and `services` are (n, mean_s, median_s, p90_s)."""
     rated = sum(rating_counts.values())
-    satisfied = sum(n for score, n in rating_counts.items() if score >= satisfied_min)
     return {"issued": issued, "served": served, "no_show": no_show,
             "wait_mean_s": waits[1], "wait_median_s": waits[2], "wait_p90_s": waits[3],
             "service_mean_s": services[1], "service_median_s": services[2], "service_p90_s": services[3],
             "within_target_share": round(within / waits[0], 4) if waits[0] else None,
-            "rated": rated, "satisfied_share": round(satisfied / rated, 4) if rated else None,
+            "rated": rated, "satisfied_share": rating.satisfied_share(rating_counts, satisfied_min),
             "rating_counts": {str(s): rating_counts[s] for s in sorted(rating_counts, reverse=True)
                               if rating_counts[s]}}
 
@@ -88,11 +57,14 @@ def _figures(issued: int, served: int, no_show: int, waits: tuple, within: int, 
 # ---- SQLite: fetch plain values, aggregate in Python -------------------------------------------------
 # Exact µs between two of SQLite's 'YYYY-MM-DD HH:MM:SS.ffffff' texts (unixepoch() is faster, from 3.38).
 _EPOCH = "unixepoch({})" if sqlite3.sqlite_version_info >= (3, 38) else "CAST(strftime('%s', {}) AS INTEGER)"
-_SQLITE_US = f"(({_EPOCH.format('{a}')} - {_EPOCH.format('{b}')}) * 1000000 + (substr({{a}}, 21, 6) - substr({{b}}, 21, 6)))"
+# Whole seconds from the text without its fraction: SQLite rounds a fraction of .9995 or more up to the
+# next second, which would count that second twice.
+_SQLITE_US = (f"(({_EPOCH.format('substr({a}, 1, 19)')} - {_EPOCH.format('substr({b}, 1, 19)')}) * 1000000"
+              " + (substr({a}, 21, 6) - substr({b}, 21, 6)))")
 _TICKETS_SQLITE = f"""
 SELECT t.id, t.field_id, t.counter_id, t.officer_id, t.day, t.status, {{hour}},
        {_SQLITE_US.format(a="t.first_called_at", b="t.issued_at")},
-       CASE WHEN t.status = 'done' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END
+       CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END
 FROM tickets t WHERE t.centre_id = ? AND t.day >= ? AND t.day <= ?
 """
 # Ratings come after their ticket was issued, within the link window (at most 14 days).
@@ -120,11 +92,11 @@ class _LocalHour:
         return h
 
 
-def _python_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, groups, target_us: dict,
-                      default_target_us: int, satisfied_min: int) -> tuple[dict, dict]:
+def _sqlite_rows(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, local_hour: _LocalHour,
+                 groups) -> tuple[list, dict]:
+    """The range's tickets as plain values, and their ratings' scores by ticket id."""
     start = datetime.combine(d_from, datetime.min.time(), tz).astimezone(timezone.utc).replace(tzinfo=None)
     end = start + timedelta(days=(d_to - d_from).days + 16)
-    local_hour = _LocalHour(tz, d_from, d_to)
     hour_sql = ("substr(t.issued_at, 1, 13)" if local_hour.whole_hours else "substr(t.issued_at, 1, 16)") \
         if "hour" in groups else "NULL"
     cur = s.connection().connection.driver_connection.cursor()
@@ -132,9 +104,15 @@ def _python_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo,
         cur.execute(_TICKETS_SQLITE.format(hour=hour_sql), (centre_id, d_from.isoformat(), d_to.isoformat()))
         rows = cur.fetchall()
         cur.execute(_RATINGS_SQLITE, (centre_id, start.isoformat(sep=" "), end.isoformat(sep=" ")))
-        ratings = dict(cur.fetchall())
+        return rows, dict(cur.fetchall())
     finally:
         cur.close()
+
+
+def _python_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, groups, target_us: dict,
+                      default_target_us: int, satisfied_min: int) -> tuple[dict, dict]:
+    local_hour = _LocalHour(tz, d_from, d_to)
+    rows, ratings = _sqlite_rows(s, centre_id, d_from, d_to, tz, local_hour, groups)
     status = [r[5] for r in rows]
     wait = [r[7] for r in rows]
     service = [r[8] for r in rows]
@@ -148,8 +126,9 @@ def _python_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo,
         waits = [w for w in wait if w is not None]
         services = [v for v in service if v is not None]
         counts = Tally([v for v in score if v is not None])
-        return _figures(len(status), status.count("done"), status.count("no_show"), (len(waits), *_summary(waits)),
-                        within.count(True), (len(services), *_summary(services)), dict(counts), satisfied_min)
+        return _figures(len(status), status.count(TicketStatus.DONE), status.count(TicketStatus.NO_SHOW),
+                        (len(waits), *rules.summary(waits)), within.count(True),
+                        (len(services), *rules.summary(services)), dict(counts), satisfied_min)
 
     out = {}
     for g in groups:
@@ -187,14 +166,14 @@ def _pg_sql(groups) -> str:
 WITH b AS (
   SELECT {keys}, t.status,
          {_PG_US.format(a="t.first_called_at", b="t.issued_at")} AS w,
-         CASE WHEN t.status = 'done' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
+         CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
          COALESCE(f.target_wait_min, %(target_min)s) * CAST(60000000 AS BIGINT) AS target,
          r.score
   FROM tickets t JOIN fields f ON f.id = t.field_id LEFT JOIN ratings r ON r.ticket_id = t.id
   WHERE t.centre_id = %(centre)s AND t.day >= %(d_from)s AND t.day <= %(d_to)s
 )
 SELECT {", ".join(f"k_{g}" for g in groups)}, {grouping},
-       count(*), count(*) FILTER (WHERE status = 'done'), count(*) FILTER (WHERE status = 'no_show'),
+       count(*), count(*) FILTER (WHERE status = '{TicketStatus.DONE}'), count(*) FILTER (WHERE status = '{TicketStatus.NO_SHOW}'),
        count(w), sum(w), percentile_disc(0.5) WITHIN GROUP (ORDER BY w), percentile_disc(0.9) WITHIN GROUP (ORDER BY w),
        count(*) FILTER (WHERE w <= target),
        count(sv), sum(sv), percentile_disc(0.5) WITHIN GROUP (ORDER BY sv), percentile_disc(0.9) WITHIN GROUP (ORDER BY sv),
@@ -218,8 +197,10 @@ def _pg_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo, gro
     for r in rows:
         keys, grouping, v = r[:g_n], r[g_n:2 * g_n], r[2 * g_n:]
         issued, served, no_show, w_n, w_sum, w50, w90, within, s_n, s_sum, s50, s90 = v[:12]
-        waits = (w_n, _mean_seconds(int(w_sum), w_n), _seconds(w50), _seconds(w90)) if w_n else (0, None, None, None)
-        services = (s_n, _mean_seconds(int(s_sum), s_n), _seconds(s50), _seconds(s90)) if s_n else (0, None, None, None)
+        waits = (w_n, rules.mean_seconds(int(w_sum), w_n), rules.seconds(w50), rules.seconds(w90)) \
+            if w_n else (0, None, None, None)
+        services = (s_n, rules.mean_seconds(int(s_sum), s_n), rules.seconds(s50), rules.seconds(s90)) \
+            if s_n else (0, None, None, None)
         counts = {score: n for score, n in zip(SCORES, v[12:]) if n}
         figures = _figures(issued, served, no_show, waits, within, services, counts, satisfied_min)
         active = [i for i in range(g_n) if grouping[i] == 0]

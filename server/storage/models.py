@@ -25,6 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from layso.server.domain import numbering
+from layso.server.domain.queue import SINCE_START
+from layso.server.domain.statuses import CounterStatus, TicketStatus
 
 
 class UTCDateTime(TypeDecorator):
@@ -117,13 +119,13 @@ class Counter(Base):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(10), default="closed")  # open | paused | closed
+    status: Mapped[str] = mapped_column(String(10), default=CounterStatus.CLOSED)
     pause_reason: Mapped[str | None] = mapped_column(String(200))
     priority_only: Mapped[bool] = mapped_column(Boolean, default=False)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", use_alter=True))
     # normal calls since this counter last called a priority ticket (interleave rule)
-    normals_since_priority: Mapped[int] = mapped_column(Integer, default=1_000_000)
+    normals_since_priority: Mapped[int] = mapped_column(Integer, default=SINCE_START)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     fields: Mapped[list[Field]] = relationship(secondary="counter_fields", order_by="Field.position")
     officer: Mapped["User | None"] = relationship(foreign_keys=[officer_id])
@@ -158,7 +160,7 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(20), default="kiosk")
     request_id: Mapped[str | None] = mapped_column(String(100))
     request_hash: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    status: Mapped[str] = mapped_column(String(10), default=TicketStatus.WAITING)
     issued_at: Mapped[datetime]
     first_called_at: Mapped[datetime | None]
     called_at: Mapped[datetime | None]  # the last call
@@ -226,7 +228,9 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(120), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
     pin_hash: Mapped[str | None] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(20))  # staff | manager | admin | province_admin
+    # staff | manager | admin | province_admin; SQLite keeps VARCHAR lengths as decoration, so its
+    # column stays VARCHAR(10) (migration 0007 widens it elsewhere, where a table rebuild is not needed)
+    role: Mapped[str] = mapped_column(String(20).with_variant(String(10), "sqlite"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 

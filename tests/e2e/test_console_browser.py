@@ -113,7 +113,7 @@ def test_officer_console_and_citizen_rating(server, browser, panel, artifacts):
             rating.source) == (4, "H01.23-251123-0042", officer, counter, field, "panel")
     expect(page.locator("#fig-rated")).to_contain_text("1")
     expect(page.locator("#fig-served")).to_have_text("1")
-    expect(page.locator("#fig-satisfied")).to_have_text("100%")
+    expect(page.locator("#fig-satisfied")).to_have_text("100,0 %")  # as the statistics write it
 
     # pause with a reason shows on the panel; resume
     page.fill("#pause-reason", "Họp giao ban")

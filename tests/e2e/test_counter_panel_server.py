@@ -291,6 +291,7 @@ def test_rating_rules_are_the_servers(server, panel_for, factory):
     other_panel = server.add_device("counter", "Bảng quầy 3", counter=3)
     server.add_user("staff1", "staff", full_name="Nguyễn Thị Lan", pin="1111")
     assert server.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201
+    server.seat_officers()  # someone is signed in at each counter (a counter without one cannot call)
     panel = panel_for(server)
     run_until(panel, lambda: panel.model.screen == m.CLOSED, what="the panel")
     token = panel.client.token
@@ -337,6 +338,7 @@ def test_the_rating_window_closes(tmp_path, panel_for, factory):
         kiosk = server.add_device("kiosk", "Kiosk")
         server.add_user("staff1", "staff", pin="1111")
         server.post("/api/v1/tickets", kiosk, {"field": "bhxh"})
+        server.seat_officers()  # someone is signed in at each counter (a counter without one cannot call)
         panel = panel_for(server)
         run_until(panel, lambda: panel.model.screen == m.CLOSED, what="the panel")
         sign_in_by_touch(panel)

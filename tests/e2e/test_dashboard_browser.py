@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import load_generator, requires_chromium, small_config_data, start_server
+from conftest import requires_chromium, small_config_data, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, requires_chromium]
 WEEK = (date(2026, 11, 16), date(2026, 11, 21))
@@ -18,6 +18,7 @@ WEEK = (date(2026, 11, 16), date(2026, 11, 21))
 @pytest.fixture
 def busy_server(tmp_path):
     """A server whose database already holds a generated week (written before it starts)."""
+    from layso.bench import year
     from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
@@ -27,7 +28,7 @@ def busy_server(tmp_path):
     db = Database(url)
     upgrade(db)
     cid = seed_centre(db, parse_config(small_config_data()))
-    load_generator().generate(db, cid, WEEK[0], days=(WEEK[1] - WEEK[0]).days + 1, tickets=900, seed=3)
+    year.generate(db, cid, WEEK[0], days=(WEEK[1] - WEEK[0]).days + 1, tickets=900, seed=3)
     db.dispose()
     sp = start_server(tmp_path, db_url=url)
     yield sp

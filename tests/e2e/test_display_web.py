@@ -112,6 +112,7 @@ def run_browser(server, artifacts) -> None:
     display = server.add_device("display", "TV sảnh")
     kiosk = server.add_device("kiosk", "Kiosk")
     counter = server.add_device("counter", "Bảng quầy 1", counter=1)
+    server.seat_officers()
     errors: list[str] = []
     audio_requests: list[str] = []
     with sync_playwright() as p:

@@ -278,3 +278,59 @@ def test_a_foreign_origin_cannot_ride_on_a_session_cookie(tmp_path):
                 own.disconnect()
     finally:
         sp.stop()
+
+
+# ---- text PostgreSQL refuses, on a real server over PostgreSQL -----------------------------------------------
+@pytest.mark.postgres
+def test_text_postgresql_refuses_is_a_400_everywhere(tmp_path, pg_url):
+    import json
+    sp = start_server(tmp_path, db_url=pg_url)
+    try:
+        kiosk = sp.add_device("kiosk", "Kiosk")
+        panel = sp.add_device("counter", "Quầy 1", counter=1)
+        h = {"Authorization": f"Bearer {kiosk}", "Content-Type": "application/json"}
+        for body in ({"field": "a\x00b"}, {"field": "dat-dai", "request_id": "\x00"}, {"field": "\ud800"}):
+            r = requests.post(sp.url + "/api/v1/tickets", data=json.dumps(body), headers=h, timeout=10)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text", (body, r.text)
+        r = requests.post(sp.url + "/api/v1/session", data=json.dumps({"username": "a\x00", "password": "x" * 9}),
+                          headers={"Content-Type": "application/json"}, timeout=10)
+        assert r.status_code == 400
+        for path in ("/t/%00", "/api/v1/track/%00", "/api/v1/stats?from=2026-01-01%00&to=2026-01-02"):
+            assert sp.get(path).status_code == 400, path
+        r = sp.post("/api/v1/counters/1/pause", panel, {"reason": "ăn\x00trưa"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_text"
+        for auth in ({"track": "a\x00b"}, {"token": "ls_\x00" + "x" * 20}):
+            raw = socketio.Client(reconnection=False)
+            with pytest.raises(socketio.exceptions.ConnectionError):
+                raw.connect(sp.url, auth=auth, transports=["websocket"], wait_timeout=10)
+        assert sp.post("/api/v1/tickets", kiosk, {"field": "dat-dai"}).status_code == 201  # nothing broke
+    finally:
+        sp.stop()
+
+
+@pytest.mark.timeout(240)
+def test_a_web_display_refused_while_the_database_is_down_comes_back_by_itself(tmp_path, own_postgres):
+    """Socket.IO's browser client does not retry a connection the server refused: the page must."""
+    from conftest import chromium
+    import psycopg
+    with psycopg.connect(own_postgres.url(), autocommit=True) as c:
+        c.execute("CREATE DATABASE layso")
+    sp = start_server(tmp_path, db_url=own_postgres.url("layso"))
+    display = sp.add_device("display", "TV")
+    try:
+        with chromium() as browser:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{sp.url}/display?token={display}")
+            page.wait_for_function("window.laysoDisplay.connection === 'online'", timeout=20000)
+            own_postgres.stop("fast")
+            context.set_offline(True)  # the lobby's network drops; the server notices at its ping timeout
+            page.wait_for_function("window.laysoDisplay.connection === 'offline'", timeout=60000)
+            time.sleep(3)  # past the cache of the display's token: its check now needs the database
+            context.set_offline(False)  # back on the network, but the server refuses: no database
+            time.sleep(8)
+            assert page.evaluate("window.laysoDisplay.connection") == "offline"
+            own_postgres.start()
+            page.wait_for_function("window.laysoDisplay.connection === 'online'", timeout=60000)
+    finally:
+        sp.stop()

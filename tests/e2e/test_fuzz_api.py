@@ -25,7 +25,7 @@ def credentials(sp) -> dict[str, dict]:
     roles = {"nobody": {}}
     for role, kw in (("kiosk", {}), ("display", {}), ("counter", {"counter": 1})):
         roles[role] = {"Authorization": f"Bearer {sp.add_device(role, f'Fuzz {role}', **kw)}"}
-    for role, body in (("staff", {"counter": 2}), ("manager", {}), ("admin", {})):
+    for role, body in (("staff", {"counter": 2}), ("manager", {}), ("admin", {}), ("province_admin", {})):
         sp.add_user(f"fuzz-{role}", role)
         web = requests.Session()
         r = web.post(sp.url + "/api/v1/session", json={"username": f"fuzz-{role}", "password": PASSWORD, **body},

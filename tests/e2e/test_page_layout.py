@@ -24,10 +24,12 @@ def site(tmp_path_factory):
     sp.add_user("quantri", "admin", full_name="Quản trị viên")
     sp.add_user("lanhdao", "manager", full_name="Lãnh đạo Trung tâm")
     sp.add_user("lan", "staff", full_name="Nguyễn Thị Lan")
+    sp.add_user("tinh", "province_admin", full_name="Quản trị cấp tỉnh")
     kiosk = sp.add_device("kiosk", "Kiosk sảnh chính")
     display = sp.add_device("display", "Màn hình sảnh")
     panel = sp.add_device("counter", "Bảng quầy 2", counter=2)
     sp.add_device("counter", "Bảng quầy 3", counter=3)
+    sp.seat_officers()  # someone is signed in at each counter (a counter without one cannot call)
     tickets = [sp.post("/api/v1/tickets", kiosk, {"field": f}).json()
                for f in ("dat-dai", "bhxh", "tu-phap-ho-tich", "dat-dai", "bhxh", "dat-dai")]
     sp.post("/api/v1/tickets", kiosk, {"field": "bhxh", "priority": "elderly"})
@@ -55,7 +57,8 @@ def browser_():
 def contexts(site, browser_):
     """One signed-in browser context per role (and one for the public), Vietnamese phones."""
     out = {}
-    for role, user, counter in (("admin", "quantri", ""), ("manager", "lanhdao", ""), ("staff", "lan", "1")):
+    for role, user, counter in (("admin", "quantri", ""), ("manager", "lanhdao", ""), ("staff", "lan", "1"),
+                                ("province", "tinh", "")):
         ctx = browser_.new_context(locale="vi-VN")
         page = ctx.new_page()
         page.goto(site.url + "/login")
@@ -101,6 +104,9 @@ PAGES = [
     ("admin-ticker", "admin", "/admin/ticker", "main"),
     ("admin-devices", "admin", "/admin/devices", "main"),
     ("admin-accounts", "admin", "/admin/accounts", "main"),
+    ("province-overview", "province", "/province", "main"),
+    ("province-stats", "province", "/province/stats", "main"),
+    ("province-centres", "province", "/province/centres", "main"),
     ("display", "display", "/display", "#counters .d-row"),
     ("tracking", "public", _track_path, "#t-num"),
     ("tracking-missing", "public", "/t/nothing-here", "main"),

@@ -97,7 +97,7 @@ def test_overview_updates_in_place_sorts_filters_and_opens_a_centre(province_ser
 def test_province_statistics_in_a_browser(province_server, browser, artifacts):
     from datetime import date
 
-    from conftest import load_generator
+    from layso.bench import year
     from layso.server.storage.database import Database
     from layso.server.storage.models import Centre
     from playwright.sync_api import expect
@@ -106,8 +106,8 @@ def test_province_statistics_in_a_browser(province_server, browser, artifacts):
     db = Database(server.db_url)
     with db.read() as s:
         ids = dict(s.execute(select(Centre.code, Centre.id)).all())
-    load_generator().generate(db, ids["xa-an-binh"], date(2026, 10, 26), days=5, tickets=300, seed=1)
-    load_generator().generate(db, ids["xa-tan-lap"], date(2026, 10, 26), days=5, tickets=450, seed=2)
+    year.generate(db, ids["xa-an-binh"], date(2026, 10, 26), days=5, tickets=300, seed=1)
+    year.generate(db, ids["xa-tan-lap"], date(2026, 10, 26), days=5, tickets=450, seed=2)
     db.dispose()
     page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
     sign_in(page, server)

@@ -29,6 +29,7 @@ def hammer(tmp_path, db_url=None):
     try:
         kiosk_tokens = [sp.add_device("kiosk", f"Kiosk {i}") for i in range(KIOSKS)]
         counter_tokens = {n: sp.add_device("counter", f"Quầy {n}", counter=n) for n in range(1, COUNTERS + 1)}
+        sp.seat_officers()
         fields = [f["code"] for f in sp.get("/api/v1/fields", kiosk_tokens[0]).json()]
         issued, called = [], []
         lock = threading.Lock()
@@ -158,6 +159,7 @@ def test_two_processes_share_events_through_redis(tmp_path, pg_url, redis_url):
         kiosk = a.add_device("kiosk", "Kiosk")
         display = a.add_device("display", "TV")
         panel = a.add_device("counter", "Quầy 2", counter=2)
+        a.seat_officers()
         raw = socketio.Client(reconnection=False)
         seen, state = [], {}
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import requests
 from babel.support import Translations
-from conftest import ROOT, chromium, small_config_data, start_server
+from conftest import ROOT, chromium, seat_officers, small_config_data, start_server
 
 from layso.config import parse_config
 
@@ -93,6 +93,7 @@ def test_rating_form_shows_the_centres_own_scale_after_service(track_app):
     from layso.server.auth import add_device
     mine = take(client)
     counter = add_device(application.extensions["layso"].db, "counter", "Quầy 1", counter=1)
+    seat_officers(application.extensions["layso"].db)  # someone is signed in at each counter (a counter without one cannot call)
     for action in ("next", "complete"):
         r = client.post(f"/api/v1/counters/1/{action}", headers={"Authorization": f"Bearer {counter}"})
         assert r.status_code == 200
@@ -121,6 +122,7 @@ def live_server(tmp_path_factory):
     sp = start_server(tmp_path_factory.mktemp("tracking"))
     sp.kiosk = sp.add_device("kiosk", "Kiosk")
     sp.counter = sp.add_device("counter", "Bảng quầy 1", counter=1)
+    sp.seat_officers()  # someone is signed in at each counter (a counter without one cannot call)
     yield sp
     sp.stop()
 

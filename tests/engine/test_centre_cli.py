@@ -9,7 +9,7 @@ import tomllib
 import pytest
 from layso.cli import main
 from layso.server.engine import centres as setup
-from layso.server.engine.commands import QueueEngine
+from layso.server.engine import QueueEngine
 from layso.server.errors import Conflict
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, TicketEvent, User

@@ -356,6 +356,53 @@ def test_sign_in_sets_the_counter_officer(engine):
     assert next(c for c in e.state(cid)["counters"] if c["number"] == 2)["officer"] is None
 
 
+def test_an_officer_is_at_one_counter_and_a_counter_without_one_cannot_call(tmp_path, frozen_clock):
+    from layso.server.auth import add_user
+    e, cid = make_engine(tmp_path, officers=False)
+    t = e.issue(cid, "bhxh").value
+    with pytest.raises(Conflict) as err:
+        e.call_next(cid, 2)
+    assert err.value.code == "no_officer" and err.value.status == 409
+    with pytest.raises(Conflict):
+        e.call_number(cid, 2, t["number"])
+    uid = add_user(e.db, "lan", "staff", "password-123", full_name="Nguyễn Thị Lan")
+    assert e.call_next(cid, 2, officer_id=uid).value["ticket"]["id"] == t["id"]  # a signed-in user acting here
+    e.sign_in(cid, 2, uid)
+    frozen_clock.advance(minutes=4)
+    res = e.sign_in(cid, 3, uid)  # signing in at counter 3 signs her out of counter 2
+    left = next(c for c in e.state(cid)["counters"] if c["number"] == 2)
+    assert (left["status"], left["officer"], left["ticket"]) == ("closed", None, None)
+    completed = [ev for ev in res.events if ev.type == "ticket.completed"]
+    assert [ev.payload["ticket"]["id"] for ev in completed] == [t["id"]]
+    with e.db.read() as s:
+        assert s.get(Ticket, t["id"]).officer_id == uid  # her work stays hers
+    with pytest.raises(Conflict):
+        e.call_next(cid, 2)
+    assert e.call_next(cid, 3).value is None  # counter 3 has her now
+    e.db.dispose()
+
+
+def test_the_estimate_is_honest_while_nobody_serves(tmp_path, frozen_clock):
+    data = small_config_data()
+    data["hours"].update({d: ["07:30-11:30", "13:30-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+                         early_issue_minutes=60)
+    e, cid = make_engine(tmp_path, data)
+    frozen_clock.set(datetime(2026, 11, 23, 7, 0, tzinfo=HCM))  # before opening, kiosks already issue
+    first = e.issue(cid, "dat-dai").value
+    assert (first["est_wait_s"], first["est_wait_reason"]) == (30 * 60, "opens_later")
+    frozen_clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=HCM))  # lunch
+    field = next(f for f in e.fields(cid) if f["code"] == "dat-dai")
+    assert field["est_wait_s"] >= 90 * 60 and field["est_wait_reason"] == "opens_later"
+    frozen_clock.set(datetime(2026, 11, 23, 13, 45, tzinfo=HCM))  # open, but nobody has opened a counter
+    field = next(f for f in e.fields(cid) if f["code"] == "dat-dai")
+    assert (field["est_wait_s"], field["est_wait_reason"]) == (None, "no_counter_open")
+    e.call_next(cid, 1)  # counter 1 opens and calls
+    e.issue(cid, "dat-dai")
+    field = next(f for f in e.fields(cid) if f["code"] == "dat-dai")
+    assert field["est_wait_s"] > 0 and field["est_wait_reason"] is None
+    e.db.dispose()
+
+
 def test_time_moves_only_with_the_clock(engine, frozen_clock):
     e, cid = engine
     t = e.issue(cid, "dat-dai").value

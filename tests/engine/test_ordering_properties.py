@@ -1,15 +1,18 @@
 """Property tests of the call order (hypothesis): random sequences of issue / next / skip / recall /
 transfer run on the engine and on a small list-based model of CONTRACT.md's queue rules; the
-tickets each counter calls must agree, and the stated invariants must hold."""
+tickets each counter calls must agree, and the stated invariants must hold. The model keeps its own
+lists and positions; which class a counter calls next and when a skip ends a ticket are the domain's
+rules (`layso.server.domain.queue`, tested against a plain oracle in tests/unit/test_queue.py)."""
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
 
 import pytest
-from conftest import small_config_data
+from conftest import seat_officers, small_config_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from layso.server.domain.queue import SINCE_START, PriorityRule, skip_outcome
 from layso.server.engine import QueueEngine, seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade
@@ -36,10 +39,11 @@ class Model:
     """The contract's rules, written as plainly as possible over one ordered list."""
 
     def __init__(self, rule: str, n: int, skip_action: str, behind: int, max_skips: int):
-        self.rule, self.n, self.skip_action, self.behind, self.max_skips = rule, n, skip_action, behind, max_skips
+        self.rule = PriorityRule(rule, n)
+        self.skip_action, self.behind, self.max_skips = skip_action, behind, max_skips
         self.order: list[T] = []  # queue order of everything ever queued
         self.current: dict[int, T | None] = {c: None for c in COUNTERS}
-        self.since = {c: 10**6 for c in COUNTERS}
+        self.since = {c: SINCE_START for c in COUNTERS}
 
     def waiting(self):
         return [t for t in self.order if t.status == "waiting"]
@@ -56,18 +60,14 @@ class Model:
         pick = next((t for t in w if t.to_counter == c), None)
         if pick is None:
             pick = next((t for t in w if t.transferred and t.to_counter is None and t.field in fields), None)
-        if pick is None:
+        if pick is None:  # the plain queues, under the domain's priority rule (tested in tests/unit)
             plain = [t for t in w if not t.transferred and t.field in fields]
             p = next((t for t in plain if t.prio), None)
-            q = next((t for t in plain if not t.prio), None)
-            if c in PRIORITY_ONLY:
-                pick = p
-            elif self.rule == "strict":
-                pick = p or q
-            else:
-                pick = p if p is not None and (q is None or self.since[c] >= self.n) else q
+            q = next((t for t in plain if not t.prio and c not in PRIORITY_ONLY), None)
+            first = self.rule.priority_next(self.since[c], p is not None, q is not None, c in PRIORITY_ONLY)
+            pick = p if first else q
             if pick is not None:
-                self.since[c] = 0 if pick.prio else self.since[c] + 1
+                self.since[c] = self.rule.after_call(self.since[c], pick.prio)
         if pick is not None:
             pick.status, pick.transferred, pick.to_counter = "called", False, None
             self.current[c] = pick
@@ -79,7 +79,7 @@ class Model:
             return
         self.current[c] = None
         t.skips += 1
-        if self.skip_action == "no_show" or t.skips >= self.max_skips:
+        if skip_outcome(self.skip_action, t.skips, self.max_skips) == "no_show":
             t.status = "no_show"
             return
         t.status = "waiting"
@@ -139,7 +139,9 @@ def fresh_centre(db: Database, rule, n, skip_action, behind, max_skips) -> int:
     data["centre"]["code"] = next(_centre_codes)
     data["priority"].update(rule=rule, normal_per_priority=n)
     data["queue"].update(skip_action=skip_action, requeue_behind=behind, max_skips=max_skips)
-    return seed_centre(db, parse_config(data))
+    cid = seed_centre(db, parse_config(data))
+    seat_officers(db, cid)
+    return cid
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

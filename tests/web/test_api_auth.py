@@ -3,45 +3,88 @@ Flask-SocketIO test clients."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
 
 import pytest
-from conftest import settled_device_socket
+from conftest import HCM, settled_device_socket, small_config_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from layso.server.auth import add_device, add_user
 from layso.server.realtime.events import socketio
 
+from layso.config import parse_config
+
 PASSWORD = "password-123"
 USERS = ("staff", "staff1", "manager", "admin")
 DEVICES = ("kiosk", "display", "counter1", "counter2")
+FROZEN_AT = datetime(2026, 11, 23, 9, 0, tzinfo=HCM)  # conftest's frozen clock
+
+
+def _app(path):
+    from layso.server.app import create_app
+    os.environ["LAYSO_SECRET_KEY"] = "test-secret"
+    return create_app(parse_config(small_config_data()), db_url=f"sqlite:///{path}", testing=True)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """The accounts, built once per module and signed in (scrypt makes accounts and sign-ins slow).
+    Each test gets a copy of this database, the same sessions and devices of its own."""
+    from layso.server import clock
+    old = clock.get_clock()
+    clock.set_clock(clock.FrozenClock(FROZEN_AT))
+    path = tmp_path_factory.mktemp("auth-world") / "app.db"
+    app = _app(path)
+    try:
+        db = app.extensions["layso"].db
+        for name, role in (("staff", "staff"), ("staff1", "staff"), ("manager", "manager"), ("admin", "admin")):
+            add_user(db, name, role, PASSWORD, pin="1234" if name == "staff" else None)
+        sessions = {}
+        for name in USERS:
+            c = app.test_client()
+            body = {"username": name, "password": PASSWORD}
+            if name == "staff1":
+                body["counter"] = 1
+            r = c.post("/api/v1/session", json=body)
+            assert r.status_code == 200, r.json
+            sessions[name] = (c.get_cookie(app.config["SESSION_COOKIE_NAME"]).value, r.json["csrf_token"])
+    finally:
+        app.extensions["layso"].db.dispose()
+        clock.set_clock(old)
+    return {"path": path, "sessions": sessions}
 
 
 @pytest.fixture
-def world(app):
-    db = app.extensions["layso"].db
-    tokens = {"kiosk": add_device(db, "kiosk", "Kiosk"), "display": add_device(db, "display", "TV"),
-              "counter1": add_device(db, "counter", "Panel 1", counter=1),
-              "counter2": add_device(db, "counter", "Panel 2", counter=2)}
-    revoked = add_device(db, "kiosk", "Old kiosk")
+def world(template, tmp_path, frozen_clock):
     from layso.server import clock
     from layso.server.auth import hash_token
     from layso.server.storage.models import Device
     from sqlalchemy import update
+    assert frozen_clock.now() == FROZEN_AT
+    path = tmp_path / "app.db"
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{template['path']}{suffix}").exists():
+            shutil.copyfile(f"{template['path']}{suffix}", f"{path}{suffix}")
+    app = _app(path)
+    db = app.extensions["layso"].db
+    # devices are cheap, and new tokens keep sockets left over from earlier tests out of this one
+    tokens = {"kiosk": add_device(db, "kiosk", "Kiosk"), "display": add_device(db, "display", "TV"),
+              "counter1": add_device(db, "counter", "Panel 1", counter=1),
+              "counter2": add_device(db, "counter", "Panel 2", counter=2)}
+    revoked = add_device(db, "kiosk", "Old kiosk")
     with db.write() as s:
         s.execute(update(Device).where(Device.token_hash == hash_token(revoked)).values(revoked_at=clock.now()))
-    for name, role in (("staff", "staff"), ("staff1", "staff"), ("manager", "manager"), ("admin", "admin")):
-        add_user(db, name, role, PASSWORD, pin="1234" if name == "staff" else None)
     clients = {}
-    for name in USERS:
+    for name, (cookie, csrf) in template["sessions"].items():
         c = app.test_client()
-        body = {"username": name, "password": PASSWORD}
-        if name == "staff1":
-            body["counter"] = 1
-        r = c.post("/api/v1/session", json=body)
-        assert r.status_code == 200, r.json
-        c.csrf = r.json["csrf_token"]
+        c.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+        c.csrf = csrf
         clients[name] = c
-    return {"app": app, "db": db, "tokens": tokens, "revoked": revoked, "clients": clients}
+    yield {"app": app, "db": db, "tokens": tokens, "revoked": revoked, "clients": clients}
+    app.extensions["layso"].db.dispose()
 
 
 def call(world, who: str, method: str, path: str, body=None):

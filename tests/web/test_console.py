@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import seat_officers
 from layso.server.auth import add_user
 
 
@@ -66,6 +67,7 @@ def test_pick_a_counter_then_work_it(app, staff, svc, cid):
 
 def test_data_has_the_queue_of_the_counters_fields_in_call_order(app, staff, svc, cid, frozen_clock):
     e = svc.engine
+    seat_officers(svc.db, cid)
     first = e.issue(cid, "dat-dai").value
     e.issue(cid, "tu-phap-ho-tich")  # not a field of counter 2 …
     e.call_next(cid, 3)
@@ -106,6 +108,7 @@ def test_priority_only_counter_sees_only_priority_tickets(app, staff, svc, cid):
 
 def test_today_figures_of_this_counter(app, staff, svc, cid, frozen_clock):
     e = svc.engine
+    seat_officers(svc.db, cid)
     for _ in range(3):
         e.issue(cid, "dat-dai")
     frozen_clock.advance(minutes=10)

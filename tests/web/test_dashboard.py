@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from conftest import seat_officers
 from layso.server.auth import add_device, add_user
 from layso.server.storage.models import Device
 from sqlalchemy import select
@@ -93,6 +94,7 @@ def test_managers_browser_receives_every_event_of_the_centre(app, svc, cid):
 
 def test_statistics_page_has_the_figures_charts_definitions_and_downloads(app, svc, cid, frozen_clock):
     e = svc.engine
+    seat_officers(svc.db, cid)
     for field in ("bhxh", "bhxh", "dat-dai"):
         e.issue(cid, field)
     frozen_clock.advance(minutes=10)

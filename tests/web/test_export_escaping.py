@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import seat_officers
 from layso.server.auth import add_device
 from layso.server.queries.export import export_stats, export_tickets, safe_cell, translated
 from openpyxl import load_workbook
@@ -30,6 +31,7 @@ def served(app, svc, cid, frozen_clock):
     they are text the database stores)."""
     kiosk = add_device(svc.db, "kiosk", "Kiosk")
     panel = add_device(svc.db, "counter", "Panel", counter=1)
+    seat_officers(svc.db, cid)  # someone is signed in at each counter (a counter without one cannot call)
     c = app.test_client()
     for code in DOSSIERS:
         assert c.post("/api/v1/tickets", json={"field": "dat-dai"}, headers={"Authorization": f"Bearer {kiosk}"}).status_code == 201
@@ -85,3 +87,16 @@ def test_web_and_cli_ticket_export_survive_control_characters(app, svc, cid, ser
     edge = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", "0001-01-01", "--to", "0001-01-02",
                            "--format", "csv", "--db", url], capture_output=True, text=True, timeout=120)
     assert edge.returncode == 2 and "Traceback" not in edge.stderr and "1970" in edge.stderr
+
+
+def test_the_provinces_month_report_escapes_names(app, svc, cid, served):
+    from layso.server.auth import add_user
+    from layso.server.engine import centres as setup
+    from layso.server.queries import province_stats as pstats
+    setup.create_centre(svc.db, "xa-c", "=HYPERLINK(\"http://evil.example\")", preset="commune", area="@area\x07")
+    add_user(svc.db, "tinh", "province_admin", "password-123", "xa")
+    _name, xlsx = pstats.month_report(svc.db, served.year, served.month)
+    values = [c.value for row in load_workbook(io.BytesIO(xlsx)).active.iter_rows() for c in row
+              if isinstance(c.value, str)]
+    assert "'=HYPERLINK(\"http://evil.example\")" in values and "'@area" in values
+    assert not any(v.startswith(("=", "+", "@")) for v in values)

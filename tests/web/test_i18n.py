@@ -86,3 +86,15 @@ def test_every_config_validation_message_has_vietnamese(app):
                 text = config_message(sample)
                 assert text != generic, f"no Vietnamese for the config message {template!r}"
                 assert not ENGLISH_WORDS.search(re.sub(r"'x'|\['a', 'b'\]|\{\w+\}", "", text)), (template, text)
+
+
+def test_error_pages_speak_vietnamese_and_the_api_keeps_json(app):
+    client = app.test_client()
+    page = client.get("/no-such-page")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 404 and '<html lang="vi">' in html and "Không tìm thấy trang" in html
+    assert "Not Found" not in html and "requested URL" not in html
+    assert client.post("/login", data={}).status_code == 400  # no CSRF token: the form expired, in Vietnamese
+    assert "Biểu mẫu đã hết hạn" in client.post("/login", data={}).get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == "not_found"

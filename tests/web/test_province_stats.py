@@ -7,7 +7,6 @@ import io
 from datetime import date
 
 import pytest
-from conftest import load_generator
 from layso.server.auth import add_user
 from layso.server.engine import centres as setup
 from layso.server.queries import province_stats as pstats
@@ -23,7 +22,7 @@ def two_centres(app, svc, cid):
     db = svc.db
     setup.edit_centre(db, "xa", area="Khu vực 1")
     b = setup.create_centre(db, "xa-b", "Trung tâm xã B", preset="commune", area="Khu vực 2")
-    gen = load_generator()
+    from layso.bench import year as gen
     gen.generate(db, cid, date(2026, 10, 26), days=6, tickets=400, seed=5)
     gen.generate(db, b, date(2026, 10, 27), days=5, tickets=500, seed=6)
     add_user(db, "tinh", "province_admin", PASSWORD, "xa")

@@ -246,7 +246,11 @@
     var socket = io({ withCredentials: true, transports: ["websocket"] });
     socket.on("connect", function () { connected(true); soon(); });
     socket.on("disconnect", function () { connected(false); });
-    socket.on("connect_error", function () { connected(false); });
+    socket.on("connect_error", function () {
+      connected(false);
+      // refused by the server (e.g. its database is down): Socket.IO does not retry that by itself
+      if (!socket.active) setTimeout(function () { socket.connect(); }, 5000);
+    });
     socket.on("state", soon);
     socket.on("device.changed", soon);
     socket.on("ticket.reprinted", reprinted);

@@ -64,7 +64,11 @@
   var socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 10000 });
   socket.on("connect", function () { setStatus("online"); });
   socket.on("disconnect", function () { setStatus("offline"); });
-  socket.on("connect_error", function () { setStatus("offline"); });
+  socket.on("connect_error", function () {
+    setStatus("offline");
+    // refused by the server (e.g. its database is down): Socket.IO does not retry that by itself
+    if (!socket.active) setTimeout(function () { socket.connect(); }, 5000);
+  });
   socket.on("state", schedule);
   socket.onAny(function (name) {
     if (/^(ticket|counter|queue|device|ticker)\./.test(name)) { schedule(); }

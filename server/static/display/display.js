@@ -136,7 +136,11 @@
   }
   socket.on("connect", function () { connection("online"); });
   socket.on("disconnect", function () { connection("offline"); });
-  socket.on("connect_error", function () { connection("offline"); });
+  socket.on("connect_error", function () {
+    connection("offline");
+    // refused by the server (e.g. its database is down): Socket.IO does not retry that by itself
+    if (!socket.active) setTimeout(function () { socket.connect(); }, 5000);
+  });
   socket.on("state", function (s) {
     applyState(s);
     lastSeq = s.seq;

@@ -96,6 +96,10 @@
     sock = window.io({auth: {track: cfg.token}, transports: ["websocket"], reconnectionDelayMax: 10000});
     sock.on("connect", function () { live = true; refresh(); });
     sock.on("disconnect", function () { live = false; stamp(); });
+    sock.on("connect_error", function () {  // refused (e.g. the database is down): retry, Socket.IO will not
+      var s = sock;
+      if (s && !s.active) setTimeout(function () { if (sock === s) s.connect(); }, 10000);
+    });
     sock.onAny(function (name, payload) { if (concerns(payload)) soon(); });
   }
 

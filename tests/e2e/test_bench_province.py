@@ -1,0 +1,41 @@
+"""`layso bench --scenario province`: a short run with a few centres against a real server — every
+connection up, events only to their own centre, nothing missed, duplicated or lost, the overview
+polled and the costs reported."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from layso.bench.province import commune_devices
+
+
+def test_commune_devices_split():
+    assert commune_devices(8) == {"kiosk": 1, "display": 2, "counter": 5}
+    assert commune_devices(1) == {"kiosk": 1, "display": 0, "counter": 0}
+    assert sum(commune_devices(12).values()) == 12
+
+
+@pytest.mark.slow
+def test_a_short_province_run_is_correct_and_reports_its_costs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "province", "--centres", "3",
+                           "--devices-per-centre", "5", "--seconds", "6", "--call-period", "12", "--json"],
+                          capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert r["centres"] == 4 and r["connected"] == {"displays": 3 + 16, "counters": 2 * 3 + 80, "failed": 0}  # the probe centre calls nobody
+    assert r["correct"] is True and r["errors"] == {}, r
+    assert r["events_missed"] == 0 and r["foreign_events"] == 0 and r["lost"] == 0
+    assert r["duplicate_numbers"]["database"] == 0 and not any(r["called_twice"].values())
+    assert r["calls"] > 0 and r["call_to_display_ms"]["n"] > 0 and r["call_to_display_ms"]["from"] == "commit"
+    assert r["overview_query_ms"]["n"] > 0 and r["overview_visible_ms"]["n"] > 0
+    assert r["costs"]["server_cpu_ms_per_event"] > 0 and r["costs"]["server_memory_mb"] > 0
+    assert set(r["targets_met"]) == {"call_to_display_p99", "issue_p99", "overview_update"}
+
+
+def test_workers_above_one_need_postgresql(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "province", "--centres", "1",
+                           "--workers", "2"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "postgresql" in proc.stderr
