@@ -41,9 +41,16 @@ def busy_centre(url: str, small_config) -> None:
     upgrade(db)
     cid = seed_centre(db, small_config)
     add_user(db, "lan", "staff", "password-123", full_name="Nguyễn Thị Lan", pin="1111")
+    add_user(db, "minh", "staff", "password-123", full_name="Trần Văn Minh", pin="2222")
     add_device(db, "kiosk", "Kiosk sảnh")
     add_device(db, "counter", "Bảng quầy 1", counter=1)
     e = QueueEngine(db)
+    from layso.server.storage.models import User
+    from sqlalchemy import select
+    with db.read() as s:
+        staff = dict(s.execute(select(User.username, User.id)).all())
+    e.sign_in(cid, 1, staff["lan"])  # an officer at each counter that calls
+    e.sign_in(cid, 2, staff["minh"])
     for field in ("dat-dai", "bhxh", "dat-dai", "tu-phap-ho-tich", "bhxh"):
         e.issue(cid, field)
     called = e.call_next(cid, 1).value
