@@ -89,8 +89,12 @@ class CounterPanel:
         return self.running
 
     def run(self) -> None:
+        from layso import systemd
         ticker = pygame.time.Clock()
+        watchdog = systemd.Watchdog()  # systemd restarts a panel whose frame loop stops turning
+        systemd.notify("READY=1")
         while self.step():
+            watchdog.tick()
             ticker.tick(FPS)
 
     def close(self) -> None:

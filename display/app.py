@@ -108,9 +108,13 @@ class DisplayApp:
         return changed
 
     def run(self, fps: int = FPS) -> None:
+        from layso import systemd
         frames = pygame.time.Clock()
+        watchdog = systemd.Watchdog()  # systemd restarts a display whose frame loop stops turning
+        systemd.notify("READY=1")
         while self.running:
             self.tick()
+            watchdog.tick()
             frames.tick(fps)
 
     def stop(self, *_args) -> None:

@@ -112,11 +112,15 @@ class KioskApp:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, fps: int = 30) -> None:
+        from layso import systemd
         ticker = pygame.time.Clock()
+        watchdog = systemd.Watchdog()  # systemd restarts a kiosk whose frame loop stops turning
+        systemd.notify("READY=1")
         while self.running:
             for event in pygame.event.get():
                 self.handle(event)
             self.tick()
+            watchdog.tick()
             ticker.tick(fps)
         if self.screenshots is not None:
             self.screenshots.close()

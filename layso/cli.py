@@ -96,17 +96,48 @@ def cmd_user_add(args) -> int:
 
 # ---- serve and demo -------------------------------------------------------------------------------
 def cmd_serve(args) -> int:
+    """The production server (server/serving.py): one gevent process, or --workers N of them."""
     from layso.logs import setup_logging
-    from layso.server.app import create_app, serve
+    from layso.server import serving
     setup_logging()
     path = _config_path(args)
     config = load_config(path) if path else None
+    url = _db_url(args)
+    public_url = config.centre.public_url if config else None
+    queue = os.environ.get("LAYSO_MESSAGE_QUEUE") or None
+    if args.workers < 1:
+        return _fail("--workers must be 1 or more")
+    if args.workers > 1 and not (url.startswith(("postgresql", "postgres:")) and queue):
+        return _fail("--workers above 1 needs --db postgresql://… and LAYSO_MESSAGE_QUEUE (e.g. redis://127.0.0.1:6379/0): "
+                     "processes share the database and send each other's events through Redis")
+    from layso.server.app import create_app
+    from layso.server.startup import forget_presence, prepare_database
+    from layso.server.storage.database import Database
+    if args.worker_fd is not None:  # one of the parent's workers: the parent prepared the database
+        import socket
+        listener = socket.socket(fileno=args.worker_fd)
+        app = create_app(config, public_url=public_url, db=Database(url), message_queue=queue, websocket_only=True)
+        serving.serve_gevent(app, listener, announce="ready", heartbeat=serving.worker_heartbeat)
+        return 0
     try:
-        app = create_app(config, db_url=_db_url(args),
-                         public_url=config.centre.public_url if config else None)
+        db = prepare_database(url, config)
     except RuntimeError as err:
         return _fail(str(err))
-    serve(app, args.host, args.port)
+    if args.workers > 1:
+        db.dispose()
+        argv = [sys.executable, "-m", "layso.cli", "serve", "--db", url]
+        if path:
+            argv += ["--config", str(Path(path).resolve())]
+        try:
+            serving.run_workers(args.workers, args.host, args.port, argv)
+        except RuntimeError as err:
+            return _fail(str(err))
+        return 0
+    if not queue:
+        forget_presence(db)  # one process holds every connection: nobody is connected yet
+    app = create_app(config, public_url=public_url, db=db, message_queue=queue)
+    listener = serving.bind(args.host, args.port)
+    serving.serve_gevent(app, listener, announce=f"layso: serving on http://{args.host}:{listener.getsockname()[1]}")
     return 0
 
 
@@ -132,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="database URL (default: LAYSO_DATABASE_URL or an SQLite file)")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
+    s.add_argument("--workers", type=int, default=1,
+                   help="server processes (above 1: PostgreSQL and LAYSO_MESSAGE_QUEUE needed)")
+    s.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # a worker of `--workers N`
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("demo", help="run a demo centre on embedded SQLite (kept across restarts)")
@@ -171,12 +205,32 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.display.cli", fromlist=["register"]).register(sub)
     __import__("layso.kiosk.cli", fromlist=["register"]).register(sub)
     __import__("layso.server.cli_export", fromlist=["register"]).register(sub)
+    __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
+    __import__("layso.install", fromlist=["register"]).register(sub)
     __import__("layso.centre_cli", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 
 
+def _serves_on_gevent(argv: list[str]) -> bool:
+    """`layso serve` (one process or a worker) and `layso demo` run on gevent; the parent of several
+    workers does not (it only supervises)."""
+    if not argv or argv[0] not in ("serve", "demo"):
+        return False
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--workers=") else \
+            (argv[i + 1] if arg == "--workers" and i + 1 < len(argv) else None)
+        if value is not None and value.strip() not in ("1", ""):
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the program itself (never a test calling main): patch before Flask is imported
+        argv = sys.argv[1:]
+        if _serves_on_gevent(argv) and not os.environ.get("LAYSO_NO_GEVENT"):
+            from layso.server.serving import patch
+            patch()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

@@ -68,7 +68,8 @@ def _create(db, config) -> list[dict]:
 def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
     from layso.config import parse_config, preset_data
     from layso.logs import setup_logging
-    from layso.server.app import create_app, serve
+    from layso.server import serving
+    from layso.server.app import create_app
     from layso.server.auth import device_principal
     setup_logging("WARNING")
     folder = data_folder(data)
@@ -119,7 +120,8 @@ def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
     print(f"  .venv/bin/layso display --server {base} --token {display['token']}")
     if counter:
         print(f"  .venv/bin/layso counter --server {base} --token {counter['token']}")
-    serve(app, "127.0.0.1", port)
+    listener = serving.bind("127.0.0.1", port)  # the production server, as `layso serve`
+    serving.serve_gevent(app, listener, announce=f"layso: serving on http://127.0.0.1:{listener.getsockname()[1]}")
     return 0
 
 

@@ -1,35 +1,40 @@
-"""The application factory: Flask app, Socket.IO, database, engine, and the serving loop."""
+"""The application factory: it only assembles (configuration, extensions through `init_app`, the API,
+pages, health, metrics, Socket.IO, the janitor). Migrating, seeding and the secret key are start-up
+work (`server/startup.py`); serving is `server/serving.py`."""
 from __future__ import annotations
 
 import logging
 import os
-import secrets
-import threading
 from datetime import timedelta
 from importlib import resources
-from pathlib import Path
 
 from flask import Flask, jsonify, request, session
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
-from layso.server.engine import QueueEngine, seed_centre
-from layso.server.errors import QueueError
-from layso.server.messages import error_body
-from layso.server.realtime.events import (
-    AsyncPublisher,
-    disconnect_revoked,
-    publish,
-    socketio,
-)
-from layso.server.services import Services, rate_limiter
-from layso.server.storage.database import Database, default_database_url
-from layso.server.storage.migrate import upgrade
-from layso.server.storage.models import Centre, Counter, Device, Ticket
-from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from layso.config import Config
+from layso.server import health, metrics
+from layso.server import janitor as janitor_module
+from layso.server.api import guard, readiness
+from layso.server.api import booking as booking_api
+from layso.server.api import province as province_api
+from layso.server.api import routes as api
+from layso.server.engine import QueueEngine
+from layso.server.errors import QueueError
+from layso.server.messages import error_body
+from layso.server.notify.worker import start_notifier
+from layso.server.pages import admin, book, console, dashboard, display, province, remote, signin, tracking
+from layso.server.realtime import events as realtime
+from layso.server.realtime.events import AsyncPublisher, publish
+from layso.server.services import Services, rate_limiter
+from layso.server.startup import forget_presence, prepare_database, secret_key
+from layso.server.storage.database import Database, default_database_url
+
+# kept importable from here for callers of the first layout
+from layso.server.janitor import run_janitor, start_janitor  # noqa: E402,F401
+from layso.server.metrics import metrics_text  # noqa: E402,F401
 
 log = logging.getLogger("layso.server")
 LANGUAGES = ("vi", "en")
@@ -64,37 +69,16 @@ def trusted_proxies() -> int:
     return int(text)
 
 
-def secret_key(db_url: str) -> str:
-    key = os.environ.get("LAYSO_SECRET_KEY")
-    if key:
-        return key
-    # One box: keep a generated key beside the SQLite file (or in the data folder) across restarts.
-    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-        folder = Path(db_url[len("sqlite:///"):]).parent
-    else:
-        folder = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "layso"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def create_app(config: Config | None = None, db_url: str | None = None, message_queue: str | None = None,
-               public_url: str | None = None, janitor: bool = True, testing: bool = False) -> Flask:
+               public_url: str | None = None, janitor: bool = True, testing: bool = False,
+               db: Database | None = None, websocket_only: bool = False) -> Flask:
+    """Assemble the app over a prepared database (`startup.prepare_database`); given only a URL (tests,
+    tools), prepare it first through the same start-up code."""
     app = Flask(__name__)
-    url = db_url or default_database_url()
-    db = Database(url)
-    from layso.server.api.readiness import refuse_unwritable
-    with refuse_unwritable(db):  # a read-only, full or unreachable database: a clear message, no start
-        upgrade(db)
-        if config is not None:
-            seed_centre(db, config)
-    with db.read() as s:
-        if s.execute(select(func.count(Centre.id))).scalar() == 0:
-            raise RuntimeError("the database has no centre yet: start the server with --config "
-                               "(write one with `layso init`)")
+    if db is None:
+        db = prepare_database(db_url or default_database_url(), config, backup_first=False)
+        if not (message_queue or os.environ.get("LAYSO_MESSAGE_QUEUE")):
+            forget_presence(db)
     message_queue = message_queue if message_queue is not None else os.environ.get("LAYSO_MESSAGE_QUEUE") or None
     app.config.update(
         SECRET_KEY=secret_key(db.url), TESTING=testing, JSON_SORT_KEYS=False,
@@ -113,31 +97,19 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.jinja_env.globals["get_locale"] = get_locale
     csrf.init_app(app)
 
-    from layso.server.api.routes import bp as api_bp
-    from layso.server.pages.signin import bp as web_bp
-    csrf.exempt(api_bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(__import__("layso.server.api.province", fromlist=["bp"]).bp)
-    app.register_blueprint(web_bp)
-    # ---- page blueprints: one import-and-register line each ----
-    app.register_blueprint(__import__("layso.server.pages.display", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.tracking", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.console", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.dashboard", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.admin", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.book", fromlist=["bp"]).bp)
-    app.register_blueprint(__import__("layso.server.pages.remote", fromlist=["bp"]).bp)
-    app.register_blueprint(csrf.exempt(__import__("layso.server.api.booking", fromlist=["bp"]).bp))
-    app.register_blueprint(__import__("layso.server.pages.province", fromlist=["bp"]).bp)
-    # ---- end of page blueprints ----
+    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(province_api.bp)
+    app.register_blueprint(csrf.exempt(booking_api.bp))  # public bookings; check-in checks CSRF itself
+    for page in (signin, display, tracking, console, dashboard, admin, province, book, remote):
+        app.register_blueprint(page.bp)
+    health.init_app(app)
+    metrics.init_app(app)
     _register_errors(app)
-    from layso.server.api import guard, readiness
     guard.install(app)  # text the database refuses, JSON too deep, database failures → 503
     app.register_blueprint(readiness.bp)  # GET /readyz
+    realtime.init_app(app, message_queue=message_queue, websocket_only=websocket_only)
 
-    socketio.init_app(app, async_mode="threading", message_queue=message_queue, cors_allowed_origins=[],
-                      json=None, ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
-                      logger=False, engineio_logger=False)
     # Behind the centre's reverse proxy: trust its X-Forwarded-* headers (client address for rate
     # limits and /metrics, https for links), and only as many hops as configured.
     proxies = trusted_proxies()
@@ -146,31 +118,9 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     if public_url and public_url.startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
-
-    @app.get("/healthz")
-    def healthz():
-        with db.read() as s:
-            s.execute(select(1))
-        return jsonify({"status": "ok"})
-
-    @app.get("/metrics")
-    def metrics():
-        from layso.server.auth import current_principal
-        who = current_principal()
-        # loopback means this machine, not a proxy relaying someone else (X-Forwarded-For)
-        loopback = request.remote_addr in ("127.0.0.1", "::1") and (
-            app.config["LAYSO_TRUSTED_PROXIES"] or "X-Forwarded-For" not in request.headers)
-        if not loopback and not (who and who.at_least("manager")):
-            return jsonify(error_body("forbidden")), 403
-        return metrics_text(db), 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
-
-    if not message_queue:
-        with db.write() as s:  # one process: nobody is connected before we start
-            for d in s.execute(select(Device).where(Device.online.is_(True))).scalars():
-                d.online = False
+    janitor_module.init_app(app, start=janitor and not testing)
     if janitor and not testing:
-        start_janitor(app)
-        __import__("layso.server.notify.worker", fromlist=["start_notifier"]).start_notifier(svc)
+        start_notifier(svc)
     return app
 
 
@@ -201,92 +151,3 @@ def _register_errors(app: Flask) -> None:
         return jsonify(error_body("internal_error")), 500
 
 
-def metrics_text(db: Database) -> str:
-    lines = ["# HELP layso_tickets_waiting Tickets waiting now, by centre and field.",
-             "# TYPE layso_tickets_waiting gauge"]
-    with db.read() as s:
-        from layso.server.storage.models import Field
-        for code, field, n in s.execute(
-                select(Centre.code, Field.code, func.count(Ticket.id)).join(Field, Field.id == Ticket.field_id)
-                .join(Centre, Centre.id == Ticket.centre_id).where(Ticket.status == "waiting")
-                .group_by(Centre.code, Field.code)):
-            lines.append(f'layso_tickets_waiting{{centre="{code}",field="{field}"}} {n}')
-        lines += ["# HELP layso_tickets_total Tickets ever issued, by centre.", "# TYPE layso_tickets_total counter"]
-        for code, n in s.execute(select(Centre.code, func.count(Ticket.id)).join(Ticket, Ticket.centre_id == Centre.id)
-                                 .group_by(Centre.code)):
-            lines.append(f'layso_tickets_total{{centre="{code}"}} {n}')
-        lines += ["# HELP layso_counters Counters by status.", "# TYPE layso_counters gauge"]
-        for code, status, n in s.execute(select(Centre.code, Counter.status, func.count(Counter.id))
-                                         .join(Counter, Counter.centre_id == Centre.id)
-                                         .group_by(Centre.code, Counter.status)):
-            lines.append(f'layso_counters{{centre="{code}",status="{status}"}} {n}')
-        lines += ["# HELP layso_devices_online Devices connected now.", "# TYPE layso_devices_online gauge"]
-        for code, role, n in s.execute(select(Centre.code, Device.role, func.count(Device.id))
-                                       .join(Device, Device.centre_id == Centre.id)
-                                       .where(Device.online.is_(True)).group_by(Centre.code, Device.role)):
-            lines.append(f'layso_devices_online{{centre="{code}",role="{role}"}} {n}')
-        lines += ["# HELP layso_event_seq The last event sequence number, by centre.", "# TYPE layso_event_seq counter"]
-        for code, seq in s.execute(select(Centre.code, Centre.seq)):
-            lines.append(f'layso_event_seq{{centre="{code}"}} {seq}')
-    return "\n".join(lines) + "\n"
-
-
-def start_janitor(app: Flask, every_s: float = 15.0) -> threading.Thread:
-    """Close days on time: waiting tickets are cancelled at closing, numbering restarts next day."""
-    svc: Services = app.extensions["layso"]
-    stop = threading.Event()
-
-    def loop():
-        while not stop.wait(every_s):
-            run_janitor(svc)
-
-    run_janitor(svc)
-    t = threading.Thread(target=loop, name="layso-janitor", daemon=True)
-    t.start()
-    app.extensions["layso_janitor_stop"] = stop
-    return t
-
-
-def run_janitor(svc: Services) -> None:
-    """Close days on time, and tell devices when fields open or close by the clock."""
-    try:
-        with svc.db.read() as s:
-            ids = s.execute(select(Centre.id)).scalars().all()
-        for cid in ids:
-            svc.publish(svc.engine.booking.lapse(cid).events)  # before closing: lapses come first
-            res = svc.engine.close_days(cid)
-            if res.events:
-                svc.publish(res.events)
-            openness = [(f["code"], f["accepting"], f["closed_reason"]) for f in svc.engine.fields(cid)]
-            previous = svc.field_openness.get(cid)
-            svc.field_openness[cid] = openness
-            if previous is not None and previous != openness:
-                svc.publish(svc.engine.announce_fields(cid).events)
-        __import__("layso.server.notify.outbox", fromlist=["x"]).forget_phones(svc.db)  # phones: not past the day
-        disconnect_revoked(svc.db)
-    except Exception:
-        log.exception("janitor run failed")
-
-
-def serve(app: Flask, host: str = "127.0.0.1", port: int = 5000, announce=print) -> None:
-    """Serve until interrupted; announce `layso: serving on …` once connections are accepted."""
-    from werkzeug import serving
-
-    serving.LISTEN_QUEUE = 1024
-
-    class Handler(serving.WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive for devices that poll
-
-        def log_request(self, *args, **kwargs):
-            pass
-
-    server = serving.make_server(host, port, app, threaded=True, request_handler=Handler)
-    server.daemon_threads = True
-    actual = server.socket.getsockname()[1]
-    announce(f"layso: serving on http://{host}:{actual}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

@@ -256,6 +256,7 @@ class ServerProcess:
     config_path: Path
     port: int = field(default_factory=free_port)
     env: dict = field(default_factory=dict)
+    args: list = field(default_factory=list)  # more `layso serve` options, e.g. ["--workers", "2"]
     proc: subprocess.Popen | None = None
 
     @property
@@ -268,7 +269,7 @@ class ServerProcess:
         log = open(self.workdir / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
-             "--port", str(self.port)], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
+             "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
@@ -335,7 +336,7 @@ class ServerProcess:
 
 
 def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
-                 port: int | None = None) -> ServerProcess:
+                 port: int | None = None, args: list | None = None) -> ServerProcess:
     cfg = tmp_path / "layso.toml"
     if not cfg.exists():
         write_config(config or small_config_data(), cfg)
@@ -350,7 +351,7 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
     upgrade(db)
     seed_centre(db, load_config(cfg))
     db.dispose()
-    sp = ServerProcess(tmp_path, db_url, cfg, env=env or {})
+    sp = ServerProcess(tmp_path, db_url, cfg, env=env or {}, args=args or [])
     if port:
         sp.port = port
     return sp.start()

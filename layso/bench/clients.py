@@ -79,7 +79,9 @@ class Kiosk:
         self.tickets: list[tuple[int, str, str, str]] = []  # (id, field, day, number)
         self.errors: dict[str, int] = {}
 
-    def issue(self, field: str, priority: str | None) -> None:
+    def issue(self, field: str, priority: str | None, scheduled_at: float | None = None) -> None:
+        """One ticket; its latency runs from `scheduled_at` (epoch s, open loop: time spent waiting for
+        this kiosk's previous answer counts) or else from sending."""
         body = {"field": field, "request_id": uuid.uuid4().hex}
         if priority:
             body["priority"] = priority
@@ -91,7 +93,7 @@ class Kiosk:
             self.conn.request("POST", "/api/v1/tickets", data, self.headers)
             resp = self.conn.getresponse()
             payload = resp.read()
-            elapsed = time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0 if scheduled_at is None else time.time() - scheduled_at
         except (OSError, http.client.HTTPException) as err:
             self._error(type(err).__name__)
             if self.conn is not None:
@@ -108,33 +110,38 @@ class Kiosk:
     def _error(self, key: str) -> None:
         self.errors[key] = self.errors.get(key, 0) + 1
 
-    def run(self, plan: FieldPlan, stop_at: float, interval: float | None, start_at: float) -> None:
-        """Issue until `stop_at` (or the plan runs out): flat out, or one ticket every `interval` s."""
+    def run(self, plan: FieldPlan, stop_at: float, interval: float | None, start_at: float,
+            open_loop: bool = False) -> None:
+        """Issue until `stop_at` (or the plan runs out): flat out, or one ticket every `interval` s
+        (open loop: on a fixed schedule, each latency counted from its scheduled moment)."""
         next_at = start_at + (random.uniform(0, interval) if interval else 0.0)
         while True:
+            scheduled = None
             if interval:
                 sleep_until(next_at)
-                next_at += interval * random.uniform(0.8, 1.2)
+                scheduled = next_at if open_loop else None
+                next_at += interval if open_loop else interval * random.uniform(0.8, 1.2)
             if time.time() >= stop_at:
                 break
             choice = plan.next()
             if choice is None:
                 break
-            self.issue(*choice)
+            self.issue(*choice, scheduled_at=scheduled)
         if self.conn is not None:
             self.conn.close()
 
 
 def kiosk_role(spec: dict, pipe: Connection) -> None:
     """spec: host, port, tokens, fields, priority_share, rate (tickets/s for all, None = flat out),
-    fixed (a list of field codes to issue once, or None)."""
+    open_loop (rate on a fixed schedule, latency from the schedule), fixed (field codes to issue once, or None)."""
     kiosks = [Kiosk(spec["host"], spec["port"], token) for token in spec["tokens"]]
     plan = FieldPlan(spec["fields"], spec["priority_share"], spec.get("fixed"), seed=spec.get("seed", 0))
     interval = len(kiosks) / spec["rate"] if spec.get("rate") else None
     pipe.send({"ready": len(kiosks), "failed": 0})
     go = pipe.recv()
     start_at, stop_at = go["go"], go["stop"]
-    threads = [threading.Thread(target=k.run, args=(plan, stop_at, interval, start_at), daemon=True)
+    threads = [threading.Thread(target=k.run, args=(plan, stop_at, interval, start_at, bool(spec.get("open_loop"))),
+                                daemon=True)
                for k in kiosks]
     sleep_until(start_at)
     cpu0, t0 = cpu_seconds(), time.time()
@@ -158,6 +165,7 @@ class Display:
 
     def __init__(self):
         self.state_seq: int | None = None
+        self.resynced_upto = 0
         self.seqs: list[int] = []
         self.recording = False
         self.calls: list[tuple[int, float, float | None]] = []  # (ticket id, received at, committed_at)
@@ -172,6 +180,8 @@ class Display:
         if name == "state":
             if self.state_seq is None:
                 self.state_seq = seq
+            else:  # a second snapshot (an event fell between the first one and the room join) covers
+                self.resynced_upto = max(self.resynced_upto, seq)  # every event up to its seq
             return
         self.seqs.append(seq)
         if name == "ticket.called":
@@ -189,7 +199,8 @@ class Display:
         base = self.state_seq or 0
         seen = [s for s in self.seqs if base < s <= final_seq]
         unique = set(seen)
-        return (final_seq - base) - len(unique), len(seen) - len(unique)
+        covered = unique | set(range(base + 1, min(self.resynced_upto, final_seq) + 1))
+        return (final_seq - base) - len(covered), len(seen) - len(unique)
 
 
 async def _connect_all(host: str, port: int, tokens: list[str],

@@ -127,14 +127,20 @@ def free_port() -> int:
 class BenchServer:
     """`layso serve` as a child process on 127.0.0.1."""
 
-    def __init__(self, workdir: Path, db_url: str, config_path: Path):
+    def __init__(self, workdir: Path, db_url: str, config_path: Path, workers: int = 1,
+                 message_queue: str | None = None, via_nginx: bool = False):
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.via_nginx = via_nginx
+        self.proxy = None  # nginx in front (plain HTTP), when asked
         self.log_path = workdir / f"server-{self.port}.log"
         self._cmd = [sys.executable, "-m", "layso.cli", "serve", "--config", str(config_path), "--db", db_url,
-                     "--host", self.host, "--port", str(self.port)]
+                     "--host", self.host, "--port", str(self.port), "--workers", str(workers)]
         self._env = {**os.environ, "LAYSO_SECRET_KEY": secrets.token_hex(32)}
         self._env.pop("LAYSO_MESSAGE_QUEUE", None)
+        if message_queue:  # a channel of its own: other installations may share the Redis server
+            self._env["LAYSO_MESSAGE_QUEUE"] = message_queue
+            self._env["LAYSO_MESSAGE_QUEUE_CHANNEL"] = f"layso-bench-{secrets.token_hex(4)}"
         self._workdir = workdir
         self.proc: subprocess.Popen | None = None
 
@@ -150,6 +156,8 @@ class BenchServer:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
+                if self.via_nginx:
+                    self._start_proxy()
                 return self
             if not line and self.proc.poll() is not None:
                 break
@@ -157,10 +165,38 @@ class BenchServer:
         tail = self.log_path.read_text(errors="replace")[-2000:]
         raise BenchError(f"the server did not start; its log ends with:\n{tail}")
 
+    def _start_proxy(self) -> None:
+        from layso.bench.proxy import NginxProxy, ProxyError
+        try:
+            self.proxy = NginxProxy(self._workdir / f"nginx-{self.port}", [f"{self.host}:{self.port}"], tls=False).start()
+        except ProxyError as err:
+            self.stop()
+            raise BenchError(str(err)) from None
+
+    @property
+    def client_port(self) -> int:
+        """Where clients connect: nginx's port when it stands in front, else the server's."""
+        return self.proxy.port if self.proxy is not None else self.port
+
+    def pids(self) -> list[int]:
+        """The server's processes: the one process, or the parent and its workers (and nginx's)."""
+        if not self.proc:
+            return []
+        return [self.proc.pid, *child_pids(self.proc.pid), *(self.proxy.pids() if self.proxy else [])]
+
     def cpu_seconds(self) -> float | None:
-        return process_cpu_seconds(self.proc.pid) if self.proc else None
+        values = [process_cpu_seconds(pid) for pid in self.pids()]
+        return None if not values or values[0] is None else sum(v for v in values if v is not None)
+
+    def rss_mib(self) -> list[float]:
+        """Resident memory of each serving process (the workers only, when there is a parent)."""
+        pids = [self.proc.pid, *child_pids(self.proc.pid)] if self.proc else []
+        serving = pids[1:] or pids
+        return [m for m in (process_rss_mib(pid) for pid in serving) if m is not None]
 
     def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -179,6 +215,24 @@ def process_cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def process_rss_mib(pid: int) -> float | None:
+    """Resident memory of a process in MiB (Linux /proc; None elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def machine_cpu() -> tuple[float, float] | None:
@@ -314,16 +368,20 @@ def audit(db: Database, centre_id: int, client_tickets: list[tuple]) -> dict:
 Progress = Callable[[str], None]
 
 
-def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress) -> dict:
+def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress, open_loop: float | None = None,
+              serving: dict | None = None) -> dict:
     centre = prepare_centre(db, workdir, "issue", ISSUE_COUNTERS, {"kiosk": ISSUE_KIOSKS})
-    server = BenchServer(workdir, db.url, centre.config_path).start()
+    server = BenchServer(workdir, db.url, centre.config_path, **(serving or {})).start()
     clients = Clients()
     try:
+        how = f"offering {open_loop:g} tickets/s (open loop)" if open_loop else "issuing flat out"
         progress(f"issue: server pid {server.proc.pid} on port {server.port}; "
-                 f"{ISSUE_KIOSKS} kiosks issuing for {seconds:g} s")
-        pipes = [clients.start("kiosk", {"host": server.host, "port": server.port, "tokens": tokens,
+                 f"{ISSUE_KIOSKS} kiosks {how} for {seconds:g} s")
+        per_process = len(split(centre.tokens["kiosk"], ISSUE_KIOSKS // KIOSKS_PER_PROCESS))
+        pipes = [clients.start("kiosk", {"host": server.host, "port": server.client_port, "tokens": tokens,
                                          "fields": centre.fields, "priority_share": PRIORITY_SHARE,
-                                         "rate": None, "seed": i})
+                                         "rate": open_loop / per_process if open_loop else None,
+                                         "open_loop": bool(open_loop), "seed": i})
                  for i, tokens in enumerate(split(centre.tokens["kiosk"], ISSUE_KIOSKS // KIOSKS_PER_PROCESS))]
         clients.receive(pipes, SETUP_TIMEOUT_S)
         cpu = CpuWindow(server)
@@ -334,6 +392,7 @@ def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress) -
         cpu.begin()
         sleep_until(start_at + seconds)
         cpu.end()
+        rss = server.rss_mib()
         results = clients.receive(pipes, seconds + 120)
     finally:
         server.stop()
@@ -350,11 +409,14 @@ def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress) -
     rate = len(tickets) / window if window > 0 else 0.0
     lat = percentiles(latencies)
     return {"kiosks": ISSUE_KIOSKS, "seconds": seconds, "tickets": len(tickets),
+            "open_loop_offered_per_s": open_loop,
+            "latency_from": "schedule (open loop)" if open_loop else "send",
             "tickets_per_s": round(rate, 1), "latency_ms": lat, "errors": errors,
             **checks, "called_twice": called_twice,
             "cpu": cpu.report(results),
+            "server_rss_mib": rss,
             "targets_met": {"p99": None if lat["p99"] is None else lat["p99"] <= TARGETS["issue_p99_ms"],
-                            "rate": rate >= TARGETS["issue_tickets_per_s"]}}
+                            "rate": None if open_loop else rate >= TARGETS["issue_tickets_per_s"]}}
 
 
 def prefill_plan(centre: BenchCentre, seconds: float) -> list[str]:
@@ -372,12 +434,12 @@ def prefill_plan(centre: BenchCentre, seconds: float) -> list[str]:
 
 
 def run_lobby(db: Database, workdir: Path, seconds: float, displays: int, counters: int,
-              progress: Progress) -> dict:
+              progress: Progress, serving: dict | None = None) -> dict:
     centre = prepare_centre(db, workdir, "lobby", counters,
                             {"kiosk": ISSUE_KIOSKS, "display": displays, "counter": counters})
-    server = BenchServer(workdir, db.url, centre.config_path).start()
+    server = BenchServer(workdir, db.url, centre.config_path, **(serving or {})).start()
     clients = Clients()
-    where = {"host": server.host, "port": server.port}
+    where = {"host": server.host, "port": server.client_port}
     try:
         plan = prefill_plan(centre, seconds)
         progress(f"lobby: server pid {server.proc.pid} on port {server.port}; "
@@ -414,6 +476,7 @@ def run_lobby(db: Database, workdir: Path, seconds: float, displays: int, counte
         seq_start = centre_seq(db, centre.centre_id)
         sleep_until(start_at + seconds)
         cpu.end()
+        rss = server.rss_mib()  # every device still connected
         counter_res, kiosk_res = clients.receive(load_pipes, CALL_PERIOD_S * 2 + 120)
         time.sleep(1.0)
         final_seq = centre_seq(db, centre.centre_id)
@@ -423,8 +486,10 @@ def run_lobby(db: Database, workdir: Path, seconds: float, displays: int, counte
     finally:
         server.stop()
         clients.stop()
-    return lobby_report(db, centre, seconds, displays, counters, connected, prefilled, counter_res, kiosk_res,
-                        display_res, cpu, final_seq - seq_start)
+    report = lobby_report(db, centre, seconds, displays, counters, connected, prefilled, counter_res, kiosk_res,
+                          display_res, cpu, final_seq - seq_start)
+    report["server_rss_mib"] = rss
+    return report
 
 
 def lobby_report(db: Database, centre: BenchCentre, seconds: float, displays: int, counters: int, connected: dict,
@@ -483,7 +548,9 @@ def lobby_report(db: Database, centre: BenchCentre, seconds: float, displays: in
 
 # ---- the whole bench -----------------------------------------------------------------------------
 def run_bench(db_url: str | None = None, displays: int = 200, counters: int = 60, seconds: float = 30.0,
-              scenarios: tuple[str, ...] = ("issue", "lobby"), progress: Progress = lambda _m: None) -> dict:
+              scenarios: tuple[str, ...] = ("issue", "lobby"), progress: Progress = lambda _m: None,
+              open_loop: float | None = None, workers: int = 1, message_queue: str | None = None,
+              via_nginx: bool = False) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="layso-bench-"))
     url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     db = Database(url)
@@ -492,11 +559,12 @@ def run_bench(db_url: str | None = None, displays: int = 200, counters: int = 60
         kind = "sqlite (WAL, synchronous=FULL)" if db.sqlite else db.url.split("://")[0].split("+")[0]
         report: dict = {"database": kind,
                         "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
-                        "targets": TARGETS}
+                        "targets": TARGETS, "server_processes": workers, "via_nginx": via_nginx}
+        serving = {"workers": workers, "message_queue": message_queue, "via_nginx": via_nginx}
         if "issue" in scenarios:
-            report["issue"] = run_issue(db, workdir, seconds, progress)
+            report["issue"] = run_issue(db, workdir, seconds, progress, open_loop, serving)
         if "lobby" in scenarios:
-            report["lobby"] = run_lobby(db, workdir, seconds, displays, counters, progress)
+            report["lobby"] = run_lobby(db, workdir, seconds, displays, counters, progress, serving)
         report["correct"] = all(correct(report[s]) for s in scenarios)
         report["failed_requests"] = sum(sum(report[s]["errors"].values()) for s in scenarios)
         return report
@@ -524,13 +592,16 @@ def format_table(report: dict) -> str:
     rows: list[tuple[str, str, str, str]] = []
     if "issue" in report:
         r = report["issue"]
+        offered = r.get("open_loop_offered_per_s")
         rows += [
             ("issue", f"tickets/s ({r['kiosks']} kiosks, {r['tickets']} tickets)", f"{r['tickets_per_s']:.1f}",
+             f"offered {offered:g} (open loop)" if offered else
              f"≥ {TARGETS['issue_tickets_per_s']:g} {_ok(r['targets_met']['rate'])}"),
-            ("issue", "latency p50 / p90 / p99 / max ms", _ms(r["latency_ms"], "p50", "p90", "p99", "max"),
+            ("issue", f"latency p50 / p90 / p99 / max ms (from {r.get('latency_from', 'send')})",
+             _ms(r["latency_ms"], "p50", "p90", "p99", "max"),
              f"p99 ≤ {TARGETS['issue_p99_ms']:g} {_ok(r['targets_met']['p99'])}"),
             ("issue", "errors", ", ".join(f"{k}: {n}" for k, n in r["errors"].items()) or "0", ""),
-            *_check_rows("issue", r), *_cpu_rows("issue", r["cpu"])]
+            *_check_rows("issue", r), *_cpu_rows("issue", r["cpu"]), *_rss_rows("issue", r)]
     if "lobby" in report:
         r = report["lobby"]
         c = r["call_to_display_ms"]
@@ -552,9 +623,11 @@ def format_table(report: dict) -> str:
             ("lobby", "kiosk issue round trip p50 / p99 ms", _ms(r["issue_latency_ms"], "p50", "p99"), ""),
             ("lobby", "events missed / received twice", f"{r['events_missed']} / {r['events_received_twice']}", "0"),
             ("lobby", "errors", ", ".join(f"{k}: {n}" for k, n in r["errors"].items()) or "0", ""),
-            *_check_rows("lobby", r), *_cpu_rows("lobby", r["cpu"])]
+            *_check_rows("lobby", r), *_cpu_rows("lobby", r["cpu"]), *_rss_rows("lobby", r)]
     widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
-    head = (f"layso bench — {report['database']}, {report['cores']} cores, load average before "
+    head = (f"layso bench — {report['database']}, {report.get('server_processes', 1)} server process(es)"
+            f"{' behind nginx' if report.get('via_nginx') else ''}, "
+            f"{report['cores']} cores, load average before "
             f"{' '.join(str(x) for x in report['load_average_before'])}")
     lines = [head, ""] + ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.append("")
@@ -577,3 +650,11 @@ def _cpu_rows(name: str, cpu: dict) -> list[tuple[str, str, str, str]]:
                    "(database server, other users)",
              f"{f(cpu['server_cores'])} / {f(cpu['clients_cores'])} / {f(cpu['rest_of_machine_cores'])}",
              f"of {cpu['cores']}; busiest client process {cpu['busiest_client_process_share']:.0%}")]
+
+
+def _rss_rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:
+    rss = r.get("server_rss_mib") or []
+    if not rss:
+        return []
+    return [(name, "server resident memory MiB, per process (end of load)", " / ".join(f"{m:.0f}" for m in rss),
+             "≤ 100 a process")]

@@ -27,6 +27,8 @@ class DeviceCommands:
     """Mixin of the engine."""
 
     def device_status(self, centre_id: int, device_id: int, printer=None, detail=None, online=None) -> Result:
+        """A device's printer, detail and online flag; `online` may be a function (session, device) → bool
+        run inside the command's transaction (realtime/presence counts live connections there)."""
         if printer is not None and printer not in PRINTER_STATUSES:
             raise BadRequest("printer must be ok, paper_out, cover_open or offline", "invalid_printer_status")
         if detail is not None and (not isinstance(detail, str) or len(detail) > 300):
@@ -39,8 +41,9 @@ class DeviceCommands:
                 d.printer, changed = printer, True
             if detail is not None and detail != d.status_detail:
                 d.status_detail, changed = detail, True
-            if online is not None and online != d.online:
-                d.online, changed = online, True
+            now_online = online(cmd.s, d) if callable(online) else online  # presence: decided in this transaction
+            if now_online is not None and now_online != d.online:
+                d.online, changed = now_online, True
             d.last_seen_at = cmd.now
             if changed:
                 cmd.emit(E.DEVICE_CHANGED, {"device": device_dict(cmd, d)})

@@ -26,9 +26,6 @@ from layso.server import clock
 from layso.server.queries.stats import GROUPS, compute_groups
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, Rating, Ticket, User
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
@@ -154,6 +151,8 @@ def csv_bytes(headers: list[str], rows: Iterable[list], leading: list[list] | No
 
 
 def _sheet(ws, headers: list[str], rows: Iterable[list], kinds: list[str] | None = None) -> None:
+    from openpyxl.styles import Alignment, Font  # loaded on the first export, not by every server process
+    from openpyxl.utils import get_column_letter
     ws.append(safe_row(headers))
     for c in ws[1]:
         c.font = Font(bold=True)
@@ -174,6 +173,8 @@ def _sheet(ws, headers: list[str], rows: Iterable[list], kinds: list[str] | None
 
 
 def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: str, settings: dict) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
     wb = Workbook()
     summary = wb.active
     summary.title = _("Summary")[:31]
@@ -344,6 +345,7 @@ def export_tickets(db: Database, centre_id: int, d_from: date, d_to: date, fmt: 
         raise ValueError(fmt)
     headers = ticket_headers()
     rows = ticket_rows(db, centre_id, d_from, d_to)
+    from openpyxl import Workbook
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Tickets")[:31])
     ws.append(safe_row(headers))

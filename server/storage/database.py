@@ -4,10 +4,16 @@ SQLite (embedded default): WAL, foreign keys on, synchronous=FULL so a printed t
 power cut, and every write transaction starts with BEGIN IMMEDIATE so numbering and call-next are
 serialised. PostgreSQL: every command locks its centre row (see engine), which also makes `seq`
 follow commit order; reads of snapshots run at REPEATABLE READ.
+
+Under the production server (gevent, monkey-patched by `layso serve`) a waiting SQLite call would hold
+the whole process: commits (fsync), BEGIN (another process's lock) and every read-engine statement
+run in gevent's thread pool instead, so other connections go on being served. psycopg 3 (≥ 3.1.14)
+and redis-py wait on gevent by themselves once the standard library is patched.
 """
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -37,6 +43,57 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def gevent_patched() -> bool:
+    """True in a process `layso serve` monkey-patched for gevent (never in tests' in-process apps)."""
+    if "gevent.monkey" not in sys.modules:
+        return False
+    from gevent import monkey
+    return monkey.is_module_patched("socket")
+
+
+def _offload_to_threads(engine: Engine, statements: bool) -> None:
+    """Run the SQLite driver's waits in gevent's thread pool (native threads), so that they block only
+    the greenlet that asked: COMMIT (it waits for fsync), ROLLBACK and BEGIN (it may wait for another
+    process's write lock) always; every statement too when `statements` (the read engine: statistics
+    and exports may take a second). The write path's own statements stay on the event loop: they are
+    short, hold the GIL anyway, and a thread hand-off per statement costs more than it saves
+    (measured: docs/PERFORMANCE.md)."""
+    import gevent
+    import gevent.threadpool
+
+    own: list = []  # the write engine: one thread of its own (writes are serialised anyway), so a
+    # commit never queues behind statistics queries in the shared pool
+
+    def run(fn, *args):
+        if statements:
+            return gevent.get_hub().threadpool.apply(fn, args)
+        if not own:
+            own.append(gevent.threadpool.ThreadPool(1))
+        return own[0].apply(fn, args)
+
+    dialect = engine.dialect
+    dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
+    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, context):
+        if statements or statement.startswith("BEGIN"):
+            run(cursor.execute, statement, parameters)
+            return True
+        return None  # the driver runs it here
+
+    if statements:
+        @event.listens_for(engine, "do_execute_no_params")
+        def _execute_no_params(cursor, statement, context):
+            run(cursor.execute, statement)
+            return True
+
+        @event.listens_for(engine, "do_executemany")
+        def _executemany(cursor, statement, parameters, context):
+            run(cursor.executemany, statement, parameters)
+            return True
+
+
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=20, max_overflow=40)
@@ -55,6 +112,8 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    if gevent_patched():
+        _offload_to_threads(engine, statements=not immediate)
     return engine
 
 

@@ -255,6 +255,18 @@ class Device(Base):
     counter: Mapped[Counter | None] = relationship(foreign_keys=[counter_id])
 
 
+class DeviceConnection(Base):
+    """A live Socket.IO connection of a device, in whichever server process holds it: a device is
+    online while it has one. Each process refreshes `seen_at` of its own rows; rows of a process that
+    stopped refreshing (it died) are removed by the other processes' janitors."""
+
+    __tablename__ = "device_connections"
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    process: Mapped[str] = mapped_column(String(64), index=True)
+    seen_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Administrative changes: who changed what, when."""
 

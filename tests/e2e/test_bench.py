@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -126,3 +127,44 @@ def test_every_bench_script_starts(script):
     r = subprocess.run([sys.executable, str(bench / script), "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "usage" in r.stdout.lower()
+
+
+@pytest.mark.slow
+def test_open_loop_offers_its_rate_and_counts_latency_from_the_schedule(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "issue", "--seconds", "3",
+                           "--open-loop", "40", "--json"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    issue = json.loads(proc.stdout)["issue"]
+    assert issue["open_loop_offered_per_s"] == 40 and issue["latency_from"] == "schedule (open loop)"
+    assert 0.6 * 40 * 3 <= issue["tickets"] <= 40 * 3 + 8, "about the offered rate, never flat out"
+    assert issue["targets_met"]["rate"] is None
+    assert len(issue["server_rss_mib"]) == 1 and issue["server_rss_mib"][0] > 10
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_two_processes_behind_nginx_on_postgresql_and_redis(tmp_path, pg_url, redis_url):
+    from layso.bench.proxy import nginx_binary
+    if nginx_binary() is None:
+        if os.environ.get("LAYSO_REQUIRE_SERVICES") == "1":
+            pytest.fail("nginx is required here (LAYSO_REQUIRE_SERVICES=1)")
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx)")
+    proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--seconds", "2", "--displays", "3",
+                           "--counters", "2", "--db", pg_url, "--workers", "2", "--message-queue", redis_url,
+                           "--via-nginx", "--json"], capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.stdout, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    what = {s: {k: report[s][k] for k in ("errors", "duplicate_numbers", "called_twice", "lost")}
+            for s in ("issue", "lobby")}
+    what["lobby"]["events_missed"] = report["lobby"]["events_missed"]
+    assert report["correct"] is True and report["failed_requests"] == 0, what
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert report["server_processes"] == 2 and report["via_nginx"] is True
+    assert len(report["lobby"]["server_rss_mib"]) == 2
+    assert report["lobby"]["call_to_display_ms"]["n"] == 3 * report["lobby"]["calls"]
+
+
+def test_workers_need_postgresql_and_a_message_queue(tmp_path):
+    from layso.cli import main
+    assert main(["bench", "--workers", "2", "--seconds", "1"]) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import uuid
 from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
 
@@ -150,7 +151,7 @@ def test_sigkill_restart_keeps_tickets_and_clients_resync(tmp_path):
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_two_processes_share_events_through_redis(tmp_path, pg_url, redis_url):
-    env = {"LAYSO_MESSAGE_QUEUE": redis_url}
+    env = {"LAYSO_MESSAGE_QUEUE": redis_url, "LAYSO_MESSAGE_QUEUE_CHANNEL": f"layso-test-{uuid.uuid4().hex[:8]}"}
     a = start_server(tmp_path, db_url=pg_url, env=env)
     b = None
     try:

@@ -243,7 +243,7 @@
 
   function listen() {
     if (typeof io !== "function") { return; }
-    var socket = io({ withCredentials: true });
+    var socket = io({ withCredentials: true, transports: ["websocket"] });
     socket.on("connect", function () { connected(true); soon(); });
     socket.on("disconnect", function () { connected(false); });
     socket.on("connect_error", function () {

@@ -129,7 +129,7 @@
   }, 250);
 
   // ---- connection ----------------------------------------------------------------------------
-  var socket = io();  // the session cookie says which display this browser is
+  var socket = io({ transports: ["websocket"] });  // the session cookie says which display this browser is
   function connection(status) {
     exposed.connection = status;
     $("offline").hidden = status === "online" || !board.hasState;

@@ -94,7 +94,7 @@
 
   function connect() {
     if (!window.io || finished(t)) return;
-    sock = window.io({auth: {track: cfg.token}, reconnectionDelayMax: 10000});
+    sock = window.io({auth: {track: cfg.token}, transports: ["websocket"], reconnectionDelayMax: 10000});
     sock.on("connect", function () { live = true; refresh(); });
     sock.on("disconnect", function () { live = false; stamp(); });
     sock.on("connect_error", function () {  // refused (e.g. the database is down): retry, Socket.IO will not

@@ -1,0 +1,63 @@
+"""The janitor: every 15 s lapse online bookings past their rule, close days on time (waiting tickets cancelled at closing), tell devices when
+fields open or close by the clock, keep this process's device connections fresh (and clear those of
+dead processes), forget citizens' phone numbers after their day, and cut off connections whose token or account was revoked."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from sqlalchemy import select
+
+from layso.server.notify.outbox import forget_phones
+from layso.server.realtime import presence
+from layso.server.realtime.events import disconnect_revoked
+from layso.server.services import Services
+from layso.server.storage.models import Centre
+
+log = logging.getLogger("layso.janitor")
+
+EVERY_S = 15.0
+
+
+def init_app(app: Flask, start: bool = True, every_s: float = EVERY_S) -> None:
+    """Register the janitor on `app`; start its loop (a thread, a greenlet under gevent) if asked."""
+    if start:
+        start_janitor(app, every_s)
+
+
+def start_janitor(app: Flask, every_s: float = EVERY_S) -> threading.Thread:
+    svc: Services = app.extensions["layso"]
+    stop = threading.Event()
+
+    def loop():
+        run_janitor(svc)
+        while not stop.wait(every_s):
+            run_janitor(svc)
+
+    t = threading.Thread(target=loop, name="layso-janitor", daemon=True)
+    t.start()
+    app.extensions["layso_janitor_stop"] = stop
+    return t
+
+
+def run_janitor(svc: Services) -> None:
+    """One round of the janitor's work; a failure is logged, never raised."""
+    try:
+        with svc.db.read() as s:
+            ids = s.execute(select(Centre.id)).scalars().all()
+        for cid in ids:
+            svc.publish(svc.engine.booking.lapse(cid).events)  # before closing: lapses come first
+            res = svc.engine.close_days(cid)
+            if res.events:
+                svc.publish(res.events)
+            openness = [(f["code"], f["accepting"], f["closed_reason"]) for f in svc.engine.fields(cid)]
+            previous = svc.field_openness.get(cid)
+            svc.field_openness[cid] = openness
+            if previous is not None and previous != openness:
+                svc.publish(svc.engine.announce_fields(cid).events)
+        forget_phones(svc.db)  # citizens' phone numbers are kept no longer than their ticket's day
+        presence.refresh(svc)
+        disconnect_revoked(svc.db)
+    except Exception:
+        log.exception("janitor run failed")

@@ -1,0 +1,233 @@
+"""The production server behind `layso serve`: gevent's WSGI server, one or several processes.
+
+One process (`--workers 1`, the default) is a gevent server: every HTTP request and every Socket.IO
+connection is a greenlet, the standard library is monkey-patched before the application is imported
+(`patch()`, called by the CLI first thing), Flask-SocketIO runs in `async_mode="gevent"` with
+simple-websocket for the WebSocket transport, accepted sockets get TCP_NODELAY (a call's second
+small frame must not wait for the first one's ACK), and SQLite runs in gevent's thread pool (see
+`storage.database`). Chosen by measurement over werkzeug's threaded loop and gunicorn's gevent
+worker: docs/PERFORMANCE.md.
+
+Several processes (`--workers N`) need PostgreSQL and `LAYSO_MESSAGE_QUEUE` (events go through
+Redis to every process's clients). The parent binds the port once, starts N worker processes that
+share the listening socket (the kernel spreads connections among them), restarts a worker that
+exits or stops sending heartbeats, and is the one that talks to systemd. Devices and web pages use
+the WebSocket transport only, so a connection lives in one process from start to end and no sticky
+routing is needed on one host.
+
+systemd: READY=1 once connections are accepted, then WATCHDOG=1 while the server is healthy (its
+event loop turns and the database answers), see `layso.systemd`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+log = logging.getLogger("layso.serving")
+
+HEARTBEAT_S = 2.0  # a worker tells its parent it is healthy this often
+STALE_AFTER_S = 30.0  # a worker silent for this long is killed and started again
+LISTEN_BACKLOG = 1024
+
+
+def patch() -> None:
+    """Monkey-patch the standard library for gevent; must run before Flask, SQLAlchemy, socketio."""
+    from gevent import monkey
+    monkey.patch_all()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)
+    return sock
+
+
+def check_health(db) -> bool:
+    """The server is healthy when its database answers a read."""
+    from sqlalchemy import text
+    try:
+        with db.read() as s:
+            s.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure is "not healthy"
+        log.warning("health check: the database does not answer", exc_info=True)
+        return False
+
+
+def make_server(app, listener: socket.socket):
+    """gevent's WSGI server on `listener`, TCP_NODELAY on every accepted connection, no access log."""
+    from gevent import pywsgi
+
+    class Handler(pywsgi.WSGIHandler):
+        def log_request(self):  # one line per request would drown journald; errors still log
+            pass
+
+    class Server(pywsgi.WSGIServer):
+        def handle(self, sock, address):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            super().handle(sock, address)
+
+    return Server(listener, app, handler_class=Handler, log=None,
+                  error_log=logging.getLogger("layso.serving.http"))
+
+
+def serve_gevent(app, listener: socket.socket, announce: str | None, heartbeat=None) -> None:
+    """Serve on `listener` until SIGTERM/SIGINT; print `announce` once connections are accepted;
+    `heartbeat()` is called every HEARTBEAT_S seconds while the server is healthy."""
+    import gevent
+    import gevent.event
+
+    from layso import systemd
+    server = make_server(app, listener)
+    server.start()
+    if announce:
+        print(announce, flush=True)
+    systemd.notify("READY=1")
+    db = app.extensions["layso"].db
+    watchdog = systemd.Watchdog()
+
+    def health_loop():
+        while True:
+            if check_health(db):
+                watchdog.tick()
+                if heartbeat is not None:
+                    heartbeat()
+            gevent.sleep(HEARTBEAT_S)
+
+    loop = gevent.spawn(health_loop)
+    stopping = gevent.event.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, stopping.set)
+    try:
+        stopping.wait()
+    finally:
+        systemd.notify("STOPPING=1")
+        loop.kill()
+        server.stop(timeout=5)
+
+
+# ---- several processes --------------------------------------------------------------------------
+class Workers:
+    """N `layso serve` worker processes on one listening socket, restarted when they die or hang."""
+
+    def __init__(self, n: int, listener: socket.socket, argv: list[str], env: dict | None = None):
+        self.n = n
+        self.listener = listener
+        self.argv = argv
+        self.env = {**(env or os.environ)}
+        self.env.pop("NOTIFY_SOCKET", None)  # only the parent talks to systemd
+        self.env.pop("WATCHDOG_USEC", None)
+        self.procs: list[subprocess.Popen | None] = [None] * n
+        self.seen: list[float] = [0.0] * n
+        self.starts: list[float] = [0.0] * n
+
+    def _start(self, i: int) -> None:
+        fd = self.listener.fileno()
+        cmd = [*self.argv, "--worker-fd", str(fd)]
+        self.procs[i] = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=self.env, pass_fds=(fd,))
+        os.set_blocking(self.procs[i].stdout.fileno(), False)
+        self.seen[i] = self.starts[i] = time.monotonic()
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every worker and wait until each one accepts connections."""
+        for i in range(self.n):
+            self._start(i)
+        ready = [False] * self.n
+        deadline = time.monotonic() + timeout
+        while not all(ready):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start in time")
+            for i, p in enumerate(self.procs):
+                if p.poll() is not None:
+                    raise RuntimeError(f"worker {i + 1} exited with status {p.returncode} while starting")
+                if b"ready" in self._read(i):
+                    ready[i] = True
+            time.sleep(0.05)
+
+    def _read(self, i: int) -> bytes:
+        try:
+            data = self.procs[i].stdout.read() or b""
+        except (BlockingIOError, ValueError):
+            return b""
+        if data:
+            self.seen[i] = time.monotonic()
+        return data
+
+    def supervise_once(self) -> bool:
+        """Restart dead or silent workers; True when every worker has been heard from recently."""
+        healthy = True
+        now = time.monotonic()
+        for i, p in enumerate(self.procs):
+            self._read(i)
+            if p.poll() is not None:
+                log.warning("worker %d (pid %d) exited with status %s: starting it again", i + 1, p.pid,
+                            p.returncode)
+                time.sleep(min(5.0, max(0.0, 1.0 - (now - self.starts[i]))))  # no tight restart loop
+                self._start(i)
+                healthy = False
+            elif now - self.seen[i] > STALE_AFTER_S:
+                log.warning("worker %d (pid %d) silent for %.0f s: killing it", i + 1, p.pid, now - self.seen[i])
+                p.kill()
+                healthy = False
+            elif now - self.seen[i] > 3 * HEARTBEAT_S:
+                healthy = False
+        return healthy
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p is not None and p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            if p is None:
+                continue
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+
+def run_workers(n: int, host: str, port: int, worker_argv: list[str]) -> None:
+    """The parent of N workers: bind, start them, announce, supervise until SIGTERM/SIGINT."""
+    from layso import systemd
+    listener = bind(host, port)
+    workers = Workers(n, listener, worker_argv)
+    stop = {"now": False}
+
+    def on_signal(_sig, _frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        workers.start()
+        print(f"layso: serving on http://{host}:{listener.getsockname()[1]}", flush=True)  # the contract's line, exactly
+        systemd.notify("READY=1")
+        watchdog = systemd.Watchdog()
+        while not stop["now"]:
+            if workers.supervise_once():
+                watchdog.tick()
+            time.sleep(0.5)
+    finally:
+        systemd.notify("STOPPING=1")
+        workers.stop()
+        listener.close()
+
+
+def worker_heartbeat() -> None:
+    """A worker's line to its parent: I am alive and healthy."""
+    try:
+        os.write(sys.stdout.fileno(), b".")
+    except OSError:  # the parent is gone: stop serving
+        os.kill(os.getpid(), signal.SIGTERM)

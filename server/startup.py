@@ -1,0 +1,70 @@
+"""What a server does once before it serves: back up (before a migration), migrate, seed, check.
+
+Kept out of `create_app`, which only assembles: `layso serve` calls `prepare_database` once (in the
+parent when there are several worker processes), then builds the app over the prepared database.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, update
+
+from layso.config import Config
+from layso.server.engine import seed_centre
+from layso.server.storage import backup
+from layso.server.storage.database import Database
+from layso.server.storage.models import Centre, Device, DeviceConnection
+
+log = logging.getLogger("layso.startup")
+
+
+def prepare_database(db_url: str, config: Config | None = None, backup_first: bool = True) -> Database:
+    """Open the database, back it up if a migration is due (never on a new one), migrate, seed the
+    centre from `config` the first time; refuse a database with no centre."""
+    from layso.server.api.readiness import refuse_unwritable
+    db = Database(db_url)
+    with refuse_unwritable(db):  # a read-only, full or unreachable database: a clear message, no start
+        current = backup.database_revisions(db)
+        if current != backup.schema_heads():  # a new database, or one to migrate (Alembic loads only then)
+            from layso.server.storage.migrate import upgrade
+            if backup_first and current is not None:
+                made = backup.backup(db.url, label="before-migration")
+                log.info("backed up the database before migrating: %s", made.path)
+            upgrade(db)
+        if config is not None:
+            seed_centre(db, config)
+    with db.read() as s:
+        if s.execute(select(func.count(Centre.id))).scalar() == 0:
+            db.dispose()
+            raise RuntimeError("the database has no centre yet: start the server with --config "
+                               "(write one with `layso init`)")
+    return db
+
+
+def forget_presence(db: Database) -> None:
+    """One server process owns every connection: nobody is connected before it starts."""
+    with db.write() as s:
+        s.execute(delete(DeviceConnection))
+        s.execute(update(Device).where(Device.online.is_(True)).values(online=False))
+
+
+def secret_key(db_url: str) -> str:
+    """LAYSO_SECRET_KEY, else a key generated once and kept (mode 0600) beside the SQLite file or in
+    the data folder, so sessions survive restarts."""
+    key = os.environ.get("LAYSO_SECRET_KEY")
+    if key:
+        return key
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        folder = Path(db_url[len("sqlite:///"):]).parent
+    else:
+        folder = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "layso"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,82 @@
+"""Under `layso serve`'s gevent (a process of its own, monkey-patched as the CLI does it), a slow
+database call blocks only its own greenlet: SQLite through the thread pool, psycopg 3 and redis-py
+on gevent's own waiting."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PROBE = textwrap.dedent('''
+    import sys
+    from layso.server.serving import patch
+    patch()
+    import gevent, time
+    ticks = []
+
+    def ticker(stop_at):
+        while time.monotonic() < stop_at:
+            ticks.append(1)
+            gevent.sleep(0.01)
+
+    def run(slow, label):
+        ticks.clear()
+        t = gevent.spawn(ticker, time.monotonic() + 60)
+        started = time.monotonic()
+        slow()
+        took = time.monotonic() - started
+        t.kill()
+        print(label, round(took, 2), len(ticks), flush=True)
+
+    kind, url = sys.argv[1], sys.argv[2]
+    if kind == "sqlite":
+        from sqlalchemy import text
+        from layso.server.storage.database import Database
+        db = Database(url)
+        def slow():
+            with db.read() as s:
+                s.execute(text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+                               "SELECT count(*) FROM c")).scalar_one()
+        run(slow, "sqlite")
+    elif kind == "postgresql":
+        from sqlalchemy import text
+        from layso.server.storage.database import Database
+        db = Database(url)
+        def slow():
+            with db.read() as s:
+                s.execute(text("SELECT pg_sleep(0.5)"))
+        run(slow, "postgresql")
+    else:
+        import redis
+        r = redis.Redis.from_url(url)
+        run(lambda: r.blpop("layso-test-nothing-" + str(time.time()), timeout=1), "redis")
+''')
+
+
+def probe(kind: str, url: str) -> tuple[float, int]:
+    done = subprocess.run([sys.executable, "-c", PROBE, kind, url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _label, took, ticks = done.stdout.split()
+    return float(took), int(ticks)
+
+
+def test_a_slow_sqlite_read_lets_other_greenlets_run(tmp_path):
+    took, ticks = probe("sqlite", f"sqlite:///{tmp_path / 'g.db'}")
+    assert took > 0.1, "the probe query is too quick to show anything"
+    assert ticks >= took / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
+
+
+@pytest.mark.postgres
+def test_a_slow_postgresql_query_lets_other_greenlets_run(pg_url):
+    took, ticks = probe("postgresql", pg_url)
+    assert took >= 0.5
+    assert ticks >= took / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
+
+
+@pytest.mark.redis
+def test_a_blocking_redis_call_lets_other_greenlets_run(redis_url):
+    took, ticks = probe("redis", redis_url)
+    assert took >= 0.9
+    assert ticks >= took / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
