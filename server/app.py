@@ -97,17 +97,9 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.jinja_env.globals["get_locale"] = get_locale
     csrf.init_app(app)
 
-    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(province_api.bp)
-    app.register_blueprint(csrf.exempt(booking_api.bp))  # public bookings; check-in checks CSRF itself
-    for page in (signin, display, tracking, console, dashboard, admin, province, book, remote):
-        app.register_blueprint(page.bp)
-    health.init_app(app)
-    metrics.init_app(app)
+    _register_blueprints(app)
     _register_errors(app)
     guard.install(app)  # text the database refuses, JSON too deep, database failures → 503
-    app.register_blueprint(readiness.bp)  # GET /readyz
     realtime.init_app(app, message_queue=message_queue, websocket_only=websocket_only)
 
     # Behind the centre's reverse proxy: trust its X-Forwarded-* headers (client address for rate
@@ -122,6 +114,19 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     if janitor and not testing:
         start_notifier(svc)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """The API, the pages, health, readiness and metrics."""
+    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions (tokens need none)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(province_api.bp)
+    app.register_blueprint(csrf.exempt(booking_api.bp))  # public bookings; check-in checks CSRF itself
+    for page in (signin, display, tracking, console, dashboard, admin, province, book, remote):
+        app.register_blueprint(page.bp)
+    health.init_app(app)
+    metrics.init_app(app)
+    app.register_blueprint(readiness.bp)  # GET /readyz
 
 
 def _register_errors(app: Flask) -> None:

@@ -155,16 +155,6 @@ def document() -> dict:
                                                         "enum": ["field", "counter", "officer", "hour", "day"]}}])},
         "/session": {"post": _op("Sign in (web pages, staff console)", [], "SessionBody"),
                      "get": _op("Who is signed in", staff), "delete": _op("Sign out", mgr, status="204")},
-        "/province/overview": {"get": _op("Live overview of every centre (province_admin)", mgr, ok=_json({
-            "type": "object", "required": ["centres"], "properties": {"centres": {"type": "array", "items": {
-                "type": "object", "required": ["code", "name", "area", "open", "waiting", "longest_wait_s",
-                                               "open_counters", "devices_offline", "printer_faults",
-                                               "satisfied_share_today"],
-                "properties": {"code": {"type": "string"}, "name": {"type": "string"}, "area": _NULL_STR,
-                               "open": {"type": "boolean"}, "waiting": {"type": "integer"},
-                               "longest_wait_s": _NULL_INT, "open_counters": {"type": "integer"},
-                               "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
-                               "satisfied_share_today": {"type": ["number", "null"]}}}}}}))},
         "/openapi.json": {"get": _op("This document", [])},
         "/province/overview": {"get": _op("Every centre now (province_admin only)", mgr, ok=_json({
             "type": "object", "required": ["centres"], "properties": {
@@ -172,7 +162,7 @@ def document() -> dict:
                 "centres": {"type": "array", "items": {"type": "object", "required": [
                     "code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
                     "printer_faults", "satisfied_share_today"], "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"}, "area": {"type": "string"},
+                    "code": {"type": "string"}, "name": {"type": "string"}, "area": _NULL_STR,
                     "open": {"type": "boolean"}, "waiting": {"type": "integer"},
                     "longest_wait_s": {"type": ["integer", "null"]}, "open_counters": {"type": "integer"},
                     "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
