@@ -184,55 +184,78 @@ def backoff(attempts: int, base_s: float = 1.0, max_s: float = 300.0) -> float:
 def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels_for=None) -> int:
     """Send the due messages (at most `limit`); how many were sent."""
     now = clock.now()
-    with db.write() as s:  # messages whose sender died mid-way are due again
+    sent = 0
+    cache: dict[int, tuple[dict, int]] = {}  # per centre: its channels and max_attempts
+    for mid in _due(db, now, limit):
+        claim = _claim(db, mid, now, cache, channels_for or channels_of)
+        if claim is None:
+            continue  # another process took it
+        channel_name, channel, message, max_attempts = claim
+        error = _send(mid, channel_name, channel, message)
+        sent += _record(db, mid, error, max_attempts, channel is not None, backoff_base_s)
+    return sent
+
+
+def _due(db: Database, now: datetime, limit: int) -> list[int]:
+    """The ids of the messages due now, "your turn" first: it cannot wait. Messages whose sender died
+    mid-way (claimed longer than `CLAIM_S` ago) are due again."""
+    with db.write() as s:
         s.execute(update(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
                   .values(status="pending"))
     with db.read() as s:
-        due = s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
-                                                       OutboxMessage.next_attempt_at <= now)
-                        .order_by((OutboxMessage.kind != "called"), OutboxMessage.next_attempt_at, OutboxMessage.id)
-                        .limit(limit)).scalars().all()  # "your turn" first: it cannot wait
-    sent = 0
-    cache: dict[int, dict] = {}
-    for mid in due:
-        with db.write() as s:
-            claimed = s.execute(update(OutboxMessage).where(OutboxMessage.id == mid, OutboxMessage.status == "pending")
-                                .values(status="sending", next_attempt_at=now + timedelta(seconds=CLAIM_S))).rowcount
-            if not claimed:
-                continue  # another process took it
-            m = s.get(OutboxMessage, mid)
-            if m.centre_id not in cache:
-                cfg = Settings.of(s.get(Centre, m.centre_id)).notify
-                cache[m.centre_id] = (channels_for or channels_of)(cfg), cfg.max_attempts
-            channels, max_attempts = cache[m.centre_id]
-            message = {**m.payload, "key": f"layso-{m.id}"}
-            channel = channels.get(m.channel)
-        error = None
-        if channel is None:
-            error = f"the {m.channel} channel is not configured"
+        return s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
+                                                        OutboxMessage.next_attempt_at <= now)
+                         .order_by((OutboxMessage.kind != "called"), OutboxMessage.next_attempt_at, OutboxMessage.id)
+                         .limit(limit)).scalars().all()
+
+
+def _claim(db: Database, mid: int, now: datetime, cache: dict, channels_for):
+    """Take message `mid` for sending (pending → sending); None when another process took it first,
+    else (its channel's name, the channel or None when not configured, the message, max_attempts)."""
+    with db.write() as s:
+        claimed = s.execute(update(OutboxMessage).where(OutboxMessage.id == mid, OutboxMessage.status == "pending")
+                            .values(status="sending", next_attempt_at=now + timedelta(seconds=CLAIM_S))).rowcount
+        if not claimed:
+            return None
+        m = s.get(OutboxMessage, mid)
+        if m.centre_id not in cache:
+            cfg = Settings.of(s.get(Centre, m.centre_id)).notify
+            cache[m.centre_id] = channels_for(cfg), cfg.max_attempts
+        channels, max_attempts = cache[m.centre_id]
+        return m.channel, channels.get(m.channel), {**m.payload, "key": f"layso-{m.id}"}, max_attempts
+
+
+def _send(mid: int, channel_name: str, channel, message: dict) -> str | None:
+    """Send one message outside any transaction; why it failed (None: it was sent)."""
+    if channel is None:
+        return f"the {channel_name} channel is not configured"
+    try:
+        channel.send(message)
+    except DeliveryError as err:
+        return str(err)
+    except Exception as err:  # noqa: BLE001 - a channel's bug must not stop the others
+        log.exception("notification %s failed", mid)
+        return f"unexpected error: {type(err).__name__}"
+    return None
+
+
+def _record(db: Database, mid: int, error: str | None, max_attempts: int, retry: bool, backoff_base_s: float) -> int:
+    """Mark message `mid` sent, or due again after a back-off, or failed after `max_attempts` tries
+    (at once when `retry` is False: its channel is not configured); 1 when it was sent."""
+    done = clock.now()
+    with db.write() as s:
+        m = s.get(OutboxMessage, mid)
+        if error is None:
+            m.status, m.sent_at, m.attempts, m.last_error = "sent", done, m.attempts + 1, None
+            return 1
+        m.attempts += 1
+        m.last_error = error[:300]
+        if m.attempts >= max_attempts or not retry:
+            m.status = "failed"
         else:
-            try:
-                channel.send(message)
-            except DeliveryError as err:
-                error = str(err)
-            except Exception as err:  # noqa: BLE001 - a channel's bug must not stop the others
-                log.exception("notification %s failed", mid)
-                error = f"unexpected error: {type(err).__name__}"
-        done = clock.now()
-        with db.write() as s:
-            m = s.get(OutboxMessage, mid)
-            if error is None:
-                m.status, m.sent_at, m.attempts, m.last_error = "sent", done, m.attempts + 1, None
-                sent += 1
-            else:
-                m.attempts += 1
-                m.last_error = error[:300]
-                if m.attempts >= max_attempts or channel is None:
-                    m.status = "failed"
-                else:
-                    m.status = "pending"
-                    m.next_attempt_at = done + timedelta(seconds=backoff(m.attempts, backoff_base_s))
-    return sent
+            m.status = "pending"
+            m.next_attempt_at = done + timedelta(seconds=backoff(m.attempts, backoff_base_s))
+        return 0
 
 
 def forget_phones(db: Database) -> int:
