@@ -103,7 +103,7 @@ def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
     for label, path in demo_pages(app):
         if path == "/display":
             path = f"/display?token={display['token']}"
-        print(f"  {label:<28} {base}{path}")
+        print(f"  {label:<30} {base}{path}")
     print("demo accounts (username / password):")
     for user, pw in DEMO_PASSWORDS.items():
         extra = " (PIN 1111 at a counter panel)" if user == "staff1" else (" (PIN 2222)" if user == "staff2" else "")
@@ -127,9 +127,10 @@ def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
 
 def demo_pages(app) -> list[tuple[str, str]]:
     """The web pages this build serves, for the demo's listing."""
-    known = [("Sign in / home", "web.login", "/login"), ("Staff console", "console.page", "/console"),
-             ("Lobby display (web)", "display_page.page", "/display"), ("Manager dashboard", "dashboard.live", "/manage"),
-             ("Administration", "admin.page", "/admin"), ("API (OpenAPI)", "api.openapi_doc", "/api/v1/openapi.json"),
-             ("Health", "healthz", "/healthz")]
-    endpoints = {r.endpoint: r.rule for r in app.url_map.iter_rules()}
-    return [(label, endpoints[ep]) for label, ep, _path in known if ep in endpoints]
+    known = [("Sign in / home", "/login"), ("Staff console", "/console"), ("Lobby display (web)", "/display"),
+             ("Manager dashboard", "/manage"), ("Online bookings today", "/manage/remote"),
+             ("Administration", "/admin"), ("Province overview", "/province"),
+             ("Take a number online (phones)", "/book"), ("API (OpenAPI)", "/api/v1/openapi.json"),
+             ("Health", "/healthz"), ("Ready (database writable)", "/readyz")]
+    rules = {r.rule for r in app.url_map.iter_rules()}  # by path: endpoint names move with refactors
+    return [(label, path) for label, path in known if path in rules]

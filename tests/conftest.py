@@ -362,3 +362,13 @@ def server(tmp_path):
     sp = start_server(tmp_path)
     yield sp
     sp.stop()
+
+
+def wait_for(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `timeout` passes; whether it held (checked once more at the end)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())

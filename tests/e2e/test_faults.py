@@ -16,20 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-from conftest import free_port, start_server
+from conftest import free_port, start_server, wait_for
 from layso.client import ONLINE, DeviceClient
 
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
     if Path("/usr/lib/postgresql").exists() else None
 
-
-def wait_for(predicate, timeout=20.0, step=0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 # ---- a PostgreSQL of our own ------------------------------------------------------------------------

@@ -4,13 +4,12 @@ device, console and tracking flows through it, events crossing processes."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import pytest
 import requests
 import socketio
-from conftest import require_services, start_server
+from conftest import require_services, start_server, wait_for
 from sqlalchemy import select
 
 from layso.bench.proxy import NginxProxy, nginx_binary
@@ -19,14 +18,6 @@ from layso.server.storage.models import Device
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-
-def wait_for(predicate, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Listener:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import socketio
-from conftest import config_data, start_server
+from conftest import config_data, start_server, wait_for
 from layso.server.storage.database import Database
 from layso.server.storage.models import Ticket
 from sqlalchemy import select
@@ -107,14 +107,6 @@ def drain(client: DeviceClient):
         out.append(client.inbox.get())
     return out
 
-
-def wait_for(predicate, timeout=20.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_sigkill_restart_keeps_tickets_and_clients_resync(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-from conftest import start_server
+from conftest import start_server, wait_for
 from sqlalchemy import select
 
 from layso.cli import main
@@ -22,14 +22,6 @@ from layso.server.storage.models import Device, DeviceConnection
 
 pytestmark = pytest.mark.slow
 
-
-def wait_for(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def children(pid: int) -> list[int]:
