@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from layso.server import clock
 from layso.server.engine.context import Settings
 from layso.server.errors import BadRequest, Conflict, NotFound
-from layso.server.notify.channels import DeliveryError, channels_of
+from layso.server.notify.channels import DeliveryError, alert_channels, channels_of
 from layso.server.storage.database import Database
 from layso.server.storage.models import (
     Centre,
@@ -185,7 +185,7 @@ def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels
     """Send the due messages (at most `limit`); how many were sent."""
     now = clock.now()
     sent = 0
-    cache: dict[int, tuple[dict, int]] = {}  # per centre: its channels and max_attempts
+    cache: dict = {}  # per centre (or the province): its channels and max_attempts
     for mid in _due(db, now, limit):
         claim = _claim(db, mid, now, cache, channels_for or channels_of)
         if claim is None:
@@ -218,10 +218,16 @@ def _claim(db: Database, mid: int, now: datetime, cache: dict, channels_for):
         if not claimed:
             return None
         m = s.get(OutboxMessage, mid)
-        if m.centre_id not in cache:
-            cfg = Settings.of(s.get(Centre, m.centre_id)).notify
-            cache[m.centre_id] = channels_for(cfg), cfg.max_attempts
-        channels, max_attempts = cache[m.centre_id]
+        key = ("province",) if m.audience == "province" else m.centre_id  # whose settings hold the channel
+        if key not in cache:
+            if m.audience == "province":
+                from layso.server.notify.alerts import alerts_config_in
+                cfg = alerts_config_in(s)
+                cache[key] = alert_channels(cfg), cfg.max_attempts
+            else:
+                cfg = Settings.of(s.get(Centre, m.centre_id)).notify
+                cache[key] = channels_for(cfg), cfg.max_attempts
+        channels, max_attempts = cache[key]
         return m.channel, channels.get(m.channel), {**m.payload, "key": f"layso-{m.id}"}, max_attempts
 
 
@@ -282,10 +288,11 @@ def forget_phones(db: Database) -> int:
 
 def outbox_view(db: Database, centre_id: int, limit: int = 200) -> dict:
     """What the manager sees: counts by status and the latest messages with why they failed."""
+    mine = (OutboxMessage.centre_id == centre_id, OutboxMessage.audience == "centre")  # not the province's
     with db.read() as s:
         counts = dict(s.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
-                                .where(OutboxMessage.centre_id == centre_id).group_by(OutboxMessage.status)).all())
-        rows = s.execute(select(OutboxMessage).where(OutboxMessage.centre_id == centre_id)
+                                .where(*mine).group_by(OutboxMessage.status)).all())
+        rows = s.execute(select(OutboxMessage).where(*mine)
                          .order_by(OutboxMessage.id.desc()).limit(limit)).scalars().all()
         return {"counts": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "failed")},
                 "messages": [{"id": m.id, "kind": m.kind, "channel": m.channel, "number": m.payload.get("number"),

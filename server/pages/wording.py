@@ -69,6 +69,12 @@ CONFIG_MESSAGES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"^unknown time zone (?P<zone>.*)$"), _l("unknown time zone %(zone)s.")),
     (re.compile(r"^must start with http:// or https://$"), _l("must start with http:// or https://.")),
     (re.compile(r"^must contain \{number\} and \{counter\}$"), _l("must contain {number} and {counter}.")),
+    (re.compile(r"^phone must be text$"), _l("must be a mobile number.")),
+    (re.compile(r"^(?P<text>'.*') is not a Vietnamese mobile number$"),
+     _l("%(text)s is not a Vietnamese mobile number (10 digits from 03, 05, 07, 08 or 09).")),
+    (re.compile(r"^mobile numbers need a gateway to send through$"),
+     _l("mobile numbers need a gateway (SMS or Zalo) to be sent through.")),
+    (re.compile(r"^a template may name only (?P<names>.*)$"), _l("a text may name only %(names)s.")),
 ]
 
 
