@@ -71,3 +71,18 @@ def _next_number(insert):
 
 
 NEXT_NUMBER = {"sqlite": _next_number(sqlite_insert), "postgresql": _next_number(pg_insert)}
+
+
+def _call_order_part(*where):
+    """The waiting tickets of one part of a counter's call order, oldest queue position first."""
+    return (select(Ticket).where(*_waiting(), *where).order_by(Ticket.queue_pos, Ticket.id)
+            .limit(bindparam("lim")))
+
+
+_IN_FIELDS = (Ticket.field_id.in_(bindparam("ids", expanding=True)), Ticket.transfer_counter_id.is_(None))
+# call order, in its parts (engine/calls.py): transferred to this counter; transferred into one of its
+# fields; its fields' plain queues, priority and normal, which the priority rule interleaves
+CALL_TO_COUNTER = _call_order_part(Ticket.transfer_counter_id == bindparam("counter_id"))
+CALL_TRANSFERRED = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(True))
+CALL_PRIORITY = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_not(None))
+CALL_NORMAL = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_(None))
