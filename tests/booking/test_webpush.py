@@ -267,8 +267,78 @@ def test_tracking_page_offers_web_push_and_serves_the_service_worker(papp):
     t = svc.engine.issue(_cid(svc), "bhxh").value
     c = papp.test_client()
     html = c.get(f"/t/{_token(t)}").get_data(as_text=True)
-    assert '<option value="webpush">Thông báo trên điện thoại này</option>' in html
+    assert '<option value="webpush">Báo trên điện thoại này</option>' in html
     assert f'"push_key": "{svc.vapid.public_key}"' in html and '"service_worker": "/sw.js"' in html
     sw = c.get("/sw.js")
     assert sw.status_code == 200 and sw.headers["Content-Type"].startswith("text/javascript")
     assert "showNotification" in sw.get_data(as_text=True) and sw.headers["Cache-Control"] == "no-cache"
+
+
+# The browser's real PushManager.subscribe is called first; headless Chromium has no push service
+# to register with (it rejects the call), so the wrapper then answers with the test's own
+# subscription — keys the test holds — and the rest of the page's path runs as in a real phone.
+PUSH_SPY = """
+(() => {
+  const real = PushManager.prototype.subscribe;
+  window.__push = {calls: []};
+  PushManager.prototype.subscribe = async function (options) {
+    const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)))
+      .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+    const call = {userVisibleOnly: options.userVisibleOnly, key: key};
+    window.__push.calls.push(call);
+    try { const sub = await real.call(this, options); call.real = "subscribed"; return sub; }
+    catch (e) { call.real = String(e && e.name) + ": " + String(e && e.message); }
+    const json = window.__push.fallback;
+    return {endpoint: json.endpoint, toJSON: () => json};
+  };
+})();
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_subscribes_to_web_push_and_is_told_when_called(tmp_path, push, artifacts):
+    """The tracking page in Chromium at 390×844 with notifications allowed: the service worker is
+    registered, the Web Push choice is shown, the page asks PushManager to subscribe with the server's
+    VAPID key and posts the subscription; when a counter calls the number, the real server's worker
+    pushes "Mời số … đến quầy 3" (decrypted here with the subscription's key)."""
+    from conftest import chromium, start_server, wait_for
+    data = small_config_data()
+    data["notify"] = {"webpush": {"subject": "mailto:ops@example.vn", "insecure_endpoints": True}}
+    sp = start_server(tmp_path, config=data)
+    try:
+        kiosk, panel = sp.add_device("kiosk", "Kiosk"), sp.add_device("counter", "Panel 3", counter=3)
+        sp.seat_officers()
+        first = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
+        mine = sp.post("/api/v1/tickets", kiosk, {"field": "bhxh"}).json()
+        phone = Browser(push.url + "/wpush/phone")
+        server_key = VapidKeys(f"sqlite:///{tmp_path / 'server.db'}").public_key  # the file the server made
+        with chromium() as browser:
+            context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
+                                          device_scale_factor=2, permissions=["notifications"])
+            context.add_init_script(PUSH_SPY)
+            page = context.new_page()
+            page.goto(mine["track_url"])
+            page.evaluate("s => { window.__push.fallback = s; }", phone.subscription)
+            assert page.evaluate("""() => navigator.serviceWorker.ready.then(r => r.active.scriptURL)""") \
+                == sp.url + "/sw.js"
+            assert page.input_value("#t-notify select[name=channel]") == "webpush"
+            assert page.is_hidden("#t-notify-phone") and page.is_visible("#t-notify-push-hint")
+            page.fill("#t-notify input[name=ahead]", "0")
+            page.screenshot(path=str(artifacts / "tracking_webpush_form.png"), full_page=True)
+            page.click("#t-notify button[type=submit]")
+            page.locator("#t-notify-done").wait_for(state="visible", timeout=10_000)
+            assert "hiện thông báo" in page.inner_text("#t-notify-done")
+            calls = page.evaluate("window.__push.calls")
+            assert len(calls) == 1 and calls[0]["userVisibleOnly"] is True and calls[0]["key"] == server_key
+            print("headless Chromium's own PushManager.subscribe:", calls[0]["real"])
+            page.screenshot(path=str(artifacts / "tracking_webpush_done.png"), full_page=True)
+            context.close()
+        assert sp.post("/api/v1/counters/3/next", panel, {}).json()["ticket"]["number"] == first["number"]
+        assert sp.post("/api/v1/counters/3/next", panel, {}).json()["ticket"]["number"] == mine["number"]
+        assert wait_for(lambda: any(phone.decrypt(r)["tag"].endswith("-called") for r in push.delivered()), 15)
+        bodies = [phone.decrypt(r)["body"] for r in push.delivered()]
+        assert bodies[-1] == f"Mời số {mine['number']} đến quầy 3."
+        assert all(r["path"] == "/wpush/phone" for r in push.received)
+    finally:
+        sp.stop()
