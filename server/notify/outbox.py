@@ -95,8 +95,8 @@ def _insert_ignore(s, rows: list[dict]) -> int:
     if not rows:
         return 0
     ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(OutboxMessage)
-    return s.execute(ins.values(rows).on_conflict_do_nothing(
-        index_elements=["subscription_id", "kind", "channel"])).rowcount or 0
+    return len(s.execute(ins.values(rows).on_conflict_do_nothing(  # RETURNING: the rows really inserted
+        index_elements=["subscription_id", "kind", "channel"]).returning(OutboxMessage.id)).all())
 
 
 class Matcher:
@@ -188,9 +188,11 @@ class Matcher:
             return []
         days = {t.day for _sub, t in subs}
         order: dict[int, int] = {}
-        for field_id in {t.field_id for _sub, t in subs}:  # the field's waiting tickets in queue order
-            waiting = s.execute(select(Ticket.id).where(Ticket.field_id == field_id, Ticket.status == "waiting",
-                                                        Ticket.day.in_(days))
+        for centre_id, field_id in {(t.centre_id, t.field_id) for _sub, t in subs}:
+            # the field's waiting tickets in queue order (priority first), through ix_tickets_queue
+            waiting = s.execute(select(Ticket.id)
+                                .where(Ticket.centre_id == centre_id, Ticket.status == "waiting",
+                                       Ticket.field_id == field_id, Ticket.day.in_(days))
                                 .order_by(Ticket.transferred.desc(), Ticket.priority.is_(None), Ticket.queue_pos,
                                           Ticket.id)).scalars().all()
             order.update({tid: i for i, tid in enumerate(waiting)})
