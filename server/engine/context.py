@@ -76,7 +76,7 @@ class Settings:
         if hit is None:
             hit = cls(centre)
             with cls._lock:
-                if len(cls._cache) > 64:
+                if len(cls._cache) > 1024:  # a province: a few hundred centres
                     cls._cache.clear()
                 cls._cache[key] = hit
         return hit

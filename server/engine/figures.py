@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
-from layso.server.domain.statuses import CounterStatus, FieldClosed, TicketStatus
+from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
 from layso.server.engine.statements import (AHEAD, COUNTER_MAP, ISSUED_BY_FIELD, NEXT_NUMBER, WAITING_ALL_FIELDS,
                                             WAITING_BY_FIELD)
@@ -104,20 +104,15 @@ class QueueFigures:
 
     def field_status(self, cmd: Command, f: Field, issued_today: int | None = None, cap: bool = True) -> str | None:
         """None when the field accepts tickets now, else why not (`cap=False`: hours only)."""
-        if not f.accepting:
-            return FieldClosed.FIELD_CLOSED
-        if not cmd.cfg.hours.issuing_open(cmd.now):
-            return FieldClosed.OUTSIDE_HOURS
-        if numbering.past_cutoff(cmd.cfg.hours.local(cmd.now).strftime("%H:%M"), f.cutoff):
-            return FieldClosed.OUTSIDE_HOURS
-        if not cap:
-            return None
+        hours = cmd.cfg.hours
+        args = (f.accepting, hours.issuing_open(cmd.now), hours.local(cmd.now).strftime("%H:%M"), f.cutoff)
+        why = numbering.why_closed(*args)
+        if why is not None or not cap:
+            return why
         if issued_today is None:
             issued_today = cmd.s.execute(select(DaySequence.last).where(
                 DaySequence.field_id == f.id, DaySequence.day == cmd.today)).scalar() or 0
-        if issued_today >= self.daily_cap(f):
-            return FieldClosed.DAILY_CAP_REACHED
-        return None
+        return numbering.why_closed(*args, issued_today, self.daily_cap(f))
 
     @staticmethod
     def daily_cap(f: Field) -> int:
