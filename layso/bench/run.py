@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from layso.bench.clients import run_role, sleep_until
 from layso.config import load_config, preset_data, write_config
 from layso.bench.officers import seat_officers
-from layso.server.auth import add_device
+from layso.server.engine.devices import add_device
 from layso.server.engine import seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade

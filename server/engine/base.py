@@ -18,6 +18,22 @@ MAX_TEXT = 500
 MAX_ID = 2**31 - 1  # ids and counter numbers beyond a database integer are simply unknown
 
 
+def centre_id_of(db: Database, code: str | None) -> int:
+    """The centre with this code; without a code, the database's only centre (the CLI's default)."""
+    with db.read() as s:
+        if code:
+            c = s.execute(select(Centre.id).where(Centre.code == code)).scalar_one_or_none()
+            if c is None:
+                raise NotFound(f"unknown centre {code!r}", "centre_not_found")
+            return c
+        ids = s.execute(select(Centre.id).order_by(Centre.id)).scalars().all()
+        if not ids:
+            raise NotFound("no centre yet: start the server with a configuration first", "centre_not_found")
+        if len(ids) > 1:
+            raise BadRequest("several centres: name one with --centre", "centre_required")
+        return ids[0]
+
+
 class EngineBase:
     def __init__(self, db: Database, default_base_url: str | None = None):
         self.db = db
