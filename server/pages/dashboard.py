@@ -31,6 +31,7 @@ from layso.server.auth import Principal, role_required
 from layso.server.domain.rating import is_satisfied
 from layso.server.domain.statuses import CounterStatus
 from layso.server.engine import Settings
+from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
     FIGURES,
@@ -58,7 +59,6 @@ MAX_TICKET_XLSX_DAYS = 92  # a quarter; building a year's XLSX would hold a requ
 COUNTER_STATUS = {"open": _l("Open"), "paused": _l("Paused"), "closed": _l("Closed")}
 PRINTER_FAULTS = {"paper_out": _l("Printer out of paper"), "cover_open": _l("Printer cover open"),
                   "offline": _l("Printer not connected")}
-DEVICE_ROLES = {"kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel")}
 CLOSED_REASONS = {"field_closed": _l("Stopped by the administrator"), "outside_hours": _l("Outside working hours"),
                   "daily_cap_reached": _l("No numbers left today")}
 
@@ -156,7 +156,7 @@ def live_body():
 
 def _live_labels() -> dict:
     return {"status": {k: str(v) for k, v in COUNTER_STATUS.items()},
-            "roles": {k: str(v) for k, v in DEVICE_ROLES.items()},
+            "roles": {k: str(v) for k, v in wording.DEVICE_ROLE_NAMES.items()},
             "closed": {k: str(v) for k, v in CLOSED_REASONS.items()}}
 
 
@@ -251,12 +251,25 @@ def stats():
     headers, rows = stats_table(result, q.group)
     kinds = ["key", "label"] + [k for _k, _h, k in FIGURES] + ["n"] * len(result["rating_levels"])
     table = [[v if i < 2 else number(v, kinds[i]) for i, v in enumerate(r)] for r in rows]
+    remote = remote_section(who.centre_id, q)
     return render_template(
         "dashboard_stats.html", who=who, q=q, result=result, headers=headers, table=table,
         total_row=result["total"], charts=charts(result, q.group),
         groups=[(g_, str(GROUP_PLURALS[g_])) for g_ in GROUPS], quick=quick_ranges(today),
-        definitions=definitions(result, centre.timezone), rule=priority_rule_text(centre.settings),
-        number=number, centre=centre)
+        definitions=definitions(result, centre.timezone) + remote["definitions"],
+        rule=priority_rule_text(centre.settings), number=number, centre=centre, remote=remote)
+
+
+def remote_section(centre_id: int, q: StatsQuery) -> dict:
+    """The remote channel's table (online numbers, appointments) of the range; empty without bookings."""
+    from layso.server.queries.remote_stats import remote_definitions, remote_figures, remote_kinds, remote_table
+    figures = remote_figures(services().db, centre_id, q.d_from, q.d_to)
+    if not figures["total"]["booked"]:
+        return {"headers": [], "table": [], "definitions": []}
+    headers, rows = remote_table(figures)
+    kinds = remote_kinds()
+    return {"headers": headers, "table": [[v if i < 2 else number(v, kinds[i]) for i, v in enumerate(r)] for r in rows],
+            "definitions": remote_definitions(figures["check_in_after_min"])}
 
 
 def _range_or_400() -> StatsQuery | Response:
@@ -280,7 +293,7 @@ def stats_export():
         return q
     fmt = request.args.get("format", "xlsx")
     group = request.args.get("group", "all")
-    if fmt not in ("csv", "xlsx") or group not in ("all", *GROUPS):
+    if fmt not in ("csv", "xlsx") or group not in ("all", "remote", *GROUPS):
         return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
     name, content = export_stats(services().db, g.who.centre_id, q.d_from, q.d_to, fmt, group)
     return _download(name, content, fmt)

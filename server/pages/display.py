@@ -32,8 +32,8 @@ from layso.server.auth import (
     current_principal,
     device_principal,
     display_of_session,
-    hash_token,
 )
+from layso.server.domain.accounts import hash_token
 from layso.server.messages import error_body
 from layso.server.pages.signin import add_page_link
 from layso.server.services import services
@@ -96,6 +96,8 @@ def page():
             "field_closed": _("Not accepting now"), "outside_hours": _("Outside working hours"),
             "daily_cap_reached": _("No numbers left today"), "noCounters": _("No counters yet"),
             "noFields": _("No fields yet"),
+            "appointmentRule": _("Citizens with an appointment who check in within their time slot are served "
+                                 "before walk-in numbers taken after the slot began."),
         },
     }
     return render_template("display.html", config=config)
