@@ -147,3 +147,24 @@ def test_the_provinces_set_based_figures_equal_each_centres_own_statistics(tmp_p
         assert sum(r["served"] for r in agencies["rows"]) == sum(o["total"]["served"] for o in own.values())
     finally:
         db.dispose()
+
+
+def test_a_tiny_province_year_is_generated_and_its_month_report_made(tmp_path):
+    """The generator's `--centres` path at a tiny size (the timed run is bench/stats_speed.py --centres 100)."""
+    from layso.bench.year import main
+    from layso.server.storage.database import Database
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    args = ["--db", url, "--centres", "3", "--start", "2026-03-02", "--days", "6", "--tickets", "400",
+            "--commune-tickets", "150"]
+    assert main(args) == 0
+    assert main(args) == 2  # only into an empty database
+    db = Database(url)
+    try:
+        centres = pstats.province_centres(db)
+        assert len(centres) == 3 and {c["area"] for c in centres} >= {"Khu vực 2", "Khu vực 3"}
+        data = pstats.province_rows(db, centres, date(2026, 3, 1), date(2026, 3, 31), "centre")
+        assert all(r["issued"] > 0 for r in data["rows"]) and data["total"]["issued"] > 400
+        name, content = pstats.month_report(db, 2026, 3)
+        assert name == "layso-bao-cao-thang-2026-03.xlsx" and content[:2] == b"PK"
+    finally:
+        db.dispose()
