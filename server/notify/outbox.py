@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from layso.server import clock
 from layso.server.engine.context import Settings
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.notify.channels import channels_of
-from layso.server.notify.delivery import CLAIM_S, backoff, deliver  # noqa: F401 - the outbox's public face
+from layso.server.notify.delivery import CLAIM_S, CLAIMED_COLUMNS, Claimed, backoff, deliver  # noqa: F401
 from layso.server.storage.database import Database
 from layso.server.storage.models import (
     Centre,
@@ -91,12 +91,13 @@ def page_options(db: Database, centre_id: int) -> dict:
     return {"channels": [c for c in ("webpush", "sms", "zalo") if c in channels_of(cfg)], "ahead": cfg.default_ahead}
 
 
-def _insert_ignore(s, rows: list[dict]) -> int:
+def _insert_ignore(s, rows: list[dict]) -> list:
+    """Insert the rows no message is queued for yet; the rows really inserted (CLAIMED_COLUMNS)."""
     if not rows:
-        return 0
+        return []
     ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(OutboxMessage)
-    return len(s.execute(ins.values(rows).on_conflict_do_nothing(  # RETURNING: the rows really inserted
-        index_elements=["subscription_id", "kind", "channel"]).returning(OutboxMessage.id)).all())
+    return s.execute(ins.values(rows).on_conflict_do_nothing(
+        index_elements=["subscription_id", "kind", "channel"]).returning(*CLAIMED_COLUMNS)).all()
 
 
 class Matcher:
@@ -131,7 +132,20 @@ class Matcher:
         if not rows:
             return 0
         with self.db.write() as s:
-            return _insert_ignore(s, rows)
+            return len(_insert_ignore(s, rows))
+
+    def calls(self) -> list[Claimed]:
+        """Queue the `called` messages of the new events already claimed by this process (`sending`,
+        as `delivery.claim` would mark them), so that they go out without another transaction."""
+        now = clock.now()
+        with self.db.read() as s:
+            rows = self._called(s, self._events(s), now)
+        if not rows:
+            return []
+        until = now + timedelta(seconds=CLAIM_S)
+        with self.db.write() as s:
+            inserted = _insert_ignore(s, [{**r, "status": "sending", "next_attempt_at": until} for r in rows])
+        return [Claimed(*r) for r in inserted]
 
     def _events(self, s) -> list:
         back = 0 if self.db.sqlite else self.LOOKBACK
