@@ -53,10 +53,20 @@ def layso_program() -> str:
     return shutil.which("layso") or "/usr/local/bin/layso"
 
 
+def new_vapid_key() -> str:
+    """A Web Push (VAPID) private key for LAYSO_VAPID_KEY: the base64url of a P-256 scalar."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    raw = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def server_files(program: str, config_text: str, db_url: str, message_queue: str | None, workers: int,
                  host: str, port: int, secret: str) -> list[InstallFile]:
     env = [f"# layso server settings (read by {UNIT_DIR / 'layso.service'})",
-           f"LAYSO_DATABASE_URL={db_url}", f"LAYSO_SECRET_KEY={secret}", f"LAYSO_BACKUP_DIR={STATE / 'backups'}"]
+           f"LAYSO_DATABASE_URL={db_url}", f"LAYSO_SECRET_KEY={secret}", f"LAYSO_VAPID_KEY={new_vapid_key()}",
+           f"LAYSO_BACKUP_DIR={STATE / 'backups'}"]
     if message_queue:
         env.append(f"LAYSO_MESSAGE_QUEUE={message_queue}")
     workers_arg = f" --workers {workers}" if workers > 1 else ""

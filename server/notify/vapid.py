@@ -80,3 +80,24 @@ class VapidKeys:
         """A py_vapid signer over the key (pywebpush signs each request's JWT with it)."""
         from py_vapid import Vapid
         return Vapid(private_key=self.private_key)
+
+
+# ---- `layso webpush-key` ----------------------------------------------------------------------------
+def register(sub) -> None:
+    s = sub.add_parser("webpush-key", help="show the installation's Web Push (VAPID) key, making it if there is none")
+    s.add_argument("--db", help="database URL: the key is kept beside its SQLite file or in the data folder")
+    s.add_argument("--private", action="store_true",
+                   help="print LAYSO_VAPID_KEY=… (the private key) for the other machines' /etc/layso/layso.env")
+    s.set_defaults(func=cmd_webpush_key)
+
+
+def cmd_webpush_key(args) -> int:
+    """Prints the public key (what browsers subscribe with), or the private one as an env line."""
+    from layso.server.storage.database import default_database_url
+    keys = VapidKeys(args.db or os.environ.get("LAYSO_DATABASE_URL") or default_database_url())
+    if args.private:
+        raw = keys.private_key.private_numbers().private_value.to_bytes(32, "big")
+        print(f"{ENV}={b64url(raw)}")
+    else:
+        print(keys.public_key)
+    return 0

@@ -65,6 +65,9 @@ def test_units_restart_and_watch_and_tokens_are_private(installed):
     assert stat.S_IMODE((etc / "layso.env").stat().st_mode) == 0o600
     env = (etc / "layso.env").read_text()
     assert "LAYSO_DATABASE_URL=sqlite:////var/lib/layso/layso.db" in env and "LAYSO_SECRET_KEY=" in env
+    vapid = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("LAYSO_VAPID_KEY="))
+    from layso.server.notify.vapid import parse_key
+    assert parse_key(vapid).curve.name == "secp256r1"  # Web Push's key, the same on every machine
     timer = (installed / "etc/systemd/system/layso-backup.timer").read_text()
     assert "OnCalendar=" in timer and "Persistent=true" in timer
     assert "--keep 14" in (installed / "etc/systemd/system/layso-backup.service").read_text()
