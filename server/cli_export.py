@@ -26,7 +26,7 @@ def _day(text: str) -> date:
 
 
 def cmd_export(args) -> int:
-    from layso.server.auth import centre_id_of
+    from layso.server.engine.base import centre_id_of
     from layso.server.engine import seed_centre
     from layso.server.errors import QueueError
     from layso.server.queries.export import (

@@ -346,7 +346,7 @@ class ServerProcess:
             db.dispose()
 
     def add_device(self, role: str, name: str, **kw) -> str:
-        from layso.server.auth import add_device
+        from layso.server.engine.devices import add_device
         from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:
@@ -356,7 +356,7 @@ class ServerProcess:
             db.dispose()
 
     def add_user(self, username: str, role: str, password: str = "password-123", **kw) -> None:
-        from layso.server.auth import add_user
+        from layso.server.engine.accounts import add_user
         from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:

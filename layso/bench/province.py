@@ -47,7 +47,8 @@ from layso.bench.run import (
 )
 from layso.config import parse_config, preset_data
 from layso.bench.officers import seat_officers
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import QueueEngine
 from layso.server.engine.centres import create_from_config
 from layso.server.storage.database import Database
@@ -103,8 +104,8 @@ def sign_in_officers(db: Database, province: dict) -> None:
     from datetime import datetime, timezone
 
     from layso.server.storage.models import User
-    from werkzeug.security import generate_password_hash
-    password = generate_password_hash(secrets.token_hex(8), method="pbkdf2:sha256:1000")
+    from layso.server.domain.accounts import hash_secret
+    password = hash_secret(secrets.token_hex(8), method="pbkdf2:sha256:1000")
     engine = QueueEngine(db)
     for code, c in province.items():
         with db.write() as s:

@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 
 from layso.server.domain import figures, rating
+from layso.server.domain.accounts import hash_secret
 from layso.server.domain.queue import SINCE_START, serves, skip_outcome
 from layso.server.domain.statuses import CancelReason, RatingSource, TicketStatus
 from layso.server.engine import Settings, seed_centre
@@ -51,7 +52,6 @@ from layso.server.storage.models import (
     User,
 )
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from layso.config import load_config, load_preset
 
@@ -250,7 +250,7 @@ class Generator:
     def staff(self) -> None:
         """An officer per counter plus a few stand-ins, three kiosks; inserted through the ORM."""
         rng = self.rng
-        password = generate_password_hash("bench-password-1", method="pbkdf2:sha256:1000")
+        password = hash_secret("bench-password-1", method="pbkdf2:sha256:1000")
         now = datetime.now(UTC)
         with self.db.write() as s:
             users = []

@@ -13,7 +13,8 @@ from typing import Annotated
 from flask import Blueprint, current_app, jsonify, request
 from layso.server.api.routes import _csrf_for_sessions, body
 from layso.server.api.schemas import Body, parse
-from layso.server.auth import base_url, centre_id_of, limit, need
+from layso.server.auth import base_url, limit, need
+from layso.server.engine.base import centre_id_of
 from layso.server.domain.booking import citizen_key, normalise_phone
 from layso.server.errors import BadRequest, QueueError
 from layso.server.services import publish, services

@@ -245,21 +245,24 @@ class Matcher:
 
 def forget_phones(db: Database) -> int:
     """At the day's closing, phone numbers of past days' tickets are deleted (subscriptions and the
-    outbox); how many subscriptions were cleared."""
-    n = 0
+    outbox); how many subscriptions were cleared. Reads first and writes only when there is work."""
+    from zoneinfo import ZoneInfo
+    now = clock.now()
+    with db.read() as s:
+        rows = s.execute(select(NotifySubscription.id, Ticket.day, Centre.timezone)
+                         .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
+                         .join(Centre, Centre.id == NotifySubscription.centre_id)
+                         .where(NotifySubscription.phone.is_not(None))).all()
+    today: dict[str, object] = {}
+    ids = [sid for sid, day, tz in rows if day < today.setdefault(tz, now.astimezone(ZoneInfo(tz)).date())]
+    if not ids:
+        return 0
     with db.write() as s:
-        for sub, t, tz in s.execute(select(NotifySubscription, Ticket, Centre.timezone)
-                                    .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
-                                    .join(Centre, Centre.id == NotifySubscription.centre_id)
-                                    .where(NotifySubscription.phone.is_not(None))):
-            from zoneinfo import ZoneInfo
-            if t.day < clock.now().astimezone(ZoneInfo(tz)).date():
-                sub.phone, sub.active = None, False
-                n += 1
-                for m in s.execute(select(OutboxMessage).where(OutboxMessage.subscription_id == sub.id)).scalars():
-                    if m.payload.get("to"):
-                        m.payload = {k: v for k, v in m.payload.items() if k != "to"}
-    return n
+        s.execute(update(NotifySubscription).where(NotifySubscription.id.in_(ids)).values(phone=None, active=False))
+        for m in s.execute(select(OutboxMessage).where(OutboxMessage.subscription_id.in_(ids))).scalars():
+            if m.payload.get("to"):
+                m.payload = {k: v for k, v in m.payload.items() if k != "to"}
+    return len(ids)
 
 
 def outbox_view(db: Database, centre_id: int, limit: int = 200) -> dict:

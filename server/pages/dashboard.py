@@ -31,6 +31,7 @@ from layso.server.auth import Principal, role_required
 from layso.server.domain.rating import is_satisfied
 from layso.server.domain.statuses import CounterStatus
 from layso.server.engine import Settings
+from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
     FIGURES,
@@ -58,7 +59,6 @@ MAX_TICKET_XLSX_DAYS = 92  # a quarter; building a year's XLSX would hold a requ
 COUNTER_STATUS = {"open": _l("Open"), "paused": _l("Paused"), "closed": _l("Closed")}
 PRINTER_FAULTS = {"paper_out": _l("Printer out of paper"), "cover_open": _l("Printer cover open"),
                   "offline": _l("Printer not connected")}
-DEVICE_ROLES = {"kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel")}
 CLOSED_REASONS = {"field_closed": _l("Stopped by the administrator"), "outside_hours": _l("Outside working hours"),
                   "daily_cap_reached": _l("No numbers left today")}
 
@@ -156,7 +156,7 @@ def live_body():
 
 def _live_labels() -> dict:
     return {"status": {k: str(v) for k, v in COUNTER_STATUS.items()},
-            "roles": {k: str(v) for k, v in DEVICE_ROLES.items()},
+            "roles": {k: str(v) for k, v in wording.DEVICE_ROLE_NAMES.items()},
             "closed": {k: str(v) for k, v in CLOSED_REASONS.items()}}
 
 

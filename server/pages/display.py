@@ -32,8 +32,8 @@ from layso.server.auth import (
     current_principal,
     device_principal,
     display_of_session,
-    hash_token,
 )
+from layso.server.domain.accounts import hash_token
 from layso.server.messages import error_body
 from layso.server.pages.signin import add_page_link
 from layso.server.services import services

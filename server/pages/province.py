@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from layso.server.auth import ACTING_CENTRE_KEY, PROVINCE_ROLE, role_required
+from layso.server.auth import ACTING_CENTRE_KEY, PROVINCE_ROLE, forget_cached_principals, role_required
 from layso.server.engine import centres as setup
 from layso.server.errors import QueueError
 from layso.server.pages.signin import add_page_link
@@ -306,6 +306,7 @@ def resume(code: str):
 def _suspend(code: str, suspended: bool):
     try:
         setup.set_suspended(services().db, code, suspended, user_id=g.who.user_id)
+        forget_cached_principals()  # other processes drop them within auth.PRINCIPAL_TTL_S
         flash(_("Centre %(code)s is suspended: its devices and accounts no longer work.", code=code) if suspended
               else _("Centre %(code)s works again.", code=code), "ok")
     except QueueError as err:

@@ -129,7 +129,7 @@ def test_download_buttons_serve_the_files(year):
     import os
 
     from layso.server.app import create_app
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     db, cid, url, _tmp = year
     os.environ["LAYSO_SECRET_KEY"] = "test-secret"
     app = create_app(db_url=url, testing=True, janitor=False)

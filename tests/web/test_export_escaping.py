@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from conftest import seat_officers
-from layso.server.auth import add_device
+from layso.server.engine.devices import add_device
 from layso.server.queries.export import export_stats, export_tickets, safe_cell, translated
 from openpyxl import load_workbook
 
@@ -72,7 +72,7 @@ def test_stats_exports_escape_names(app, svc, cid, served):
 
 
 def test_web_and_cli_ticket_export_survive_control_characters(app, svc, cid, served, tmp_path):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     add_user(svc.db, "boss", "manager", "password-123")
     c = app.test_client()
     assert c.post("/api/v1/session", json={"username": "boss", "password": "password-123"}).status_code == 200
@@ -90,7 +90,7 @@ def test_web_and_cli_ticket_export_survive_control_characters(app, svc, cid, ser
 
 
 def test_the_provinces_month_report_escapes_names(app, svc, cid, served):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     from layso.server.engine import centres as setup
     from layso.server.queries import province_stats as pstats
     setup.create_centre(svc.db, "xa-c", "=HYPERLINK(\"http://evil.example\")", preset="commune", area="@area\x07")
