@@ -28,7 +28,7 @@ from layso.server.storage.models import (
     Ticket,
     TicketEvent,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
