@@ -280,6 +280,14 @@ def cmd_install(args) -> int:
                   "LAYSO_TOKEN, or on standard input", file=sys.stderr)
             return 2
         extra = f" --printer {args.printer}" if args.printer and args.role == "kiosk" else ""
+        if getattr(args, "scanner", None) and args.role == "kiosk":
+            from layso.hardware.scanner import open_scanner
+            try:
+                open_scanner(args.scanner)  # a bad spec is said now, not by a unit failing at boot
+            except ValueError as err:
+                print(f"layso: {err}", file=sys.stderr)
+                return 2
+            extra += f" --scanner '{args.scanner}'"
         files = device_files(args.role, program, args.server.rstrip("/"), token or "TOKEN", extra)
         units = [f"layso-{args.role}.service"]
     if args.dry_run:
@@ -304,6 +312,8 @@ def register(sub) -> None:
     s.add_argument("--token-file", help="devices: a file holding the token `layso device add` printed "
                                         "(else LAYSO_TOKEN or standard input)")
     s.add_argument("--printer", help="kiosk: the printer URI (see `layso kiosk --help`)")
+    s.add_argument("--scanner", help="kiosk: how booking QR codes are read, keyboard or camera[:DEVICE] "
+                                     "(see `layso kiosk --help`)")
     s.add_argument("--config", help="server: the centre's TOML to install (default: the commune preset)")
     s.add_argument("--db", help="server: database URL (default: SQLite in /var/lib/layso)")
     s.add_argument("--message-queue", help="server: Redis URL when several processes serve")

@@ -130,3 +130,14 @@ def test_sd_notify_outside_systemd_does_nothing(monkeypatch):
     monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog
     assert systemd.notify("READY=1") is False
     assert not systemd.Watchdog().enabled
+
+
+def test_a_kiosk_with_a_camera(tmp_path, capsys):
+    token = tmp_path / "t"
+    token.write_text("tok\n")
+    args = ("kiosk", "--server", "http://10.0.0.2:5000", "--token-file", str(token))
+    assert _install(tmp_path, *args, "--scanner", "camera:/dev/video0?fps=5") == 0
+    unit = (tmp_path / "root/etc/systemd/system/layso-kiosk.service").read_text()
+    assert "--scanner 'camera:/dev/video0?fps=5'" in unit
+    assert _install(tmp_path, *args, "--scanner", "laser") == 2
+    assert "--scanner must be" in capsys.readouterr().err
