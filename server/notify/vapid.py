@@ -15,8 +15,6 @@ import threading
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from layso.server.startup import data_folder, kept_once
-
 ENV = "LAYSO_VAPID_KEY"
 FILE = "vapid_key.pem"
 
@@ -63,6 +61,7 @@ class VapidKeys:
     def private_key(self) -> ec.EllipticCurvePrivateKey:
         with self._lock:
             if self._key is None:
+                from layso.server.startup import data_folder, kept_once  # (the CLI loads this module light)
                 text = os.environ.get(ENV) or kept_once(data_folder(self.db_url) / FILE, new_key_pem)
                 try:
                     self._key = parse_key(text)
