@@ -123,29 +123,32 @@ class Matcher:
         """Queue what the events since the last run call for; how many messages were queued.
         `ahead=False` queues only the `called` messages (the urgent ones) and leaves the counting of
         people ahead to the next full run."""
-        now = clock.now()
-        with self.db.read() as s:
-            events = self._events(s)
-            rows = self._called(s, events, now)
-            if ahead:
-                rows += self._recount(s, now)
-        if not rows:
-            return 0
-        with self.db.write() as s:
-            return len(_insert_ignore(s, rows))
+        return len(self._queue(ahead, claimed=False))
 
     def calls(self) -> list[Claimed]:
         """Queue the `called` messages of the new events already claimed by this process (`sending`,
         as `delivery.claim` would mark them), so that they go out without another transaction."""
+        return [Claimed(*r) for r in self._queue(False, claimed=True)]
+
+    def _queue(self, ahead: bool, claimed: bool) -> list:
+        """Match and insert; the rows inserted. Should the database fail on the way, the cursor and
+        the fields to count go back to where they were: the next round matches the same events."""
+        saved = (self.cursor, set(self.touched), self.recount, set(self.handled), self.seen_subs)
         now = clock.now()
-        with self.db.read() as s:
-            rows = self._called(s, self._events(s), now)
-        if not rows:
-            return []
-        until = now + timedelta(seconds=CLAIM_S)
-        with self.db.write() as s:
-            inserted = _insert_ignore(s, [{**r, "status": "sending", "next_attempt_at": until} for r in rows])
-        return [Claimed(*r) for r in inserted]
+        try:
+            with self.db.read() as s:
+                events = self._events(s)
+                rows = self._called(s, events, now) + (self._recount(s, now) if ahead else [])
+            if not rows:
+                return []
+            if claimed:
+                until = now + timedelta(seconds=CLAIM_S)
+                rows = [{**r, "status": "sending", "next_attempt_at": until} for r in rows]
+            with self.db.write() as s:
+                return _insert_ignore(s, rows)
+        except Exception:
+            self.cursor, self.touched, self.recount, self.handled, self.seen_subs = saved
+            raise
 
     def _events(self, s) -> list:
         back = 0 if self.db.sqlite else self.LOOKBACK
