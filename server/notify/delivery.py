@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from layso.server import clock
 from layso.server.engine.context import Settings
-from layso.server.notify.channels import DeliveryError, channels_of
+from layso.server.notify.channels import DeliveryError, alert_channels, channels_of
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, NotifySubscription, OutboxMessage
 from sqlalchemy import case, select, update
@@ -40,6 +40,7 @@ class Claimed:
     channel: str
     payload: dict
     attempts: int
+    audience: str = "centre"  # whose settings hold its channel: the centre's, or the province's (alerts)
 
     @property
     def message(self) -> dict:
@@ -72,7 +73,7 @@ def _due_ids(s, now: datetime, limit: int, kinds: tuple[str, ...] | None):
 
 
 CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.centre_id, OutboxMessage.subscription_id, OutboxMessage.kind,
-                   OutboxMessage.channel, OutboxMessage.payload, OutboxMessage.attempts)
+                   OutboxMessage.channel, OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.audience)
 
 
 def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None = None) -> list[Claimed]:
@@ -92,25 +93,32 @@ def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None
 
 
 class Channels:
-    """Each centre's channels and `max_attempts`, read once per delivery round."""
+    """Each centre's channels and `max_attempts` (and the province's, for its alerts), read once per
+    delivery round."""
 
     def __init__(self, db: Database, vapid=None, channels_for=None):
         self.db = db
         self.vapid = vapid
         self.channels_for = channels_for or channels_of
-        self._cache: dict[int, tuple[dict, int]] = {}
+        self._cache: dict = {}
 
-    def of(self, centre_id: int) -> tuple[dict, int]:
-        if centre_id not in self._cache:
+    def of(self, centre_id: int, audience: str = "centre") -> tuple[dict, int]:
+        key = "province" if audience == "province" else centre_id
+        if key not in self._cache:
             with self.db.read() as s:
-                cfg = Settings.of(s.get(Centre, centre_id)).notify
-            self._cache[centre_id] = self.channels_for(cfg, self.vapid), cfg.max_attempts
-        return self._cache[centre_id]
+                if audience == "province":
+                    from layso.server.notify.alerts import alerts_config_in
+                    cfg = alerts_config_in(s)
+                    self._cache[key] = alert_channels(cfg), cfg.max_attempts
+                else:
+                    cfg = Settings.of(s.get(Centre, centre_id)).notify
+                    self._cache[key] = self.channels_for(cfg, self.vapid), cfg.max_attempts
+        return self._cache[key]
 
 
 def send(c: Claimed, channels: Channels) -> Outcome:
     """Send one message outside any transaction."""
-    channel = channels.of(c.centre_id)[0].get(c.channel)
+    channel = channels.of(c.centre_id, c.audience)[0].get(c.channel)
     if channel is None:
         return Outcome(c, f"the {c.channel} channel is not configured", retry=False)
     try:
@@ -134,7 +142,7 @@ def record(db: Database, outcomes: list[Outcome], channels: Channels, backoff_ba
             attempts = c.attempts + 1
             if o.error is None:
                 values = {"status": "sent", "sent_at": done, "last_error": None}
-            elif o.retry and attempts < channels.of(c.centre_id)[1]:
+            elif o.retry and attempts < channels.of(c.centre_id, c.audience)[1]:
                 values = {"status": "pending", "last_error": o.error[:300],
                           "next_attempt_at": done + timedelta(seconds=backoff(attempts, backoff_base_s))}
             else:

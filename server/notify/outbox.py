@@ -270,10 +270,11 @@ def forget_phones(db: Database) -> int:
 
 def outbox_view(db: Database, centre_id: int, limit: int = 200) -> dict:
     """What the manager sees: counts by status and the latest messages with why they failed."""
+    mine = (OutboxMessage.centre_id == centre_id, OutboxMessage.audience == "centre")  # not the province's
     with db.read() as s:
         counts = dict(s.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
-                                .where(OutboxMessage.centre_id == centre_id).group_by(OutboxMessage.status)).all())
-        rows = s.execute(select(OutboxMessage).where(OutboxMessage.centre_id == centre_id)
+                                .where(*mine).group_by(OutboxMessage.status)).all())
+        rows = s.execute(select(OutboxMessage).where(*mine)
                          .order_by(OutboxMessage.id.desc()).limit(limit)).scalars().all()
         return {"counts": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "failed")},
                 "messages": [{"id": m.id, "kind": m.kind, "channel": m.channel, "number": m.payload.get("number"),

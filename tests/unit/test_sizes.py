@@ -19,7 +19,6 @@ IN_PROGRESS = {
     "api/openapi.py document": "issue 11 (hardening): the OpenAPI document, split by object",
     "cli_export.py cmd_export": "issue 11 (hardening): `layso export`'s error reporting",
     "pages/console.py page_texts": "issue 12 (pages): the console's texts table",
-    "queries/province.py overview": "issue 14 (province): the province overview query",
 }
 
 
