@@ -12,6 +12,7 @@ GET /manage/stats      statistics for a range of local days by field, counter, o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,6 @@ from layso.server import clock
 from layso.server.auth import Principal, role_required
 from layso.server.domain.rating import is_satisfied
 from layso.server.domain.statuses import CounterStatus
-from layso.server.engine import Settings
 from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
@@ -45,10 +45,12 @@ from layso.server.queries.export import (
     tickets_file_name,
 )
 from layso.server.queries.stats import GROUPS, compute_groups
+from layso.server.queries import centre as centre_queries
+from layso.server.queries.dashboard import live_figures
 from layso.server.services import services
-from layso.server.storage.models import Centre, Device, Field, Ticket
-from layso.server.storage.where import waiting_on
-from sqlalchemy import func, select
+
+if TYPE_CHECKING:
+    from layso.server.storage.models import Centre
 
 bp = Blueprint("dashboard", __name__)
 add_page_link("manager", "dashboard.live", _l("Live view of the centre"))
@@ -64,8 +66,7 @@ CLOSED_REASONS = {"field_closed": _l("Stopped by the administrator"), "outside_h
 
 
 def _centre(who: Principal) -> Centre:
-    with services().db.read() as s:
-        return s.get(Centre, who.centre_id)
+    return centre_queries.centre(services().db, who.centre_id)
 
 
 # ---- live view ----------------------------------------------------------------------------------------
@@ -76,30 +77,15 @@ def live_snapshot(who: Principal) -> dict:
     tz = ZoneInfo(state["centre"]["timezone"])
     today = date.fromisoformat(state["centre"]["day"])
     now = datetime.fromisoformat(state["now"])
-    with svc.db.read() as s:
-        oldest = dict(s.execute(
-            select(Ticket.field_id, func.min(Ticket.issued_at))
-            .where(*waiting_on(who.centre_id, today))
-            .group_by(Ticket.field_id)).all())
-        centre = s.get(Centre, who.centre_id)
-        default_target = Settings.of(centre).queue.target_wait_min
-        field_rows = s.execute(select(Field.id, Field.code, Field.target_wait_min)
-                               .where(Field.centre_id == who.centre_id)).all()
-        codes = {fid: code for fid, code, _t in field_rows}
-        targets = {code: (t or default_target) * 60 for _fid, code, t in field_rows}
-        devices = s.execute(select(Device).where(Device.centre_id == who.centre_id, Device.revoked_at.is_(None))
-                            .order_by(Device.role, Device.name)).scalars().all()
-        device_rows = [{"name": d.name, "role": d.role, "online": d.online, "printer": d.printer,
-                        "detail": d.status_detail, "counter": d.counter.number if d.counter else None,
-                        "last_seen": d.last_seen_at.astimezone(tz) if d.last_seen_at else None}
-                       for d in devices]
-    oldest_by_code = {codes[fid]: at for fid, at in oldest.items() if fid in codes}
+    live = live_figures(svc.db, who.centre_id, today, tz)
     fields = []
     for f in state["fields"]:
-        since = oldest_by_code.get(f["code"])
+        since = live.oldest.get(f["code"])
         longest = int((now - since).total_seconds()) if since and f["waiting"] else None
         fields.append({**f, "longest_wait_s": longest, "oldest_at": since.isoformat() if longest is not None else None,
-                       "over_target": longest is not None and longest > targets.get(f["code"], default_target * 60)})
+                       "over_target": longest is not None and longest > live.targets_s.get(f["code"],
+                                                                                          live.default_target_s)})
+    device_rows = live.devices
     for d in device_rows:
         d["faults"] = _device_faults(d)
     counters = state["counters"]
