@@ -27,7 +27,8 @@ def field_choices(db: Database, centre_id: int) -> list[tuple[str, str]]:
 
 def field_name(db: Database, centre_id: int, code: str) -> str | None:
     with db.read() as s:
-        return s.execute(select(Field.name).where(Field.centre_id == centre_id, Field.code == code)).scalar_one_or_none()
+        return s.execute(select(Field.name).where(Field.centre_id == centre_id, Field.code == code)
+                         ).scalar_one_or_none()
 
 
 def centre_seq(db: Database, centre_id: int) -> int | None:

@@ -1,11 +1,11 @@
 """Who is connected: this process's connections, and devices' online flag across every process.
 
 Each device connection is a row in `device_connections` (sid, device, process, seen_at), written by
-the engine (`engine/devices.py`) in the same transaction as the device's online flag, which is true while the device has any row —
-whichever process holds the connection. Connects and disconnects are applied in order on one worker
-so a quick reconnect never ends offline. Each process refreshes its rows' `seen_at` (janitor); rows
-whose process stopped refreshing (it died without a disconnect) are removed by any other process,
-and their devices' flags recomputed.
+the engine (`engine/devices.py`) in the same transaction as the device's online flag, which is true
+while the device has any row — whichever process holds the connection. Connects and disconnects are
+applied in order on one worker so a quick reconnect never ends offline. Each process refreshes its
+rows' `seen_at` (janitor); rows whose process stopped refreshing (it died without a disconnect) are
+removed by any other process, and their devices' flags recomputed.
 """
 from __future__ import annotations
 
