@@ -12,8 +12,9 @@ GET /manage/stats      statistics for a range of local days by field, counter, o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from datetime import date, datetime, timedelta
+from functools import wraps
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -252,40 +253,51 @@ def _range_or_400() -> StatsQuery | Response:
     return q
 
 
-def _download(name: str, content, fmt: str) -> Response:
+def _file(name: str, content, fmt: str) -> Response:
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _download(default_format: str):
+    """A download view, called with the range and the format (csv | xlsx) it asks for; a bad range or
+    format is a 400 before it."""
+    def deco(view):
+        @wraps(view)
+        def wrapper():
+            q = _range_or_400()
+            if isinstance(q, Response):
+                return q
+            fmt = request.args.get("format", default_format)
+            return view(q, fmt) if fmt in ("csv", "xlsx") else _unknown_format()
+        return wrapper
+    return deco
+
+
+def _unknown_format() -> Response:
+    return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+
+
 @bp.get("/manage/stats/export")
 @role_required("manager")
-def stats_export():
-    q = _range_or_400()
-    if isinstance(q, Response):
-        return q
-    fmt = request.args.get("format", "xlsx")
+@_download("xlsx")
+def stats_export(q: StatsQuery, fmt: str):
     group = request.args.get("group", "all")
-    if fmt not in ("csv", "xlsx") or group not in ("all", *GROUPS):
-        return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+    if group not in ("all", *GROUPS):
+        return _unknown_format()
     name, content = export_stats(services().db, g.who.centre_id, q.d_from, q.d_to, fmt, group)
-    return _download(name, content, fmt)
+    return _file(name, content, fmt)
 
 
 @bp.get("/manage/stats/tickets")
 @role_required("manager")
-def tickets_export():
-    q = _range_or_400()
-    if isinstance(q, Response):
-        return q
-    fmt = request.args.get("format", "csv")
-    if fmt not in ("csv", "xlsx"):
-        return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+@_download("csv")
+def tickets_export(q: StatsQuery, fmt: str):
     if fmt == "csv":  # streamed: a year's list is tens of megabytes
         chunks = ticket_csv_chunks(services().db, g.who.centre_id, q.d_from, q.d_to)
-        return _download(tickets_file_name(q.d_from, q.d_to, fmt), stream_with_context(chunks), fmt)
+        return _file(tickets_file_name(q.d_from, q.d_to, fmt), stream_with_context(chunks), fmt)
     if (q.d_to - q.d_from).days >= MAX_TICKET_XLSX_DAYS:
         return Response(_("The ticket list in XLSX covers at most %(n)s days; use CSV for longer ranges.",
                           n=MAX_TICKET_XLSX_DAYS), status=400, mimetype="text/plain")
     name, content = export_tickets(services().db, g.who.centre_id, q.d_from, q.d_to, fmt)
-    return _download(name, content, fmt)
+    return _file(name, content, fmt)
