@@ -1,10 +1,12 @@
 """Screen geometry, computed from the screen size: portrait (1080×1920), landscape (1920×1080) and
 anything in between. Pure functions over pygame.Rect; no drawing here.
 
-The home screen lays the fields out like a newspaper: agency sections (a heading, then one large
-button per field) flow down the columns, then onto the next page; a section cut by the end of a
-column goes on under a repeated heading. When everything fits on one page the columns are
-balanced and the buttons grow to fill the screen; with several pages, the pages are evened out.
+The home screen lays the fields out like a newspaper: each agency's section (a heading, then one large
+button per field) is a block, one column wide when it fits a column, else as many adjacent columns as
+it needs under one heading that spans them. Blocks go in order, each into the leftmost column where it
+fits (so a small section may sit in the room under a wide one), then onto the next page; only a section
+larger than a whole page is cut. The fewest pages win, then the tallest buttons; the columns are
+evened out and the buttons grow to fill the screen.
 """
 from __future__ import annotations
 
@@ -70,7 +72,7 @@ class Metrics:
 
     @property
     def button_floor_h(self) -> int:
-        """The shortest a field button may get to keep its agency's section in one column."""
+        """The shortest a field button may get to save a page."""
         return self.px(120 if self.portrait else 110)
 
     @property
@@ -193,10 +195,19 @@ class FieldSlot:
     rect: Rect
 
 
+@dataclass(frozen=True)
+class Section:
+    """One agency's block on a page: its heading and every button under it (the box a backdrop fills)."""
+
+    agency: str
+    rect: Rect
+
+
 @dataclass
 class Page:
     headings: list[Heading] = field(default_factory=list)
     buttons: list[FieldSlot] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
 
 
 def group_by_agency(fields: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -207,123 +218,125 @@ def group_by_agency(fields: list[dict]) -> list[tuple[str, list[dict]]]:
     return list(groups.items())
 
 
-# A column is a list of entries: ("heading", agency, continued) or ("field", code).
-Entry = tuple
-Column = list[Entry]
+@dataclass(frozen=True)
+class Block:
+    """A section (or, when it is larger than a page, a page's share of it) as placed by the flow:
+    `width` columns from `column`, `rows` buttons down each, filled column by column."""
+
+    agency: str
+    codes: tuple[str, ...]
+    continued: bool
+    column: int
+    width: int
+    rows: int
 
 
 def _flow(groups: list[tuple[str, list[str]]], cols: int, capacity: float, button_h: float,
-          heading_h: float, gap: float, headings: bool, keep_together: float = 0.0) -> list[list[Column]]:
-    """Pages of columns, filled top to bottom; `capacity` is the usable column height. Every
-    column takes at least one button, so the flow always ends. With `keep_together` (a column height),
-    a section that does not fit the rest of a column but fits a whole column of that height starts the
-    next column instead of being cut (a field is then never left at the foot of a column, away from
-    its section's other fields)."""
-    pages: list[list[Column]] = []
-    page: list[Column] = []
-    column: Column = []
-    used = 0.0
-
-    def close_column() -> None:
-        nonlocal column, used, page
-        page.append(column)
-        column, used = [], 0.0
-        if len(page) == cols:
-            pages.append(page)
-            page = []
-
+          heading_h: float, gap: float, headings: bool) -> list[list[Block]]:
+    """Pages of blocks. A section is one block: one column when it fits a column's `capacity`, else
+    the fewest side-by-side columns that hold it under one heading. Blocks go in reading order: down a
+    column, then on to the columns to the right (never back to the left), then the next page. Only a
+    section larger than a whole page is cut, into one block a page."""
     head = heading_h if headings else 0.0
+    step = button_h + gap
+    rows_max = max(1, int((capacity - head) // step))
+    pages: list[list[Block]] = []
+    page: list[Block] = []
+    used = [0.0] * cols
     for agency, codes in groups:
-        whole = head + len(codes) * (button_h + gap)
-        if column and used + head + button_h > capacity:
-            close_column()  # never a heading without a button under it
-        elif column and used + whole > capacity and whole <= keep_together:
-            close_column()
-        i = 0
-        while i < len(codes):
-            if headings:
-                column.append(("heading", agency, i > 0))
-                used += head
-            placed = 0
-            while i < len(codes) and (used + button_h <= capacity or placed == 0):
-                column.append(("field", codes[i]))
-                used += button_h + gap
-                i += 1
-                placed += 1
-            if i < len(codes):
-                close_column()
-    if column:
-        close_column()
+        per_page = cols * rows_max
+        for part, i in enumerate(range(0, len(codes), per_page)):
+            chunk = tuple(codes[i:i + per_page])
+            width = math.ceil(len(chunk) / rows_max)
+            rows = math.ceil(len(chunk) / width)
+            height = head + rows * step
+            spot = next(((x, top) for x in range(cols - width + 1)
+                         if (top := max(used[x:x + width])) + height <= capacity), None)
+            if spot is None:
+                if page:
+                    pages.append(page)
+                page, used = [], [0.0] * cols
+                spot = (0, 0.0)
+            x, top = spot
+            page.append(Block(agency, chunk, part > 0, x, width, rows))
+            used[x:x + width] = [top + height] * width
     if page:
         pages.append(page)
     return pages or [[]]
 
 
 def paginate(fields: list[dict], grid: Rect, m: Metrics) -> list[Page]:
-    """Place one button per field (and agency headings) on as few pages as the screen allows."""
+    """Place one button per field, in agency sections, on as few pages as the screen allows; a
+    section stays whole (in one column, or in adjacent columns under one heading)."""
     groups = [(agency, [f["code"] for f in fs]) for agency, fs in group_by_agency(fields)]
     headings = len(groups) > 1
     gap, head = m.gap, m.heading_h
     capacity = grid.height + gap  # the last button needs no gap below it
+
+    def flow(button_h: float, cap: float = capacity, cols: int = m.columns) -> list[list[Block]]:
+        return _flow(groups, cols, cap, button_h, head, gap, headings)
+
     # Few fields: the fewest columns that hold them all on one page at a comfortable height
     # (wide buttons, long names on one line); many fields: every column the screen allows.
-    cols = m.columns
-    for n in range(1, m.columns):
-        if len(_flow(groups, n, capacity, m.button_comfortable_h, head, gap, headings)) == 1:
-            cols = n
-            break
-    pages = _flow(groups, cols, capacity, m.button_min_h, head, gap, headings)
-    # Sections kept whole in one column when that costs no extra page (buttons a little shorter, down
-    # to button_floor_h, if need be).
-    button_h, together = m.button_min_h, False
-    if headings:
-        for h in range(m.button_min_h, m.button_floor_h - 1, -max(1, m.px(4))):
-            if len(_flow(groups, cols, capacity, h, head, gap, headings, capacity)) <= len(pages):
-                button_h, together = h, True
-                break
-
-    def flow(cap: float) -> list[list[Column]]:
-        return _flow(groups, cols, cap, button_h, head, gap, headings, cap if together else 0.0)
-
+    cols = next((n for n in range(1, m.columns) if len(flow(m.button_comfortable_h, cols=n)) == 1), m.columns)
+    # The fewest pages, then the tallest buttons (between button_floor_h and button_min_h).
+    heights = range(m.button_min_h, m.button_floor_h - 1, -max(1, m.px(4)))
+    button_h = min(heights, key=lambda h: (len(flow(h, cols=cols)), -h))
+    pages = flow(button_h, cols=cols)
     # Even out: the smallest column height that needs no more pages, so the columns (and the last
-    # page) are balanced rather than the last one holding a lone button.
-    low, high = 0.0, capacity
-    if together:  # never so short that a section kept whole would have to be cut after all
-        wholes = [(head + len(codes) * (button_h + gap)) for _agency, codes in groups]
-        low = max([w for w in wholes if w <= capacity], default=0.0)
-        if len(flow(low)) <= len(pages):
-            high = low
+    # page) are balanced rather than the last one holding a lone button; never so short that a
+    # block would have to change shape.
+    low = max(((head if headings else 0.0) + b.rows * (button_h + gap) for p in pages for b in p), default=0.0)
+    high = max(low, capacity)
+    if len(flow(button_h, low, cols)) <= len(pages):
+        high = low
     for _ in range(16):
         mid = (low + high) / 2
-        if len(flow(mid)) <= len(pages):
+        if len(flow(button_h, mid, cols)) <= len(pages):
             high = mid
         else:
             low = mid
-    pages = flow(high)
-    return [_place(page, grid, cols, m) for page in pages]
+    return [_place(page, grid, cols, m, headings) for page in flow(button_h, high, cols)]
 
 
-def _place(columns: list[Column], grid: Rect, cols: int, m: Metrics) -> Page:
-    gap, head = m.gap, m.heading_h
+def _tops(blocks: list[Block], cols: int, button_h: float, head: float, gap: float) -> tuple[list[float], float]:
+    """Each block's top for buttons `button_h` tall, and the height of the whole (gap included)."""
+    used, tops = [0.0] * cols, []
+    for b in blocks:
+        top = max(used[b.column:b.column + b.width])
+        tops.append(top)
+        used[b.column:b.column + b.width] = [top + head + b.rows * (button_h + gap)] * b.width
+    return tops, max(used)
+
+
+def _place(blocks: list[Block], grid: Rect, cols: int, m: Metrics, headings: bool) -> Page:
+    """Pixels for one page: one button height for the whole page, as tall as the grid allows (the
+    tallest stack of blocks decides), up to button_max_h."""
+    gap, head = m.gap, (m.heading_h if headings else 0)
     width = (grid.width - gap * (cols - 1)) / cols
-    button_h = float(m.button_max_h)
-    for column in columns:  # one button height for the whole page: the tallest column decides
-        n = sum(1 for e in column if e[0] == "field")
-        if n:
-            n_head = sum(1 for e in column if e[0] == "heading")
-            button_h = min(button_h, (grid.height - n_head * head - (n - 1) * gap) / n)
-    button_h = max(1.0, math.floor(button_h))
+    low, high = 1, m.button_max_h
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _tops(blocks, cols, mid, head, gap)[1] <= grid.height + gap:
+            low = mid
+        else:
+            high = mid - 1
+    button_h = low
+    tops, _total = _tops(blocks, cols, button_h, head, gap)
+    lefts = [round(grid.left + c * (width + gap)) for c in range(cols)]
+    rights = [round(grid.left + c * (width + gap) + width) for c in range(cols)]
     page = Page()
-    for c, column in enumerate(columns):
-        x = round(grid.left + c * (width + gap))
-        y = float(grid.top)
-        for entry in column:
-            if entry[0] == "heading":
-                page.headings.append(Heading(entry[1], entry[2], Rect(x, round(y), round(width), head)))
-                y += head
-            else:
-                page.buttons.append(FieldSlot(entry[1], Rect(x, round(y), round(width), round(button_h))))
-                y += button_h + gap
+    for b, top in zip(blocks, tops):
+        left, right = lefts[b.column], rights[b.column + b.width - 1]
+        y = grid.top + round(top)
+        if headings:
+            page.headings.append(Heading(b.agency, b.continued, Rect(left, y, right - left, head)))
+        for i, code in enumerate(b.codes):
+            c = b.column + i // b.rows
+            row_top = y + head + round((i % b.rows) * (button_h + gap))
+            page.buttons.append(FieldSlot(code, Rect(lefts[c], row_top, rights[c] - lefts[c], button_h)))
+        bottom = y + head + round(b.rows * (button_h + gap) - gap)
+        page.sections.append(Section(b.agency, Rect(left, y, right - left, bottom - y)))
     return page
 
 

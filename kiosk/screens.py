@@ -28,6 +28,7 @@ INK = (9, 24, 46)
 INK_SOFT = (52, 72, 98)
 ACCENT = (0, 98, 204)
 HEADING = (150, 200, 255)
+HEADING_RULE = (62, 104, 160)
 CLOSED_BG = (78, 86, 99)
 CLOSED_INK = (205, 210, 218)
 PRIORITY_BG = (255, 183, 0)
@@ -221,8 +222,12 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     page = pages[page_no]
     for heading in page.headings:
         label = texts.CONTINUED.format(agency=heading.agency) if heading.continued else heading.agency
-        fitted(surface, label.upper(), True, m.font_heading, HEADING, heading.rect, align="left",
+        text_box = heading.rect.inflate(0, -m.px(8)).move(0, -m.px(4))
+        fitted(surface, label.upper(), True, m.font_heading, HEADING, text_box, align="left",
                valign="middle", max_lines=1, min_size=m.px(20))
+        # a rule under the heading as wide as its section: the columns it spans read as one group
+        rule = Rect(heading.rect.left, heading.rect.bottom - m.px(10), heading.rect.width, max(2, m.px(3)))
+        pygame.draw.rect(surface, HEADING_RULE, rule, border_radius=rule.height // 2)
     by_code = {f["code"]: f for f in view.fields}
     for slot in page.buttons:
         f = by_code[slot.code]

@@ -298,12 +298,27 @@ class WebhookConfig(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
+class WebPushConfig(_Model):
+    """Web Push from the tracking page (where the browser allows it). The server's VAPID key pair is
+    generated once and kept (`LAYSO_VAPID_KEY`, else a file beside the session secret); `subject` is
+    the contact the push services may write to (`mailto:` or `https://`)."""
+
+    subject: Annotated[str, Field(pattern=r"^(mailto:\S+@\S+|https://\S+)$", max_length=200)]
+    ttl_s: Annotated[int, Field(ge=0, le=86400)] = 3600  # how long a push service keeps an undelivered message
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    ahead_template: Annotated[str, Field(max_length=300)] = "Sắp đến lượt số {number}: còn {ahead} người trước bạn."
+    called_template: Annotated[str, Field(max_length=300)] = "Mời số {number} đến quầy {counter}."
+    # Tests only: accept http:// push endpoints (a local server standing in for the push service).
+    insecure_endpoints: bool = False
+
+
 class NotifyConfig(_Model):
     """Telling citizens when their turn is near or called (tracking page → outbox → worker)."""
 
     sms: GatewayConfig | None = None
     zalo: GatewayConfig | None = None
     webhook: WebhookConfig | None = None
+    webpush: WebPushConfig | None = None
     default_ahead: Annotated[int, Field(ge=0, le=50)] = 3
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 8
     sms_template: Annotated[str, Field(max_length=300)] = "{centre}: so {number} con {ahead} nguoi truoc ban."

@@ -24,6 +24,7 @@ from layso.server.api import routes as api
 from layso.server.engine import QueueEngine
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
+from layso.server.notify.vapid import VapidKeys
 from layso.server.notify.worker import start_notifier
 from layso.server.pages import admin, book, console, dashboard, display, province, remote, signin, tracking
 from layso.server.realtime import events as realtime
@@ -91,6 +92,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.json.sort_keys = False
     svc = Services(db=db, engine=QueueEngine(db, default_base_url=public_url))
     svc.limiter = rate_limiter(message_queue, db.url)  # shared by the processes of one installation
+    svc.vapid = VapidKeys(db.url)  # read (or made) when a centre first offers Web Push
     svc.publish = publish if testing else AsyncPublisher()  # tests read what was emitted at once
     app.extensions["layso"] = svc
     babel.init_app(app, locale_selector=select_locale)

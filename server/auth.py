@@ -105,6 +105,24 @@ def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
                          zone_counters=tuple(d.zone_counters) if d.zone_counters else None)
 
 
+def live_roles(db: Database, token_hashes: set[str], user_ids: set[int]) -> tuple[dict[str, str], dict[int, str]]:
+    """Of these device tokens (by hash) and accounts, the roles of those that still work — by the rules
+    of `device_principal_by_hash` and `user_principal` — in two queries however many there are."""
+    devices: dict[str, str] = {}
+    users: dict[int, str] = {}
+    with db.read() as s:
+        if token_hashes:
+            devices = dict(s.execute(select(Device.token_hash, Device.role).join(Centre, Centre.id == Device.centre_id)
+                                     .where(Device.token_hash.in_(token_hashes), Device.revoked_at.is_(None),
+                                            Centre.suspended_at.is_(None))).all())
+        if user_ids:
+            users = {uid: role for uid, role, suspended in s.execute(
+                select(User.id, User.role, Centre.suspended_at).join(Centre, Centre.id == User.centre_id)
+                .where(User.id.in_(user_ids), User.active.is_(True)))
+                if suspended is None or role == PROVINCE_ROLE}
+    return devices, users
+
+
 DISPLAY_SESSION_KEY = "display_token_hash"  # a browser that opened /display?token=… is that display
 
 

@@ -126,7 +126,7 @@ def register(sub) -> None:
     s.add_argument("--to", type=_day, required=True, metavar="YYYY-MM-DD")
     s.add_argument("--format", choices=("csv", "xlsx"), required=True)
     s.add_argument("--out", help="file or folder to write (default: a named file here; '-' for standard output)")
-    s.add_argument("--group", choices=("all", "field", "counter", "officer", "hour", "day"), default="all",
+    s.add_argument("--group", choices=("all", "field", "counter", "officer", "hour", "day", "remote"), default="all",
                    help="one group only (default: all)")
     s.add_argument("--tickets", action="store_true", help="the raw ticket-level list instead of the statistics")
     s.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the headers (default: vi)")

@@ -10,6 +10,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -247,6 +248,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_STARTED: list["ServerProcess"] = []  # the servers the running test started (their logs, if it fails)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.layso_failed = report.failed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _server_logs_on_failure(request):
+    """When a test fails, the tail of every server log it produced is printed with its report."""
+    _STARTED.clear()
+    yield
+    if getattr(request.node, "layso_failed", False):
+        for sp in _STARTED:
+            try:
+                tail = sp.log_path.read_text(errors="replace").splitlines()[-80:]
+            except OSError:
+                continue
+            print(f"----- {sp.log_path} (last {len(tail)} lines) -----", *tail, sep="\n")
+    _STARTED.clear()
+
+
 @dataclass
 class ServerProcess:
     """`layso serve` as a real process on 127.0.0.1."""
@@ -275,10 +302,25 @@ class ServerProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
+                _STARTED.append(self)
+                self._drain_stdout(log)
                 return self
             if self.proc.poll() is not None:
                 break
-        raise RuntimeError(f"server did not start: {line!r}; see {self.workdir}/server-{self.port}.log")
+        raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"server-{self.port}.log"
+
+    def _drain_stdout(self, log) -> None:
+        """Whatever the server prints after its start goes to its log: a pipe nobody reads would fill
+        and stop the server the moment it printed 64 KiB."""
+        def drain():
+            for chunk in iter(self.proc.stdout.readline, b""):
+                log.write(chunk)
+                log.flush()
+        threading.Thread(target=drain, daemon=True, name=f"server-{self.port}-stdout").start()
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -100,7 +100,10 @@ def notify(token: str):
     limit("track-write", 30)
     from layso.server.notify.outbox import subscribe
     b = parse(NotifyBody, body())
-    return jsonify(subscribe(services().db, token, b.channel, b.ahead, b.phone, b.subscription)), 201
+    answer = subscribe(services().db, token, b.channel, b.ahead, b.phone, b.subscription)
+    if services().notifier is not None:  # a new subscription may already be due ("2 ahead" when 2 are)
+        services().notifier.wake()
+    return jsonify(answer), 201
 
 
 @bp.post("/bookings/<code>/check-in")

@@ -238,12 +238,25 @@ def stats():
     headers, rows = stats_table(result, q.group)
     kinds = ["key", "label"] + [k for _k, _h, k in FIGURES] + ["n"] * len(result["rating_levels"])
     table = [[v if i < 2 else number(v, kinds[i]) for i, v in enumerate(r)] for r in rows]
+    remote = remote_section(who.centre_id, q)
     return render_template(
         "dashboard_stats.html", who=who, q=q, result=result, headers=headers, table=table,
         total_row=result["total"], charts=charts(result, q.group),
         groups=[(g_, str(GROUP_PLURALS[g_])) for g_ in GROUPS], quick=quick_ranges(today),
-        definitions=definitions(result, centre.timezone), rule=priority_rule_text(centre.settings),
-        number=number, centre=centre)
+        definitions=definitions(result, centre.timezone) + remote["definitions"],
+        rule=priority_rule_text(centre.settings), number=number, centre=centre, remote=remote)
+
+
+def remote_section(centre_id: int, q: StatsQuery) -> dict:
+    """The remote channel's table (online numbers, appointments) of the range; empty without bookings."""
+    from layso.server.queries.remote_stats import remote_definitions, remote_figures, remote_kinds, remote_table
+    figures = remote_figures(services().db, centre_id, q.d_from, q.d_to)
+    if not figures["total"]["booked"]:
+        return {"headers": [], "table": [], "definitions": []}
+    headers, rows = remote_table(figures)
+    kinds = remote_kinds()
+    return {"headers": headers, "table": [[v if i < 2 else number(v, kinds[i]) for i, v in enumerate(r)] for r in rows],
+            "definitions": remote_definitions(figures["check_in_after_min"])}
 
 
 def _range_or_400() -> StatsQuery | Response:
@@ -283,7 +296,7 @@ def _unknown_format() -> Response:
 @_download("xlsx")
 def stats_export(q: StatsQuery, fmt: str):
     group = request.args.get("group", "all")
-    if group not in ("all", *GROUPS):
+    if group not in ("all", "remote", *GROUPS):
         return _unknown_format()
     name, content = export_stats(services().db, g.who.centre_id, q.d_from, q.d_to, fmt, group)
     return _file(name, content, fmt)

@@ -95,6 +95,8 @@ def page():
             "field_closed": _("Not accepting now"), "outside_hours": _("Outside working hours"),
             "daily_cap_reached": _("No numbers left today"), "noCounters": _("No counters yet"),
             "noFields": _("No fields yet"),
+            "appointmentRule": _("Citizens with an appointment who check in within their time slot are served "
+                                 "before walk-in numbers taken after the slot began."),
         },
     }
     return render_template("display.html", config=config)

@@ -8,7 +8,10 @@ from layso.kiosk import texts
 from layso.kiosk.layout import Metrics, group_by_agency, home_frame, paginate
 from layso.kiosk.ticket import destination_of
 
-SIZES = [(1080, 1920), (1920, 1080), (800, 480), (1280, 800)]
+# what the kiosk is run at: full HD, 10" (1280×800), 7" (1024×600, 800×480) and TV (1366×768) panels,
+# each in portrait and landscape
+SIZES = [(1080, 1920), (1920, 1080), (800, 1280), (1280, 800), (600, 1024), (1024, 600), (768, 1366),
+         (1366, 768), (480, 800), (800, 480)]
 
 
 def fields_of(data: dict) -> list[dict]:
@@ -33,25 +36,49 @@ def test_every_field_once_inside_the_grid_without_overlap(size, preset):
         assert all(b.rect.height >= m.px(100) for b in page.buttons)
 
 
-def test_fields_are_grouped_by_agency_under_headings_in_reading_order():
-    fields = fields_of(config_data("province"))
-    m = Metrics(1080, 1920)
-    frame = home_frame(m, banner=False, nav=True, priority=True)
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("preset", ["province", "commune"])
+@pytest.mark.parametrize("banner", [False, True])
+def test_no_section_is_split(size, preset, banner):
+    """Every agency's fields stay together: one heading (never "(tiếp)"), on one page, in one block of
+    adjacent columns under that heading, filled column by column; no other section inside the block."""
+    fields = fields_of(config_data(preset))
+    m = Metrics(*size)
+    frame = home_frame(m, banner=banner, nav=True, priority=True)
+    pages = paginate(fields, frame.grid, m)
     agency_of = {f["code"]: f["agency"] for f in fields}
-    reading: list[tuple[str, str]] = []  # (kind, agency) in column order, page by page
-    for page in paginate(fields, frame.grid, m):
-        items = [(h.rect.x, h.rect.y, "heading", h.agency) for h in page.headings]
-        items += [(b.rect.x, b.rect.y, "field", agency_of[b.code]) for b in page.buttons]
-        reading += [(kind, agency) for _x, _y, kind, agency in sorted(items)]
-    current = None
-    for kind, agency in reading:
-        if kind == "heading":
-            current = agency
-        else:
-            assert agency == current, "a field under another agency's heading"
+    headings = [h for p in pages for h in p.headings]
+    assert sorted(h.agency for h in headings) == sorted({f["agency"] for f in fields}), "a section has two headings"
+    assert not any(h.continued for h in headings)
+    for page in pages:
+        by_agency = {s.agency: s.rect for s in page.sections}
+        for heading in page.headings:
+            block = by_agency[heading.agency]
+            mine = [b for b in page.buttons if agency_of[b.code] == heading.agency]
+            assert [b.code for b in mine] == [f["code"] for f in fields if f["agency"] == heading.agency]
+            assert heading.rect.left == block.left and heading.rect.width == block.width
+            assert heading.rect.top == block.top
+            assert all(block.contains(b.rect) and b.rect.top >= heading.rect.bottom for b in mine)
+            reading = sorted(mine, key=lambda b: (b.rect.x, b.rect.y))
+            assert reading == mine, "a section's fields are not in reading order, column by column"
+            others = [s.rect for s in page.sections if s.agency != heading.agency]
+            assert block.collidelist(others) == -1, f"{heading.agency} shares its block with another section"
+
+
+def test_within_a_column_sections_keep_their_configured_order():
+    fields = fields_of(config_data("province"))
     order = [agency for agency, _ in group_by_agency(fields)]
-    seen = [a for k, a in reading if k == "heading"]
-    assert [a for i, a in enumerate(seen) if a not in seen[:i]] == order
+    for size in SIZES:
+        m = Metrics(*size)
+        for page in paginate(fields, home_frame(m, False, True, True).grid, m):
+            columns: dict[int, list[tuple[int, str]]] = {}
+            for s in page.sections:
+                for b in page.buttons:
+                    if s.rect.contains(b.rect):
+                        columns.setdefault(b.rect.x, []).append((s.rect.top, s.agency))
+            for stack in columns.values():
+                agencies = [a for _top, a in sorted(set(stack))]
+                assert agencies == sorted(agencies, key=order.index)
 
 
 def test_many_fields_page_few_fields_do_not():

@@ -1,0 +1,82 @@
+"""The server's VAPID key pair (Web Push, RFC 8292): generated once and kept, like the session secret.
+
+`LAYSO_VAPID_KEY` (the private key as PEM, or as the base64url of its 32-byte scalar) when set —
+several hosts of one installation must share it —, else `vapid_key.pem` (mode 0600) beside the
+SQLite file or in the data folder, written the first time a centre offers Web Push. A browser's
+subscription is bound to the public key: keep the key with the database, or every subscription made
+before is lost.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import threading
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from layso.server.startup import data_folder, kept_once
+
+ENV = "LAYSO_VAPID_KEY"
+FILE = "vapid_key.pem"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def new_key_pem() -> str:
+    """A fresh P-256 private key as PEM (PKCS#8)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def parse_key(text: str) -> ec.EllipticCurvePrivateKey:
+    """A private key from PEM or from the base64url of its raw 32-byte scalar; ValueError if neither."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+    else:
+        raw = b64url_decode(text)
+        if len(raw) != 32:
+            raise ValueError("a raw VAPID private key is 32 bytes (base64url)")
+        key = ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ValueError("the VAPID key must be a P-256 (prime256v1) private key")
+    return key
+
+
+class VapidKeys:
+    """The key pair of one installation, read (or made) on first use."""
+
+    def __init__(self, db_url: str):
+        self.db_url = db_url
+        self._key: ec.EllipticCurvePrivateKey | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        with self._lock:
+            if self._key is None:
+                text = os.environ.get(ENV) or kept_once(data_folder(self.db_url) / FILE, new_key_pem)
+                try:
+                    self._key = parse_key(text)
+                except ValueError as err:
+                    raise RuntimeError(f"{ENV} or {FILE}: {err}") from None
+            return self._key
+
+    @property
+    def public_key(self) -> str:
+        """The applicationServerKey a browser subscribes with: the uncompressed point, base64url."""
+        return b64url(self.private_key.public_key().public_bytes(serialization.Encoding.X962,
+                                                                 serialization.PublicFormat.UncompressedPoint))
+
+    def vapid(self):
+        """A py_vapid signer over the key (pywebpush signs each request's JWT with it)."""
+        from py_vapid import Vapid
+        return Vapid(private_key=self.private_key)
