@@ -22,7 +22,8 @@ from pathlib import Path
 from sqlalchemy import event
 
 from layso.config import parse_config, preset_data
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import QueueEngine
 from layso.server.engine.centres import create_from_config
 from layso.server.janitor import run_janitor

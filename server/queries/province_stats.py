@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
+from layso.server.domain.rating import satisfied_count
 from layso.server.queries.export import FIGURES, cell, safe_cell, safe_row
 from layso.server.queries.stats import compute_groups
 from layso.server.storage.database import Database
@@ -57,7 +58,7 @@ def centre_results(db: Database, centres: list[dict], d_from: date, d_to: date, 
 
 def _satisfied(counts: dict[str, int], satisfied_min: int) -> tuple[int, int]:
     rated = sum(counts.values())
-    return rated, sum(n for score, n in counts.items() if int(score) >= satisfied_min)
+    return rated, satisfied_count({int(score): n for score, n in counts.items()}, satisfied_min)
 
 
 def province_rows(db: Database, centres: list[dict], d_from: date, d_to: date, group: str) -> dict:

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 from conftest import HCM, config_data
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.engine.sweep import sweep
 from layso.server.janitor import run_janitor
