@@ -12,8 +12,8 @@ import base64
 import os
 import threading
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+# cryptography is imported where a key is made or read: a server whose centres offer no Web Push
+# does not carry it (7.5 MiB a process)
 
 ENV = "LAYSO_VAPID_KEY"
 FILE = "vapid_key.pem"
@@ -29,13 +29,17 @@ def b64url_decode(text: str) -> bytes:
 
 def new_key_pem() -> str:
     """A fresh P-256 private key as PEM (PKCS#8)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
     key = ec.generate_private_key(ec.SECP256R1())
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption()).decode()
 
 
-def parse_key(text: str) -> ec.EllipticCurvePrivateKey:
-    """A private key from PEM or from the base64url of its raw 32-byte scalar; ValueError if neither."""
+def parse_key(text: str):
+    """A private key (P-256) from PEM or from the base64url of its raw 32-byte scalar; ValueError if neither."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
     text = text.strip()
     if text.startswith("-----BEGIN"):
         key = serialization.load_pem_private_key(text.encode(), password=None)
@@ -54,11 +58,11 @@ class VapidKeys:
 
     def __init__(self, db_url: str):
         self.db_url = db_url
-        self._key: ec.EllipticCurvePrivateKey | None = None
+        self._key = None  # cryptography's EllipticCurvePrivateKey, once read
         self._lock = threading.Lock()
 
     @property
-    def private_key(self) -> ec.EllipticCurvePrivateKey:
+    def private_key(self):
         with self._lock:
             if self._key is None:
                 from layso.server.startup import data_folder, kept_once  # (the CLI loads this module light)
@@ -72,11 +76,12 @@ class VapidKeys:
     @property
     def public_key(self) -> str:
         """The applicationServerKey a browser subscribes with: the uncompressed point, base64url."""
+        from cryptography.hazmat.primitives import serialization
         return b64url(self.private_key.public_key().public_bytes(serialization.Encoding.X962,
                                                                  serialization.PublicFormat.UncompressedPoint))
 
     def vapid(self):
-        """A py_vapid signer over the key (pywebpush signs each request's JWT with it)."""
+        """A py_vapid signer over the key (it signs each push request's JWT)."""
         from py_vapid import Vapid
         return Vapid(private_key=self.private_key)
 
