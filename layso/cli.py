@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
     __import__("layso.install", fromlist=["register"]).register(sub)
     __import__("layso.centre_cli", fromlist=["register"]).register(sub)
+    __import__("layso.server.notify.vapid", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

@@ -26,7 +26,18 @@ from layso.server.errors import QueueError
 from layso.server.messages import error_body
 from layso.server.notify.vapid import VapidKeys
 from layso.server.notify.worker import start_notifier
-from layso.server.pages import admin, book, console, dashboard, display, province, remote, signin, tracking
+from layso.server.pages import (
+    admin,
+    book,
+    console,
+    dashboard,
+    display,
+    province,
+    province_alerts,
+    remote,
+    signin,
+    tracking,
+)
 from layso.server.realtime import events as realtime
 from layso.server.realtime.events import AsyncPublisher, publish
 from layso.server.services import Services, rate_limiter
@@ -120,7 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(province_api.bp)
     app.register_blueprint(csrf.exempt(booking_api.bp))  # public bookings; check-in checks CSRF itself
-    for page in (signin, display, tracking, console, dashboard, admin, province, book, remote):
+    for page in (signin, display, tracking, console, dashboard, admin, province, province_alerts, book, remote):
         app.register_blueprint(page.bp)
     health.init_app(app)
     metrics.init_app(app)

@@ -1,6 +1,8 @@
-"""The janitor: every 15 s lapse online bookings past their rule, close days on time (waiting tickets cancelled at closing), tell devices when
-fields open or close by the clock, keep this process's device connections fresh (and clear those of
-dead processes), forget citizens' phone numbers after their day, and cut off connections whose token or account was revoked."""
+"""The janitor: every 15 s lapse online bookings past their rule, close days on time (waiting
+tickets cancelled at closing), tell devices when fields open or close by the clock, raise and clear
+the province's alerts (`notify.alerts`), keep this process's device connections fresh (and clear
+those of dead processes), forget citizens' phone numbers after their day, and cut off connections
+whose token or account was revoked."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +11,7 @@ import threading
 from flask import Flask
 from layso.server import clock
 from layso.server.engine.sweep import sweep
+from layso.server.notify.alerts import track as track_alerts
 from layso.server.notify.outbox import forget_phones
 from layso.server.realtime import presence
 from layso.server.realtime.events import disconnect_revoked
@@ -54,6 +57,8 @@ def run_janitor(svc: Services) -> None:
             svc.field_openness[cid] = openness
             if previous is not None and previous != openness:
                 svc.publish(svc.engine.announce_fields(cid).events)
+        if track_alerts(svc.db)["messages"] and getattr(svc, "notifier", None) is not None:
+            svc.notifier.wake()  # alerts raised or cleared: their messages are in the outbox
         forget_phones(svc.db)  # citizens' phone numbers are kept no longer than their ticket's day
         presence.refresh(svc)
         disconnect_revoked(svc.db)

@@ -3,7 +3,8 @@
 Each channel is an object with `send(message) -> None` that raises `DeliveryError(reason)` when the
 message did not get through (the worker then retries with back-off; `gone=True`: retrying cannot
 help, the recipient is no more). `channels_of(cfg, vapid)` builds them from a centre's `[notify]`
-settings; a channel without settings is unavailable.
+settings, `alert_channels(cfg)` from the province's alerts settings; a channel without settings is
+unavailable.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 
 import requests
 
-from layso.config import GatewayConfig, NotifyConfig, WebhookConfig
+from layso.config import AlertsConfig, GatewayConfig, NotifyConfig, WebhookConfig
 
 
 class DeliveryError(Exception):
@@ -72,6 +73,16 @@ class Webhook:
 def sign(secret: str, body: bytes) -> str:
     """The webhook signature: HMAC-SHA256 of the body with the shared secret, hex."""
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def alert_channels(cfg: AlertsConfig) -> dict:
+    """The channels of the province's alerts: its gateway (as SMS or Zalo) and its webhook."""
+    out = {}
+    if cfg.gateway is not None:
+        out[cfg.gateway_channel] = HttpGateway(cfg.gateway_channel, cfg.gateway)
+    if cfg.webhook is not None:
+        out["webhook"] = Webhook(cfg.webhook)
+    return out
 
 
 def channels_of(cfg: NotifyConfig, vapid=None) -> dict:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from layso.server import clock
 from layso.server.engine.context import Settings
-from layso.server.notify.channels import DeliveryError, channels_of
+from layso.server.notify.channels import DeliveryError, alert_channels, channels_of
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, NotifySubscription, OutboxMessage
 from sqlalchemy import case, select, update
@@ -40,6 +40,7 @@ class Claimed:
     channel: str
     payload: dict
     attempts: int
+    audience: str = "centre"  # whose settings hold its channel: the centre's, or the province's (alerts)
 
     @property
     def message(self) -> dict:
@@ -71,6 +72,10 @@ def _due_ids(s, now: datetime, limit: int, kinds: tuple[str, ...] | None):
     return q
 
 
+CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.centre_id, OutboxMessage.subscription_id, OutboxMessage.kind,
+                   OutboxMessage.channel, OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.audience)
+
+
 def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None = None) -> list[Claimed]:
     """Take up to `limit` due messages (of `kinds`, default all) for sending, "your turn" first."""
     if limit <= 0:
@@ -81,34 +86,39 @@ def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None
             return []
         rows = s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                          .values(status="sending", next_attempt_at=now + timedelta(seconds=CLAIM_S))
-                         .returning(OutboxMessage.id, OutboxMessage.centre_id, OutboxMessage.subscription_id,
-                                    OutboxMessage.kind, OutboxMessage.channel, OutboxMessage.payload,
-                                    OutboxMessage.attempts)).all()
+                         .returning(*CLAIMED_COLUMNS)).all()
     out = [Claimed(*r) for r in rows]
     out.sort(key=lambda c: (c.kind != "called", ids.index(c.id)))
     return out
 
 
 class Channels:
-    """Each centre's channels and `max_attempts`, read once per delivery round."""
+    """Each centre's channels and `max_attempts` (and the province's, for its alerts), read once per
+    delivery round."""
 
     def __init__(self, db: Database, vapid=None, channels_for=None):
         self.db = db
         self.vapid = vapid
         self.channels_for = channels_for or channels_of
-        self._cache: dict[int, tuple[dict, int]] = {}
+        self._cache: dict = {}
 
-    def of(self, centre_id: int) -> tuple[dict, int]:
-        if centre_id not in self._cache:
+    def of(self, centre_id: int, audience: str = "centre") -> tuple[dict, int]:
+        key = "province" if audience == "province" else centre_id
+        if key not in self._cache:
             with self.db.read() as s:
-                cfg = Settings.of(s.get(Centre, centre_id)).notify
-            self._cache[centre_id] = self.channels_for(cfg, self.vapid), cfg.max_attempts
-        return self._cache[centre_id]
+                if audience == "province":
+                    from layso.server.notify.alerts import alerts_config_in
+                    cfg = alerts_config_in(s)
+                    self._cache[key] = alert_channels(cfg), cfg.max_attempts
+                else:
+                    cfg = Settings.of(s.get(Centre, centre_id)).notify
+                    self._cache[key] = self.channels_for(cfg, self.vapid), cfg.max_attempts
+        return self._cache[key]
 
 
 def send(c: Claimed, channels: Channels) -> Outcome:
     """Send one message outside any transaction."""
-    channel = channels.of(c.centre_id)[0].get(c.channel)
+    channel = channels.of(c.centre_id, c.audience)[0].get(c.channel)
     if channel is None:
         return Outcome(c, f"the {c.channel} channel is not configured", retry=False)
     try:
@@ -132,7 +142,7 @@ def record(db: Database, outcomes: list[Outcome], channels: Channels, backoff_ba
             attempts = c.attempts + 1
             if o.error is None:
                 values = {"status": "sent", "sent_at": done, "last_error": None}
-            elif o.retry and attempts < channels.of(c.centre_id)[1]:
+            elif o.retry and attempts < channels.of(c.centre_id, c.audience)[1]:
                 values = {"status": "pending", "last_error": o.error[:300],
                           "next_attempt_at": done + timedelta(seconds=backoff(attempts, backoff_base_s))}
             else:
@@ -167,9 +177,14 @@ def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels
             interrupted=None) -> int:
     """Send the due messages (at most `limit`), "your turn" first; how many were sent. `interrupted()`
     is asked before each message but the first that is not a call: when it says so, the rest go back to
-the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
+    the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
     channels = Channels(db, vapid, channels_for)
-    batch = claim(db, clock.now(), limit)
+    return send_batch(db, claim(db, clock.now(), limit), channels, backoff_base_s, interrupted)
+
+
+def send_batch(db: Database, batch: list[Claimed], channels: Channels, backoff_base_s: float = 1.0,
+               interrupted=None) -> int:
+    """Send claimed messages in order and record the outcomes (see `deliver`); how many were sent."""
     outcomes = []
     for i, c in enumerate(batch):
         if i and c.kind != "called" and interrupted is not None and interrupted():

@@ -68,6 +68,11 @@ CONFIG_MESSAGES: dict[str, object] = {
     r"^unknown time zone (?P<zone>.*)$": _l("unknown time zone %(zone)s."),
     r"^must start with http:// or https://$": _l("must start with http:// or https://."),
     r"^must contain \{number\} and \{counter\}$": _l("must contain {number} and {counter}."),
+    r"^phone must be text$": _l("must be a mobile number."),
+    r"^(?P<text>'.*') is not a Vietnamese mobile number$":
+        _l("%(text)s is not a Vietnamese mobile number (10 digits from 03, 05, 07, 08 or 09)."),
+    r"^mobile numbers need a gateway to send through$": _l("mobile numbers need a gateway (SMS or Zalo) to be sent through."),
+    r"^a template may name only (?P<names>.*)$": _l("a text may name only %(names)s."),
 }
 _CONFIG_PATTERNS = [(re.compile(pattern), message) for pattern, message in CONFIG_MESSAGES.items()]
 

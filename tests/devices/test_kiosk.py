@@ -46,12 +46,6 @@ def kiosk_server(tmp_path_factory):
     sp.stop()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _pygame():
-    pygame.font.init()
-    yield
-
-
 class Kiosk:
     """One kiosk: client, printer, print service and app; closed at the end of the test."""
 
