@@ -10,6 +10,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -28,6 +29,14 @@ from layso.config import parse_config, preset_data, write_config
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# The tests' folders (tmp_path: their SQLite databases, configs, server logs) live in RAM where the
+# machine has a tmpfs: SQLite in production fsyncs every commit (synchronous=FULL, a printed ticket
+# survives a power cut), about half of a command's time on a disk, and no test can observe it. The
+# same code runs with the same settings; only the fsync returns at once. PYTEST_DEBUG_TEMPROOT or
+# TMPDIR, when set, still decide.
+if not (os.environ.get("PYTEST_DEBUG_TEMPROOT") or os.environ.get("TMPDIR")) and os.access("/dev/shm", os.W_OK):
+    tempfile.tempdir = "/dev/shm"
 
 
 def require_services() -> bool:
@@ -168,6 +177,18 @@ def redis_url():
     except Exception as err:  # noqa: BLE001
         _unavailable("layso_test_redis", f"cannot connect ({err})")
     return url
+
+
+# ---- password hashes --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Accounts the tests make hash with scrypt at n=2**10 instead of 2**15 (~3 ms, not ~90 ms, for
+    each account, PIN and sign-in). Checking reads the method from the stored hash, so sign-in runs
+    the same code; tests/unit/test_accounts.py checks the production cost itself."""
+    from layso.server.domain import accounts
+    accounts.HASH_METHOD = "scrypt:1024:8:1"
+    yield
+    accounts.HASH_METHOD = accounts.DEFAULT_HASH_METHOD
 
 
 # ---- in-process engine and app ------------------------------------------------------------------------
