@@ -14,7 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import HCM, config_data, free_port
-from layso.server.auth import add_device, add_user, device_principal
+from layso.server.auth import device_principal
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.janitor import run_janitor
 from layso.server.notify.alerts import alerts_view, save_alerts_config
