@@ -308,13 +308,25 @@ def resume(code: str):
 
 
 def _suspend(code: str, suspended: bool):
-    try:
+    def act():
         setup.set_suspended(services().db, code, suspended, user_id=g.who.user_id)
         forget_cached_principals()  # other processes drop them within auth.PRINCIPAL_TTL_S
-        flash(_("Centre %(code)s is suspended: its devices and accounts no longer work.", code=code) if suspended
-              else _("Centre %(code)s works again.", code=code), "ok")
+
+    def done(_result) -> str:
+        if suspended:
+            return _("Centre %(code)s is suspended: its devices and accounts no longer work.", code=code)
+        return _("Centre %(code)s works again.", code=code)
+
+    return _centre_action(code, act, done)
+
+
+def _centre_action(code: str, act, done, error=None):
+    """Run `act()` (an engine call about centre `code`), flash `done(its result)` or why it failed
+    (`error(err)`, by default the engine's message as people read it), and go back to the centre's page."""
+    try:
+        flash(done(act()), "ok")
     except QueueError as err:
-        flash(message(err), "error")
+        flash((error or message)(err), "error")
     return redirect(url_for("province.centre", code=code))
 
 
@@ -324,32 +336,26 @@ def add_admin(code: str):
     form = request.form
     username = form.get("username", "").strip()
     password = form.get("password", "")
-    if len(password) < 8:
-        flash(_("The password needs at least 8 characters."), "error")
-    elif password != form.get("password2", ""):
-        flash(_("The two passwords differ."), "error")
-    else:
-        try:
-            setup.name_admin(services().db, code, username, password, form.get("full_name", "").strip()[:120],
-                             user_id=g.who.user_id)
-            flash(_("%(name)s is now an administrator of the centre.", name=username), "ok")
-        except QueueError as err:
-            flash(message(err) if err.code in ERRORS else
-                  _("A username has 1 to 64 letters, digits, dots, dashes or underscores."), "error")
-    return redirect(url_for("province.centre", code=code))
+    if len(password) < 8 or password != form.get("password2", ""):
+        flash(_("The password needs at least 8 characters.") if len(password) < 8 else _("The two passwords differ."),
+              "error")
+        return redirect(url_for("province.centre", code=code))
+    return _centre_action(
+        code, lambda: setup.name_admin(services().db, code, username, password, form.get("full_name", "").strip()[:120],
+                                       user_id=g.who.user_id),
+        lambda _r: _("%(name)s is now an administrator of the centre.", name=username),
+        lambda err: message(err) if err.code in ERRORS else
+        _("A username has 1 to 64 letters, digits, dots, dashes or underscores."))
 
 
 @bp.post("/centres/<code>/admins/<int:account_id>")
 @role_required(PROVINCE_ROLE)
 def admin_role(code: str, account_id: int):
     make = request.form.get("admin") == "1"
-    try:
-        name = setup.set_admin_role(services().db, code, account_id, make, user_id=g.who.user_id)
-        flash(_("%(name)s is now an administrator of the centre.", name=name) if make
-              else _("%(name)s is no longer an administrator of the centre.", name=name), "ok")
-    except QueueError as err:
-        flash(message(err), "error")
-    return redirect(url_for("province.centre", code=code))
+    return _centre_action(
+        code, lambda: setup.set_admin_role(services().db, code, account_id, make, user_id=g.who.user_id),
+        lambda name: _("%(name)s is now an administrator of the centre.", name=name) if make
+        else _("%(name)s is no longer an administrator of the centre.", name=name))
 
 
 @bp.post("/centres/<code>/open")
