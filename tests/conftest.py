@@ -247,6 +247,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The server could not listen: its port was taken."""
+
+
 @dataclass
 class ServerProcess:
     """`layso serve` as a real process on 127.0.0.1."""
@@ -255,6 +259,7 @@ class ServerProcess:
     db_url: str
     config_path: Path
     port: int = field(default_factory=free_port)
+    fixed_port: bool = False  # the caller chose the port, or clients know it: never move to another
     env: dict = field(default_factory=dict)
     args: list = field(default_factory=list)  # more `layso serve` options, e.g. ["--workers", "2"]
     proc: subprocess.Popen | None = None
@@ -263,21 +268,36 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        """Start and wait for "serving on"; a port taken meanwhile (free_port only found it free: another
+        test process may bind it first) moves to another free port, unless the caller fixed it."""
+        for _attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.fixed_port:
+                    raise
+                self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> "ServerProcess":
         env = {**os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
         env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
-        log = open(self.workdir / f"server-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
-             "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
+        with open(self.workdir / f"server-{self.port}.log", "ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
+                 "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
+                self.fixed_port = True  # clients know this address now: a restart keeps it
                 return self
             if self.proc.poll() is not None:
                 break
+        if self.proc.poll() is not None and b"cannot listen on" in (self.workdir / f"server-{self.port}.log").read_bytes():
+            raise PortTaken(self.port)
         raise RuntimeError(f"server did not start: {line!r}; see {self.workdir}/server-{self.port}.log")
 
     def kill(self) -> None:
@@ -337,6 +357,12 @@ class ServerProcess:
 
 def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
                  port: int | None = None, args: list | None = None) -> ServerProcess:
+    return prepare_server(tmp_path, db_url, config, env, port, args).start()
+
+
+def prepare_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
+                   port: int | None = None, args: list | None = None) -> ServerProcess:
+    """A server's database migrated and seeded, not started yet (devices and users can be added first)."""
     cfg = tmp_path / "layso.toml"
     if not cfg.exists():
         write_config(config or small_config_data(), cfg)
@@ -353,8 +379,8 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
     db.dispose()
     sp = ServerProcess(tmp_path, db_url, cfg, env=env or {}, args=args or [])
     if port:
-        sp.port = port
-    return sp.start()
+        sp.port, sp.fixed_port = port, True
+    return sp
 
 
 @pytest.fixture
