@@ -65,7 +65,7 @@ class TimedInbox(queue.Queue):
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, dict]:
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade

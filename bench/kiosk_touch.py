@@ -53,7 +53,7 @@ class TimedPrinter(DummyPrinter):
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     from layso.server.engine import seed_centre
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade

@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 from layso.bench.officers import seat_officers
 from layso.bench.run import BenchServer, percentiles
-from layso.server.auth import add_device
+from layso.server.engine.devices import add_device
 from layso.server.engine import QueueEngine
 from layso.server.engine.setup import seed_centre
 from layso.server.notify.outbox import subscribe

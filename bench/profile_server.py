@@ -75,7 +75,7 @@ def main() -> int:
         m = re.search(r"server pid (\d+)", message)
         if m:
             server_pid.append(m.group(1))
-        if server_pid and not recorders and ("load for" in message or "issuing for" in message):
+        if server_pid and not recorders and ("load for" in message or "issuing" in message):
             recorders.append(subprocess.Popen([spy, "record", "--pid", server_pid[-1], "--rate", str(args.rate),
                                                "--duration", str(int(args.seconds) + 2), "--format", "raw",
                                                "--output", args.out, "--nonblocking",

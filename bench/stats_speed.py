@@ -1,13 +1,22 @@
-"""How fast are a month's and a year's statistics on a year of a busy provincial centre?
+"""How fast are a month's and a year's statistics on a year of a busy provincial centre — or, with
+`--centres N`, the province's statistics and month report on a year of N centres?
 
     python bench/stats_speed.py                       # SQLite and PostgreSQL (127.0.0.1:5432)
     python bench/stats_speed.py --skip-postgres --repeat 7 --json
+    python bench/stats_speed.py --centres 100 --repeat 3     # a province: 100 centres × a year
 
 Generates the year with layso.bench.year (bench/generate_year.py) the first time (an SQLite file under --workdir and a
 PostgreSQL database of its own, created through the `postgres` user), then times `compute_stats`
 for each group (field, counter, officer, hour, day) over one month and over the whole year, and
 `compute_groups` for all five at once (the XLSX export). Targets: a month within 300 ms, a year
 within 2 s.
+
+With `--centres N` (`layso.bench.province_year`: a provincial centre of about 250,000 tickets a year
+and N − 1 communes of about 25,000 each, generated the first time into `province-N.db` and the
+PostgreSQL database `layso_stats_province_N`) it times /province/stats's four tables (by centre, by
+centre and field, by agency, by day: `province_rows`) over March and over the year, the table of
+centres and fields as XLSX, and March's report (`month_report`, XLSX). Targets: a month's table or
+report within 2 s, a year's table within 10 s.
 """
 from __future__ import annotations
 
@@ -32,6 +41,7 @@ from layso.server.storage.models import Ticket  # noqa: E402
 from layso.config import load_preset  # noqa: E402
 
 TARGETS_MS = {"month": 300, "year": 2000}
+PROVINCE_TARGETS_MS = {"month": 2000, "year": 10000}
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 MONTH = (date(2026, 3, 1), date(2026, 3, 31))  # the weeks after Tết: the busiest month
 
@@ -82,6 +92,73 @@ def measure(db: Database, centre_id: int, repeat: int) -> dict:
     return out
 
 
+def prepared_province(url: str, centres: int, log) -> tuple[Database, int]:
+    """The database with a province's year (generated now if it has no tickets yet)."""
+    from layso.bench.province_year import generate_province
+    db = Database(url)
+    upgrade(db)
+    with db.read() as s:
+        n = s.execute(select(func.count(Ticket.id))).scalar()
+    if not n:
+        log(f"generating a year of {centres} centres into {url} …")
+        summary, _ids = generate_province(db, centres, YEAR[0], 365, seed=1, progress=log)
+        log(f"  {summary.tickets} tickets, {summary.events} events, {summary.ratings} ratings "
+            f"in {summary.seconds:.0f} s")
+        n = summary.tickets
+    return db, n
+
+
+def measure_province(db: Database, repeat: int) -> dict:
+    from layso.server.queries import province_stats as ps
+    centres = ps.province_centres(db)
+    out: dict = {"centres": len(centres)}
+    for span, (d_from, d_to) in (("month", MONTH), ("year", YEAR)):
+        rows = {}
+        for g in ps.PROVINCE_GROUPS:
+            ps.province_rows(db, centres, d_from, d_to, g)  # warm the database's cache once
+            rows[g] = timed(lambda g=g: ps.province_rows(db, centres, d_from, d_to, g), repeat)
+        rows["field as XLSX"] = timed(lambda: ps.table_workbook(ps.province_rows(db, centres, d_from, d_to, "field"),
+                                                                "bench"), max(1, repeat // 2))
+        if span == "month":
+            rows["month report (XLSX)"] = timed(lambda: ps.month_report(db, MONTH[0].year, MONTH[0].month), repeat)
+        out[span] = rows
+    return out
+
+
+def main_province(args, log) -> int:
+    from flask import Flask
+    from flask_babel import Babel
+    app = Flask(__name__)  # the tables' and files' words come through Flask-Babel, as on the pages
+    Babel(app, default_locale="vi")
+    targets = [("sqlite", f"sqlite:///{Path(args.workdir) / f'province-{args.centres}.db'}")]
+    if not args.skip_postgres:
+        url = args.postgres.rsplit("/", 1)[0] + f"/layso_stats_province_{args.centres}"
+        ensure_postgres_database(url)
+        targets.append(("postgresql", url))
+    report = {"cores": os.cpu_count(), "load_average_before": list(os.getloadavg()), "targets_ms": PROVINCE_TARGETS_MS,
+              "month": [d.isoformat() for d in MONTH], "year": [d.isoformat() for d in YEAR], "databases": {}}
+    with app.app_context():
+        for name, url in targets:
+            db, n = prepared_province(url, args.centres, log)
+            report["databases"][name] = {"tickets": n, **measure_province(db, args.repeat)}
+            db.dispose()
+    report["load_average_after"] = list(os.getloadavg())
+    report["targets_met"] = all(v["median_ms"] <= PROVINCE_TARGETS_MS[span] for d in report["databases"].values()
+                                for span in PROVINCE_TARGETS_MS for v in d[span].values())
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"cores {report['cores']}, load average before {report['load_average_before'][0]:.2f}, "
+          f"after {report['load_average_after'][0]:.2f}; median (max) of {args.repeat} runs, ms")
+    for name, d in report["databases"].items():
+        print(f"\n{name}: {d['centres']} centres, {d['tickets']} tickets")
+        for span in ("month", "year"):
+            cells = "  ".join(f"{g} {v['median_ms']:.0f} ({v['max_ms']:.0f})" for g, v in d[span].items())
+            print(f"  {span:<5} (≤ {PROVINCE_TARGETS_MS[span]} ms): {cells}")
+    print(f"\ntargets met (medians): {'yes' if report['targets_met'] else 'NO'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp") + "/layso-stats-bench")
@@ -90,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tickets", type=int, default=250_000)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--centres", type=int, default=1, help="a province of this many centres (see above)")
     args = p.parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else (lambda m: print(m, flush=True))
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    if args.centres > 1:
+        return main_province(args, log)
     targets = [("sqlite", f"sqlite:///{Path(args.workdir) / 'year.db'}")]
     if not args.skip_postgres:
         ensure_postgres_database(args.postgres)

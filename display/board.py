@@ -17,6 +17,7 @@ from typing import Callable
 
 from layso.client import CONNECTING
 from layso.config import VoiceConfig
+from layso.display import texts
 from layso.text import nfc
 from layso.voice import DEFAULT_TEMPLATE, announcement_text, voice_settings
 
@@ -83,6 +84,7 @@ class Board:
         self.fields: dict[str, dict] = {}
         self.recent: list[Call] = []
         self.ticker = ""
+        self.appointments = False  # the centre takes appointments: the ticker line states their rule
         self.zone_fields: frozenset[str] | None = None
         self.zone_counters: frozenset[int] | None = None
         self.highlight_at: float | None = None  # monotonic time of the latest announced call
@@ -121,6 +123,7 @@ class Board:
         for call in self.recent:
             self._note_seen(call)
         self.ticker = nfc(snap.get("ticker") or "")
+        self.appointments = bool((centre.get("booking") or {}).get("appointments"))
         if "device" in snap:  # a centre-wide snapshot (after an admin change) keeps this screen's zone
             device = snap.get("device") if isinstance(snap.get("device"), dict) else {}
             zf, zc = device.get("zone_fields"), device.get("zone_counters")
@@ -198,6 +201,12 @@ class Board:
         if self.zone_fields is not None and call.field not in self.zone_fields:
             return False
         return True
+
+    @property
+    def ticker_line(self) -> str:
+        """The ticker: the centre's announcement, then the appointment rule where it applies."""
+        parts = [self.ticker, texts.APPOINTMENT_RULE if self.appointments else ""]
+        return texts.TICKER_SEPARATOR.join(p for p in parts if p)
 
     def visible_calls(self) -> list[Call]:
         return [c for c in self.recent if self.in_zone(c)]

@@ -368,30 +368,30 @@ class BoardScreen:
     def _ticker_scroll(self, board: Board, now: float) -> int | None:
         """The scroll offset in pixels, or None when the ticker fits without scrolling."""
         lo = self.layout
-        if not board.ticker:
+        if not board.ticker_line:
             return None
-        width = self.fonts.width(board.ticker, self._ticker_size(), False)
+        width = self.fonts.width(board.ticker_line, self._ticker_size(), False)
         if width <= lo.ticker.width - 2 * lo.margin:
             return None
         period = width + lo.ticker.width // 3
         return int(now * lo.unit * TICKER_SPEED) % period
 
     def _ticker_key(self, board: Board, now: float):
-        return (board.ticker, self._ticker_scroll(board, now))
+        return (board.ticker_line, self._ticker_scroll(board, now))
 
     def _ticker(self, surface, rect: Rect, board: Board, now: float) -> None:
         lo = self.layout
         surface.fill(YELLOW, rect)
-        if not board.ticker:
+        if not board.ticker_line:
             return
         offset = self._ticker_scroll(board, now)
         inner = rect.inflate(-2 * lo.margin, 0)
         if offset is None:
-            self._text(surface, board.ticker, inner, DARK, self._ticker_size(), lo.px(1.6), align="center")
+            self._text(surface, board.ticker_line, inner, DARK, self._ticker_size(), lo.px(1.6), align="center")
             return
         size = self._ticker_size()
-        surf, ink = self.fonts.render(board.ticker, size, False, DARK, YELLOW)
-        width = self.fonts.width(board.ticker, size, False)
+        surf, ink = self.fonts.render(board.ticker_line, size, False, DARK, YELLOW)
+        width = self.fonts.width(board.ticker_line, size, False)
         period = width + rect.width // 3
         baseline = rect.y + (rect.height - round(size * 1.36)) // 2 + round(size * 1.1)
         x = rect.right - offset
@@ -400,5 +400,5 @@ class BoardScreen:
         while x < rect.right:
             dest = Rect(x + max(0, ink.x), baseline - ink.y, ink.width, ink.height)
             surface.blit(surf, dest)
-            self.placed["ticker"].append(Placed("ticker", board.ticker, dest, Rect(rect), size, scrolling=True))
+            self.placed["ticker"].append(Placed("ticker", board.ticker_line, dest, Rect(rect), size, scrolling=True))
             x += period

@@ -36,6 +36,11 @@ NO_FIELDS = "Chưa có lĩnh vực nào"
 
 PAGE = "Trang {page}/{pages}"
 
+# On the ticker line where the centre takes appointments (DESIGN.md, "The remote channel").
+APPOINTMENT_RULE = ("Công dân có lịch hẹn, xác nhận có mặt trong khung giờ đã hẹn, được phục vụ trước "
+                    "người lấy số tại chỗ sau giờ hẹn.")
+TICKER_SEPARATOR = "   •   "
+
 OFFLINE = "Mất kết nối — đang kết nối lại"
 CONNECTING = "Đang kết nối tới máy chủ…"
 UNAUTHORIZED = "Mã thiết bị không hợp lệ — xin liên hệ quản trị viên"

@@ -67,7 +67,7 @@ class Timing:
 class KioskApp:
     def __init__(self, client: DeviceClient, surface: pygame.Surface, printing: PrintService | None = None,
                  screenshot: str | os.PathLike | None = None, fullscreen: bool = False,
-                 timing: Timing = Timing(), clock: Callable[[], float] = time.monotonic):
+                 timing: Timing = Timing(), clock: Callable[[], float] = time.monotonic, scanner=None):
         self.client = client
         self.surface = surface
         self.printing = printing
@@ -107,6 +107,7 @@ class KioskApp:
         self._refreshing = False
         self._last_refresh = clock()
         self.scan = checkin.ScanReader()  # a barcode scanner types the booking's QR, then Enter
+        self.scanner = scanner  # hardware.scanner: a camera reading the QR, where one is fitted
         self.code = ""  # a booking code typed on the check-in screen
         self._reprints: set[int] = set()  # tickets reprinted for staff: their outcome goes back to the server
 
@@ -129,6 +130,7 @@ class KioskApp:
         """One frame's work: take in what arrived, run the timers, redraw when needed; True when
         it drew."""
         self._drain()
+        self._scanned()
         self._timers()
         drawn = self.draw() if self._dirty or self._minute() != self._drawn_minute else False
         self._write_screenshot()
@@ -290,6 +292,12 @@ class KioskApp:
             except Exception:  # noqa: BLE001 - the ticket is issued: show it even if it cannot print
                 log.exception("ticket %s could not be prepared for printing", ticket.get("number"))
         self._results.put(("issued", request, ticket))
+
+    def _scanned(self) -> None:
+        """A QR read by the camera: the same check-in as a keyboard scanner's line."""
+        text = self.scanner.poll() if self.scanner is not None else None
+        if text is not None and self.screen in CHOOSING and self._online():
+            self._check_in(text)
 
     def _check_in(self, text: str) -> None:
         """A scanned or typed booking code: check it in; its ticket is printed and shown like any other."""

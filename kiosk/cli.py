@@ -15,6 +15,9 @@ def register(sub) -> None:
     add_device_arguments(p, "1080x1920")
     p.add_argument("--printer", help="usb:VID:PID, tcp:HOST[:PORT], serial:/dev/ttyX[:BAUD], file:/dev/usb/lp0, "
                                      "dummy: or png:DIR, optionally ?profile=NAME&width=576")
+    p.add_argument("--scanner", default="keyboard",
+                   help="how booking QR codes are read: keyboard (a barcode scanner acting as a keyboard, the "
+                        "default) or camera[:DEVICE][?fps=N&hold=S&retry=S] (needs layso[camera])")
     p.set_defaults(func=run)
 
 
@@ -27,8 +30,10 @@ def run(args) -> int:
     token = device_token(args)
     if token is None:
         return 2
+    from layso.hardware.scanner import open_scanner
     try:
         printer = open_printer(args.printer) if args.printer else None
+        scanner = open_scanner(args.scanner)
     except ValueError as err:
         print(f"layso: {err}", file=sys.stderr)
         return 2
@@ -47,7 +52,9 @@ def run(args) -> int:
         surface = pygame.display.set_mode(args.size or DEFAULT_SIZE)
     client = DeviceClient(args.server, token).start()
     printing = PrintService(printer, client).start() if printer is not None else None
-    app = KioskApp(client, surface, printing, screenshot=args.screenshot, fullscreen=args.fullscreen)
+    if scanner is not None:
+        scanner.start()
+    app = KioskApp(client, surface, printing, screenshot=args.screenshot, fullscreen=args.fullscreen, scanner=scanner)
 
     def stop(*_args) -> None:
         app.running = False
@@ -60,6 +67,8 @@ def run(args) -> int:
     finally:
         if printing is not None:
             printing.close()
+        if scanner is not None:
+            scanner.close()
         client.close()
         pygame.quit()
     return 0

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from layso.config import PRESETS, ConfigError, load_config, preset_data, write_config
+from layso.server.domain.accounts import ALL_USER_ROLES, DEVICE_ROLES
 
 
 def _config_path(args) -> str | None:
@@ -54,7 +55,7 @@ def _open_db(args):
 
 
 def cmd_device_add(args) -> int:
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     from layso.server.errors import QueueError
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     try:
@@ -72,7 +73,7 @@ def cmd_device_add(args) -> int:
 
 
 def cmd_user_add(args) -> int:
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     from layso.server.errors import QueueError
     generated = False
     if args.password_stdin:
@@ -180,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("device", help="manage devices")
     dsub = s.add_subparsers(dest="device_command", required=True)
     d = dsub.add_parser("add", help="add a device and print its token")
-    d.add_argument("--role", choices=("kiosk", "display", "counter"), required=True)
+    d.add_argument("--role", choices=DEVICE_ROLES, required=True)
     d.add_argument("--name", required=True)
     d.add_argument("--counter", type=int, help="the counter a counter panel belongs to")
     d.add_argument("--fields", help="display zone: comma-separated field codes")
@@ -194,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     usub = s.add_subparsers(dest="user_command", required=True)
     u = usub.add_parser("add", help="add an account")
     u.add_argument("username")
-    u.add_argument("--role", choices=("staff", "manager", "admin", "province_admin"), required=True)
+    u.add_argument("--role", choices=ALL_USER_ROLES, required=True)
     u.add_argument("--centre")
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     u.add_argument("--full-name", help="the name shown on counters and reports")
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
     __import__("layso.install", fromlist=["register"]).register(sub)
     __import__("layso.centre_cli", fromlist=["register"]).register(sub)
+    __import__("layso.server.notify.vapid", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

@@ -298,16 +298,120 @@ class WebhookConfig(_Model):
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
 
 
+def normalise_phone(text) -> str:
+    """A Vietnamese mobile number as 10 digits starting with 0 (+84 / 84 prefixes accepted);
+    ValueError if it is not one."""
+    if not isinstance(text, str):
+        raise ValueError("phone must be text")
+    digits = re.sub(r"[\s.\-()]", "", text)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    if not re.fullmatch(r"0[35789]\d{8}", digits):
+        raise ValueError(f"{text!r} is not a Vietnamese mobile number")
+    return digits
+
+
+def _phones(v: list[str]) -> list[str]:
+    out = []
+    for text in v:
+        phone = normalise_phone(text)
+        if phone not in out:
+            out.append(phone)
+    return out
+
+
+class WebPushConfig(_Model):
+    """Web Push from the tracking page (where the browser allows it). The server's VAPID key pair is
+    generated once and kept (`LAYSO_VAPID_KEY`, else a file beside the session secret); `subject` is
+    the contact the push services may write to (`mailto:` or `https://`)."""
+
+    subject: Annotated[str, Field(pattern=r"^(mailto:\S+@\S+|https://\S+)$", max_length=200)]
+    ttl_s: Annotated[int, Field(ge=0, le=86400)] = 3600  # how long a push service keeps an undelivered message
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    ahead_template: Annotated[str, Field(max_length=300)] = "Sắp đến lượt số {number}: còn {ahead} người trước bạn."
+    called_template: Annotated[str, Field(max_length=300)] = "Mời số {number} đến quầy {counter}."
+    # Tests only: accept http:// push endpoints (a local server standing in for the push service).
+    insecure_endpoints: bool = False
+
+
 class NotifyConfig(_Model):
-    """Telling citizens when their turn is near or called (tracking page → outbox → worker)."""
+    """Telling citizens when their turn is near or called (tracking page → outbox → worker); and,
+    for the centre's own people, its alerts (`alert_to`: mobile numbers reached through this
+    centre's SMS gateway, else its Zalo one; `alert_webhook`: its webhook is told of them too)."""
 
     sms: GatewayConfig | None = None
     zalo: GatewayConfig | None = None
     webhook: WebhookConfig | None = None
+    webpush: WebPushConfig | None = None
     default_ahead: Annotated[int, Field(ge=0, le=50)] = 3
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 8
     sms_template: Annotated[str, Field(max_length=300)] = "{centre}: so {number} con {ahead} nguoi truoc ban."
     called_template: Annotated[str, Field(max_length=300)] = "{centre}: moi so {number} den quay {counter}."
+    alert_to: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    alert_webhook: bool = False
+
+    @field_validator("alert_to")
+    @classmethod
+    def _alert_to(cls, v: list[str]) -> list[str]:
+        return _phones(v)
+
+
+ALERT_KINDS = ("wait_over_target", "paper_out", "display_offline")
+# what each alert template may name (a template naming anything else is refused)
+ALERT_PLACEHOLDERS = {"centre": "Xã A", "area": "Khu vực 1", "field": "Đất đai", "wait": 42, "target": 30,
+                      "device": "Kiosk 1", "alert": "…", "since": "08:15"}
+
+
+class AlertsConfig(_Model):
+    """The province's alerts (the overview's: a field's longest wait past its target, a kiosk out of
+    paper, a lobby screen offline), sent through the notifier once when one starts — after it has
+    lasted `grace_s`, while its centre is open — and, with `on_clear`, once when it ends. Recipients:
+    mobile numbers (`to`) through an SMS or Zalo gateway, and/or a signed webhook. Kept in the
+    database (the province administrator's page /province/alerts), not in a centre's file. The texts
+    are templates: {centre} {area} {field} {wait} {target} (minutes) {device} {since}; the cleared
+    one also {alert}, the text that raised it."""
+
+    gateway: GatewayConfig | None = None
+    gateway_channel: Literal["sms", "zalo"] = "sms"
+    to: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+    webhook: WebhookConfig | None = None
+    kinds: list[Literal["wait_over_target", "paper_out", "display_offline"]] = Field(
+        default_factory=lambda: list(ALERT_KINDS))
+    on_clear: bool = True
+    grace_s: Annotated[int, Field(ge=0, le=3600)] = 60
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 8
+    wait_template: Annotated[str, Field(min_length=1, max_length=300)] = \
+        "{centre}: linh vuc {field} co nguoi cho {wait} phut (muc tieu {target} phut)"
+    paper_template: Annotated[str, Field(min_length=1, max_length=300)] = "{centre}: kiosk {device} het giay"
+    offline_template: Annotated[str, Field(min_length=1, max_length=300)] = "{centre}: man hinh {device} mat ket noi"
+    cleared_template: Annotated[str, Field(min_length=1, max_length=300)] = "Da het canh bao - {alert}"
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, v: list[str]) -> list[str]:
+        return _phones(v)
+
+    @field_validator("wait_template", "paper_template", "offline_template", "cleared_template")
+    @classmethod
+    def _template(cls, v: str) -> str:
+        try:
+            v.format(**ALERT_PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            names = ", ".join("{" + k + "}" for k in ALERT_PLACEHOLDERS)
+            raise ValueError(f"a template may name only {names}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _recipients(self) -> "AlertsConfig":
+        if self.to and self.gateway is None:
+            raise ValueError("mobile numbers need a gateway to send through")
+        return self
+
+    def template(self, kind: str) -> str:
+        return {"wait_over_target": self.wait_template, "paper_out": self.paper_template,
+                "display_offline": self.offline_template}[kind]
 
 
 class Config(_Model):

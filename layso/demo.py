@@ -54,7 +54,8 @@ def _write_private(path: Path, text: str) -> None:
 
 def _create(db, config) -> list[dict]:
     """Accounts and devices of a new demo centre; returns the devices with their tokens."""
-    from layso.server.auth import add_device, add_user
+    from layso.server.engine.accounts import add_user
+    from layso.server.engine.devices import add_device
     add_user(db, "admin", "admin", DEMO_PASSWORDS["admin"], full_name="Quản trị viên")
     add_user(db, "manager", "manager", DEMO_PASSWORDS["manager"], full_name="Lãnh đạo Trung tâm")
     add_user(db, "staff1", "staff", DEMO_PASSWORDS["staff1"], full_name="Nguyễn Thị Lan", pin="1111")

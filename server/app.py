@@ -24,17 +24,25 @@ from layso.server.api import routes as api
 from layso.server.engine import QueueEngine
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
+from layso.server.notify.vapid import VapidKeys
 from layso.server.notify.worker import start_notifier
-from layso.server.pages import admin, book, console, dashboard, display, province, remote, signin, tracking
+from layso.server.pages import (
+    admin,
+    book,
+    console,
+    dashboard,
+    display,
+    province,
+    province_alerts,
+    remote,
+    signin,
+    tracking,
+)
 from layso.server.realtime import events as realtime
 from layso.server.realtime.events import AsyncPublisher, publish
 from layso.server.services import Services, rate_limiter
 from layso.server.startup import forget_presence, prepare_database, secret_key
 from layso.server.storage.database import Database, default_database_url
-
-# kept importable from here for callers of the first layout
-from layso.server.janitor import run_janitor, start_janitor  # noqa: E402,F401
-from layso.server.metrics import metrics_text  # noqa: E402,F401
 
 log = logging.getLogger("layso.server")
 LANGUAGES = ("vi", "en")
@@ -91,6 +99,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     app.json.sort_keys = False
     svc = Services(db=db, engine=QueueEngine(db, default_base_url=public_url))
     svc.limiter = rate_limiter(message_queue, db.url)  # shared by the processes of one installation
+    svc.vapid = VapidKeys(db.url)  # read (or made) when a centre first offers Web Push
     svc.publish = publish if testing else AsyncPublisher()  # tests read what was emitted at once
     app.extensions["layso"] = svc
     babel.init_app(app, locale_selector=select_locale)
@@ -122,7 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(province_api.bp)
     app.register_blueprint(csrf.exempt(booking_api.bp))  # public bookings; check-in checks CSRF itself
-    for page in (signin, display, tracking, console, dashboard, admin, province, book, remote):
+    for page in (signin, display, tracking, console, dashboard, admin, province, province_alerts, book, remote):
         app.register_blueprint(page.bp)
     health.init_app(app)
     metrics.init_app(app)

@@ -3,27 +3,26 @@ helpers every adapter uses to ask it (`current_principal`, `need`, `role_require
 tracking links and the rate limits."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 import threading
 import time
 from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
-from layso.server import clock
-from layso.server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from layso.server.domain.accounts import (
+    ALL_USER_ROLES,
+    PROVINCE_ROLE,
+    ROLE_RANK,
+    check_secret,
+    hash_token,
+    ranks_at_least,
+)
+from layso.server.errors import Forbidden, Unauthorized
 from layso.server.services import services
 from layso.server.storage.database import Database
-from layso.server.storage.models import AuditEntry, Centre, Counter, Device, User
+from layso.server.storage.models import Centre, Device, User
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
-DEVICE_ROLES = ("kiosk", "display", "counter")
-USER_ROLES = ("staff", "manager", "admin")  # the roles of one centre (a centre administrator gives these)
-PROVINCE_ROLE = "province_admin"  # above admin: every centre of the installation
-ALL_USER_ROLES = (*USER_ROLES, PROVINCE_ROLE)
-ROLE_RANK = {"staff": 1, "manager": 2, "admin": 3, PROVINCE_ROLE: 4}
 ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
 
 
@@ -44,7 +43,7 @@ class Principal:
         return self.kind == "user"
 
     def at_least(self, role: str) -> bool:
-        return self.is_user and ROLE_RANK[self.role] >= ROLE_RANK[role]
+        return self.is_user and ranks_at_least(self.role, role)
 
     def device_info(self) -> dict | None:
         """What a device learns about itself in its `state`: identity and display zone."""
@@ -56,10 +55,6 @@ class Principal:
 
     def may_act_at(self, counter_number: int) -> bool:
         return self.counter is not None and self.counter == counter_number and self.role in ("counter", *ALL_USER_ROLES)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 _PRINCIPALS: dict[str, tuple[float, Principal]] = {}
@@ -110,6 +105,24 @@ def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
                          zone_counters=tuple(d.zone_counters) if d.zone_counters else None)
 
 
+def live_roles(db: Database, token_hashes: set[str], user_ids: set[int]) -> tuple[dict[str, str], dict[int, str]]:
+    """Of these device tokens (by hash) and accounts, the roles of those that still work — by the rules
+    of `device_principal_by_hash` and `user_principal` — in two queries however many there are."""
+    devices: dict[str, str] = {}
+    users: dict[int, str] = {}
+    with db.read() as s:
+        if token_hashes:
+            devices = dict(s.execute(select(Device.token_hash, Device.role).join(Centre, Centre.id == Device.centre_id)
+                                     .where(Device.token_hash.in_(token_hashes), Device.revoked_at.is_(None),
+                                            Centre.suspended_at.is_(None))).all())
+        if user_ids:
+            users = {uid: role for uid, role, suspended in s.execute(
+                select(User.id, User.role, Centre.suspended_at).join(Centre, Centre.id == User.centre_id)
+                .where(User.id.in_(user_ids), User.active.is_(True)))
+                if suspended is None or role == PROVINCE_ROLE}
+    return devices, users
+
+
 DISPLAY_SESSION_KEY = "display_token_hash"  # a browser that opened /display?token=… is that display
 
 
@@ -148,7 +161,7 @@ def check_password(db: Database, username, password) -> User | None:
         return None
     with db.read() as s:  # read, close, then verify: scrypt never holds a database session
         u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
-    if u is None or not u.active or not check_password_hash(u.password_hash, password):
+    if u is None or not u.active or not check_secret(u.password_hash, password):
         return None
     if u.role != PROVINCE_ROLE and _centre_suspended(db, u.centre_id):
         return None
@@ -165,94 +178,11 @@ def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
         return None
     with db.read() as s:
         u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
-    if u is None or not u.active or not u.pin_hash or not check_password_hash(u.pin_hash, pin):
+    if u is None or not u.active or not u.pin_hash or not check_secret(u.pin_hash, pin):
         return None
     if u.role == PROVINCE_ROLE or _centre_suspended(db, u.centre_id):
         return None  # a PIN signs in at one centre's panel, never a province administrator
     return u
-
-
-def centre_id_of(db: Database, code: str | None) -> int:
-    with db.read() as s:
-        if code:
-            c = s.execute(select(Centre.id).where(Centre.code == code)).scalar_one_or_none()
-            if c is None:
-                raise NotFound(f"unknown centre {code!r}", "centre_not_found")
-            return c
-        ids = s.execute(select(Centre.id).order_by(Centre.id)).scalars().all()
-        if not ids:
-            raise NotFound("no centre yet: start the server with a configuration first", "centre_not_found")
-        if len(ids) > 1:
-            raise BadRequest("several centres: name one with --centre", "centre_required")
-        return ids[0]
-
-
-def add_device(db: Database, role: str, name: str, centre_code: str | None = None, counter: int | None = None,
-               fields: list[str] | None = None, counters: list[int] | None = None) -> str:
-    """Create a device and return its token (shown once; only its hash is stored)."""
-    if role not in DEVICE_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(DEVICE_ROLES)}")
-    if not name or len(name) > 100:
-        raise BadRequest("name must be 1 to 100 characters")
-    if role == "counter" and counter is None:
-        raise BadRequest("a counter device needs --counter N")
-    if role != "counter" and counter is not None:
-        raise BadRequest("--counter is only for counter devices")
-    if role != "display" and (fields or counters):
-        raise BadRequest("--fields and --counters limit a display to a zone; use them with --role display")
-    centre_id = centre_id_of(db, centre_code)
-    token = "ls_" + secrets.token_urlsafe(24)
-    with db.write() as s:
-        counter_id = None
-        if counter is not None:
-            counter_id = s.execute(select(Counter.id).where(Counter.centre_id == centre_id,
-                                                            Counter.number == counter)).scalar_one_or_none()
-            if counter_id is None:
-                raise NotFound(f"unknown counter {counter}")
-        if fields:
-            from layso.server.storage.models import Field
-            known = set(s.execute(select(Field.code).where(Field.centre_id == centre_id)).scalars())
-            unknown = [f for f in fields if f not in known]
-            if unknown:
-                raise NotFound(f"unknown fields {unknown}")
-        if counters:
-            known_c = set(s.execute(select(Counter.number).where(Counter.centre_id == centre_id)).scalars())
-            unknown_c = [c for c in counters if c not in known_c]
-            if unknown_c:
-                raise NotFound(f"unknown counters {unknown_c}")
-        now = clock.now()
-        d = Device(centre_id=centre_id, role=role, name=name, token_hash=hash_token(token), counter_id=counter_id,
-                   zone_fields=fields or None, zone_counters=counters or None, created_at=now)
-        s.add(d)
-        s.flush()
-        s.add(AuditEntry(centre_id=centre_id, at=now, action="device.add", target=name,
-                         data={"role": role, "counter": counter, "fields": fields, "counters": counters}))
-    return token
-
-
-def add_user(db: Database, username: str, role: str, password: str, centre_code: str | None = None,
-             full_name: str = "", pin: str | None = None) -> int:
-    if role not in ALL_USER_ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ALL_USER_ROLES)}")
-    if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise BadRequest("username must be 1 to 64 letters, digits, '.', '_' or '-'")
-    if len(password) < 8:
-        raise BadRequest("password must have at least 8 characters")
-    if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
-        raise BadRequest("PIN must be 4 to 12 digits")
-    centre_id = centre_id_of(db, centre_code)
-    password_hash = generate_password_hash(password)  # before the write lock (scrypt takes ~0.1 s)
-    pin_hash = generate_password_hash(pin) if pin else None
-    with db.write() as s:
-        if s.execute(select(User.id).where(User.username == username)).first():
-            raise Conflict(f"user {username!r} exists already", "user_exists")
-        now = clock.now()
-        u = User(centre_id=centre_id, username=username, full_name=full_name, role=role,
-                 password_hash=password_hash, pin_hash=pin_hash, created_at=now)
-        s.add(u)
-        s.flush()
-        s.add(AuditEntry(centre_id=centre_id, at=now, action="user.add", target=username, data={"role": role}))
-        return u.id
 
 
 # ---- the request helpers of every adapter --------------------------------------------------------

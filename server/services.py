@@ -59,6 +59,8 @@ class Services:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     # per centre, the last (code, accepting, reason) of each field the janitor saw
     field_openness: dict = field(default_factory=dict)
+    vapid: object = None  # notify.vapid.VapidKeys: the installation's Web Push key pair
+    notifier: object = None  # notify.worker.NotifierWorker of this process (None in tests' apps)
 
 
 def services() -> Services:

@@ -57,14 +57,31 @@ def secret_key(db_url: str) -> str:
     key = os.environ.get("LAYSO_SECRET_KEY")
     if key:
         return key
+    return kept_once(data_folder(db_url) / "secret_key", lambda: secrets.token_hex(32)).strip()
+
+
+def data_folder(db_url: str) -> Path:
+    """Where generated keys are kept: beside the SQLite file, else in the user's data folder."""
     if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
         folder = Path(db_url[len("sqlite:///"):]).parent
     else:
         folder = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "layso"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "secret_key"
+    return folder
+
+
+def kept_once(path: Path, make) -> str:
+    """The text of `path`, written first (mode 0600) with `make()` when absent. Written to a temporary
+    file and linked into place, so several processes starting together all read the one that won."""
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+            f.write(make())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the one
+        finally:
+            tmp.unlink()
+    return path.read_text()

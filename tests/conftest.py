@@ -10,6 +10,8 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -27,6 +29,14 @@ from layso.config import parse_config, preset_data, write_config
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# The tests' folders (tmp_path: their SQLite databases, configs, server logs) live in RAM where the
+# machine has a tmpfs: SQLite in production fsyncs every commit (synchronous=FULL, a printed ticket
+# survives a power cut), about half of a command's time on a disk, and no test can observe it. The
+# same code runs with the same settings; only the fsync returns at once. PYTEST_DEBUG_TEMPROOT or
+# TMPDIR, when set, still decide.
+if not (os.environ.get("PYTEST_DEBUG_TEMPROOT") or os.environ.get("TMPDIR")) and os.access("/dev/shm", os.W_OK):
+    tempfile.tempdir = "/dev/shm"
 
 
 def require_services() -> bool:
@@ -169,6 +179,18 @@ def redis_url():
     return url
 
 
+# ---- password hashes --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Accounts the tests make hash with scrypt at n=2**10 instead of 2**15 (~3 ms, not ~90 ms, for
+    each account, PIN and sign-in). Checking reads the method from the stored hash, so sign-in runs
+    the same code; tests/unit/test_accounts.py checks the production cost itself."""
+    from layso.server.domain import accounts
+    accounts.HASH_METHOD = "scrypt:1024:8:1"
+    yield
+    accounts.HASH_METHOD = accounts.DEFAULT_HASH_METHOD
+
+
 # ---- in-process engine and app ------------------------------------------------------------------------
 @pytest.fixture
 def frozen_clock():
@@ -247,6 +269,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_STARTED: list["ServerProcess"] = []  # the servers the running test started (their logs, if it fails)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.layso_failed = report.failed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _server_logs_on_failure(request):
+    """When a test fails, the tail of every server log it produced is printed with its report."""
+    _STARTED.clear()
+    yield
+    if getattr(request.node, "layso_failed", False):
+        for sp in _STARTED:
+            try:
+                tail = sp.log_path.read_text(errors="replace").splitlines()[-80:]
+            except OSError:
+                continue
+            print(f"----- {sp.log_path} (last {len(tail)} lines) -----", *tail, sep="\n")
+    _STARTED.clear()
+
+
 class PortTaken(RuntimeError):
     """The server could not listen: its port was taken."""
 
@@ -283,22 +331,38 @@ class ServerProcess:
     def _start(self, timeout: float) -> "ServerProcess":
         env = {**os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
         env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
-        with open(self.workdir / f"server-{self.port}.log", "ab") as log:  # the child keeps its own copy
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
-                 "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
+        log = open(self.log_path, "ab")  # the server's stderr, then (drained) its stdout
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
+             "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         line = b""
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
                 self.fixed_port = True  # clients know this address now: a restart keeps it
+                _STARTED.append(self)
+                self._drain_stdout(log)
                 return self
             if self.proc.poll() is not None:
                 break
-        if self.proc.poll() is not None and b"cannot listen on" in (self.workdir / f"server-{self.port}.log").read_bytes():
+        log.close()
+        if self.proc.poll() is not None and b"cannot listen on" in self.log_path.read_bytes():
             raise PortTaken(self.port)
-        raise RuntimeError(f"server did not start: {line!r}; see {self.workdir}/server-{self.port}.log")
+        raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}")
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"server-{self.port}.log"
+
+    def _drain_stdout(self, log) -> None:
+        """Whatever the server prints after its start goes to its log: a pipe nobody reads would fill
+        and stop the server the moment it printed 64 KiB."""
+        def drain():
+            for chunk in iter(self.proc.stdout.readline, b""):
+                log.write(chunk)
+                log.flush()
+        threading.Thread(target=drain, daemon=True, name=f"server-{self.port}-stdout").start()
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -324,7 +388,7 @@ class ServerProcess:
             db.dispose()
 
     def add_device(self, role: str, name: str, **kw) -> str:
-        from layso.server.auth import add_device
+        from layso.server.engine.devices import add_device
         from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:
@@ -334,7 +398,7 @@ class ServerProcess:
             db.dispose()
 
     def add_user(self, username: str, role: str, password: str = "password-123", **kw) -> None:
-        from layso.server.auth import add_user
+        from layso.server.engine.accounts import add_user
         from layso.server.storage.database import Database
         db = Database(self.db_url)
         try:

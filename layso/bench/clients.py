@@ -270,11 +270,21 @@ def _count(out: dict, key: str) -> None:
     out["errors"][key] = out["errors"].get(key, 0) + 1
 
 
-async def _counter_loop(client: SioClient, start_at: float, stop_at: float, period: float, out: dict) -> None:
-    """Call next, complete about half a period later, and so on every period until `stop_at`."""
+def first_call_delay(rng: random.Random, period: float, window: float, spread: float | None = None) -> float:
+    """Seconds after the start of the load before a counter's first call: uniform within `spread`,
+    by default within the period but also within the first half of a short window."""
+    return rng.uniform(0, min(period, window / 2) if spread is None else spread)
+
+
+async def _counter_loop(client: SioClient, start_at: float, stop_at: float, period: float, out: dict,
+                        spread: float | None = None) -> None:
+    """Call next, complete about half a period later, and so on every period until `stop_at`. Each
+    counter's first call comes at a random moment within `spread` seconds of the start: by default
+    within the first half of a short run too (so that each counter calls in a smoke run); the
+    province scenario spreads them over the whole call period, so the calls come at a steady rate
+    (counters ÷ period) from the first second instead of in a burst."""
     rng = random.Random()
-    spread = min(period, (stop_at - start_at) / 2)  # counters start spread out, each within a short run too
-    await asyncio.sleep(max(0.0, start_at - time.time()) + rng.uniform(0, spread))
+    await asyncio.sleep(max(0.0, start_at - time.time()) + first_call_delay(rng, period, stop_at - start_at, spread))
     while time.time() < stop_at:
         cycle = time.time()
         try:
@@ -308,7 +318,8 @@ async def _counters(spec: dict, pipe: Connection) -> None:
     out = {"calls": [], "errors": {}, "completed": 0, "empty": 0}
     await asyncio.sleep(max(0.0, start_at - time.time()))
     cpu0, t0 = cpu_seconds(), time.time()
-    await asyncio.gather(*(_counter_loop(c, start_at, stop_at, spec["period_s"], out) for c in clients.values()))
+    await asyncio.gather(*(_counter_loop(c, start_at, stop_at, spec["period_s"], out, spec.get("spread_s"))
+                           for c in clients.values()))
     cpu1, t1 = cpu_seconds(), time.time()
     pipe.send({**out, "cpu_s": cpu1 - cpu0, "window_s": t1 - t0})
     for c in clients.values():
@@ -316,7 +327,8 @@ async def _counters(spec: dict, pipe: Connection) -> None:
 
 
 def counter_role(spec: dict, pipe: Connection) -> None:
-    """spec: host, port, tokens (one counter device per token), period_s."""
+    """spec: host, port, tokens (one counter device per token), period_s, spread_s (optional: the first
+    calls' spread, see `_counter_loop`)."""
     asyncio.run(_counters(spec, pipe))
 
 

@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from layso.bench.clients import run_role, sleep_until
 from layso.config import load_config, preset_data, write_config
 from layso.bench.officers import seat_officers
-from layso.server.auth import add_device
+from layso.server.engine.devices import add_device
 from layso.server.engine import seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade
@@ -53,7 +53,7 @@ LOBBY_ISSUE_RATE = 5.0  # tickets per second, all lobby kiosks together
 CALL_PERIOD_S = 5.0
 PRIORITY_SHARE = 0.1
 SETUP_TIMEOUT_S = 600.0
-TARGETS = {"issue_p99_ms": 20.0, "issue_tickets_per_s": 300.0, "lobby_p99_ms": 20.0}
+TARGETS = {"issue_p99_ms": 20.0, "issue_tickets_per_s": 500.0, "lobby_p99_ms": 20.0}  # issue #10's targets
 
 
 class BenchError(RuntimeError):
@@ -136,7 +136,8 @@ class BenchServer:
         self.log_path = workdir / f"server-{self.port}.log"
         self._cmd = [sys.executable, "-m", "layso.cli", "serve", "--config", str(config_path), "--db", db_url,
                      "--host", self.host, "--port", str(self.port), "--workers", str(workers)]
-        self._env = {**os.environ, "LAYSO_SECRET_KEY": secrets.token_hex(32)}
+        # as `layso install server`'s unit runs it (two malloc arenas)
+        self._env = {"MALLOC_ARENA_MAX": "2", **os.environ, "LAYSO_SECRET_KEY": secrets.token_hex(32)}
         self._env.pop("LAYSO_MESSAGE_QUEUE", None)
         if message_queue:  # a channel of its own: other installations may share the Redis server
             self._env["LAYSO_MESSAGE_QUEUE"] = message_queue
@@ -408,12 +409,16 @@ def run_issue(db: Database, workdir: Path, seconds: float, progress: Progress, o
     called_twice = {"clients": 0, "database": checks.pop("called_twice_database")}
     rate = len(tickets) / window if window > 0 else 0.0
     lat = percentiles(latencies)
+    used = cpu.report(results)
     return {"kiosks": ISSUE_KIOSKS, "seconds": seconds, "tickets": len(tickets),
             "open_loop_offered_per_s": open_loop,
             "latency_from": "schedule (open loop)" if open_loop else "send",
             "tickets_per_s": round(rate, 1), "latency_ms": lat, "errors": errors,
             **checks, "called_twice": called_twice,
-            "cpu": cpu.report(results),
+            "cpu": used,
+            # CPU the server spent per ticket: unlike tickets/s, it hardly moves when others load the machine
+            "server_cpu_ms_per_ticket": round(1000 * used["server_cores"] * used["window_s"] / len(tickets), 2)
+            if tickets and used.get("server_cores") is not None else None,
             "server_rss_mib": rss,
             "targets_met": {"p99": None if lat["p99"] is None else lat["p99"] <= TARGETS["issue_p99_ms"],
                             "rate": None if open_loop else rate >= TARGETS["issue_tickets_per_s"]}}
@@ -601,7 +606,11 @@ def format_table(report: dict) -> str:
              _ms(r["latency_ms"], "p50", "p90", "p99", "max"),
              f"p99 ≤ {TARGETS['issue_p99_ms']:g} {_ok(r['targets_met']['p99'])}"),
             ("issue", "errors", ", ".join(f"{k}: {n}" for k, n in r["errors"].items()) or "0", ""),
-            *_check_rows("issue", r), *_cpu_rows("issue", r["cpu"]), *_rss_rows("issue", r)]
+            *_check_rows("issue", r), *_cpu_rows("issue", r["cpu"]),
+            ("issue", "server CPU ms per ticket (1000 / this = tickets/s one free core could issue)",
+             "–" if r.get("server_cpu_ms_per_ticket") is None else f"{r['server_cpu_ms_per_ticket']:.2f}",
+             f"≤ {1000 / TARGETS['issue_tickets_per_s']:g} for {TARGETS['issue_tickets_per_s']:g}/s"),
+            *_rss_rows("issue", r)]
     if "lobby" in report:
         r = report["lobby"]
         c = r["call_to_display_ms"]

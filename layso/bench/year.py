@@ -34,6 +34,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 
 from layso.server.domain import figures, rating
+from layso.server.domain.accounts import hash_secret
 from layso.server.domain.queue import SINCE_START, serves, skip_outcome
 from layso.server.domain.statuses import CancelReason, RatingSource, TicketStatus
 from layso.server.engine import Settings, seed_centre
@@ -51,7 +52,6 @@ from layso.server.storage.models import (
     User,
 )
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from layso.config import load_config, load_preset
 
@@ -250,7 +250,7 @@ class Generator:
     def staff(self) -> None:
         """An officer per counter plus a few stand-ins, three kiosks; inserted through the ORM."""
         rng = self.rng
-        password = generate_password_hash("bench-password-1", method="pbkdf2:sha256:1000")
+        password = hash_secret("bench-password-1", method="pbkdf2:sha256:1000")
         now = datetime.now(UTC)
         with self.db.write() as s:
             users = []
@@ -600,8 +600,9 @@ def _minutes(hhmm: str | None) -> int | None:
 
 
 def generate(db: Database, centre_id: int, start: date, days: int = 365, tickets: int = 250_000, seed: int = 1,
-             progress=None) -> Summary:
-    """Add `days` local days from `start` of simulated traffic (about `tickets` in all) to a centre."""
+             progress=None, analyze: bool = True) -> Summary:
+    """Add `days` local days from `start` of simulated traffic (about `tickets` in all) to a centre;
+    `analyze=False` leaves the database's statistics (ANALYZE) to the caller, e.g. after many centres."""
     t0 = _time.perf_counter()
     gen = Generator(db, centre_id, seed)
     gen.staff()
@@ -633,7 +634,8 @@ def generate(db: Database, centre_id: int, start: date, days: int = 365, tickets
         centre = s.get(Centre, centre_id)
         centre.seq = gen.seq
         centre.closed_through = max(centre.closed_through or last, last)
-    _analyze(db)
+    if analyze:
+        _analyze(db)
     summary.seconds = _time.perf_counter() - t0
     return summary
 
@@ -664,7 +666,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=365)
     p.add_argument("--tickets", type=int, default=250_000, help="about this many tickets in all")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--centres", type=int, default=1,
+                   help="a whole province: this many centres (the provincial one, and communes with --commune-tickets)")
+    p.add_argument("--commune-tickets", type=int, default=25_000, help="with --centres: about this many a commune")
     args = p.parse_args(argv)
+    if args.centres > 1:
+        return _main_province(args)
     config = load_config(args.config) if args.config else load_preset("province")
     db = Database(args.db)
     upgrade(db)
@@ -677,6 +684,23 @@ def main(argv: list[str] | None = None) -> int:
                        progress=lambda m: print(m, flush=True))
     print(f"generated {summary.tickets} tickets, {summary.events} events, {summary.ratings} ratings over "
           f"{summary.open_days} open days of {summary.days} in {summary.seconds:.1f} s")
+    db.dispose()
+    return 0
+
+
+def _main_province(args) -> int:
+    from layso.bench.province_year import generate_province
+    db = Database(args.db)
+    upgrade(db)
+    with db.read() as s:
+        if s.execute(select(func.count(Ticket.id))).scalar():
+            print("generate_year: the database has tickets already; use an empty database", file=sys.stderr)
+            return 2
+    summary, ids = generate_province(db, args.centres, date.fromisoformat(args.start), args.days,
+                                     args.commune_tickets, args.tickets, args.seed,
+                                     progress=lambda m: print(m, flush=True))
+    print(f"generated {len(ids)} centres: {summary.tickets} tickets, {summary.events} events, {summary.ratings} "
+          f"ratings in {summary.seconds:.1f} s")
     db.dispose()
     return 0
 

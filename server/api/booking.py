@@ -13,7 +13,8 @@ from typing import Annotated
 from flask import Blueprint, current_app, jsonify, request
 from layso.server.api.routes import _csrf_for_sessions, body
 from layso.server.api.schemas import Body, parse
-from layso.server.auth import base_url, centre_id_of, limit, need
+from layso.server.auth import base_url, limit, need
+from layso.server.engine.base import centre_id_of
 from layso.server.domain.booking import citizen_key, normalise_phone
 from layso.server.errors import BadRequest, QueueError
 from layso.server.services import publish, services
@@ -99,7 +100,10 @@ def notify(token: str):
     limit("track-write", 30)
     from layso.server.notify.outbox import subscribe
     b = parse(NotifyBody, body())
-    return jsonify(subscribe(services().db, token, b.channel, b.ahead, b.phone, b.subscription)), 201
+    answer = subscribe(services().db, token, b.channel, b.ahead, b.phone, b.subscription)
+    if services().notifier is not None:  # a new subscription may already be due ("2 ahead" when 2 are)
+        services().notifier.wake()
+    return jsonify(answer), 201
 
 
 @bp.post("/bookings/<code>/check-in")
@@ -136,7 +140,9 @@ def openapi_parts(op, json_, ref) -> tuple[dict, dict]:
         "/bookings": {"post": op("Public: book an online number (409 booking_closed, daily_cap_reached, booking_limit, "
                                  "slot_full)", [], "BookingBody", json_(ref("Booking"), "Created"), status="201",
                                  params=centre, extra={"200": json_(ref("Booking"), "Same request_id: the same booking")})},
-        "/track/{track_token}/notify": {"post": op("Public: be told when N people are ahead and when called "
+        "/track/{track_token}/notify": {"post": op("Public: be told when N people are ahead and when called; "
+                                                   "webpush takes the browser's PushSubscription (toJSON: an https "
+                                                   "endpoint, keys p256dh and auth; 400 invalid_subscription) "
                                                    "(409 channel_unavailable)", [], "NotifyBody", status="201",
                                                    params=[{"name": "track_token", "in": "path", "required": True,
                                                             "schema": {"type": "string"}}])},

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from layso.config import BookingConfig, parse_interval
+from layso.config import BookingConfig, normalise_phone, parse_interval  # noqa: F401 (the phone rule, here too)
 from layso.protocol import BOOKING_CODE_ALPHABET, read_booking_code
 
 CODE_ALPHABET = BOOKING_CODE_ALPHABET  # one alphabet for the server and the kiosks
@@ -34,21 +34,6 @@ def new_code(length: int = CODE_LENGTH) -> str:
 
 
 read_code = read_booking_code  # the kiosk reads scans with the same function (layso.protocol)
-
-
-def normalise_phone(text) -> str:
-    """A Vietnamese mobile number as 10 digits starting with 0 (+84 / 84 prefixes accepted);
-    ValueError if it is not one."""
-    if not isinstance(text, str):
-        raise ValueError("phone must be text")
-    digits = re.sub(r"[\s.\-()]", "", text)
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) == 11:
-        digits = "0" + digits[2:]
-    if not re.fullmatch(r"0[35789]\d{8}", digits):
-        raise ValueError("not a Vietnamese mobile number")
-    return digits
 
 
 def citizen_key(secret: str, phone: str | None = None, device: str | None = None) -> str | None:

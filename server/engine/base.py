@@ -6,15 +6,32 @@ from __future__ import annotations
 import time as _time
 
 from layso.server.engine.context import Command, Result
+from layso.server.engine.statements import CENTRE_LOCKED, FIELD_BY_CODE
 from layso.server.errors import BadRequest, NotFound
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, Ticket
-from layso.server.storage.where import active_counters, active_fields
+from layso.server.storage.where import active_counters
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 MAX_TEXT = 500
 MAX_ID = 2**31 - 1  # ids and counter numbers beyond a database integer are simply unknown
+
+
+def centre_id_of(db: Database, code: str | None) -> int:
+    """The centre with this code; without a code, the database's only centre (the CLI's default)."""
+    with db.read() as s:
+        if code:
+            c = s.execute(select(Centre.id).where(Centre.code == code)).scalar_one_or_none()
+            if c is None:
+                raise NotFound(f"unknown centre {code!r}", "centre_not_found")
+            return c
+        ids = s.execute(select(Centre.id).order_by(Centre.id)).scalars().all()
+        if not ids:
+            raise NotFound("no centre yet: start the server with a configuration first", "centre_not_found")
+        if len(ids) > 1:
+            raise BadRequest("several centres: name one with --centre", "centre_required")
+        return ids[0]
 
 
 class EngineBase:
@@ -25,7 +42,7 @@ class EngineBase:
     # ---- transaction plumbing -----------------------------------------------------------
     def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
         with self.db.write() as s:
-            centre = s.execute(select(Centre).where(Centre.id == centre_id).with_for_update()).scalar_one_or_none()
+            centre = s.execute(CENTRE_LOCKED, {"cid": centre_id}).scalar_one_or_none()
             if centre is None:
                 raise NotFound("unknown centre", "centre_not_found")
             cmd = Command(self, s, centre, base_url)
@@ -55,7 +72,7 @@ class EngineBase:
     def _field(self, cmd: Command, code) -> Field:
         if not isinstance(code, str) or not code:
             raise BadRequest("field must be a field code", "invalid_field")
-        f = cmd.s.execute(select(Field).where(*active_fields(cmd.centre.id), Field.code == code)).scalar_one_or_none()
+        f = cmd.s.execute(FIELD_BY_CODE, {"cid": cmd.centre.id, "code": code}).scalar_one_or_none()
         if f is None:
             raise NotFound(f"unknown field {code[:40]!r}", "field_not_found")
         return f

@@ -37,6 +37,11 @@ from layso.server.storage.models import AuditEntry, Booking, Field, Ticket
 from sqlalchemy import func, or_, select
 
 
+def lapse_due_at(cfg, day: date, first_called_at: datetime | None) -> datetime | None:
+    """When a booking of `day` lapses under a centre's settings `cfg` (None: never on its own)."""
+    return LapseRule.of(cfg.booking).due(day, cfg.hours.tz, cfg.hours.closing_time(day), first_called_at)
+
+
 class BookingCommands(AppointmentCommands, BookingViews):
     """The remote channel's commands, reached as `QueueEngine.booking`."""
 
@@ -66,8 +71,7 @@ class BookingCommands(AppointmentCommands, BookingViews):
 
     @staticmethod
     def lapse_due(cmd, b: Booking, first_called_at: datetime | None) -> datetime | None:
-        hours = cmd.cfg.hours
-        return LapseRule.of(cmd.cfg.booking).due(b.day, hours.tz, hours.closing_time(b.day), first_called_at)
+        return lapse_due_at(cmd.cfg, b.day, first_called_at)
 
     # ---- what can be booked -------------------------------------------------------------------
     def _today_closed(self, cmd, f: Field) -> str | None:

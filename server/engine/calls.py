@@ -7,6 +7,7 @@ from datetime import datetime
 from layso.server.domain.queue import may_call, requeue_position, skip_outcome
 from layso.server.domain.statuses import CallHow, CounterStatus, QueueGroup, TicketStatus
 from layso.server.engine.context import Command, Result
+from layso.server.engine.statements import CALL_NORMAL, CALL_PRIORITY, CALL_TO_COUNTER, CALL_TRANSFERRED
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.storage.models import Counter, Ticket
 from layso.server.storage.where import waiting_on
@@ -22,19 +23,14 @@ class CallCommands:
         """The waiting tickets in the order call-next at `c` would take them if nothing else changed,
         each with why (`QueueGroup`): transferred to this counter, transferred into one of its fields,
         or its fields' plain queues under the priority rule (`domain.queue`)."""
-        waiting = select(Ticket).where(*waiting_on(cmd.centre.id, cmd.today)).order_by(
-            Ticket.queue_pos, Ticket.id).limit(limit)
-        out = [(QueueGroup.TO_COUNTER, t)
-               for t in cmd.s.execute(waiting.where(Ticket.transfer_counter_id == c.id)).scalars()]
-        field_ids = [f.id for f in c.fields]
-        if not field_ids or len(out) >= limit:
+        at = {"cid": cmd.centre.id, "day": cmd.today, "lim": limit, "counter_id": c.id,
+              "ids": [f.id for f in c.fields]}
+        out = [(QueueGroup.TO_COUNTER, t) for t in cmd.s.execute(CALL_TO_COUNTER, at).scalars()]
+        if not at["ids"] or len(out) >= limit:
             return out[:limit]
-        in_fields = waiting.where(Ticket.field_id.in_(field_ids), Ticket.transfer_counter_id.is_(None))
-        out += [(QueueGroup.TRANSFERRED, t)
-                for t in cmd.s.execute(in_fields.where(Ticket.transferred.is_(True))).scalars()]
-        plain = in_fields.where(Ticket.transferred.is_(False))
-        prio = list(cmd.s.execute(plain.where(Ticket.priority.is_not(None))).scalars())
-        normal = list(cmd.s.execute(plain.where(Ticket.priority.is_(None))).scalars()) \
+        out += [(QueueGroup.TRANSFERRED, t) for t in cmd.s.execute(CALL_TRANSFERRED, at).scalars()]
+        prio = list(cmd.s.execute(CALL_PRIORITY, at).scalars())
+        normal = list(cmd.s.execute(CALL_NORMAL, at).scalars()) \
             if may_call(c.priority_only, priority=False, transferred=False) else []
         queue = cmd.cfg.rule.interleave(prio, normal, c.normals_since_priority, c.priority_only, limit - len(out))
         return (out + [(QueueGroup.QUEUE, t) for t in queue])[:limit]

@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 
 from layso.server import clock
-from layso.server.auth import PROVINCE_ROLE, add_user
+from layso.server.domain.accounts import PROVINCE_ROLE
 from layso.server.engine import Command, QueueEngine, Result
+from layso.server.engine.accounts import add_user
 from layso.server.engine.setup import FIELD_KEYS, _create_centre
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.storage.database import Database
@@ -179,7 +180,8 @@ def edit_centre(db: Database, code: str, name: str | None = None, area: str | No
 
 def set_suspended(db: Database, code: str, suspended: bool, user_id: int | None = None) -> bool:
     """Suspend a centre (its devices and accounts stop working, its data stays) or resume it;
-    → whether anything changed. A suspended centre's devices are cut off by the janitor within seconds."""
+    → whether anything changed. A suspended centre's devices are cut off by the janitor within seconds
+    (the caller drops its process's cached device principals: `auth.forget_cached_principals`)."""
     with db.write() as s:
         c = centre_by_code(s, code)
         if (c.suspended_at is not None) == suspended:
@@ -187,15 +189,13 @@ def set_suspended(db: Database, code: str, suspended: bool, user_id: int | None 
         c.suspended_at = clock.now() if suspended else None
         s.add(AuditEntry(centre_id=c.id, at=clock.now(), user_id=user_id,
                          action="centre.suspend" if suspended else "centre.resume", target=c.code, data={}))
-    from layso.server.auth import forget_cached_principals
-    forget_cached_principals()
     return True
 
 
 def name_admin(db: Database, code: str, username: str, password: str, full_name: str = "",
                user_id: int | None = None) -> int:
     """A new administrator account for the centre; → its id."""
-    uid = add_user(db, username, "admin", password, code, full_name=full_name)
+    uid = add_user(db, username, "admin", password, code, full_name=full_name, user_id=user_id)
     with db.write() as s:
         c = centre_by_code(s, code)
         s.add(AuditEntry(centre_id=c.id, at=clock.now(), user_id=user_id, action="centre.admin", target=username,

@@ -14,9 +14,11 @@ from layso.server import clock
 from layso.server.domain.hours import Hours
 from layso.server.domain.queue import PriorityRule
 from layso.server.domain.statuses import TicketStatus
+from layso.server.engine.statements import CENTRE_SEQ
 from layso.server.storage.models import Centre, Counter, Ticket, TicketEvent
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from layso.config import BookingConfig, NotifyConfig, PriorityConfig, QueueConfig, RatingConfig
 
@@ -74,7 +76,7 @@ class Settings:
         if hit is None:
             hit = cls(centre)
             with cls._lock:
-                if len(cls._cache) > 64:
+                if len(cls._cache) > 1024:  # a province: a few hundred centres
                     cls._cache.clear()
                 cls._cache[key] = hit
         return hit
@@ -107,7 +109,9 @@ class Command:
         if not self.pending:
             return []
         base = self.centre.seq
-        self.centre.seq = base + len(self.pending)
+        # the new seq by one UPDATE, not the unit of work: the centre row is locked by this command
+        self.s.execute(CENTRE_SEQ, {"cid": self.centre.id, "new_seq": base + len(self.pending)})
+        set_committed_value(self.centre, "seq", base + len(self.pending))
         events, log_rows = [], []
         for i, (type_, payload, log) in enumerate(self.pending, start=1):
             payload = {"seq": base + i, **payload}

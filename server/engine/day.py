@@ -26,7 +26,9 @@ def centre_dict(cmd: Command) -> dict:
                        "satisfied_min": cfg.rating.satisfied_min, "reason_max": cfg.rating.reason_max,
                        "reasons": cfg.rating.reasons, "panel_window_s": cfg.rating.panel_window_s},
             "voice": cfg.voice, "open_now": cfg.hours.is_open(cmd.now),
-            "booking": {"enabled": cfg.booking.enabled}}  # kiosks offer check-in of online bookings
+            # kiosks offer check-in of online bookings; lobby displays show the appointment rule
+            "booking": {"enabled": cfg.booking.enabled,
+                        "appointments": cfg.booking.enabled and bool(cfg.booking.appointment_fields)}}
 
 
 class DayCommands:

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 
 from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
-from layso.server.domain.statuses import CounterStatus, FieldClosed, TicketStatus
+from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
-from layso.server.storage.models import Counter, CounterField, DaySequence, Field, Ticket
-from layso.server.storage.where import active_counters, active_fields, waiting_on
-from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from layso.server.engine.statements import (AHEAD, COUNTER_MAP, ISSUED_BY_FIELD, NEXT_NUMBER, WAITING_ALL_FIELDS,
+                                            WAITING_BY_FIELD)
+from layso.server.storage.models import Counter, DaySequence, Field, Ticket
+from layso.server.storage.where import active_fields
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from layso.protocol import EventType as E
@@ -54,10 +54,7 @@ class QueueFigures:
         cached = cmd.__dict__.get("_counter_map")
         if cached is None:
             cached = {}
-            for field_id, number, status, prio_only in cmd.s.execute(
-                    select(CounterField.field_id, Counter.number, Counter.status, Counter.priority_only)
-                    .join(Counter, Counter.id == CounterField.counter_id)
-                    .where(*active_counters(cmd.centre.id)).order_by(Counter.number)):
+            for field_id, number, status, prio_only in cmd.s.execute(COUNTER_MAP, {"cid": cmd.centre.id}):
                 cached.setdefault(field_id, []).append((number, status, prio_only))
             cmd.__dict__["_counter_map"] = cached
         return cached
@@ -76,19 +73,9 @@ class QueueFigures:
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
         """How many will be called before `t` by the counters of its field (one aggregate query)."""
-        before = (Ticket.queue_pos < t.queue_pos) | ((Ticket.queue_pos == t.queue_pos) & (Ticket.id < t.id))
-        is_prio = Ticket.priority.is_not(None)
-        same_class = is_prio if t.priority is not None else Ticket.priority.is_(None)
-
-        def count(cond):
-            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
         transfers, same_before, prio = cmd.s.execute(
-            select(count(Ticket.transferred.is_(True) & (before if t.transferred else True)),
-                   count(Ticket.transferred.is_(False) & same_class & before),
-                   count(Ticket.transferred.is_(False) & is_prio))
-            .where(*waiting_on(cmd.centre.id, cmd.today), Ticket.field_id == t.field_id,
-                   Ticket.transfer_counter_id.is_(None), Ticket.id != t.id)).one()
+            AHEAD[t.priority is not None, bool(t.transferred)],
+            {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}).one()
         return cmd.cfg.rule.ahead(transferred=t.transferred, priority=t.priority is not None, transfers=transfers,
                                   same_class_before=same_before, priority_waiting=prio)
 
@@ -117,20 +104,15 @@ class QueueFigures:
 
     def field_status(self, cmd: Command, f: Field, issued_today: int | None = None, cap: bool = True) -> str | None:
         """None when the field accepts tickets now, else why not (`cap=False`: hours only)."""
-        if not f.accepting:
-            return FieldClosed.FIELD_CLOSED
-        if not cmd.cfg.hours.issuing_open(cmd.now):
-            return FieldClosed.OUTSIDE_HOURS
-        if numbering.past_cutoff(cmd.cfg.hours.local(cmd.now).strftime("%H:%M"), f.cutoff):
-            return FieldClosed.OUTSIDE_HOURS
-        if not cap:
-            return None
+        hours = cmd.cfg.hours
+        args = (f.accepting, hours.issuing_open(cmd.now), hours.local(cmd.now).strftime("%H:%M"), f.cutoff)
+        why = numbering.why_closed(*args)
+        if why is not None or not cap:
+            return why
         if issued_today is None:
             issued_today = cmd.s.execute(select(DaySequence.last).where(
                 DaySequence.field_id == f.id, DaySequence.day == cmd.today)).scalar() or 0
-        if issued_today >= self.daily_cap(f):
-            return FieldClosed.DAILY_CAP_REACHED
-        return None
+        return numbering.why_closed(*args, issued_today, self.daily_cap(f))
 
     @staticmethod
     def daily_cap(f: Field) -> int:
@@ -138,11 +120,8 @@ class QueueFigures:
 
     def _next_number(self, cmd: Command, f: Field, day=None) -> int:
         """The field's next daily sequence number (of today, or of `day`), in one statement (upsert … RETURNING)."""
-        ins = (sqlite_insert if cmd.s.bind.dialect.name == "sqlite" else pg_insert)(DaySequence)
-        stmt = (ins.values(field_id=f.id, day=day or cmd.today, last=1)
-                .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
-                .returning(DaySequence.last))
-        return cmd.s.execute(stmt).scalar_one()
+        stmt = NEXT_NUMBER["sqlite" if cmd.s.bind.dialect.name == "sqlite" else "postgresql"]
+        return cmd.s.execute(stmt, {"fid": f.id, "day": day or cmd.today}).scalar_one()
 
     def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
         """The contract's Field objects: all active fields, or just `only`."""
@@ -152,12 +131,9 @@ class QueueFigures:
         else:
             fields = only
         ids = [f.id for f in fields]
-        waiting_q = select(Ticket.field_id, func.count(Ticket.id)).where(*waiting_on(cmd.centre.id, cmd.today))
-        if only is not None:
-            waiting_q = waiting_q.where(Ticket.field_id.in_(ids))
-        waiting = dict(cmd.s.execute(waiting_q.group_by(Ticket.field_id)).all())
-        issued = dict(cmd.s.execute(select(DaySequence.field_id, DaySequence.last).where(
-            DaySequence.day == cmd.today, DaySequence.field_id.in_(ids))).all())
+        at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
+        waiting = dict(cmd.s.execute(WAITING_ALL_FIELDS if only is None else WAITING_BY_FIELD, at).all())
+        issued = dict(cmd.s.execute(ISSUED_BY_FIELD, at).all())
         return [self._field_dict(cmd, f, waiting.get(f.id, 0), issued.get(f.id, 0)) for f in fields]
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:

@@ -1,8 +1,10 @@
 """Notification channels: how one outbox message leaves the server.
 
 Each channel is an object with `send(message) -> None` that raises `DeliveryError(reason)` when the
-message did not get through (the worker then retries with back-off). `channels_of(cfg)` builds them
-from a centre's `[notify]` settings; a channel without settings is unavailable.
+message did not get through (the worker then retries with back-off; `gone=True`: retrying cannot
+help, the recipient is no more). `channels_of(cfg, vapid)` builds them from a centre's `[notify]`
+settings, `alert_channels(cfg)` from the province's alerts settings; a channel without settings is
+unavailable.
 """
 from __future__ import annotations
 
@@ -12,11 +14,16 @@ import json
 
 import requests
 
-from layso.config import GatewayConfig, NotifyConfig, WebhookConfig
+from layso.config import AlertsConfig, GatewayConfig, NotifyConfig, WebhookConfig
 
 
 class DeliveryError(Exception):
-    """The message was not delivered; `str(err)` says why (shown to the manager)."""
+    """The message was not delivered; `str(err)` says why (shown to the manager). `gone`: the
+    recipient no longer exists (a withdrawn push subscription): no retry."""
+
+    def __init__(self, reason: str, gone: bool = False):
+        super().__init__(reason)
+        self.gone = gone
 
 
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> None:
@@ -68,9 +75,23 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def channels_of(cfg: NotifyConfig) -> dict:
-    """The configured channels by name (sms, zalo, webhook)."""
+def alert_channels(cfg: AlertsConfig) -> dict:
+    """The channels of the province's alerts: its gateway (as SMS or Zalo) and its webhook."""
     out = {}
+    if cfg.gateway is not None:
+        out[cfg.gateway_channel] = HttpGateway(cfg.gateway_channel, cfg.gateway)
+    if cfg.webhook is not None:
+        out["webhook"] = Webhook(cfg.webhook)
+    return out
+
+
+def channels_of(cfg: NotifyConfig, vapid=None) -> dict:
+    """The configured channels by name (sms, zalo, webpush, webhook); `vapid` is the installation's
+    `VapidKeys` (needed to send Web Push, not to know it is offered)."""
+    out = {}
+    if cfg.webpush is not None:
+        from layso.server.notify.webpush import WebPush
+        out["webpush"] = WebPush(cfg.webpush, vapid)
     if cfg.sms is not None:
         out["sms"] = HttpGateway("sms", cfg.sms)
     if cfg.zalo is not None:

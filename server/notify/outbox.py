@@ -6,11 +6,7 @@
   `called` message; any movement in a field re-counts the people ahead of its subscribed tickets and
   queues an `ahead` message once the count reaches the citizen's number. A unique key (subscription,
   kind, channel) means a message is queued once even with several server processes matching.
-- `deliver` claims due messages one by one (pending → sending, so only one process sends each),
-  sends them outside any transaction, then marks them sent, or schedules a retry with exponential
-  back-off, or after `max_attempts` marks them failed with the reason. A message whose sender died
-  mid-way is taken up again after `CLAIM_S`; each message carries its key (`Idempotency-Key`), so a
-  gateway can drop the rare repeat.
+- delivering (claim in batches, send, record, back-off) is `delivery.py`.
 """
 from __future__ import annotations
 
@@ -20,7 +16,8 @@ from datetime import datetime, timedelta
 from layso.server import clock
 from layso.server.engine.context import Settings
 from layso.server.errors import BadRequest, Conflict, NotFound
-from layso.server.notify.channels import DeliveryError, channels_of
+from layso.server.notify.channels import channels_of
+from layso.server.notify.delivery import CLAIM_S, CLAIMED_COLUMNS, Claimed, backoff, deliver  # noqa: F401
 from layso.server.storage.database import Database
 from layso.server.storage.models import (
     Centre,
@@ -38,7 +35,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 log = logging.getLogger("layso.notify")
 
 CHANNELS = ("webpush", "sms", "zalo")
-CLAIM_S = 120.0
 MOVES = ("ticket.called", "ticket.skipped", "ticket.cancelled", "ticket.transferred", "ticket.completed",
          "ticket.issued", "booking.checked_in")
 
@@ -65,6 +61,9 @@ def subscribe(db: Database, token, channel, ahead=None, phone=None, subscription
                 phone = normalise_phone(phone)
             except ValueError:
                 raise BadRequest("phone must be a Vietnamese mobile number", "invalid_phone") from None
+            subscription = None
+        else:
+            phone, subscription = None, _push_subscription(subscription, cfg.webpush.insecure_endpoints)
         ahead = cfg.default_ahead if ahead is None else ahead
         sub = s.execute(select(NotifySubscription).where(NotifySubscription.ticket_id == t.id,
                                                          NotifySubscription.channel == channel)).scalar_one_or_none()
@@ -76,76 +75,141 @@ def subscribe(db: Database, token, channel, ahead=None, phone=None, subscription
         return {"channel": channel, "ahead": ahead, "number": t.number}
 
 
+def _push_subscription(sub, insecure: bool) -> dict:
+    from layso.server.notify.webpush import check_subscription
+    try:
+        return check_subscription(sub, insecure)
+    except ValueError as err:
+        raise BadRequest(str(err), "invalid_subscription") from None
+
+
 def page_options(db: Database, centre_id: int) -> dict:
-    """What the tracking page offers: the channels a citizen can choose here, and the default count."""
+    """What the tracking page offers: the channels a citizen can choose here (Web Push first: it
+    needs no phone number), and the default count."""
     with db.read() as s:
         cfg = Settings.of(s.get(Centre, centre_id)).notify
-    return {"channels": [c for c in ("sms", "zalo") if c in channels_of(cfg)], "ahead": cfg.default_ahead}
+    return {"channels": [c for c in ("webpush", "sms", "zalo") if c in channels_of(cfg)], "ahead": cfg.default_ahead}
 
 
-def _insert_ignore(s, rows: list[dict]) -> int:
+def _insert_ignore(s, rows: list[dict]) -> list:
+    """Insert the rows no message is queued for yet; the rows really inserted (CLAIMED_COLUMNS)."""
     if not rows:
-        return 0
+        return []
     ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(OutboxMessage)
     return s.execute(ins.values(rows).on_conflict_do_nothing(
-        index_elements=["subscription_id", "kind", "channel"])).rowcount or 0
+        index_elements=["subscription_id", "kind", "channel"]).returning(*CLAIMED_COLUMNS)).all()
 
 
 class Matcher:
-    """Turns the ticket log into outbox messages (one instance per worker, with its cursor)."""
+    """Turns the ticket log into outbox messages (one instance per worker, with its cursor).
+
+    Reading is done in a read transaction; only messages to queue open a write. The people ahead are
+    counted again only in the fields the new events touched (and those of new subscriptions), all
+    fields after a transfer or at the first run. On PostgreSQL the log is re-read `LOOKBACK` ids
+    behind the cursor: two centres' commands may commit their events out of id order."""
+
+    LOOKBACK = 200
 
     def __init__(self, db: Database):
         self.db = db
         with db.read() as s:
             self.cursor = s.execute(select(func.max(TicketEvent.id))).scalar() or 0
         self.seen_subs = 0
-        self.recount = True
+        self.recount = True  # every field (the first run, a transfer)
+        self.touched: set[int] = set()  # fields whose queue moved since the last count
+        self.handled: set[int] = set()  # event ids read within the look-back window
 
     def run(self, ahead: bool = True) -> int:
         """Queue what the events since the last run call for; how many messages were queued.
         `ahead=False` queues only the `called` messages (the urgent ones) and leaves the counting of
         people ahead to the next full run."""
-        now = clock.now()
-        with self.db.write() as s:
-            events = s.execute(select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.type, TicketEvent.at)
-                               .where(TicketEvent.id > self.cursor, TicketEvent.type.in_(MOVES))
-                               .order_by(TicketEvent.id)).all()
-            last_sub = s.execute(select(func.max(NotifySubscription.id))).scalar() or 0
-            if not events and (last_sub == self.seen_subs or not ahead) and not self.recount:
-                return 0
-            if events:
-                self.cursor = events[-1].id
-                self.recount = True  # the queue moved: count the people ahead again
-            if ahead:
-                self.seen_subs = last_sub
-            rows = []
-            called = {ev.ticket_id: ev.at for ev in events if ev.type == "ticket.called"}
-            if called:
-                for sub, t in s.execute(select(NotifySubscription, Ticket)
-                                        .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
-                                        .where(NotifySubscription.ticket_id.in_(called),
-                                               NotifySubscription.active.is_(True))):
-                    rows += self._messages(s, sub, t, "called", called[t.id], now)
-            if ahead and (self.recount or last_sub != self.seen_subs or rows or events):
-                rows += self._ahead(s, now)
-                self.recount = False
-            return _insert_ignore(s, rows)
+        return len(self._queue(ahead, claimed=False))
 
-    def _ahead(self, s, now: datetime) -> list[dict]:
-        """`ahead` messages for waiting subscribed tickets whose count of people ahead reached the wish."""
-        subs = s.execute(select(NotifySubscription, Ticket).join(Ticket, Ticket.id == NotifySubscription.ticket_id)
-                         .outerjoin(OutboxMessage, (OutboxMessage.subscription_id == NotifySubscription.id)
-                                    & (OutboxMessage.kind == "ahead"))
-                         .where(NotifySubscription.active.is_(True), NotifySubscription.ahead.is_not(None),
-                                Ticket.status == "waiting", OutboxMessage.id.is_(None))).all()
+    def calls(self) -> list[Claimed]:
+        """Queue the `called` messages of the new events already claimed by this process (`sending`,
+        as `delivery.claim` would mark them), so that they go out without another transaction."""
+        return [Claimed(*r) for r in self._queue(False, claimed=True)]
+
+    def _queue(self, ahead: bool, claimed: bool) -> list:
+        """Match and insert; the rows inserted. Should the database fail on the way, the cursor and
+        the fields to count go back to where they were: the next round matches the same events."""
+        saved = (self.cursor, set(self.touched), self.recount, set(self.handled), self.seen_subs)
+        now = clock.now()
+        try:
+            with self.db.read() as s:
+                events = self._events(s)
+                rows = self._called(s, events, now) + (self._recount(s, now) if ahead else [])
+            if not rows:
+                return []
+            if claimed:
+                until = now + timedelta(seconds=CLAIM_S)
+                rows = [{**r, "status": "sending", "next_attempt_at": until} for r in rows]
+            with self.db.write() as s:
+                return _insert_ignore(s, rows)
+        except Exception:
+            self.cursor, self.touched, self.recount, self.handled, self.seen_subs = saved
+            raise
+
+    def _events(self, s) -> list:
+        back = 0 if self.db.sqlite else self.LOOKBACK
+        events = [ev for ev in s.execute(
+            select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.type, TicketEvent.at, Ticket.field_id)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(TicketEvent.id > self.cursor - back, TicketEvent.type.in_(MOVES))
+            .order_by(TicketEvent.id)) if ev.id not in self.handled]
+        if events:
+            self.cursor = max(self.cursor, events[-1].id)
+            self.touched.update(ev.field_id for ev in events)
+            self.recount = self.recount or any(ev.type == "ticket.transferred" for ev in events)
+            if back:
+                self.handled = {i for i in self.handled if i > self.cursor - back} | {ev.id for ev in events}
+        return events
+
+    def _called(self, s, events: list, now: datetime) -> list[dict]:
+        called = {ev.ticket_id: ev.at for ev in events if ev.type == "ticket.called"}
+        rows = []
+        if called:
+            for sub, t in s.execute(select(NotifySubscription, Ticket)
+                                    .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
+                                    .where(NotifySubscription.ticket_id.in_(called),
+                                           NotifySubscription.active.is_(True))):
+                rows += self._messages(s, sub, t, "called", called[t.id], now)
+        return rows
+
+    def _recount(self, s, now: datetime) -> list[dict]:
+        """`ahead` messages of the fields that moved, and of new subscriptions."""
+        new_subs = s.execute(select(NotifySubscription.id, Ticket.field_id)
+                             .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
+                             .where(NotifySubscription.id > self.seen_subs)).all()
+        if new_subs:
+            self.seen_subs = max(i for i, _f in new_subs)
+            self.touched.update(f for _i, f in new_subs)
+        if not (self.recount or self.touched):
+            return []
+        fields = None if self.recount else set(self.touched)
+        self.recount, self.touched = False, set()
+        return self._ahead(s, now, fields)
+
+    def _ahead(self, s, now: datetime, fields: set[int] | None = None) -> list[dict]:
+        """`ahead` messages for waiting subscribed tickets (of `fields`, default all) whose count of
+        people ahead reached the wish."""
+        q = (select(NotifySubscription, Ticket).join(Ticket, Ticket.id == NotifySubscription.ticket_id)
+             .outerjoin(OutboxMessage, (OutboxMessage.subscription_id == NotifySubscription.id)
+                        & (OutboxMessage.kind == "ahead"))
+             .where(NotifySubscription.active.is_(True), NotifySubscription.ahead.is_not(None),
+                    Ticket.status == "waiting", OutboxMessage.id.is_(None)))
+        if fields is not None:
+            q = q.where(Ticket.field_id.in_(fields))
+        subs = s.execute(q).all()
         if not subs:
             return []
-        fields = {t.field_id for _sub, t in subs}
         days = {t.day for _sub, t in subs}
         order: dict[int, int] = {}
-        for field_id in fields:  # the field's waiting tickets in queue order (priority first)
-            waiting = s.execute(select(Ticket.id).where(Ticket.field_id == field_id, Ticket.status == "waiting",
-                                                        Ticket.day.in_(days))
+        for centre_id, field_id in {(t.centre_id, t.field_id) for _sub, t in subs}:
+            # the field's waiting tickets in queue order (priority first), through ix_tickets_queue
+            waiting = s.execute(select(Ticket.id)
+                                .where(Ticket.centre_id == centre_id, Ticket.status == "waiting",
+                                       Ticket.field_id == field_id, Ticket.day.in_(days))
                                 .order_by(Ticket.transferred.desc(), Ticket.priority.is_(None), Ticket.queue_pos,
                                           Ticket.id)).scalars().all()
             order.update({tid: i for i, tid in enumerate(waiting)})
@@ -167,8 +231,14 @@ class Matcher:
         text = template.format(centre=centre.name, number=t.number, ahead=ahead, counter=counter or "")
         base = {"kind": kind, "centre": centre.code, "number": t.number, "field": field.code, "ahead": ahead,
                 "counter": counter, "text": text, "at": trigger_at.isoformat()}
+        own = {**base, "to": sub.phone, "subscription": sub.subscription}
+        if sub.channel == "webpush" and cfg.notify.webpush is not None:  # Vietnamese with its marks, a title, a link
+            push = cfg.notify.webpush
+            own["text"] = (push.called_template if kind == "called" else push.ahead_template).format(
+                centre=centre.name, number=t.number, ahead=ahead, counter=counter or "")
+            own.update(title=centre.name, url=f"/t/{t.track_token}")
         out = [{"centre_id": sub.centre_id, "subscription_id": sub.id, "ticket_id": t.id, "kind": kind,
-                "channel": sub.channel, "payload": {**base, "to": sub.phone, "subscription": sub.subscription},
+                "channel": sub.channel, "payload": own,
                 "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
                 "trigger_at": trigger_at}]
         if cfg.notify.webhook is not None:
@@ -176,113 +246,35 @@ class Matcher:
         return out
 
 
-def backoff(attempts: int, base_s: float = 1.0, max_s: float = 300.0) -> float:
-    """Seconds before the next try after `attempts` failed ones: base, 2×base, 4×base … at most max."""
-    return min(max_s, base_s * 2 ** max(0, attempts - 1))
-
-
-def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels_for=None) -> int:
-    """Send the due messages (at most `limit`); how many were sent."""
-    now = clock.now()
-    sent = 0
-    cache: dict[int, tuple[dict, int]] = {}  # per centre: its channels and max_attempts
-    for mid in _due(db, now, limit):
-        claim = _claim(db, mid, now, cache, channels_for or channels_of)
-        if claim is None:
-            continue  # another process took it
-        channel_name, channel, message, max_attempts = claim
-        error = _send(mid, channel_name, channel, message)
-        sent += _record(db, mid, error, max_attempts, channel is not None, backoff_base_s)
-    return sent
-
-
-def _due(db: Database, now: datetime, limit: int) -> list[int]:
-    """The ids of the messages due now, "your turn" first: it cannot wait. Messages whose sender died
-    mid-way (claimed longer than `CLAIM_S` ago) are due again."""
-    with db.write() as s:
-        s.execute(update(OutboxMessage).where(OutboxMessage.status == "sending", OutboxMessage.next_attempt_at <= now)
-                  .values(status="pending"))
-    with db.read() as s:
-        return s.execute(select(OutboxMessage.id).where(OutboxMessage.status == "pending",
-                                                        OutboxMessage.next_attempt_at <= now)
-                         .order_by((OutboxMessage.kind != "called"), OutboxMessage.next_attempt_at, OutboxMessage.id)
-                         .limit(limit)).scalars().all()
-
-
-def _claim(db: Database, mid: int, now: datetime, cache: dict, channels_for):
-    """Take message `mid` for sending (pending → sending); None when another process took it first,
-    else (its channel's name, the channel or None when not configured, the message, max_attempts)."""
-    with db.write() as s:
-        claimed = s.execute(update(OutboxMessage).where(OutboxMessage.id == mid, OutboxMessage.status == "pending")
-                            .values(status="sending", next_attempt_at=now + timedelta(seconds=CLAIM_S))).rowcount
-        if not claimed:
-            return None
-        m = s.get(OutboxMessage, mid)
-        if m.centre_id not in cache:
-            cfg = Settings.of(s.get(Centre, m.centre_id)).notify
-            cache[m.centre_id] = channels_for(cfg), cfg.max_attempts
-        channels, max_attempts = cache[m.centre_id]
-        return m.channel, channels.get(m.channel), {**m.payload, "key": f"layso-{m.id}"}, max_attempts
-
-
-def _send(mid: int, channel_name: str, channel, message: dict) -> str | None:
-    """Send one message outside any transaction; why it failed (None: it was sent)."""
-    if channel is None:
-        return f"the {channel_name} channel is not configured"
-    try:
-        channel.send(message)
-    except DeliveryError as err:
-        return str(err)
-    except Exception as err:  # noqa: BLE001 - a channel's bug must not stop the others
-        log.exception("notification %s failed", mid)
-        return f"unexpected error: {type(err).__name__}"
-    return None
-
-
-def _record(db: Database, mid: int, error: str | None, max_attempts: int, retry: bool, backoff_base_s: float) -> int:
-    """Mark message `mid` sent, or due again after a back-off, or failed after `max_attempts` tries
-    (at once when `retry` is False: its channel is not configured); 1 when it was sent."""
-    done = clock.now()
-    with db.write() as s:
-        m = s.get(OutboxMessage, mid)
-        if error is None:
-            m.status, m.sent_at, m.attempts, m.last_error = "sent", done, m.attempts + 1, None
-            return 1
-        m.attempts += 1
-        m.last_error = error[:300]
-        if m.attempts >= max_attempts or not retry:
-            m.status = "failed"
-        else:
-            m.status = "pending"
-            m.next_attempt_at = done + timedelta(seconds=backoff(m.attempts, backoff_base_s))
-        return 0
-
-
 def forget_phones(db: Database) -> int:
     """At the day's closing, phone numbers of past days' tickets are deleted (subscriptions and the
-    outbox); how many subscriptions were cleared."""
-    n = 0
+    outbox); how many subscriptions were cleared. Reads first and writes only when there is work."""
+    from zoneinfo import ZoneInfo
+    now = clock.now()
+    with db.read() as s:
+        rows = s.execute(select(NotifySubscription.id, Ticket.day, Centre.timezone)
+                         .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
+                         .join(Centre, Centre.id == NotifySubscription.centre_id)
+                         .where(NotifySubscription.phone.is_not(None))).all()
+    today: dict[str, object] = {}
+    ids = [sid for sid, day, tz in rows if day < today.setdefault(tz, now.astimezone(ZoneInfo(tz)).date())]
+    if not ids:
+        return 0
     with db.write() as s:
-        for sub, t, tz in s.execute(select(NotifySubscription, Ticket, Centre.timezone)
-                                    .join(Ticket, Ticket.id == NotifySubscription.ticket_id)
-                                    .join(Centre, Centre.id == NotifySubscription.centre_id)
-                                    .where(NotifySubscription.phone.is_not(None))):
-            from zoneinfo import ZoneInfo
-            if t.day < clock.now().astimezone(ZoneInfo(tz)).date():
-                sub.phone, sub.active = None, False
-                n += 1
-                for m in s.execute(select(OutboxMessage).where(OutboxMessage.subscription_id == sub.id)).scalars():
-                    if m.payload.get("to"):
-                        m.payload = {k: v for k, v in m.payload.items() if k != "to"}
-    return n
+        s.execute(update(NotifySubscription).where(NotifySubscription.id.in_(ids)).values(phone=None, active=False))
+        for m in s.execute(select(OutboxMessage).where(OutboxMessage.subscription_id.in_(ids))).scalars():
+            if m.payload.get("to"):
+                m.payload = {k: v for k, v in m.payload.items() if k != "to"}
+    return len(ids)
 
 
 def outbox_view(db: Database, centre_id: int, limit: int = 200) -> dict:
     """What the manager sees: counts by status and the latest messages with why they failed."""
+    mine = (OutboxMessage.centre_id == centre_id, OutboxMessage.audience == "centre")  # not the province's
     with db.read() as s:
         counts = dict(s.execute(select(OutboxMessage.status, func.count(OutboxMessage.id))
-                                .where(OutboxMessage.centre_id == centre_id).group_by(OutboxMessage.status)).all())
-        rows = s.execute(select(OutboxMessage).where(OutboxMessage.centre_id == centre_id)
+                                .where(*mine).group_by(OutboxMessage.status)).all())
+        rows = s.execute(select(OutboxMessage).where(*mine)
                          .order_by(OutboxMessage.id.desc()).limit(limit)).scalars().all()
         return {"counts": {k: counts.get(k, 0) for k in ("pending", "sending", "sent", "failed")},
                 "messages": [{"id": m.id, "kind": m.kind, "channel": m.channel, "number": m.payload.get("number"),

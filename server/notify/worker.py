@@ -1,12 +1,18 @@
 """The notifier worker: one thread per server process that matches queue events to subscriptions
-and sends the outbox, woken by the publisher after each command (or every `every_s` at the latest).
-Nothing it does runs inside a command: a slow or failing gateway never delays the queue."""
+and sends the outbox, woken by the publisher right after each command has committed and published
+(or every `every_s` at the latest, for other processes' commands). Nothing it does runs inside a
+command: a slow or failing gateway never delays the queue.
+
+"Your turn" comes first: each round matches the calls and sends their messages before anything else,
+and a wake-up during the sending of other messages (a command was just published: perhaps a call)
+puts the rest of that batch back in the queue so the next round starts with the calls."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
 
+from layso.server.notify.delivery import Channels, send_batch
 from layso.server.notify.outbox import Matcher, deliver, forget_phones
 from layso.server.storage.database import Database
 
@@ -18,8 +24,10 @@ class NotifierWorker:
     at most every `recount_s` — counts the people ahead of every subscribed ticket (the slow part
     with many subscriptions) and sends what that queued."""
 
-    def __init__(self, db: Database, every_s: float = 0.5, backoff_base_s: float = 1.0, recount_s: float = 1.0):
+    def __init__(self, db: Database, every_s: float = 0.5, backoff_base_s: float = 1.0, recount_s: float = 1.0,
+                 vapid=None):
         self.db = db
+        self.vapid = vapid  # the installation's VAPID keys (Web Push)
         self.every_s = every_s
         self.backoff_base_s = backoff_base_s
         self.recount_s = recount_s
@@ -44,13 +52,16 @@ class NotifierWorker:
 
     def run_once(self, recount: bool = True) -> int:
         """One round; `recount=False` leaves the people-ahead counting for a later round."""
-        self.matcher.run(ahead=False)
-        sent = deliver(self.db, backoff_base_s=self.backoff_base_s)
+        sent = send_batch(self.db, self.matcher.calls(), Channels(self.db, self.vapid), self.backoff_base_s)
+        sent += self._deliver()
         if recount:
             self._last_recount = time.monotonic()
             self.matcher.run()
-            sent += deliver(self.db, backoff_base_s=self.backoff_base_s)
+            sent += self._deliver()
         return sent
+
+    def _deliver(self) -> int:
+        return deliver(self.db, backoff_base_s=self.backoff_base_s, vapid=self.vapid, interrupted=self._wake.is_set)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -65,7 +76,7 @@ class NotifierWorker:
 
 def start_notifier(svc) -> NotifierWorker:
     """Start the worker and have the publisher wake it after each command."""
-    worker = NotifierWorker(svc.db).start()
+    worker = NotifierWorker(svc.db, vapid=svc.vapid).start()
     inner = svc.publish
 
     def publish_and_wake(events):

@@ -8,24 +8,21 @@ to fields, counters or hours every client of the centre receives a fresh `state`
 """
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from layso.server.auth import (
+from layso.server.auth import base_url, forget_cached_principals, role_required
+from layso.server.domain.accounts import (
     DEVICE_ROLES,
     PROVINCE_ROLE,
     USER_ROLES,
-    add_device,
-    add_user,
-    base_url,
-    forget_cached_principals,
-    role_required,
+    valid_password,
+    valid_pin,
+    valid_username,
 )
-from layso.server.engine.accounts import valid_pin
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.errors import QueueError
-from layso.server.pages.dashboard import DEVICE_ROLES as DEVICE_ROLE_NAMES
 from layso.server.messages import error_text
 from layso.server.pages import wording
 from layso.server.pages.admin_forms import FIELD_LABELS, WEEKDAY_NAMES, Invalid
@@ -37,12 +34,10 @@ from layso.server.pages.admin_forms import pydantic_messages as _pydantic_messag
 from layso.server.pages.admin_forms import split_list as _split
 from layso.server.pages.signin import add_page_link
 from layso.server.queries import admin as admin_queries
+from layso.server.queries import centre as centre_queries
 from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
-from layso.server.storage.models import AuditEntry, Centre
 from pydantic import ValidationError
-from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from layso.config import WEEKDAYS, CounterConfig, HoursConfig
 
@@ -52,7 +47,6 @@ add_page_link("admin", "admin.page", _l("Administration"))
 SECTIONS = (("admin.page", _l("Overview")), ("admin.fields", _l("Fields")), ("admin.counters", _l("Counters")),
             ("admin.hours", _l("Opening hours")), ("admin.ticker", _l("Ticker")), ("admin.devices", _l("Devices")),
             ("admin.accounts", _l("Accounts")), ("remote.settings", _l("Online booking")))
-ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator")}
 
 
 def _run(command, *args, resync: bool = True, **kwargs):
@@ -75,8 +69,7 @@ def _page(template: str, status: int = 200, **context):
 
 
 def _centre_code() -> str:
-    with services().db.read() as s:
-        return s.get(Centre, g.who.centre_id).code
+    return centre_queries.centre(services().db, g.who.centre_id).code
 
 
 @bp.app_template_filter("audit_value")
@@ -88,17 +81,11 @@ def audit_value(value) -> str:
         return _("yes") if value else _("no")
     if isinstance(value, list):
         return ", ".join(audit_value(v) for v in value)
-    return wording.audit_word(str(value))
+    return wording.named(wording.AUDIT_VALUES, str(value))
 
 
-@bp.app_template_filter("audit_action")
-def audit_action(code: str) -> str:
-    return wording.audit_action(code)
-
-
-@bp.app_template_filter("audit_key")
-def audit_key(key: str) -> str:
-    return wording.audit_key(key)
+bp.add_app_template_filter(lambda code: wording.named(wording.AUDIT_ACTIONS, code), "audit_action")
+bp.add_app_template_filter(lambda key: wording.named(wording.AUDIT_KEYS, key), "audit_key")
 
 
 # ---- overview ----------------------------------------------------------------------------------------
@@ -231,8 +218,7 @@ def hours():
             return redirect(url_for("admin.hours"))
         except Invalid as err:
             errors = err.messages
-    with services().db.read() as s:
-        current = s.get(Centre, g.who.centre_id).settings["hours"]
+    current = centre_queries.centre(services().db, g.who.centre_id).settings["hours"]
     if request.method == "POST":
         values = form.to_dict()
     else:
@@ -259,8 +245,7 @@ def ticker():
             return redirect(url_for("admin.ticker"))
         except QueueError:
             errors = [_("The ticker text can have at most 500 characters.")]
-    with svc.db.read() as s:
-        current = s.get(Centre, g.who.centre_id).ticker
+    current = centre_queries.centre(svc.db, g.who.centre_id).ticker
     return _page("admin_ticker.html", 400 if errors else 200, ticker=request.form.get("ticker", current),
                  errors=errors)
 
@@ -268,18 +253,7 @@ def ticker():
 # ---- devices ------------------------------------------------------------------------------------------
 def _devices_context(s) -> dict:
     return {**admin_queries.devices(s, g.who.centre_id), "device_roles": DEVICE_ROLES,
-            "role_names": {k: str(v) for k, v in DEVICE_ROLE_NAMES.items()}}
-
-
-def _claim_audit(action: str, target: str) -> None:
-    """Sign the audit entry that auth.add_device / add_user just wrote with the administrator's id."""
-    with services().db.write() as s:
-        entry = s.execute(select(AuditEntry).where(AuditEntry.centre_id == g.who.centre_id,
-                                                   AuditEntry.action == action, AuditEntry.target == target,
-                                                   AuditEntry.user_id.is_(None))
-                          .order_by(AuditEntry.id.desc()).limit(1)).scalar_one_or_none()
-        if entry is not None:
-            entry.user_id = g.who.user_id
+            "role_names": {k: str(v) for k, v in wording.DEVICE_ROLE_NAMES.items()}}
 
 
 @bp.route("/devices", methods=["GET", "POST"])
@@ -303,8 +277,8 @@ def devices():
             zone_fields = form.getlist("zone_fields") if role == "display" else []
             zone_counters = [int(n) for n in _split(form.get("zone_counters", "")) if n.isdigit()] \
                 if role == "display" else []
-            token = add_device(svc.db, role, name, _centre_code(), counter, zone_fields or None, zone_counters or None)
-            _claim_audit("device.add", name)
+            token = add_device(svc.db, role, name, _centre_code(), counter, zone_fields or None, zone_counters or None,
+                               user_id=g.who.user_id)
         except Invalid as err:
             errors = err.messages
         except QueueError as err:
@@ -333,7 +307,7 @@ def revoke_device(device_id: int):
 def _accounts_context(s) -> dict:
     # province administrators are managed on the province pages, never by a centre's administrator
     return {"users": admin_queries.accounts(s, g.who.centre_id, PROVINCE_ROLE),
-            "roles": [(r, str(ROLE_NAMES[r])) for r in USER_ROLES]}
+            "roles": [(r, str(wording.ROLE_NAMES[r])) for r in USER_ROLES]}
 
 
 @bp.route("/accounts", methods=["GET", "POST"])
@@ -346,19 +320,18 @@ def accounts():
         username = form.get("username", "").strip()
         pin = form.get("pin", "").strip() or None
         try:
-            if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", username):
+            if not valid_username(username):
                 raise Invalid([_("A username has 1 to 64 letters, digits, dots, dashes or underscores.")])
-            if len(form.get("password", "")) < 8:
+            if not valid_password(form.get("password", "")):
                 raise Invalid([_("The password needs at least 8 characters.")])
             if form.get("password", "") != form.get("password2", ""):
                 raise Invalid([_("The two passwords differ.")])
-            if pin is not None and (not pin.isdigit() or not 4 <= len(pin) <= 12):
+            if pin is not None and not valid_pin(pin):
                 raise Invalid([_("A PIN is 4 to 12 digits.")])
             if form.get("role", "") not in USER_ROLES:
                 raise Invalid([_("Unknown role.")])
             add_user(svc.db, username, form.get("role", ""), form.get("password", ""), _centre_code(),
-                     full_name=form.get("full_name", "").strip()[:120], pin=pin)
-            _claim_audit("user.add", username)
+                     full_name=form.get("full_name", "").strip()[:120], pin=pin, user_id=g.who.user_id)
             flash(_("Account %(name)s added.", name=username), "ok")
             return redirect(url_for("admin.accounts"))
         except Invalid as err:
@@ -379,14 +352,12 @@ def account(user_id: int):
     action = form.get("action", "")
     password, pin = form.get("password", ""), form.get("pin", "").strip()
     try:
-        if action == "password" and len(password) < 8:
+        if action == "password" and not valid_password(password):
             raise Invalid([_("The password needs at least 8 characters.")])
         if action == "pin" and pin and not valid_pin(pin):
             raise Invalid([_("A PIN is 4 to 12 digits.")])
-        # scrypt takes ~0.1 s: hash before the write transaction, never while holding the write lock
         name = _run(services().engine.change_account, user_id, action, resync=False,
-                    password_hash=generate_password_hash(password) if action == "password" else None,
-                    pin_hash=generate_password_hash(pin) if action == "pin" and pin else None,
+                    password=password if action == "password" else None, pin=pin if action == "pin" else None,
                     role=form.get("role", ""), full_name=form.get("full_name"))
         flash(_("Account %(name)s changed.", name=name), "ok")
     except Invalid as err:

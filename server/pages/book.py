@@ -11,8 +11,6 @@ from __future__ import annotations
 import io
 from datetime import date
 
-import qrcode
-import qrcode.image.svg
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -28,6 +26,8 @@ bp = Blueprint("book", __name__)
 
 def qr_svg(text: str) -> Markup:
     """An inline SVG QR code (scales to any screen; nothing to download)."""
+    import qrcode  # here, not at the top: a server nobody books on does not carry it (nor Pillow)
+    import qrcode.image.svg
     img = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2,
                       error_correction=qrcode.constants.ERROR_CORRECT_M)
     buf = io.BytesIO()

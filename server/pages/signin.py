@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import gettext as _
 from layso.server.auth import base_url, check_password, current_principal, limit_password_guess
 from layso.server.errors import QueueError
+from layso.server.pages import wording
 from layso.server.services import publish, services
 
 bp = Blueprint("web", __name__)
@@ -15,7 +16,7 @@ def home():
     who = current_principal()
     if who is None or not who.is_user:
         return redirect(url_for("web.login"))
-    return render_template("home.html", who=who)
+    return render_template("home.html", who=who, role_name=wording.named(wording.ROLE_NAMES, who.role))
 
 
 @bp.route("/login", methods=["GET", "POST"])

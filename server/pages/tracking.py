@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, render_template, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask_babel import gettext as _
 from layso.server.auth import base_url, limit
 from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
 from layso.server.errors import NotFound
+from layso.server.queries import centre as centre_queries
 from layso.server.services import services
-from layso.server.storage.models import Centre
 
 bp = Blueprint("tracking", __name__)
 
@@ -55,18 +55,31 @@ def page(token: str):
 
 
 def _notify_config(centre_id: int, token: str) -> dict:
-    """The notification choices of the page (server/notify): channels configured at this centre."""
+    """The notification choices of the page (server/notify): channels configured at this centre, and
+    for Web Push the service worker and the server's public VAPID key."""
     from layso.server.notify.outbox import page_options
     opts = page_options(services().db, centre_id)
-    return {"notify": opts["channels"], "notify_ahead": opts["ahead"],
-            "notify_url": url_for("booking_api.notify", token=token)}
+    out = {"notify": opts["channels"], "notify_ahead": opts["ahead"],
+           "notify_url": url_for("booking_api.notify", token=token)}
+    if "webpush" in opts["channels"]:
+        out.update(push_key=services().vapid.public_key, service_worker=url_for("tracking.service_worker"))
+    return out
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker that shows Web Push notifications (at the root, so its scope covers the
+    tracking pages `/t/…` and the booking pages `/book/…`)."""
+    resp = current_app.send_static_file("track/sw.js")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    return resp
 
 
 def rating_scale(centre_id: int) -> dict:
     """The centre's rating scale: levels best first, the reasons offered for a low score."""
-    with services().db.read() as s:
-        centre = s.get(Centre, centre_id)
-        rating = Settings.of(centre).rating
+    centre = centre_queries.centre(services().db, centre_id)
+    rating = Settings.of(centre).rating
     levels = [lv.model_dump() for lv in sorted(rating.levels, key=lambda lv: -lv.score)]
     return {"levels": levels, "reasons": list(rating.reasons), "reason_max": rating.reason_max,
             "timezone": centre.timezone}
@@ -127,4 +140,7 @@ def js_texts() -> dict:
         "rated": _("Thank you for your rating."),
         "error": _("Something went wrong. Please try again."),
         "notify_done": _("We will send you a message when %(n)s people are ahead of you, and when you are called.", n="{n}"),
+        "push_done": _("This phone will show a notification when %(n)s people are ahead of you, and when you are called.", n="{n}"),
+        "push_denied": _("Notifications are blocked for this page. Allow them in the browser's settings, or choose SMS."),
+        "push_failed": _("This browser could not subscribe to notifications. Please choose another way."),
     }

@@ -3,8 +3,8 @@
 The configuration models (`layso.config`, shared with the CLI) and pydantic word their errors in
 English for a log or a terminal; an administrator's form must read them in Vietnamese. Here each
 pydantic error type and each message of the config's validators gets its translated text (the
-values it names are kept), and the audit log's action codes, ticket statuses, channels and cancel
-reasons get the names people use. A text not known here is shown as a generic Vietnamese sentence
+values it names are kept), and the audit log's action codes and keys and the roles of people and
+devices get the names people use. A text not known here is shown as a generic Vietnamese sentence
 naming the field, never as raw English.
 """
 from __future__ import annotations
@@ -39,43 +39,48 @@ PYDANTIC_TYPES = {
 }
 
 # ---- the config validators' messages (layso/config.py): English pattern → translated text ------------
-CONFIG_MESSAGES: list[tuple[re.Pattern, object]] = [
-    (re.compile(r"^(?P<text>'.*') is not an interval HH:MM-HH:MM$"),
-     _l("%(text)s is not an interval HH:MM-HH:MM (for example 07:30-11:30).")),
-    (re.compile(r"^(?P<text>'.*') has an invalid time$"), _l("%(text)s contains a time that does not exist.")),
-    (re.compile(r"^(?P<text>'.*') ends before it starts$"), _l("%(text)s ends before it starts.")),
-    (re.compile(r"^intervals must be in order and must not overlap$"),
-     _l("the intervals must be in order and must not overlap.")),
-    (re.compile(r"^must be HH:MM$"), _l("must be a time HH:MM (for example 16:30).")),
-    (re.compile(r"^set exactly one of range_start \(numeric range\) or prefix \(letters\)$"),
-     _l("choose either a range of numbers (first number) or a letter prefix, not both.")),
-    (re.compile(r"^range_end is before range_start$"), _l("the last number is before the first number.")),
-    (re.compile(r"^daily_cap (?P<cap>\d+) is larger than the number range \((?P<size>\d+) numbers\)$"),
-     _l("the daily cap %(cap)s is larger than the number range (%(size)s numbers).")),
-    (re.compile(r"^number ranges of fields (?P<a>\S+) and (?P<b>\S+) overlap$"),
-     _l("the number ranges of fields %(a)s and %(b)s overlap: give each field its own range.")),
-    (re.compile(r"^letter prefixes must be unique: (?P<list>.*)$"),
-     _l("two fields use the same letter prefix: %(list)s.")),
-    (re.compile(r"^field codes must be unique: (?P<list>.*)$"), _l("two fields use the same code: %(list)s.")),
-    (re.compile(r"^counter numbers must be unique$"), _l("two counters have the same number.")),
-    (re.compile(r"^counter (?P<n>\d+) serves unknown fields (?P<list>.*)$"),
-     _l("counter %(n)s serves fields that do not exist: %(list)s.")),
-    (re.compile(r"^fields served by no counter: (?P<list>.*)$"), _l("these fields are served by no counter: %(list)s.")),
-    (re.compile(r"^booking names unknown fields (?P<list>.*)$"),
-     _l("the online booking settings name fields that do not exist: %(list)s.")),
-    (re.compile(r"^rating levels must have distinct scores$"), _l("each rating level needs its own score.")),
-    (re.compile(r"^satisfied_min must be one of the levels' scores$"),
-     _l("the lowest satisfied score must be the score of one of the levels.")),
-    (re.compile(r"^unknown time zone (?P<zone>.*)$"), _l("unknown time zone %(zone)s.")),
-    (re.compile(r"^must start with http:// or https://$"), _l("must start with http:// or https://.")),
-    (re.compile(r"^must contain \{number\} and \{counter\}$"), _l("must contain {number} and {counter}.")),
-]
+# (`text`, quoted in the English, is shown without its quotes)
+CONFIG_MESSAGES: dict[str, object] = {
+    r"^(?P<text>'.*') is not an interval HH:MM-HH:MM$":
+        _l("%(text)s is not an interval HH:MM-HH:MM (for example 07:30-11:30)."),
+    r"^(?P<text>'.*') has an invalid time$": _l("%(text)s contains a time that does not exist."),
+    r"^(?P<text>'.*') ends before it starts$": _l("%(text)s ends before it starts."),
+    r"^intervals must be in order and must not overlap$": _l("the intervals must be in order and must not overlap."),
+    r"^must be HH:MM$": _l("must be a time HH:MM (for example 16:30)."),
+    r"^set exactly one of range_start \(numeric range\) or prefix \(letters\)$":
+        _l("choose either a range of numbers (first number) or a letter prefix, not both."),
+    r"^range_end is before range_start$": _l("the last number is before the first number."),
+    r"^daily_cap (?P<cap>\d+) is larger than the number range \((?P<size>\d+) numbers\)$":
+        _l("the daily cap %(cap)s is larger than the number range (%(size)s numbers)."),
+    r"^number ranges of fields (?P<a>\S+) and (?P<b>\S+) overlap$":
+        _l("the number ranges of fields %(a)s and %(b)s overlap: give each field its own range."),
+    r"^letter prefixes must be unique: (?P<list>.*)$": _l("two fields use the same letter prefix: %(list)s."),
+    r"^field codes must be unique: (?P<list>.*)$": _l("two fields use the same code: %(list)s."),
+    r"^counter numbers must be unique$": _l("two counters have the same number."),
+    r"^counter (?P<n>\d+) serves unknown fields (?P<list>.*)$":
+        _l("counter %(n)s serves fields that do not exist: %(list)s."),
+    r"^fields served by no counter: (?P<list>.*)$": _l("these fields are served by no counter: %(list)s."),
+    r"^booking names unknown fields (?P<list>.*)$":
+        _l("the online booking settings name fields that do not exist: %(list)s."),
+    r"^rating levels must have distinct scores$": _l("each rating level needs its own score."),
+    r"^satisfied_min must be one of the levels' scores$":
+        _l("the lowest satisfied score must be the score of one of the levels."),
+    r"^unknown time zone (?P<zone>.*)$": _l("unknown time zone %(zone)s."),
+    r"^must start with http:// or https://$": _l("must start with http:// or https://."),
+    r"^must contain \{number\} and \{counter\}$": _l("must contain {number} and {counter}."),
+    r"^phone must be text$": _l("must be a mobile number."),
+    r"^(?P<text>'.*') is not a Vietnamese mobile number$":
+        _l("%(text)s is not a Vietnamese mobile number (10 digits from 03, 05, 07, 08 or 09)."),
+    r"^mobile numbers need a gateway to send through$": _l("mobile numbers need a gateway (SMS or Zalo) to be sent through."),
+    r"^a template may name only (?P<names>.*)$": _l("a text may name only %(names)s."),
+}
+_CONFIG_PATTERNS = [(re.compile(pattern), message) for pattern, message in CONFIG_MESSAGES.items()]
 
 
 def config_message(text: str) -> str:
     """A message of the config's validators, translated (None-safe: unknown ones get a generic text)."""
     text = text.removeprefix("Value error, ").strip()
-    for pattern, message in CONFIG_MESSAGES:
+    for pattern, message in _CONFIG_PATTERNS:
         m = pattern.match(text)
         if m:
             return _fill(message, {k: v.strip("'") if k == "text" else v for k, v in m.groupdict().items()})
@@ -135,22 +140,13 @@ AUDIT_KEYS = {
     "early_issue_minutes": _l("Early issuing (min)"), "field": _l("Field"), "counter_fields": _l("Fields served"),
 }
 
-AUDIT_VALUES = {
-    "kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel"), "staff": _l("Officer"),
-    "manager": _l("Manager"), "admin": _l("Administrator"), "changed": _l("changed"), "removed": _l("removed"),
-}
+ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator"),
+              "province_admin": _l("Province administrator")}
+DEVICE_ROLE_NAMES = {"kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel")}
+AUDIT_VALUES = {**DEVICE_ROLE_NAMES, **ROLE_NAMES, "changed": _l("changed"), "removed": _l("removed")}
 
 
-def audit_action(code: str) -> str:
-    text = AUDIT_ACTIONS.get(code)
+def named(names: dict, code: str) -> str:
+    """The name people use for `code` in one of the tables above (the code itself when it has none)."""
+    text = names.get(code)
     return str(text) if text is not None else code
-
-
-def audit_key(key: str) -> str:
-    text = AUDIT_KEYS.get(key)
-    return str(text) if text is not None else key
-
-
-def audit_word(value: str) -> str:
-    text = AUDIT_VALUES.get(value)
-    return str(text) if text is not None else value

@@ -172,9 +172,14 @@ def _sheet(ws, headers: list[str], rows: Iterable[list], kinds: list[str] | None
     ws.row_dimensions[1].height = 48
 
 
-def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: str, settings: dict) -> bytes:
+def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: str, settings: dict,
+                   remote: dict | None = None) -> bytes:
+    """The statistics workbook: a summary sheet, one sheet per group, and the remote channel's sheet
+    when `remote` (remote_stats.remote_figures) has bookings."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from layso.server.queries.remote_stats import remote_definitions, remote_kinds, remote_table
+    with_remote = remote is not None and remote["total"]["booked"] > 0
     wb = Workbook()
     summary = wb.active
     summary.title = _("Summary")[:31]
@@ -183,14 +188,14 @@ def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: 
     summary.append([_("Statistics from %(start)s to %(end)s", start=_dmy(result["from"]), end=_dmy(result["to"]))])
     summary.append([_("Made at %(at)s", at=clock.now().astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M"))])
     summary.append([])
-    headers, rows = stats_table(result, groups[0])
-    total = rows[-1]
-    for h, v in list(zip(headers, total))[2:]:
-        summary.append(safe_row([h, v]))
+    tables = ([stats_table(result, groups[0])] if groups else []) + ([remote_table(remote)] if with_remote else [])
+    for headers, rows in tables:  # the totals, one a line
+        for h, v in list(zip(headers, rows[-1]))[2:]:
+            summary.append(safe_row([h, v]))
     summary.append([])
     summary.append([_("Definitions")])
     summary.cell(summary.max_row, 1).font = Font(bold=True)
-    for d in definitions(result, timezone):
+    for d in definitions(result, timezone) + (remote_definitions(remote["check_in_after_min"]) if with_remote else []):
         summary.append([d])
     summary.append([_("Priority rule")])
     summary.cell(summary.max_row, 1).font = Font(bold=True)
@@ -202,6 +207,8 @@ def stats_workbook(result: dict, groups: list[str], centre_name: str, timezone: 
         ws = wb.create_sheet(str(GROUP_PLURALS[g])[:31])
         h, r = stats_table(result, g)
         _sheet(ws, h, r, kinds)
+    if with_remote:
+        _sheet(wb.create_sheet(_("Remote channel")[:31]), *remote_table(remote), remote_kinds())
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -214,17 +221,22 @@ def _dmy(iso: str) -> str:
 def export_stats(db: Database, centre_id: int, d_from: date, d_to: date, fmt: str,
                  group: str = "all") -> tuple[str, bytes]:
     """(file name, content) of the statistics: one group, or every group ("all": XLSX sheets, or one
-    CSV with a first column naming the group)."""
-    groups = list(GROUPS) if group == "all" else [group]
+    CSV with a first column naming the group), or "remote" (the remote channel by field); every
+    XLSX also has the remote channel's sheet when the range has bookings."""
+    from layso.server.queries.remote_stats import remote_figures, remote_table
+    groups = list(GROUPS) if group == "all" else [] if group == "remote" else [group]
     result = compute_groups(db, centre_id, d_from, d_to, groups)
+    remote = remote_figures(db, centre_id, d_from, d_to)
     with db.read() as s:
         centre = s.get(Centre, centre_id)
         name, tz, settings = centre.name, centre.timezone, centre.settings
     stem = f"layso-thong-ke-{group}-{d_from.isoformat()}-{d_to.isoformat()}"
     if fmt == "xlsx":
-        return f"{stem}.xlsx", stats_workbook(result, groups, name, tz, settings)
+        return f"{stem}.xlsx", stats_workbook(result, groups, name, tz, settings, remote)
     if fmt != "csv":
         raise ValueError(fmt)
+    if group == "remote":  # the remote channel's figures by field
+        return f"{stem}.csv", csv_bytes(*remote_table(remote))
     if len(groups) == 1:
         headers, rows = stats_table(result, group)
         return f"{stem}.csv", csv_bytes(headers, rows)

@@ -8,12 +8,14 @@ every centre at once — one per figure, each filtered by `centre_id IN (…)` s
 
 Alerts: a field whose longest wait is past its target (the field's `target_wait_min`, else the
 centre's `queue.target_wait_min`), a kiosk out of paper, a lobby screen offline. Suspended centres
-are listed (greyed) but raise no alerts.
+are listed (greyed) but raise no alerts. `current_alerts` gives the same alerts with what identifies
+each one (`key`: kind, centre, field or device), for the notifier (`notify.alerts`).
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from layso.server import clock
@@ -23,6 +25,8 @@ from layso.server.storage.models import Centre, Counter, Device, Field, Rating, 
 from sqlalchemy import func, select
 
 _HOURS: dict[tuple, Hours] = {}  # parsed opening hours by (centre, timezone, hours text)
+ALERT_ORDER = {"wait_over_target": 0, "paper_out": 1, "display_offline": 2}
+POLL_S = 1.5  # the overview page asks again this often, start to start: a change shows within 2 s
 
 
 def _hours(centre_id: int, tz: str, hours: dict) -> Hours:
@@ -35,103 +39,152 @@ def _hours(centre_id: int, tz: str, hours: dict) -> Hours:
     return hit
 
 
+@dataclass
+class Waiting:
+    """Tickets waiting now, per centre: how many, the longest wait, the fields past their target."""
+
+    count: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    longest: dict[int, tuple[int, str]] = field(default_factory=dict)  # (seconds, oldest issued_at ISO)
+    over_target: dict[int, list[dict]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _centres(s) -> list:
+    return s.execute(select(Centre.id, Centre.code, Centre.name, Centre.area, Centre.timezone, Centre.settings,
+                            Centre.suspended_at).order_by(Centre.area, Centre.code)).all()
+
+
+def _is_open(c, now: datetime) -> bool:
+    hours = (c.settings or {}).get("hours")
+    return c.suspended_at is None and hours is not None and _hours(c.id, c.timezone, hours).is_open(now)
+
+
+def _waiting(s, centres: list, now: datetime) -> Waiting:
+    """Two queries: waiting tickets grouped by centre and field, and the fields' targets."""
+    ids = [c.id for c in centres]
+    rows = s.execute(select(Ticket.centre_id, Ticket.field_id, func.count(), func.min(Ticket.issued_at))
+                     .where(Ticket.centre_id.in_(ids), Ticket.status == "waiting")
+                     .group_by(Ticket.centre_id, Ticket.field_id)).all()
+    fields = {f.id: f for f in s.execute(select(Field.id, Field.centre_id, Field.code, Field.name,
+                                                Field.target_wait_min).where(Field.centre_id.in_(ids))).all()}
+    default_target = {c.id: (c.settings or {}).get("queue", {}).get("target_wait_min", 30) for c in centres}
+    out = Waiting()
+    for cid, fid, n, oldest in rows:
+        out.count[cid] += n
+        wait_s = max(0, int((now - oldest).total_seconds()))
+        if wait_s > out.longest.get(cid, (-1, None))[0]:
+            out.longest[cid] = (wait_s, oldest.isoformat())
+        f = fields.get(fid)
+        target_s = 60 * ((f.target_wait_min if f is not None else None) or default_target[cid])
+        if wait_s > target_s:
+            out.over_target[cid].append({"field": f.code if f else str(fid), "field_name": f.name if f else "",
+                                         "longest_wait_s": wait_s, "target_s": target_s, "waiting": n,
+                                         "since": (oldest + timedelta(seconds=target_s)).isoformat()})
+    return out
+
+
+def _alert_devices(s, ids: list[int]) -> list:
+    return s.execute(select(Device.id, Device.centre_id, Device.name, Device.role, Device.online, Device.printer)
+                     .where(Device.centre_id.in_(ids), Device.revoked_at.is_(None),
+                            ((Device.role == "kiosk") & (Device.printer == "paper_out"))
+                            | ((Device.role == "display") & Device.online.is_(False)))
+                     .order_by(Device.centre_id, Device.name)).all()
+
+
+def _alerts(centres: list, waiting: Waiting, devices: list) -> list[dict]:
+    """The alerts of the centres in service, most urgent first; each with its `key`, `centre_id` and
+    `subject` (the field's code or the device's id) besides what the page shows."""
+    names = {c.id: c for c in centres}
+    out = []
+    for c in centres:
+        if c.suspended_at is not None:
+            continue
+        for o in sorted(waiting.over_target.get(c.id, []), key=lambda o: -o["longest_wait_s"]):
+            out.append({"centre": c.code, "centre_name": c.name, "area": c.area or "", "kind": "wait_over_target",
+                        **o, "centre_id": c.id, "subject": o["field"]})
+    for device_id, cid, name, role, _online, printer in devices:
+        c = names[cid]
+        if c.suspended_at is not None:
+            continue
+        kind = "paper_out" if role == "kiosk" and printer == "paper_out" else "display_offline"
+        out.append({"centre": c.code, "centre_name": c.name, "area": c.area or "", "kind": kind, "device": name,
+                    "centre_id": cid, "subject": str(device_id)})
+    for a in out:
+        a["key"] = f"{a['kind']}:{a['centre_id']}:{a['subject']}"
+    out.sort(key=lambda a: (ALERT_ORDER[a["kind"]], -(a.get("longest_wait_s") or 0), a["centre"]))
+    return out
+
+
+def current_alerts(s, now: datetime) -> tuple[dict[int, dict], list[dict]]:
+    """In session `s` (four queries): ({centre id: {code, name, area, open, suspended}}, the alerts with
+    their identity) — what the notifier compares with the alerts it has already raised."""
+    centres = _centres(s)
+    if not centres:
+        return {}, []
+    alerts = _alerts(centres, _waiting(s, centres, now), _alert_devices(s, [c.id for c in centres]))
+    return {c.id: {"code": c.code, "name": c.name, "area": c.area or "", "open": _is_open(c, now),
+                   "suspended": c.suspended_at is not None} for c in centres}, alerts
+
+
+def _figures(s, centres: list, now: datetime) -> tuple[dict, dict, dict]:
+    """Open counters, device counts and today's ratings per centre (three kinds of grouped queries)."""
+    ids = [c.id for c in centres]
+    open_counters = dict(s.execute(
+        select(Counter.centre_id, func.count()).where(Counter.centre_id.in_(ids), Counter.status == "open",
+                                                      Counter.active.is_(True))
+        .group_by(Counter.centre_id)).all())
+    devices = defaultdict(lambda: {"total": 0, "offline": 0, "printer_faults": 0})
+    for cid, role, online, printer, n in s.execute(
+            select(Device.centre_id, Device.role, Device.online, Device.printer, func.count())
+            .where(Device.centre_id.in_(ids), Device.revoked_at.is_(None))
+            .group_by(Device.centre_id, Device.role, Device.online, Device.printer)):
+        d = devices[cid]
+        d["total"] += n
+        d["offline"] += 0 if online else n
+        d["printer_faults"] += n if role == "kiosk" and printer not in (None, "ok") else 0
+    # today's ratings: tickets of each centre's local day (usually one day for the whole province)
+    by_day: dict = defaultdict(list)
+    for c in centres:
+        by_day[now.astimezone(ZoneInfo(c.timezone)).date()].append(c.id)
+    ratings: dict[int, dict[int, int]] = defaultdict(dict)
+    for day, cids in by_day.items():
+        for cid, score, n in s.execute(
+                select(Ticket.centre_id, Rating.score, func.count()).join(Rating, Rating.ticket_id == Ticket.id)
+                .where(Ticket.centre_id.in_(cids), Ticket.day == day).group_by(Ticket.centre_id, Rating.score)):
+            ratings[cid][score] = n
+    return open_counters, devices, ratings
+
+
+def _row(c, now: datetime, waiting: Waiting, open_counters: dict, devices: dict, ratings: dict) -> dict:
+    satisfied_min = (c.settings or {}).get("rating", {}).get("satisfied_min", 1)
+    counts = ratings.get(c.id, {})
+    rated = sum(counts.values())
+    satisfied = sum(n for score, n in counts.items() if score >= satisfied_min)
+    wait_s, oldest_at = waiting.longest.get(c.id, (None, None))
+    d = devices[c.id]
+    return {
+        "code": c.code, "name": c.name, "area": c.area or "", "open": _is_open(c, now),
+        "waiting": waiting.count.get(c.id, 0), "longest_wait_s": wait_s,
+        "open_counters": open_counters.get(c.id, 0), "devices_offline": d["offline"],
+        "printer_faults": d["printer_faults"], "satisfied_share_today": satisfied / rated if rated else None,
+        # beyond the contract: what the page needs to keep ticking and to explain itself
+        "suspended": c.suspended_at is not None, "oldest_waiting_at": oldest_at, "devices": d["total"],
+        "rated_today": rated, "over_target": bool(waiting.over_target.get(c.id)),
+    }
+
+
+PRIVATE = ("centre_id", "subject", "key", "since")  # an alert's identity, for the notifier only
+
+
 def overview(db: Database, now: datetime | None = None) -> dict:
     """{generated_at, centres: [...], alerts: [...]} (CONTRACT.md, "Province"); centres by area and code."""
     now = now or clock.now()
     with db.read() as s:
-        centres = s.execute(select(Centre.id, Centre.code, Centre.name, Centre.area, Centre.timezone, Centre.settings,
-                                   Centre.suspended_at).order_by(Centre.area, Centre.code)).all()
+        centres = _centres(s)
         ids = [c.id for c in centres]
-        days = {}
-        for c in centres:
-            days[c.id] = now.astimezone(ZoneInfo(c.timezone)).date()
-        waiting = s.execute(
-            select(Ticket.centre_id, Ticket.field_id, func.count(), func.min(Ticket.issued_at))
-            .where(Ticket.centre_id.in_(ids), Ticket.status == "waiting")
-            .group_by(Ticket.centre_id, Ticket.field_id)).all()
-        fields = {f.id: f for f in s.execute(select(Field.id, Field.centre_id, Field.code, Field.name,
-                                                     Field.target_wait_min).where(Field.centre_id.in_(ids))).all()}
-        open_counters = dict(s.execute(
-            select(Counter.centre_id, func.count()).where(Counter.centre_id.in_(ids), Counter.status == "open",
-                                                          Counter.active.is_(True))
-            .group_by(Counter.centre_id)).all())
-        device_rows = s.execute(
-            select(Device.centre_id, Device.role, Device.online, Device.printer, func.count())
-            .where(Device.centre_id.in_(ids), Device.revoked_at.is_(None))
-            .group_by(Device.centre_id, Device.role, Device.online, Device.printer)).all()
-        alert_devices = s.execute(
-            select(Device.centre_id, Device.name, Device.role, Device.online, Device.printer)
-            .where(Device.centre_id.in_(ids), Device.revoked_at.is_(None),
-                   ((Device.role == "kiosk") & (Device.printer == "paper_out"))
-                   | ((Device.role == "display") & Device.online.is_(False)))
-            .order_by(Device.centre_id, Device.name)).all()
-        # today's ratings: tickets of each centre's local day (usually one day for the whole province)
-        ratings: dict[int, dict[int, int]] = defaultdict(dict)
-        by_day: dict = defaultdict(list)
-        for cid, day in days.items():
-            by_day[day].append(cid)
-        for day, cids in by_day.items():
-            for cid, score, n in s.execute(
-                    select(Ticket.centre_id, Rating.score, func.count()).join(Rating, Rating.ticket_id == Ticket.id)
-                    .where(Ticket.centre_id.in_(cids), Ticket.day == day)
-                    .group_by(Ticket.centre_id, Rating.score)):
-                ratings[cid][score] = n
-    devices = defaultdict(lambda: {"total": 0, "offline": 0, "printer_faults": 0})
-    for cid, role, online, printer, n in device_rows:
-        d = devices[cid]
-        d["total"] += n
-        if not online:
-            d["offline"] += n
-        if role == "kiosk" and printer not in (None, "ok"):
-            d["printer_faults"] += n
-    longest: dict[int, tuple[int, str | None]] = {}
-    waiting_by_centre: dict[int, int] = defaultdict(int)
-    over_target: dict[int, list[dict]] = defaultdict(list)
-    settings = {c.id: c.settings or {} for c in centres}
-    for cid, fid, n, oldest in waiting:
-        waiting_by_centre[cid] += n
-        wait_s = max(0, int((now - oldest).total_seconds()))
-        if wait_s > longest.get(cid, (-1, None))[0]:
-            longest[cid] = (wait_s, oldest.isoformat())
-        f = fields.get(fid)
-        default_target = settings[cid].get("queue", {}).get("target_wait_min", 30)
-        target_s = 60 * ((f.target_wait_min if f is not None else None) or default_target)
-        if wait_s > target_s:
-            over_target[cid].append({"field": f.code if f else None, "field_name": f.name if f else "",
-                                     "longest_wait_s": wait_s, "target_s": target_s, "waiting": n})
-    rows, alerts = [], []
-    for c in centres:
-        suspended = c.suspended_at is not None
-        hours = settings[c.id].get("hours")
-        is_open = not suspended and hours is not None and _hours(c.id, c.timezone, hours).is_open(now)
-        satisfied_min = settings[c.id].get("rating", {}).get("satisfied_min", 1)
-        counts = ratings.get(c.id, {})
-        rated = sum(counts.values())
-        satisfied = sum(n for score, n in counts.items() if score >= satisfied_min)
-        wait_s, oldest_at = longest.get(c.id, (None, None))
-        d = devices[c.id]
-        rows.append({
-            "code": c.code, "name": c.name, "area": c.area or "", "open": is_open,
-            "waiting": waiting_by_centre.get(c.id, 0), "longest_wait_s": wait_s,
-            "open_counters": open_counters.get(c.id, 0), "devices_offline": d["offline"],
-            "printer_faults": d["printer_faults"], "satisfied_share_today": satisfied / rated if rated else None,
-            # beyond the contract: what the page needs to keep ticking and to explain itself
-            "suspended": suspended, "oldest_waiting_at": oldest_at, "devices": d["total"], "rated_today": rated,
-            "over_target": bool(over_target.get(c.id)),
-        })
-        if suspended:
-            continue
-        for o in sorted(over_target.get(c.id, []), key=lambda o: -o["longest_wait_s"]):
-            alerts.append({"centre": c.code, "centre_name": c.name, "area": c.area or "", "kind": "wait_over_target",
-                           **o})
-    names = {c.id: (c.code, c.name, c.area or "", c.suspended_at is not None) for c in centres}
-    for cid, name, role, online, printer in alert_devices:
-        code, cname, area, suspended = names[cid]
-        if suspended:
-            continue
-        kind = "paper_out" if role == "kiosk" and printer == "paper_out" else "display_offline"
-        alerts.append({"centre": code, "centre_name": cname, "area": area, "kind": kind, "device": name})
-    order = {"wait_over_target": 0, "paper_out": 1, "display_offline": 2}
-    alerts.sort(key=lambda a: (order[a["kind"]], -(a.get("longest_wait_s") or 0), a["centre"]))
+        waiting = _waiting(s, centres, now)
+        alerts = _alerts(centres, waiting, _alert_devices(s, ids))
+        open_counters, devices, ratings = _figures(s, centres, now)
+    rows = [_row(c, now, waiting, open_counters, devices, ratings) for c in centres]
+    alerts = [{k: v for k, v in a.items() if k not in PRIVATE} for a in alerts]
     tz = ZoneInfo(centres[0].timezone) if centres else ZoneInfo("Asia/Ho_Chi_Minh")  # the province's clock
     return {"generated_at": now.astimezone(tz).isoformat(timespec="seconds"), "centres": rows, "alerts": alerts}

@@ -24,13 +24,11 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
+from layso.server.domain.rating import satisfied_count
 from layso.server.queries.export import FIGURES, cell, safe_cell, safe_row
 from layso.server.queries.stats import compute_groups
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Field
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 PROVINCE_GROUPS = ("centre", "field", "agency", "day")
@@ -60,7 +58,7 @@ def centre_results(db: Database, centres: list[dict], d_from: date, d_to: date, 
 
 def _satisfied(counts: dict[str, int], satisfied_min: int) -> tuple[int, int]:
     rated = sum(counts.values())
-    return rated, sum(n for score, n in counts.items() if int(score) >= satisfied_min)
+    return rated, satisfied_count({int(score): n for score, n in counts.items()}, satisfied_min)
 
 
 def province_rows(db: Database, centres: list[dict], d_from: date, d_to: date, group: str) -> dict:
@@ -124,11 +122,13 @@ def table(data: dict) -> tuple[list[str], list[str], list[list]]:
 
 
 # ---- files ----------------------------------------------------------------------------------------
-_BOLD = Font(bold=True)
-_TOTAL = PatternFill("solid", fgColor="EEF3F9")
+# openpyxl is imported where a file is written: a server that never exports does not carry it.
 
 
 def _write(ws, headers: list[str], kinds: list[str], rows: list[list], bold_rows: set[int] = frozenset()) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    _BOLD, _TOTAL = Font(bold=True), PatternFill("solid", fgColor="EEF3F9")
     ws.append(safe_row(headers))  # names typed by people: never a formula, nothing Excel cannot hold
     for c in ws[ws.max_row]:
         c.font = _BOLD
@@ -149,6 +149,8 @@ def _write(ws, headers: list[str], kinds: list[str], rows: list[list], bold_rows
 
 
 def table_workbook(data: dict, title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
     headers, kinds, rows = table(data)
     wb = Workbook()
     ws = wb.active
@@ -173,6 +175,8 @@ def month_range(year: int, month: int) -> tuple[date, date]:
 
 def month_report(db: Database, year: int, month: int, area: str | None = None, title: str = "") -> tuple[str, bytes]:
     """(file name, XLSX) of the month's report: per centre and field, with each centre's total."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
     d_from, d_to = month_range(year, month)
     centres = province_centres(db, area)
     results = centre_results(db, centres, d_from, d_to, ("field",))

@@ -15,9 +15,9 @@ from layso.server.auth import (
     device_principal_by_hash,
     display_of_session,
     for_principal,
-    hash_token,
     user_principal,
 )
+from layso.server.domain.accounts import hash_token
 from layso.server.dispatch import COUNTER_ACTIONS, counter_command
 from layso.server.errors import QueueError
 from layso.server.messages import error_body

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from layso.server.engine import Event
 
@@ -34,6 +35,9 @@ def publish(events: list[Event]) -> None:
     from layso.server.realtime.events import socketio
     from layso.server.realtime.guard import publish_to_audiences
     for ev in events:
+        # let what is ready go first (under gevent: the answer of the command that made these events,
+        # other commands' answers): an emit to hundreds of screens runs without a pause of its own
+        time.sleep(0)
         publish_to_audiences(ev)  # staff whole, devices without tracking links, the issuing kiosk its own
         if ev.type in PUBLIC_TYPES:
             socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))

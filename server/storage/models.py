@@ -337,18 +337,54 @@ class NotifySubscription(Base):
     created_at: Mapped[datetime]
 
 
+class ProvinceSetting(Base):
+    """Settings of the whole installation (the province), one validated JSON value per key: `alerts`
+    (`layso.config.AlertsConfig`)."""
+
+    __tablename__ = "province_settings"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class ProvinceAlert(Base):
+    """An alert of the province overview, from when it was first seen until it ended. While it lasts
+    `open_key` (kind, centre, field or device) is set, and unique: one condition has one open alert,
+    whichever server process saw it first. `notified_at` is set by the process that queued its
+    messages (an update that only one can win), `cleared_at` when it ended."""
+
+    __tablename__ = "province_alerts"
+    __table_args__ = (Index("ix_province_alerts_centre", "centre_id", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # wait_over_target | paper_out | display_offline
+    subject: Mapped[str] = mapped_column(String(60))  # the field's code or the device's id
+    open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)  # what the overview said when it started
+    started_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+
+
 class OutboxMessage(Base):
     """One notification to send, sent by the notifier worker with retries (never by a command).
-    One row per subscription, kind (`ahead`, `called`) and channel: a message is never queued twice."""
+    A citizen's: one row per subscription, kind (`ahead`, `called`) and channel. An alert's (`alert_id`;
+    kind `alert` or `cleared`): one row per recipient, `dedupe_key` naming it. Either way a message is
+    never queued twice. `audience` says whose settings hold its channel: the centre's `[notify]`, or
+    the province's alerts settings."""
 
     __tablename__ = "notify_outbox"
     __table_args__ = (UniqueConstraint("subscription_id", "kind", "channel"), Index("ix_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_outbox_centre", "centre_id", "created_at"))
+                      Index("ix_outbox_centre", "centre_id", "created_at"),
+                      UniqueConstraint("dedupe_key", name="uq_notify_outbox_dedupe_key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("notify_subscriptions.id"))
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
-    kind: Mapped[str] = mapped_column(String(10))  # ahead | called
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("notify_subscriptions.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("province_alerts.id"))
+    audience: Mapped[str] = mapped_column(String(10), default="centre", server_default="centre")  # centre | province
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10))  # ahead | called | alert | cleared
     channel: Mapped[str] = mapped_column(String(10))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed

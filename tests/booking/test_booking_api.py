@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.storage.models import Booking
 from sqlalchemy import select
 

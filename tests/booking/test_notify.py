@@ -215,7 +215,7 @@ def test_backoff_doubles_up_to_a_limit():
 
 
 def test_manager_sees_bookings_and_notifications(napp, gateway, frozen_clock):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     svc = napp.extensions["layso"]
     cid = _cid(svc)
     b = svc.engine.booking.book(cid, "bhxh", citizen_key="x").value
@@ -295,7 +295,7 @@ def test_phone_asks_for_an_sms_and_gets_it_when_called(tmp_path, gateway, artifa
 
 
 def test_admin_changes_booking_settings(app, svc, cid):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     from layso.server.storage.models import AuditEntry
     add_user(svc.db, "root", "admin", "password-123")
     c = app.test_client()
@@ -321,7 +321,7 @@ def test_admin_changes_booking_settings(app, svc, cid):
 
 
 def test_live_view_shows_todays_bookings_per_field(app, svc, cid):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     svc.engine.booking.book(cid, "bhxh", citizen_key="a")
     svc.engine.booking.book(cid, "bhxh", citizen_key="b")
     add_user(svc.db, "boss", "manager", "password-123")

@@ -12,6 +12,20 @@ import pytest
 from layso.bench.province import commune_devices
 
 
+def test_first_calls_spread_over_the_whole_period_for_a_steady_load():
+    import random
+
+    from layso.bench.clients import first_call_delay
+    from layso.bench.province import calls_by_tenth
+    rng = random.Random(3)
+    steady = [first_call_delay(rng, 300, 60, spread=300) for _ in range(2000)]
+    assert max(steady) > 290 and sum(1 for d in steady if d < 60) / len(steady) < 0.25  # ≈ 1 in 5 in a minute
+    burst = [first_call_delay(rng, 300, 60) for _ in range(2000)]  # the default: within half a short run
+    assert max(burst) <= 30
+    made = [{"calls": [(1, 100.0 + i * 0.5, 0.0) for i in range(40)]}]  # two calls a second for 20 s
+    assert calls_by_tenth(made, 100.0, 20.0) == [2.0] * 10
+
+
 def test_commune_devices_split():
     assert commune_devices(8) == {"kiosk": 1, "display": 2, "counter": 5}
     assert commune_devices(1) == {"kiosk": 1, "display": 0, "counter": 0}
@@ -30,7 +44,8 @@ def test_a_short_province_run_is_correct_and_reports_its_costs(tmp_path):
     assert r["events_missed"] == 0 and r["foreign_events"] == 0 and r["lost"] == 0
     assert r["duplicate_numbers"]["database"] == 0 and not any(r["called_twice"].values())
     assert r["calls"] > 0 and r["call_to_display_ms"]["n"] > 0 and r["call_to_display_ms"]["from"] == "commit"
-    assert r["overview_query_ms"]["n"] > 0 and r["overview_visible_ms"]["n"] > 0
+    assert r["overview_query_ms"]["n"] > 0 and r["overview_visible_ms"]["n"] > 0 and r["overview_poll_s"] == 1.5
+    assert len(r["calls_per_s_by_tenth"]) == 10 and r["calls_offered_per_s"] == round((2 * 3 + 80) / 12, 2)
     assert r["costs"]["server_cpu_ms_per_event"] > 0 and r["costs"]["server_memory_mb"] > 0
     assert set(r["targets_met"]) == {"call_to_display_p99", "issue_p99", "overview_update"}
 

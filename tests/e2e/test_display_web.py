@@ -10,7 +10,8 @@ from urllib.parse import quote
 import pytest
 from conftest import launch_chromium, requires_chromium, start_server
 from layso.voice import chime_wav
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 CALL_2001 = "Xin mời công dân có số thứ tự hai nghìn không trăm linh một đến quầy số một"

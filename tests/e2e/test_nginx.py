@@ -29,7 +29,16 @@ class Listener:
         self.sio = socketio.Client(reconnection=False, ssl_verify=False)
         self.sio.on("state", self._state)
         self.sio.on("*", self._any)
-        self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+        # as the pages' and devices' own clients do, a first connect that gets no answer is tried again
+        # (the flows through the proxy are under test here, not one handshake's luck)
+        for attempt in range(3):
+            try:
+                self.sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=10)
+                break
+            except socketio.exceptions.ConnectionError as e:
+                print(f"connect to {url} failed (attempt {attempt + 1}): {e}")
+                if attempt == 2:
+                    raise
 
     def _state(self, data):
         self.state_seq = data["seq"]  # a second `state` (an event fell between snapshot and join) replaces it

@@ -14,7 +14,7 @@ PASSWORD = "password-123"
 @pytest.fixture
 def province_server(tmp_path):
     """A server with its own centre and five commune centres in two areas (made before it starts)."""
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     from layso.server.engine import centres as setup
     from layso.server.storage.database import Database
     from layso.server.storage.migrate import upgrade
@@ -47,7 +47,7 @@ def sign_in(page, server) -> None:
 
 
 def test_overview_updates_in_place_sorts_filters_and_opens_a_centre(province_server, browser, artifacts):
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     from layso.server.storage.database import Database
     from playwright.sync_api import expect
     server = province_server

@@ -127,7 +127,7 @@ def test_a_device_moving_between_processes_stays_online(tmp_path, pg_url, redis_
 
 
 def test_connections_of_a_dead_process_are_cleared(app, svc, cid, frozen_clock):
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     from layso.server.realtime import presence
     from layso.server.realtime.events import socketio as sio
     add_device(svc.db, "display", "TV cũ")

@@ -24,7 +24,7 @@ def vi(msgid: str) -> str:
 @pytest.fixture
 def track_app(tmp_path, frozen_clock):
     from layso.server.app import create_app
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     os.environ["LAYSO_SECRET_KEY"] = "test-secret"
     data = small_config_data()
     data["rating"]["levels"] = [{"score": 3, "label": "Tốt"}, {"score": 2, "label": "Tạm được"},
@@ -90,7 +90,7 @@ def test_vietnamese_by_default_english_by_choice(track_app):
 
 def test_rating_form_shows_the_centres_own_scale_after_service(track_app):
     application, client = track_app
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     mine = take(client)
     counter = add_device(application.extensions["layso"].db, "counter", "Quầy 1", counter=1)
     seat_officers(application.extensions["layso"].db)  # someone is signed in at each counter (a counter without one cannot call)

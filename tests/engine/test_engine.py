@@ -342,7 +342,7 @@ def test_grant_priority_moves_a_ticket_up(engine):
 
 
 def test_sign_in_sets_the_counter_officer(engine):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     e, cid = engine
     uid = add_user(e.db, "lan", "staff", "password-123", full_name="Nguyễn Thị Lan")
     counter = e.sign_in(cid, 2, uid).value
@@ -357,7 +357,7 @@ def test_sign_in_sets_the_counter_officer(engine):
 
 
 def test_an_officer_is_at_one_counter_and_a_counter_without_one_cannot_call(tmp_path, frozen_clock):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     e, cid = make_engine(tmp_path, officers=False)
     t = e.issue(cid, "bhxh").value
     with pytest.raises(Conflict) as err:
@@ -413,7 +413,7 @@ def test_time_moves_only_with_the_clock(engine, frozen_clock):
 
 
 def test_janitor_announces_fields_opening_and_closing_by_the_clock(tmp_path, frozen_clock):
-    from layso.server.app import run_janitor
+    from layso.server.janitor import run_janitor
     from layso.server.services import Services
     e, cid = make_engine(tmp_path, hours_config())
     published = []

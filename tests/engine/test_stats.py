@@ -192,7 +192,7 @@ def test_generated_ratings_chain_like_the_engine(tmp_path):
 
 # ---- the definitions, on a day played through the engine ------------------------------------------------
 def test_definitions_on_a_day_around_local_midnight(tmp_path, frozen_clock):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     e, cid = make_engine(tmp_path, stats_config(), officers=False)
     lan = add_user(e.db, "lan", "staff", "password-123", full_name="Nguyễn Thị Lan")
     minh = add_user(e.db, "minh", "staff", "password-123", full_name="Trần Văn Minh")
@@ -255,7 +255,7 @@ def test_definitions_on_a_day_around_local_midnight(tmp_path, frozen_clock):
 
 
 def test_api_answers_the_contract_keys(app):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     db = app.extensions["layso"].db
     add_user(db, "sep", "manager", "password-123")
     client = app.test_client()

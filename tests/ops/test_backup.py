@@ -34,7 +34,8 @@ def every_row(url: str) -> dict[str, list[tuple]]:
 
 def busy_centre(url: str, small_config) -> None:
     """A centre with a day's worth of everything: tickets in every state, events, a rating, devices, users."""
-    from layso.server.auth import add_device, add_user
+    from layso.server.engine.accounts import add_user
+    from layso.server.engine.devices import add_device
     from layso.server.engine import QueueEngine, seed_centre
     from layso.server.storage.migrate import upgrade
     db = Database(url)

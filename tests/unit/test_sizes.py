@@ -16,10 +16,6 @@ SKIP = ("storage/migrations/",)
 # Functions whose owners have not split them yet, each with the owner (remove an entry when it is done;
 # an entry that no longer matches fails the check, so this list only shrinks).
 IN_PROGRESS = {
-    "api/openapi.py document": "issue 11 (hardening): the OpenAPI document, split by object",
-    "cli_export.py cmd_export": "issue 11 (hardening): `layso export`'s error reporting",
-    "pages/console.py page_texts": "issue 12 (pages): the console's texts table",
-    "queries/province.py overview": "issue 14 (province): the province overview query",
 }
 
 

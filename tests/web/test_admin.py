@@ -6,7 +6,8 @@ import re
 
 import pytest
 from conftest import HCM, settled_device_socket
-from layso.server.auth import add_user, check_password, device_principal
+from layso.server.auth import check_password, device_principal
+from layso.server.engine.accounts import add_user
 from layso.server.errors import Conflict
 from layso.server.storage.models import AuditEntry, Centre, Counter, Device, Field, User
 from sqlalchemy import select
@@ -185,7 +186,7 @@ def test_overview_lists_the_audit_log(svc, admin):
 
 
 def test_devices_hear_of_a_change_and_get_a_fresh_state(app, svc, admin):
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     kiosk, _received = settled_device_socket(app, add_device(svc.db, "kiosk", "Kiosk A"))
     r = post(admin, "/admin/fields/bhxh", {"name": "Bảo hiểm xã hội", "numbering": "range", "range_start": "6501",
                                            "range_end": "6999", "counters": ["2", "3"], "active": "on"})
@@ -243,7 +244,7 @@ def test_validation_errors_and_the_audit_log_are_vietnamese(app, svc, admin):
 
 
 def test_a_devices_date_is_the_centres_local_day(svc, admin, frozen_clock):
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     # 00:30 in Hà Nội on 24/11 is still 23/11 in UTC
     frozen_clock.set(frozen_clock.now().astimezone(HCM).replace(day=24, hour=0, minute=30))
     add_device(svc.db, "display", "Màn hình khu A", fields=["dat-dai"], counters=[2])

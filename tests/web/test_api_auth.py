@@ -12,7 +12,8 @@ import pytest
 from conftest import HCM, settled_device_socket, small_config_data, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.realtime.events import socketio
 
 from layso.config import parse_config
@@ -60,7 +61,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def world(template, tmp_path, frozen_clock):
     from layso.server import clock
-    from layso.server.auth import hash_token
+    from layso.server.domain.accounts import hash_token
     from layso.server.storage.models import Device
     from sqlalchemy import update
     assert frozen_clock.now() == FROZEN_AT
@@ -344,7 +345,8 @@ def test_a_device_finds_itself_and_its_zone_in_state(world):
 
 def test_a_revoked_device_is_refused_at_once_and_cut_off(world):
     from layso.server import clock
-    from layso.server.auth import forget_cached_principals, hash_token
+    from layso.server.auth import forget_cached_principals
+    from layso.server.domain.accounts import hash_token
     from layso.server.realtime.events import disconnect_revoked
     from layso.server.storage.models import Device
     from sqlalchemy import update
@@ -383,7 +385,7 @@ def test_login_form_with_a_huge_counter_is_refused_kindly(world):
 
 
 def _device_online(world, token) -> bool:
-    from layso.server.auth import hash_token
+    from layso.server.domain.accounts import hash_token
     from layso.server.storage.models import Device
     from sqlalchemy import select
     with world["db"].read() as s:

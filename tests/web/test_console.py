@@ -6,7 +6,7 @@ import re
 
 import pytest
 from conftest import seat_officers
-from layso.server.auth import add_user
+from layso.server.engine.accounts import add_user
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import re
 from datetime import date
 
 from conftest import seat_officers
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.storage.models import Device
 from sqlalchemy import select
 
@@ -138,7 +139,7 @@ def test_a_wait_under_a_minute_does_not_read_as_none(app):
 
 
 def test_the_language_switch_keeps_the_page_and_its_query(app, svc):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     add_user(svc.db, "lanhdao-lang", "manager", "password-123")
     c = app.test_client()
     tok = re.search(r'name="csrf-token" content="([^"]+)"', c.get("/login").text).group(1)

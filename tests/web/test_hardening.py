@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from layso.server.auth import add_device, add_user
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.realtime.events import socketio
 
 PASSWORD = "password-123"

@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from layso.server.auth import add_user
+from layso.server.engine.accounts import add_user
 from layso.server.engine import catalogue as cat
 from layso.server.engine import centres as setup
 from layso.server.errors import BadRequest

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from layso.server.auth import ACTING_CENTRE_KEY, add_device, add_user
+from layso.server.auth import ACTING_CENTRE_KEY
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.errors import BadRequest, Conflict
 from layso.server.realtime.events import socketio

@@ -3,7 +3,9 @@ who may read it, and a fixed number of queries however many centres there are.""
 from __future__ import annotations
 
 import pytest
-from layso.server.auth import add_device, add_user, device_principal
+from layso.server.auth import device_principal
+from layso.server.engine.accounts import add_user
+from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.queries.province import overview
 from sqlalchemy import event

@@ -7,7 +7,7 @@ import io
 from datetime import date
 
 import pytest
-from layso.server.auth import add_user
+from layso.server.engine.accounts import add_user
 from layso.server.engine import centres as setup
 from layso.server.queries import province_stats as pstats
 from layso.server.queries.stats import compute_groups

@@ -62,6 +62,13 @@
     return Array.from(board.fields.values()).filter(function (f) { return !keep || keep.indexOf(f.code) >= 0; });
   }
 
+  // The ticker line: the centre's announcement, then — where the centre takes appointments — the
+  // rule that puts a booked slot checked in on time ahead of walk-ins issued after it.
+  function tickerLine() {
+    var rule = board.centre.booking && board.centre.booking.appointments ? T.appointmentRule : "";
+    return [board.ticker, rule].filter(function (x) { return x; }).join("   •   ");
+  }
+
   // ---- state machine -------------------------------------------------------------------------
   function applyState(s) {
     var c = s.centre || {};
@@ -297,10 +304,11 @@
     if (!fields.length) { empty(fieldsEl, T.noFields); $("fields-page").textContent = ""; }
     else { var fp = paged(fields, fieldsEl, $("fields-page")); fillRows(fieldsEl, fp.rows, fp.height, "d-cols2"); }
 
-    if (board.ticker !== shownTicker) {
-      shownTicker = board.ticker;
+    var line = tickerLine();
+    if (line !== shownTicker) {
+      shownTicker = line;
       var ticker = $("ticker");
-      ticker.textContent = board.ticker;
+      ticker.textContent = line;
       ticker.classList.remove("scroll");
       if (ticker.scrollWidth > ticker.parentNode.clientWidth) {
         ticker.classList.add("scroll");

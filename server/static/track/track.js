@@ -124,18 +124,77 @@
       .catch(function (err) { $("t-error").textContent = errorText(err); show("t-error", true); refresh(); });
   });
 
-  // ---- notifications (server/notify): SMS or Zalo when N people are ahead, and when called
+  // ---- notifications (server/notify): Web Push to this browser, or SMS / Zalo, when N people are
+  // ahead and when called. Web Push is offered only where the browser has it (a service worker,
+  // PushManager, a secure context); the service worker is registered as the page loads.
   var notify = $("t-notify");
+  var swReady = null;
+  function pushSupported() {
+    return !!cfg.push_key && window.isSecureContext && "serviceWorker" in navigator && "PushManager" in window &&
+      "Notification" in window;
+  }
+  function keyBytes(b64) {  // base64url → Uint8Array (the applicationServerKey)
+    var s = atob(b64.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((b64.length + 3) % 4));
+    var out = new Uint8Array(s.length);
+    for (var i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+  function askPermission() {
+    return new Promise(function (resolve) {
+      var p = Notification.requestPermission(resolve);  // older browsers answer through the callback
+      if (p && p.then) p.then(resolve);
+    });
+  }
+  function subscribePush() {
+    return askPermission().then(function (perm) {
+      if (perm !== "granted") throw {error: {message: T.push_denied}};
+      return swReady;
+    }).then(function (reg) {
+      return reg.pushManager.getSubscription().then(function (sub) {
+        return sub || reg.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: keyBytes(cfg.push_key)});
+      });
+    }).catch(function (err) {
+      if (err && err.error) throw err;
+      throw {error: {message: T.push_failed}};
+    });
+  }
+  function channelChanged() {
+    var push = notify.elements.channel.value === "webpush";
+    show("t-notify-phone", !push);
+    show("t-notify-phone-note", !push);
+    show("t-notify-push-hint", push);
+  }
   if (notify) {
+    var pushOption = notify.querySelector("option[value=webpush]");
+    if (pushOption && pushSupported()) {
+      swReady = navigator.serviceWorker.register(cfg.service_worker).then(function () {
+        return navigator.serviceWorker.ready;
+      });
+      swReady.catch(function () {});
+    } else if (pushOption) {
+      pushOption.parentNode.removeChild(pushOption);
+      if (!notify.elements.channel.options.length) $("t-notify-card").parentNode.removeChild($("t-notify-card"));
+    }
+  }
+  if (notify && notify.elements.channel.options.length) {
+    notify.elements.channel.addEventListener("change", channelChanged);
+    channelChanged();
     notify.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var ahead = parseInt(notify.elements.ahead.value, 10);
-      var body = {channel: notify.elements.channel.value, phone: notify.elements.phone.value.trim()};
+      var channel = notify.elements.channel.value;
+      var body = {channel: channel};
       if (!isNaN(ahead)) { body.ahead = ahead; }
-      post(cfg.notify_url, body).then(function (res) {
+      var ready = Promise.resolve(body);
+      if (channel === "webpush") {
+        ready = subscribePush().then(function (sub) { body.subscription = sub.toJSON(); return body; });
+      } else {
+        body.phone = notify.elements.phone.value.trim();
+      }
+      ready.then(function (b) { return post(cfg.notify_url, b); }).then(function (res) {
         show("t-notify-error", false);
         notify.hidden = true;
-        $("t-notify-done").textContent = T.notify_done.replace("{n}", res.ahead);
+        $("t-notify-done").textContent = (channel === "webpush" ? T.push_done : T.notify_done).replace("{n}", res.ahead);
         show("t-notify-done", true);
       }).catch(function (err) { $("t-notify-error").textContent = errorText(err); show("t-notify-error", true); });
     });
