@@ -137,7 +137,10 @@ def cmd_serve(args) -> int:
     if not queue:
         forget_presence(db)  # one process holds every connection: nobody is connected yet
     app = create_app(config, public_url=public_url, db=db, message_queue=queue)
-    listener = serving.bind(args.host, args.port)
+    try:
+        listener = serving.bind(args.host, args.port)
+    except RuntimeError as err:  # the port is taken (another server, an old one still stopping) or not ours
+        return _fail(str(err))
     serving.serve_gevent(app, listener, announce=f"layso: serving on http://{args.host}:{listener.getsockname()[1]}")
     return 0
 
