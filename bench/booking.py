@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 from layso.bench.run import BenchServer, percentiles
 from layso.server.engine.devices import add_device
-from layso.server.engine.commands import seed_centre
+from layso.server.engine import seed_centre
 from layso.server.storage.database import Database
 from layso.server.storage.migrate import upgrade
 from layso.server.storage.models import Booking, Ticket

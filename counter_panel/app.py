@@ -48,7 +48,6 @@ class CounterPanel:
         """`officer_touch`: show the officer's strip of touch buttons; None decides from the keypad
         (shown unless the keypad has the officer's keys)."""
         pygame.display.init()
-        pygame.font.init()
         pygame.display.set_caption("layso — quầy")
         flags = pygame.FULLSCREEN if fullscreen else 0
         self.surface = pygame.display.set_mode((0, 0) if fullscreen else size, flags)

@@ -2,12 +2,12 @@
 returns the touch targets of what it drew."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+
 import pygame
 
 from layso.text import local_now, nfc
-from layso.textfit import fit, font, wrap
+from layso.textfit import fonts
 
 from . import texts
 from .model import (CLOSED, CONNECTING, ERROR, IDLE, OFFICER_ACTIONS, OFFLINE, PAUSED, RATING, REASONS, SERVING,
@@ -41,11 +41,6 @@ class Hotspot:
     target: str
 
 
-@functools.lru_cache(maxsize=512)
-def rendered(text: str, size: int, bold: bool, colour: tuple) -> pygame.Surface:
-    return font(size, bold).render(nfc(text), True, colour)
-
-
 def local_time(timezone: str | None) -> str:
     """HH:MM in the centre's time zone."""
     return local_now(timezone).strftime("%H:%M")
@@ -70,18 +65,21 @@ class PanelView:
 
     def fit(self, text: str, size: int, bold: bool, max_w: float) -> int:
         """The largest font size not above `size` at which `text` fits `max_w` base pixels on one line."""
-        return fit(text, bold, self.px(size), 8, self.px(max_w), float("inf"), max_lines=1)[0]
+        return fonts().size_for(text, self.px(max_w), self.px(size), 8, bold)
 
     def text(self, surf: pygame.Surface, text: str, size: int, colour, x: float, y: float, anchor: str = "center",
              bold: bool = False, max_w: float | None = None) -> pygame.Rect:
+        """One line at (x, y) in base pixels, by `anchor` ("center", "midleft", "midright"); its ink."""
         size_px = self.fit(text, size, bold, max_w) if max_w else self.px(size)
-        img = rendered(text, size_px, bold, colour)
-        rect = img.get_rect(**{anchor: (self.ox + round(x * self.k), self.oy + round(y * self.k))})
-        surf.blit(img, rect)
-        return rect
+        at = (self.ox + round(x * self.k), self.oy + round(y * self.k))
+        return fonts().line(surf, text, size_px, bold, colour, at, anchor)
+
+    def label(self, surf: pygame.Surface, rect: pygame.Rect, text: str, size_px: int, bold: bool, colour) -> None:
+        """A label centred in `rect` (pixels) at a set size."""
+        fonts().line(surf, text, size_px, bold, colour, rect.center, box=rect)
 
     def wrap(self, text: str, size: int, bold: bool, max_w: float) -> list[str]:
-        return wrap(text, self.px(size), bold, self.px(max_w))
+        return fonts().wrap(text, self.px(size), bold, self.px(max_w))
 
     def paragraph(self, surf, text: str, size: int, colour, y: float, max_w: float = 720, bold: bool = False,
                   max_lines: int = 4) -> float:
@@ -100,8 +98,7 @@ class PanelView:
             pygame.draw.rect(surf, border, rect, width=self.px(3), border_radius=self.px(10))
         max_w = rect.width / self.k - 16
         size_px = size_px or self.fit(label, size, bold, max_w)
-        img = rendered(label, size_px, bold, fg)
-        surf.blit(img, img.get_rect(center=rect.center))
+        self.label(surf, rect, label, size_px, bold, fg)
         self.hotspots.append(Hotspot(rect, target))
 
     # ---- the frame -------------------------------------------------------------------------------
@@ -135,8 +132,7 @@ class PanelView:
                 self.button(surf, rect, labels[action], f"officer:{action}", bg=bg, size_px=size_px)
             else:
                 pygame.draw.rect(surf, GREY, rect, border_radius=self.px(10))
-                img = rendered(labels[action], size_px, True, (140, 150, 165))
-                surf.blit(img, img.get_rect(center=rect.center))
+                self.label(surf, rect, labels[action], size_px, True, (140, 150, 165))
 
     def _strip(self, model: PanelModel) -> bool:
         return bool(model.officer_targets())
@@ -232,7 +228,7 @@ class PanelView:
         if ticket.get("priority"):
             label = f"{texts.PRIORITY}: {ticket.get('priority_name') or ticket['priority']}"
             size = self.fit(label, 24, True, 700)
-            w = font(size, True).size(nfc(label))[0] / self.k + 40
+            w = fonts().width(nfc(label), size, True) / self.k + 40
             box = self.r((BASE_W - w) / 2, badge_y, w, 44)
             pygame.draw.rect(surf, AMBER, box, border_radius=self.px(22))
             self.text(surf, label, 24, NAVY_DARK, BASE_W / 2, badge_y + 22, bold=True, max_w=700)
@@ -350,8 +346,8 @@ class PanelView:
                 pygame.draw.rect(surf, YELLOW, rect, width=self.px(4), border_radius=self.px(8))
             shown = value + ("|" if focused else "")
             colour = NAVY_DARK if value else (120, 130, 145)
-            img = rendered(shown if value else label, self.fit(shown or label, 24, False, 280), False, colour)
-            surf.blit(img, img.get_rect(midleft=(rect.left + self.px(10), rect.centery)))
+            fonts().line(surf, shown if value else label, self.fit(shown or label, 24, False, 280), False, colour,
+                         (rect.left + self.px(10), rect.centery), "midleft")
             self.hotspots.append(Hotspot(rect, f"focus:{name}"))
         busy = form.sending
         self.button(surf, self.r(530, 98, 140, 50), texts.SENDING if busy else texts.SIGN_IN, "signin:submit",

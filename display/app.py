@@ -76,7 +76,7 @@ class DisplayApp:
         self.clock = clock
         self.board = Board(clock=clock)
         self.screen = BoardScreen(surface.get_size())
-        self.screenshots = ScreenshotWriter(screenshot) if screenshot else None
+        self.screenshots = ScreenshotWriter(screenshot, clock=clock) if screenshot else None
         self.spoken: deque[Announcement] = deque(maxlen=100)  # the latest announcements, in order
         self.running = True
 

@@ -44,7 +44,6 @@ def run(args) -> int:
     from .printing import PrintService
 
     pygame.display.init()
-    pygame.font.init()
     pygame.display.set_caption("layso — lấy số")
     if args.fullscreen:
         surface = pygame.display.set_mode(args.size or (0, 0), pygame.FULLSCREEN)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+
 import pygame
 from pygame import Rect
 
 from layso.hardware.ticket_render import qr_matrix
 from layso.text import date_line, nfc
-from layso.textfit import FLOOR_PX, fit, font, wrap
+from layso.textfit import FLOOR_PX, Fitted, fonts, line_height, slot_height
 
 from . import texts
 from .layout import HomeFrame, Metrics, home_frame, list_rects, paginate, split_row
@@ -67,43 +68,44 @@ Action = tuple
 Target = tuple[Rect, Action]
 
 
-# ---- fonts and text ------------------------------------------------------------------------------------
-@lru_cache(maxsize=1024)
-def _rendered(text: str, size: int, bold: bool, color: tuple) -> pygame.Surface:
-    return font(size, bold).render(text, True, color)
+# ---- text (layso.textfit: one renderer for every device program) -----------------------------------------
+def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: float,
+        max_lines: int = 3) -> tuple[int, list[str]]:
+    """The largest size (≤ size; below min_size only rather than cut a word) at which `text` wraps into
+    width×height on at most `max_lines` lines, and those lines."""
+    f = fonts().fit(text, width, int(height), size, min_size, bold, max_lines)
+    return f.size, list(f.lines)
+
+
+def text_width(text: str, size: int, bold: bool = False) -> int:
+    return fonts().width(nfc(text), size, bold)
 
 
 def text_line(surface: pygame.Surface, text: str, size: int, bold: bool, color: tuple, x: int, top: int,
               align: str = "left", width: int = 0) -> int:
-    """Draw one line whose line box starts at `top`; returns the line box's bottom.
+    """Draw one line whose slot (room for stacked marks above, descenders below) starts at `top`;
+    returns the next line's top."""
+    fonts().draw(surface, Fitted((nfc(text),), size, bold), Rect(x, top, width, slot_height(size)), color, align,
+                 valign="top")
+    return top + line_height(size)
 
-    SDL_ttf grows a line's image above the font's ascent for stacked diacritics (Ỗ, Ẫ): the text
-    is placed by its baseline so every line sits the same whatever its marks."""
-    f = font(size, bold)
-    img = _rendered(nfc(text), size, bold, color)
-    baseline_from_bottom = f.get_height() - f.get_ascent()
-    y = top + f.get_ascent() - (img.get_height() - baseline_from_bottom)
-    if align == "center":
-        x = x + (width - img.get_width()) // 2
-    elif align == "right":
-        x = x + width - img.get_width()
-    surface.blit(img, (x, y))
-    return top + f.get_linesize()
+
+def block_height(lines: list[str], size: int) -> int:
+    return Fitted(tuple(lines), size, False).height
 
 
 def text_block(surface: pygame.Surface, lines: list[str], size: int, bold: bool, color: tuple, rect: Rect,
                align: str = "left", valign: str = "top") -> int:
-    """Lines inside `rect`; returns the bottom of the last line."""
-    step = font(size, bold).get_linesize()
-    total = step * len(lines)
-    top = rect.top if valign == "top" else rect.top + (rect.height - total) // 2
-    for line in lines:
-        top = text_line(surface, line, size, bold, color, rect.left, top, align, rect.width)
-    return top
+    """Lines inside `rect` (from its top, or centred: see `Fonts.draw`); returns the bottom of their slots."""
+    fitted_lines = Fitted(tuple(nfc(line) for line in lines), size, bold)
+    fonts().draw(surface, fitted_lines, rect, color, align, valign=valign)
+    if valign == "top":
+        return rect.top + fitted_lines.height
+    return rect.top + (rect.height + fitted_lines.height) // 2
 
 
 def fitted(surface: pygame.Surface, text: str, bold: bool, size: int, color: tuple, rect: Rect,
-           align: str = "center", valign: str = "middle", max_lines: int = 3, min_size: int | None = None) -> int:
+           align: str = "center", valign: str = "centre", max_lines: int = 3, min_size: int | None = None) -> int:
     s, lines = fit(text, bold, size, min_size or max(10, size * 6 // 10), rect.width, rect.height, max_lines)
     return text_block(surface, lines, s, bold, color, rect, align, valign)
 
@@ -149,11 +151,11 @@ def _header(surface: pygame.Surface, view: View, m: Metrics, status: tuple | Non
         _button(surface, clock_rect, button[0], m)
         return [(clock_rect, button[1])]
     if view.now is not None:
-        f_clock, f_date = font(m.font_clock, True), font(m.font_date)
-        total = f_clock.get_linesize() + f_date.get_linesize()
+        total = slot_height(m.font_clock) + line_height(m.font_date)
         top = clock_rect.top + (clock_rect.height - total) // 2
-        top = text_line(surface, view.now.strftime("%H:%M"), m.font_clock, True, WHITE, clock_rect.left, top,
-                        "right", clock_w)
+        text_line(surface, view.now.strftime("%H:%M"), m.font_clock, True, WHITE, clock_rect.left, top,
+                  "right", clock_w)
+        top += slot_height(m.font_clock)
         text_line(surface, date_line(view.now), m.font_date, False, MUTED, clock_rect.left, top, "right", clock_w)
     return []
 
@@ -224,7 +226,7 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
         label = texts.CONTINUED.format(agency=heading.agency) if heading.continued else heading.agency
         text_box = heading.rect.inflate(0, -m.px(8)).move(0, -m.px(4))
         fitted(surface, label.upper(), True, m.font_heading, HEADING, text_box, align="left",
-               valign="middle", max_lines=1, min_size=m.px(20))
+               valign="centre", max_lines=1, min_size=m.px(20))
         # a rule under the heading as wide as its section: the columns it spans read as one group
         rule = Rect(heading.rect.left, heading.rect.bottom - m.px(10), heading.rect.width, max(2, m.px(3)))
         pygame.draw.rect(surface, HEADING_RULE, rule, border_radius=rule.height // 2)
@@ -269,10 +271,9 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
     pad_x, pad_y = m.px(34), max(m.px(10), rect.height // 14)
     inner = Rect(rect.left + pad_x, rect.top + pad_y, rect.width - pad_x - m.px(20), rect.height - 2 * pad_y)
     info_size = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
-    step = font(info_size).get_linesize()
 
     def one_size(parts: list[str]) -> int:  # the size at which every part fits its one line
-        return min(fit(p, info_bold, info_size, FLOOR_PX, inner.width, step, 1)[0] for p in parts)
+        return min(fonts().size_for(p, inner.width, info_size, FLOOR_PX, info_bold) for p in parts)
 
     if closed and online:
         parts, info_bold = [texts.closed_reason(f.get("closed_reason"))], True
@@ -285,13 +286,13 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
         if len(parts) == 1 and size < m.px(22):  # too small to read on one line: two lines instead
             parts = texts.field_queue_lines(waiting, est)
             size = one_size(parts)
-    info_lines = [wrap(p, size, info_bold, inner.width)[0] for p in parts]
-    info_h = font(size, info_bold).get_linesize() * len(info_lines)
+    info_lines = [nfc(p) for p in parts]
+    info_h = block_height(info_lines, size)
     name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - m.px(4))
     # the name as large as the button allows (portrait buttons are shorter and wider)
     name_size = min(m.px(60), max(m.px(30), rect.height * (30 if m.portrait else 24) // 100))
     n_size, lines = fit(f["name"], True, name_size, m.px(22), name_box.width, name_box.height, max_lines=3)
-    text_block(surface, lines, n_size, True, ink, name_box, "left", "middle")
+    text_block(surface, lines, n_size, True, ink, name_box, "left", "centre")
     text_block(surface, info_lines, size, info_bold, soft,
                Rect(inner.left, inner.bottom - info_h, inner.width, info_h), "left")
 
@@ -300,8 +301,8 @@ def _priority_button(surface: pygame.Surface, rect: Rect, online: bool, m: Metri
     bg, ink = (PRIORITY_BG, INK) if online else (DISABLED_BG, DISABLED_INK)
     pygame.draw.rect(surface, bg, rect, border_radius=_radius(m))
     inner = rect.inflate(-2 * m.px(28), -m.px(16))
-    title_h = font(m.px(50), True).get_linesize()
-    block = Rect(inner.left, inner.top + (inner.height - title_h - font(m.font_info).get_linesize()) // 2,
+    title_h = line_height(m.px(50))
+    block = Rect(inner.left, inner.top + (inner.height - title_h - slot_height(m.font_info)) // 2,
                  inner.width, title_h)
     text_line(surface, texts.PRIORITY_BUTTON, m.px(50), True, ink, block.left, block.top, "center", block.width)
     hint = Rect(inner.left, block.bottom, inner.width, inner.bottom - block.bottom)
@@ -401,7 +402,7 @@ def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Me
     """Title, the number very large, field, destination, priority, people ahead and the wait."""
     lines: list[tuple[str, int, bool, tuple]] = [(texts.TICKET_TITLE, m.px(52), True, MUTED)]
     number_size = m.font_number
-    while number_size > m.px(80) and font(number_size, True).size(t.get("number", ""))[0] > area.width:
+    while number_size > m.px(80) and text_width(t.get("number", ""), number_size, True) > area.width:
         number_size -= m.px(10)
     lines.append((t.get("number", ""), number_size, True, WHITE))
     lines.append((t.get("field_name", ""), m.px(56), True, WHITE))
@@ -420,7 +421,7 @@ def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Me
             size = max(m.px(20), round(size * scale))
             s, wrapped = fit(text, bold, size, max(m.px(20), size * 6 // 10), area.width, size * 3, max_lines=2)
             blocks.append((wrapped, s, bold, color))
-        total = sum(font(s, b).get_linesize() * len(w) for w, s, b, _ in blocks) + spacing * (len(blocks) - 1)
+        total = sum(block_height(w, s) for w, s, _b, _c in blocks) + spacing * (len(blocks) - 1)
         if total <= area.height:
             break
     top = area.top + max(0, (area.height - total) // 2)
@@ -445,8 +446,8 @@ def _refused(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     mg = m.margin
     area = Rect(mg + m.px(40), m.header_h, m.width - 2 * mg - m.px(80), m.height - mg - m.header_h)
     size, lines = fit(texts.refused(view.refused_code), True, m.px(52), m.px(30), area.width, area.height // 2, 5)
-    title_h = font(m.px(64), True).get_linesize()
-    body_h = font(size, True).get_linesize() * len(lines)
+    title_h = slot_height(m.px(64))
+    body_h = block_height(lines, size)
     top = area.top + (area.height - title_h - m.px(40) - body_h) // 2
     text_line(surface, texts.REFUSED_TITLE, m.px(64), True, PRIORITY_BG, area.left, top, "center", area.width)
     text_block(surface, lines, size, True, WHITE, Rect(area.left, top + title_h + m.px(40), area.width, body_h),

@@ -138,11 +138,7 @@ def cmd_import(args) -> int:
         if not plan.changes:
             print(f"layso: centre {plan.code} already matches {args.file}; nothing to change")
             return 0
-        print(f"layso: importing {args.file} into centre {plan.code} would change:")
-        for line in plan.lines:
-            print(f"  {line}")
-        if not args.yes:
-            print("layso: nothing changed; run again with --yes to apply these changes")
+        if not _shown(args.yes, (f"layso: importing {args.file} into centre {plan.code} would change:", plan.lines)):
             return 1
         apply_import(QueueEngine(db), config)
         print(f"layso: centre {plan.code} updated ({len(plan.lines)} changes); connected devices resynchronise")
@@ -151,6 +147,17 @@ def cmd_import(args) -> int:
         return _fail(err.message)
     finally:
         db.dispose()
+
+
+def _shown(yes: bool, *plans: tuple[str, list[str]]) -> bool:
+    """Print each plan (a heading, then its changes); whether to apply them (--yes), else say so."""
+    for heading, lines in plans:
+        print(heading)
+        for line in lines:
+            print(f"  {line}")
+    if not yes:
+        print("layso: nothing changed; run again with --yes to apply these changes")
+    return yes
 
 
 def cmd_catalogue(args) -> int:
@@ -178,12 +185,7 @@ def cmd_catalogue(args) -> int:
         if not changing:
             print(f"layso: {len(codes)} centres already match the catalogue ({len(catalogue)} fields)")
             return 0
-        for plan in changing:
-            print(f"layso: centre {plan.code} would change:")
-            for line in plan.lines:
-                print(f"  {line}")
-        if not args.yes:
-            print("layso: nothing changed; run again with --yes to apply these changes")
+        if not _shown(args.yes, *((f"layso: centre {plan.code} would change:", plan.lines) for plan in changing)):
             return 1
         apply_catalogue(QueueEngine(db), codes, catalogue, args.counter)
         print(f"layso: catalogue applied to {len(changing)} centres; connected devices resynchronise")

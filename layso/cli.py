@@ -137,7 +137,10 @@ def cmd_serve(args) -> int:
     if not queue:
         forget_presence(db)  # one process holds every connection: nobody is connected yet
     app = create_app(config, public_url=public_url, db=db, message_queue=queue)
-    listener = serving.bind(args.host, args.port)
+    try:
+        listener = serving.bind(args.host, args.port)
+    except RuntimeError as err:  # the port is taken (another server, an old one still stopping) or not ours
+        return _fail(str(err))
     serving.serve_gevent(app, listener, announce=f"layso: serving on http://{args.host}:{listener.getsockname()[1]}")
     return 0
 
@@ -209,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("layso.server.cli_backup", fromlist=["register"]).register(sub)
     __import__("layso.install", fromlist=["register"]).register(sub)
     __import__("layso.centre_cli", fromlist=["register"]).register(sub)
+    __import__("layso.server.notify.vapid", fromlist=["register"]).register(sub)
     # ---- end of device and tool commands ----
     return p
 

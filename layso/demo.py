@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "staff1": "staff-demo", "staff2": "staff-demo"}
@@ -121,7 +122,11 @@ def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
     print(f"  .venv/bin/layso display --server {base} --token {display['token']}")
     if counter:
         print(f"  .venv/bin/layso counter --server {base} --token {counter['token']}")
-    listener = serving.bind("127.0.0.1", port)  # the production server, as `layso serve`
+    try:
+        listener = serving.bind("127.0.0.1", port)  # the production server, as `layso serve`
+    except RuntimeError as err:
+        print(f"layso: {err} (another demo or server? pick another port with --port)", file=sys.stderr)
+        return 2
     serving.serve_gevent(app, listener, announce=f"layso: serving on http://127.0.0.1:{listener.getsockname()[1]}")
     return 0
 

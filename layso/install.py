@@ -53,10 +53,20 @@ def layso_program() -> str:
     return shutil.which("layso") or "/usr/local/bin/layso"
 
 
+def new_vapid_key() -> str:
+    """A Web Push (VAPID) private key for LAYSO_VAPID_KEY: the base64url of a P-256 scalar."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    raw = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def server_files(program: str, config_text: str, db_url: str, message_queue: str | None, workers: int,
                  host: str, port: int, secret: str) -> list[InstallFile]:
     env = [f"# layso server settings (read by {UNIT_DIR / 'layso.service'})",
-           f"LAYSO_DATABASE_URL={db_url}", f"LAYSO_SECRET_KEY={secret}", f"LAYSO_BACKUP_DIR={STATE / 'backups'}"]
+           f"LAYSO_DATABASE_URL={db_url}", f"LAYSO_SECRET_KEY={secret}", f"LAYSO_VAPID_KEY={new_vapid_key()}",
+           f"LAYSO_BACKUP_DIR={STATE / 'backups'}"]
     if message_queue:
         env.append(f"LAYSO_MESSAGE_QUEUE={message_queue}")
     workers_arg = f" --workers {workers}" if workers > 1 else ""
@@ -270,6 +280,14 @@ def cmd_install(args) -> int:
                   "LAYSO_TOKEN, or on standard input", file=sys.stderr)
             return 2
         extra = f" --printer {args.printer}" if args.printer and args.role == "kiosk" else ""
+        if getattr(args, "scanner", None) and args.role == "kiosk":
+            from layso.hardware.scanner import open_scanner
+            try:
+                open_scanner(args.scanner)  # a bad spec is said now, not by a unit failing at boot
+            except ValueError as err:
+                print(f"layso: {err}", file=sys.stderr)
+                return 2
+            extra += f" --scanner '{args.scanner}'"
         files = device_files(args.role, program, args.server.rstrip("/"), token or "TOKEN", extra)
         units = [f"layso-{args.role}.service"]
     if args.dry_run:
@@ -294,6 +312,8 @@ def register(sub) -> None:
     s.add_argument("--token-file", help="devices: a file holding the token `layso device add` printed "
                                         "(else LAYSO_TOKEN or standard input)")
     s.add_argument("--printer", help="kiosk: the printer URI (see `layso kiosk --help`)")
+    s.add_argument("--scanner", help="kiosk: how booking QR codes are read, keyboard or camera[:DEVICE] "
+                                     "(see `layso kiosk --help`)")
     s.add_argument("--config", help="server: the centre's TOML to install (default: the commune preset)")
     s.add_argument("--db", help="server: database URL (default: SQLite in /var/lib/layso)")
     s.add_argument("--message-queue", help="server: Redis URL when several processes serve")

@@ -4,7 +4,8 @@ zone and the Vietnamese date line.
 The device programs (kiosk, lobby display, counter panel, ticket renderer) draw Vietnamese with the
 DejaVu Sans faces shipped in ``layso/fonts`` (they carry every Vietnamese glyph, stacked diacritics
 included) and always draw NFC text, so a combining mark never renders as a box. No pygame, no
-Pillow, no Flask here: each renderer opens the font files its own way.
+Pillow, no Flask here: the screens open the fonts through `layso.textfit` (pygame.freetype), the
+printed ticket through Pillow (`layso.hardware.ticket_render`).
 """
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
 """Vietnamese text that always fits its box on a device's screen: shrink to fit, wrap onto a few
 lines, never clip, never an ellipsis (pygame; the server never imports this).
 
-Two renderers share these rules: `font` / `wrap` / `fit` over pygame.font (SDL_ttf), which the kiosk
-and the counter panel draw with, and `Fonts`, over pygame.freetype, which the lobby display uses
-for its many regions redrawn each frame (a rendered-line cache, ink boxes for its layout checks).
+One renderer for every device program (kiosk, counter panel, lobby display): `Fonts`, over
+pygame.freetype, with the DejaVu Sans faces shipped in ``layso/fonts`` (`layso.text.font_path`),
+always drawing NFC text. `fonts()` is the process's shared instance (the lobby display makes its own,
+with a rendered-line cache sized to its screen).
 
-Fonts are DejaVu Sans (regular and bold) through pygame.freetype, whose glyph boxes include
-stacked diacritics (Ấ, Ễ, Ờ reach above the font's ascender). Each line gets a slot tall
-enough for them, so what fits by these measures is drawn whole. Rendered lines are cached.
+freetype's glyph boxes include stacked diacritics (Ấ, Ễ, Ờ reach above the font's ascender). Each
+line gets a slot tall enough for them, so what fits by these measures is drawn whole. Rendered lines
+are cached. With `record` set to a list, every line drawn is appended to it (its text and ink box),
+so tests can check that nothing is clipped.
 """
 from __future__ import annotations
 
@@ -27,59 +29,12 @@ LINE_GAP = 0.08
 FLOOR_PX = 6  # below a box's minimum size rather than clip, but never smaller than this
 LADDER = tuple(sorted({round(FLOOR_PX * 1.04 ** i) for i in range(150)}))  # 6 px … ~2,000 px
 REFERENCE_PX = 48
+CENTRE_DROP = 0.35  # a line centred on y has its baseline this many font sizes below y
 
 Color = tuple[int, int, int]
 
 
-# ---- pygame.font: the kiosk and the counter panel -------------------------------------------
-@lru_cache(maxsize=256)
-def font(size: int, bold: bool = False) -> pygame.font.Font:
-    """DejaVu Sans at `size` px through pygame.font (SDL_ttf)."""
-    if not pygame.font.get_init():
-        pygame.font.init()
-    return pygame.font.Font(font_path(bold), max(6, size))
-
-
-def wrap(text: str, size: int, bold: bool, width: int) -> list[str]:
-    """Greedy wrap by measured width; a word longer than the line is cut by characters."""
-    f = font(size, bold)
-    lines: list[str] = []
-    current = ""
-    for word in nfc(text).split():
-        candidate = f"{current} {word}" if current else word
-        if f.size(candidate)[0] <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        current = word
-        while f.size(current)[0] > width and len(current) > 1:
-            cut = len(current)
-            while cut > 1 and f.size(current[:cut])[0] > width:
-                cut -= 1
-            lines.append(current[:cut])
-            current = current[cut:]
-    if current:
-        lines.append(current)
-    return lines
-
-
-
-
-def fit(text: str, bold: bool, size: int, min_size: int, width: int, height: float,
-        max_lines: int = 3) -> tuple[int, list[str]]:
-    """The largest size (down to min_size) at which `text` wraps into the box. When even min_size
-    does not fit, smaller still (down to FLOOR_PX) rather than cut the text: a screen never shows
-    an ellipsis or a clipped letter."""
-    step = max(1, size // 24)
-    for s in [*range(size, min_size - 1, -step), *range(min(min_size, size) - 1, FLOOR_PX - 1, -1)]:
-        lines = wrap(text, s, bold, width)
-        if len(lines) <= max_lines and len(lines) * font(s, bold).get_linesize() <= height:
-            return s, lines
-    return FLOOR_PX, wrap(text, FLOOR_PX, bold, width)
-
-
-# ---- pygame.freetype: the lobby display ------------------------------------------------------------
+# ---- the renderer ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Fitted:
     lines: tuple[str, ...]
@@ -104,6 +59,21 @@ def line_gap(size: int) -> int:
     return int(LINE_GAP * size)
 
 
+def line_height(size: int) -> int:
+    """From one line's slot to the next's: the slot and the gap between lines."""
+    return slot_height(size) + line_gap(size)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One line as drawn (recorded when `Fonts.record` is a list): its ink, and the box it was given."""
+
+    text: str
+    size: int
+    ink: pygame.Rect
+    box: pygame.Rect | None
+
+
 class Fonts:
     """The two DejaVu faces, text measuring, fitting and a bounded cache of rendered lines."""
 
@@ -120,6 +90,7 @@ class Fonts:
         self._rendered: OrderedDict[tuple, tuple[pygame.Surface, pygame.Rect]] = OrderedDict()
         self._rendered_bytes = 0
         self.cache_bytes = cache_bytes
+        self.record: list[Drawn] | None = None
         self._measure = lru_cache(maxsize=8192)(self._measure_uncached)
         self._fit = lru_cache(maxsize=4096)(self._fit_uncached)
 
@@ -223,6 +194,34 @@ class Fonts:
         lines.append(current)
         return tuple(lines)
 
+    def wrap(self, text: str, size: int, bold: bool, width: int) -> list[str]:
+        """Greedy wrap by measured width, every word kept; a word wider than the line is cut between
+        letters (for a size already chosen; `fit` shrinks instead)."""
+        lines: list[str] = []
+        current = ""
+        for word in nfc(text).split():
+            candidate = f"{current} {word}" if current else word
+            if self.width(candidate, size, bold) <= width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            current = word
+            while len(current) > 1 and self.width(current, size, bold) > width:
+                cut = len(current) - 1
+                while cut > 1 and self.width(current[:cut], size, bold) > width:
+                    cut -= 1
+                lines.append(current[:cut])
+                current = current[cut:]
+        if current:
+            lines.append(current)
+        return lines
+
+    def size_for(self, text: str, width: int, max_px: int, min_px: int, bold: bool = False) -> int:
+        """The largest size (≤ max_px) at which `text` fits `width` on one line (below min_px only if
+        nothing else fits)."""
+        return self.fit(text, width, 1 << 20, max_px, min_px, bold, 1).size
+
     # ---- drawing --------------------------------------------------------------------------
     def render(self, text: str, size: int, bold: bool, color: Color,
                bg: Color | None = None) -> tuple[pygame.Surface, pygame.Rect]:
@@ -244,8 +243,10 @@ class Fonts:
         return hit
 
     def draw(self, surface: pygame.Surface, fitted: Fitted, box: pygame.Rect, color: Color,
-             align: str = "left", bg: Color | None = None) -> pygame.Rect:
-        """Draw fitted lines centred vertically inside `box` (on a plain `bg` if given); return the ink's union."""
+             align: str = "left", bg: Color | None = None, valign: str = "middle") -> pygame.Rect:
+        """Draw fitted lines inside `box`, on a plain `bg` if given; return the ink's union. `valign`:
+        "middle" centres the ink, "centre" centres by the size (as `line` does), "top" starts at the top;
+        the ink stays inside the box either way."""
         if not fitted.lines:
             return pygame.Rect(box.x, box.y, 0, 0)
         size, bold = fitted.size, fitted.bold
@@ -255,7 +256,12 @@ class Fonts:
         # vertical placement by the ink actually drawn, so digits are centred as well as diacritics
         top_ink = above - inks[0].y
         bottom_ink = (len(inks) - 1) * step + above + (inks[-1].height - inks[-1].y)
-        y0 = box.y + (box.height - (bottom_ink - top_ink)) // 2 - top_ink
+        if valign == "top":
+            y0 = box.y
+        elif valign == "centre":  # by the size, not the ink: lines of one size in a row share a baseline
+            y0 = round(box.y + box.height / 2 - (len(inks) - 1) * step / 2 + CENTRE_DROP * size) - above
+        else:
+            y0 = box.y + (box.height - (bottom_ink - top_ink)) // 2 - top_ink
         y0 = min(max(y0, box.y - top_ink), box.bottom - bottom_ink)
         drawn = None
         for i, (line, ink) in enumerate(zip(fitted.lines, inks)):
@@ -270,5 +276,35 @@ class Fonts:
                 x = box.x
             dest = pygame.Rect(x + max(0, rect.x), baseline - rect.y, rect.width, rect.height)
             surface.blit(surf, dest)
+            self._note(line, size, dest, box)
             drawn = dest if drawn is None else drawn.union(dest)
         return drawn
+
+    def line(self, surface: pygame.Surface, text: str, size: int, bold: bool, color: Color,
+             at: tuple[int, int], anchor: str = "center", bg: Color | None = None,
+             box: pygame.Rect | None = None) -> pygame.Rect:
+        """One line at `size` placed by `anchor` ("center", "midleft" or "midright") at the point `at`:
+        its ink's left, middle or right there, its baseline CENTRE_DROP sizes below (so lines of one
+        size share a baseline whatever their marks); return the ink. `box`: where it must stay (for
+        `record`)."""
+        text = nfc(text)
+        if not text:
+            return pygame.Rect(at[0], at[1], 0, 0)
+        surf, rect = self.render(text, size, bold, color, bg)
+        ink_w = max(0, rect.x) + rect.width
+        x = {"midleft": at[0], "midright": at[0] - ink_w}.get(anchor, at[0] - ink_w // 2)
+        baseline = at[1] + round(CENTRE_DROP * size)
+        dest = pygame.Rect(x + max(0, rect.x), baseline - rect.y, rect.width, rect.height)
+        surface.blit(surf, dest)
+        self._note(text, size, dest, box)
+        return dest
+
+    def _note(self, text: str, size: int, ink: pygame.Rect, box: pygame.Rect | None) -> None:
+        if self.record is not None:
+            self.record.append(Drawn(text, size, pygame.Rect(ink), None if box is None else pygame.Rect(box)))
+
+
+@lru_cache(maxsize=1)
+def fonts() -> Fonts:
+    """The process's shared `Fonts` (kiosk, counter panel)."""
+    return Fonts()

@@ -44,10 +44,6 @@ from layso.server.services import Services, rate_limiter
 from layso.server.startup import forget_presence, prepare_database, secret_key
 from layso.server.storage.database import Database, default_database_url
 
-# kept importable from here for callers of the first layout
-from layso.server.janitor import run_janitor, start_janitor  # noqa: E402,F401
-from layso.server.metrics import metrics_text  # noqa: E402,F401
-
 log = logging.getLogger("layso.server")
 LANGUAGES = ("vi", "en")
 babel = Babel()

@@ -13,6 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from layso.server.errors import QueueError, storage_failure
 from sqlalchemy.exc import SQLAlchemyError
 
 from layso.config import ConfigError, load_config
@@ -26,66 +27,79 @@ def _day(text: str) -> date:
 
 
 def cmd_export(args) -> int:
-    from layso.server.engine.base import centre_id_of
-    from layso.server.engine import seed_centre
-    from layso.server.errors import QueueError
-    from layso.server.queries.export import (
-        export_stats,
-        export_tickets,
-        ticket_csv_chunks,
-        tickets_file_name,
-        translated,
-    )
+    problem = _bad_arguments(args)
+    if problem is not None:
+        return _fail(problem, 2)
     from layso.server.storage.database import Database, default_database_url
-    from layso.server.storage.migrate import upgrade
-
-    if args.to < args.start:
-        print("layso: --to must be on or after --from", file=sys.stderr)
-        return 2
-    if args.start.year < 1970 or args.to.year > 2999:
-        print("layso: --from and --to must lie between 1970-01-01 and 2999-12-31", file=sys.stderr)
-        return 2
-    if args.out == "-" and args.format != "csv":
-        print("layso: only CSV can be written to standard output", file=sys.stderr)
-        return 2
-    config_path = args.config or os.environ.get("LAYSO_CONFIG") or ("layso.toml" if Path("layso.toml").exists() else None)
     db = Database(args.db or default_database_url())
     try:
-        upgrade(db)
-        if config_path:
-            seed_centre(db, load_config(config_path))
-        centre_id = centre_id_of(db, args.centre)
-        with translated(args.lang):
-            if args.tickets and args.format == "csv":  # streamed: a year is tens of megabytes
-                name = tickets_file_name(args.start, args.to, "csv")
-                chunks = ticket_csv_chunks(db, centre_id, args.start, args.to)
-            else:
-                name, content = (export_tickets(db, centre_id, args.start, args.to, args.format) if args.tickets
-                                 else export_stats(db, centre_id, args.start, args.to, args.format, args.group))
-                chunks = iter([content])
-            out = _write(chunks, name, args.out)
-    except ConfigError as err:
-        print(f"layso: {err}", file=sys.stderr)
-        return 2
-    except QueueError as err:
-        print(f"layso: {err.message}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as err:  # the database is away, full or read-only: say which, no traceback
-        from layso.server.errors import storage_failure
-        print(f"layso: the database failed ({storage_failure(err) or 'database_error'}): "
-              f"{getattr(err, 'orig', None) or err}", file=sys.stderr)
-        return 1
-    except OverflowError:
-        print("layso: the dates lie outside the calendar the server can count (1970 to 2999)", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"layso: cannot write the export: {err}", file=sys.stderr)
-        return 1
+        out = _export(db, args)
+    except (ConfigError, QueueError, SQLAlchemyError, OverflowError, OSError) as err:
+        return _fail(*_why(err))
     finally:
         db.dispose()
     if out is not None:
         print(f"layso: wrote {out}")
     return 0
+
+
+def _bad_arguments(args) -> str | None:
+    if args.to < args.start:
+        return "--to must be on or after --from"
+    if args.start.year < 1970 or args.to.year > 2999:
+        return "--from and --to must lie between 1970-01-01 and 2999-12-31"
+    if args.out == "-" and args.format != "csv":
+        return "only CSV can be written to standard output"
+    return None
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"layso: {message}", file=sys.stderr)
+    return code
+
+
+def _why(err: Exception) -> tuple[str, int]:
+    """What went wrong, in a line (no traceback), and the exit code: 2 for the caller's input, 1 for
+    the machine (the database is away, full or read-only; the file cannot be written)."""
+    if isinstance(err, ConfigError):
+        return str(err), 2
+    if isinstance(err, QueueError):
+        return err.message, 2
+    if isinstance(err, SQLAlchemyError):
+        return (f"the database failed ({storage_failure(err) or 'database_error'}): "
+                f"{getattr(err, 'orig', None) or err}", 1)
+    if isinstance(err, OverflowError):
+        return "the dates lie outside the calendar the server can count (1970 to 2999)", 2
+    return f"cannot write the export: {err}", 1
+
+
+def _export(db, args) -> Path | None:
+    """Migrate, seed from the configuration if there is one, and write the file; → its path (None
+    for standard output)."""
+    from layso.server.engine import seed_centre
+    from layso.server.engine.base import centre_id_of
+    from layso.server.queries.export import translated
+    from layso.server.storage.migrate import upgrade
+
+    config_path = args.config or os.environ.get("LAYSO_CONFIG") or \
+        ("layso.toml" if Path("layso.toml").exists() else None)
+    upgrade(db)
+    if config_path:
+        seed_centre(db, load_config(config_path))
+    centre_id = centre_id_of(db, args.centre)
+    with translated(args.lang):
+        name, chunks = _chunks(db, centre_id, args)
+        return _write(chunks, name, args.out)
+
+
+def _chunks(db, centre_id: int, args):
+    """(file name, the file's bytes in chunks): a CSV of tickets is streamed (a year is tens of megabytes)."""
+    from layso.server.queries.export import export_stats, export_tickets, ticket_csv_chunks, tickets_file_name
+    if args.tickets and args.format == "csv":
+        return tickets_file_name(args.start, args.to, "csv"), ticket_csv_chunks(db, centre_id, args.start, args.to)
+    name, content = (export_tickets(db, centre_id, args.start, args.to, args.format) if args.tickets
+                     else export_stats(db, centre_id, args.start, args.to, args.format, args.group))
+    return name, iter([content])
 
 
 def _write(chunks, name: str, out_arg: str | None) -> Path | None:

@@ -49,6 +49,7 @@ ERRORS = {
     "invalid_phone": _l("Please enter a Vietnamese mobile number (10 digits)."),
     "invalid_day": _l("Please choose a day."),
     "channel_unavailable": _l("This way of notifying is not available here."),
+    "invalid_subscription": _l("This browser's notification subscription cannot be used. Please choose SMS."),
     "internal_error": _l("Something went wrong on the server. Please try again."),
     "invalid_text": _l("The text holds a character that cannot be stored (such as a NUL byte)."),
     "invalid_dates": _l("Choose dates between 1970 and 2999, the end on or after the start, at most two years apart."),

@@ -42,11 +42,17 @@ def patch() -> None:
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """The listening socket; RuntimeError with a readable reason when the address cannot be had (the
+    port is taken, or below 1024 without the right)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(LISTEN_BACKLOG)
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as err:
+        sock.close()
+        raise RuntimeError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
     return sock
 
 

@@ -10,6 +10,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -28,6 +29,14 @@ from layso.config import parse_config, preset_data, write_config
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# The tests' folders (tmp_path: their SQLite databases, configs, server logs) live in RAM where the
+# machine has a tmpfs: SQLite in production fsyncs every commit (synchronous=FULL, a printed ticket
+# survives a power cut), about half of a command's time on a disk, and no test can observe it. The
+# same code runs with the same settings; only the fsync returns at once. PYTEST_DEBUG_TEMPROOT or
+# TMPDIR, when set, still decide.
+if not (os.environ.get("PYTEST_DEBUG_TEMPROOT") or os.environ.get("TMPDIR")) and os.access("/dev/shm", os.W_OK):
+    tempfile.tempdir = "/dev/shm"
 
 
 def require_services() -> bool:
@@ -170,6 +179,18 @@ def redis_url():
     return url
 
 
+# ---- password hashes --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Accounts the tests make hash with scrypt at n=2**10 instead of 2**15 (~3 ms, not ~90 ms, for
+    each account, PIN and sign-in). Checking reads the method from the stored hash, so sign-in runs
+    the same code; tests/unit/test_accounts.py checks the production cost itself."""
+    from layso.server.domain import accounts
+    accounts.HASH_METHOD = "scrypt:1024:8:1"
+    yield
+    accounts.HASH_METHOD = accounts.DEFAULT_HASH_METHOD
+
+
 # ---- in-process engine and app ------------------------------------------------------------------------
 @pytest.fixture
 def frozen_clock():
@@ -274,6 +295,10 @@ def _server_logs_on_failure(request):
     _STARTED.clear()
 
 
+class PortTaken(RuntimeError):
+    """The server could not listen: its port was taken."""
+
+
 @dataclass
 class ServerProcess:
     """`layso serve` as a real process on 127.0.0.1."""
@@ -282,6 +307,7 @@ class ServerProcess:
     db_url: str
     config_path: Path
     port: int = field(default_factory=free_port)
+    fixed_port: bool = False  # the caller chose the port, or clients know it: never move to another
     env: dict = field(default_factory=dict)
     args: list = field(default_factory=list)  # more `layso serve` options, e.g. ["--workers", "2"]
     proc: subprocess.Popen | None = None
@@ -290,10 +316,22 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        """Start and wait for "serving on"; a port taken meanwhile (free_port only found it free: another
+        test process may bind it first) moves to another free port, unless the caller fixed it."""
+        for _attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if self.fixed_port:
+                    raise
+                self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> "ServerProcess":
         env = {**os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
         env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
-        log = open(self.workdir / f"server-{self.port}.log", "ab")
+        log = open(self.log_path, "ab")  # the server's stderr, then (drained) its stdout
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "layso.cli", "serve", "--config", str(self.config_path), "--db", self.db_url,
              "--port", str(self.port), *self.args], stdout=subprocess.PIPE, stderr=log, env=env, cwd=self.workdir)
@@ -302,11 +340,15 @@ class ServerProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if b"serving on" in line:
+                self.fixed_port = True  # clients know this address now: a restart keeps it
                 _STARTED.append(self)
                 self._drain_stdout(log)
                 return self
             if self.proc.poll() is not None:
                 break
+        log.close()
+        if self.proc.poll() is not None and b"cannot listen on" in self.log_path.read_bytes():
+            raise PortTaken(self.port)
         raise RuntimeError(f"server did not start: {line!r}; see {self.log_path}")
 
     @property
@@ -379,6 +421,12 @@ class ServerProcess:
 
 def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
                  port: int | None = None, args: list | None = None) -> ServerProcess:
+    return prepare_server(tmp_path, db_url, config, env, port, args).start()
+
+
+def prepare_server(tmp_path: Path, db_url: str | None = None, config: dict | None = None, env: dict | None = None,
+                   port: int | None = None, args: list | None = None) -> ServerProcess:
+    """A server's database migrated and seeded, not started yet (devices and users can be added first)."""
     cfg = tmp_path / "layso.toml"
     if not cfg.exists():
         write_config(config or small_config_data(), cfg)
@@ -395,8 +443,8 @@ def start_server(tmp_path: Path, db_url: str | None = None, config: dict | None 
     db.dispose()
     sp = ServerProcess(tmp_path, db_url, cfg, env=env or {}, args=args or [])
     if port:
-        sp.port = port
-    return sp.start()
+        sp.port, sp.fixed_port = port, True
+    return sp
 
 
 @pytest.fixture

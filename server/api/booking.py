@@ -140,7 +140,9 @@ def openapi_parts(op, json_, ref) -> tuple[dict, dict]:
         "/bookings": {"post": op("Public: book an online number (409 booking_closed, daily_cap_reached, booking_limit, "
                                  "slot_full)", [], "BookingBody", json_(ref("Booking"), "Created"), status="201",
                                  params=centre, extra={"200": json_(ref("Booking"), "Same request_id: the same booking")})},
-        "/track/{track_token}/notify": {"post": op("Public: be told when N people are ahead and when called "
+        "/track/{track_token}/notify": {"post": op("Public: be told when N people are ahead and when called; "
+                                                   "webpush takes the browser's PushSubscription (toJSON: an https "
+                                                   "endpoint, keys p256dh and auth; 400 invalid_subscription) "
                                                    "(409 channel_unavailable)", [], "NotifyBody", status="201",
                                                    params=[{"name": "track_token", "in": "path", "required": True,
                                                             "schema": {"type": "string"}}])},

@@ -102,75 +102,102 @@ def _path_param(name: str, kind: str = "integer") -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
-@lru_cache(maxsize=1)
-def document() -> dict:
-    components = dict(OBJECTS)
-    for model in (schemas.IssueBody, schemas.CompleteBody, schemas.PauseBody, schemas.TransferBody,
+# the security schemes each route accepts
+DEVICE, STAFF, MANAGER, PUBLIC = ["deviceToken"], ["deviceToken", "session"], ["session"], []
+REQUEST_MODELS = (schemas.IssueBody, schemas.CompleteBody, schemas.PauseBody, schemas.TransferBody,
                   schemas.RatingBody, schemas.DeviceStatusBody, schemas.CallNumberBody, schemas.PriorityBody,
-                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody, schemas.ReprintOutcomeBody):
+                  schemas.SessionBody, schemas.PinSignInBody, schemas.TickerBody, schemas.ReprintOutcomeBody)
+# counter command → its request body (None: no body)
+COUNTER_COMMAND_BODIES = {"next": None, "recall": None, "skip": None, "complete": "CompleteBody",
+                          "pause": "PauseBody", "resume": None, "transfer": "TransferBody",
+                          "call": "CallNumberBody", "close": None}
+
+_STATS_ANSWER = {"type": "object", "properties": {
+    "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+    "group": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
+    "total": {**_ref("StatsTotal"), "description": "all tickets of the range"}}}
+_STATS_QUERY = [
+    {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+    {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+    {"name": "group", "in": "query",
+     "schema": {"type": "string", "enum": ["field", "counter", "officer", "hour", "day"]}}]
+_PROVINCE_OVERVIEW = {"type": "object", "required": ["centres"], "properties": {
+    "generated_at": {"type": "string"},
+    "centres": {"type": "array", "items": {"type": "object", "required": [
+        "code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
+        "printer_faults", "satisfied_share_today"], "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "area": _NULL_STR,
+        "open": {"type": "boolean"}, "waiting": {"type": "integer"},
+        "longest_wait_s": {"type": ["integer", "null"]}, "open_counters": {"type": "integer"},
+        "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
+        "satisfied_share_today": {"type": ["number", "null"]}}}},
+    "alerts": {"type": "array", "items": {"type": "object", "properties": {
+        "centre": {"type": "string"},
+        "kind": {"type": "string", "enum": ["wait_over_target", "paper_out", "display_offline"]}}}}}}
+
+
+def _component_schemas() -> dict:
+    """The answers' objects and the request bodies (from the pydantic models)."""
+    components = dict(OBJECTS)
+    for model in REQUEST_MODELS:
         components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    dev, staff, mgr = ["deviceToken"], ["deviceToken", "session"], ["session"]
-    n = [_path_param("n")]
-    tid = [_path_param("id")]
-    tok = [_path_param("track_token", "string")]
-    counter_ops = {}
-    for action, body in (("next", None), ("recall", None), ("skip", None), ("complete", "CompleteBody"),
-                         ("pause", "PauseBody"), ("resume", None), ("transfer", "TransferBody"),
-                         ("call", "CallNumberBody"), ("close", None)):
-        counter_ops[f"/counters/{{n}}/{action}"] = {"post": _op(
-            f"Counter command: {action}", staff, body, _json(_ref("CounterResult")), params=n,
-            extra={"204": {"description": "Nothing waits"}} if action == "next" else None)}
-    counter_ops["/counters/{n}/signin"] = {"post": _op("A counter panel signs its officer in by PIN", dev,
-                                                       "PinSignInBody", _json(_ref("CounterResult")), params=n)}
-    paths = {
-        "/fields": {"get": _op("Fields with queue figures", staff, ok=_json({"type": "array", "items": _ref("Field")}))},
-        "/tickets": {"post": _op("Issue a ticket (idempotent by request_id)", staff, "IssueBody",
+    return components
+
+
+def _ticket_paths() -> dict:
+    tid, tok = [_path_param("id")], [_path_param("track_token", "string")]
+    return {
+        "/fields": {"get": _op("Fields with queue figures", STAFF,
+                               ok=_json({"type": "array", "items": _ref("Field")}))},
+        "/tickets": {"post": _op("Issue a ticket (idempotent by request_id)", STAFF, "IssueBody",
                                  _json(_ref("Ticket"), "Created"), status="201",
                                  extra={"200": _json(_ref("Ticket"), "Same request_id: the same ticket")})},
-        "/tickets/{id}": {"get": _op("One ticket", staff, ok=_json(_ref("Ticket")), params=tid)},
-        "/tickets/{id}/reprint": {"post": _op("The issuing kiosk prints it again", mgr, status="202", params=tid)},
+        "/tickets/{id}": {"get": _op("One ticket", STAFF, ok=_json(_ref("Ticket")), params=tid)},
+        "/tickets/{id}/reprint": {"post": _op("The issuing kiosk prints it again", MANAGER, status="202", params=tid)},
         "/tickets/{id}/reprint/outcome": {"post": _op("The issuing kiosk reports whether a reprint came out",
-                                                      dev, "ReprintOutcomeBody", status="204", params=tid)},
-        "/tickets/{id}/priority": {"post": _op("Grant priority to a waiting ticket", mgr, "PriorityBody",
+                                                      DEVICE, "ReprintOutcomeBody", status="204", params=tid)},
+        "/tickets/{id}/priority": {"post": _op("Grant priority to a waiting ticket", MANAGER, "PriorityBody",
                                                _json(_ref("Ticket")), params=tid)},
-        "/tickets/{id}/rating": {"post": _op("Rating at the counter panel that served it", dev, "RatingBody",
+        "/tickets/{id}/rating": {"post": _op("Rating at the counter panel that served it", DEVICE, "RatingBody",
                                              status="201", params=tid)},
-        "/track/{track_token}": {"get": _op("Public: a ticket by its tracking link", [], ok=_json(_ref("Ticket")),
+        "/track/{track_token}": {"get": _op("Public: a ticket by its tracking link", PUBLIC, ok=_json(_ref("Ticket")),
                                             params=tok)},
-        "/track/{track_token}/cancel": {"post": _op("Public: cancel a waiting ticket", [], params=tok)},
-        "/track/{track_token}/rating": {"post": _op("Public: rate after service", [], "RatingBody", status="201",
+        "/track/{track_token}/cancel": {"post": _op("Public: cancel a waiting ticket", PUBLIC, params=tok)},
+        "/track/{track_token}/rating": {"post": _op("Public: rate after service", PUBLIC, "RatingBody", status="201",
                                                     params=tok)},
-        **counter_ops,
-        "/devices/me/status": {"post": _op("A device reports its status", dev, "DeviceStatusBody", status="204")},
-        "/state": {"get": _op("The snapshot devices resync from", staff, ok=_json(_ref("State")))},
-        "/ticker": {"put": _op("Set the lobby ticker text", mgr, "TickerBody")},
-        "/stats": {"get": _op("Statistics for a date range", mgr, ok=_json({"type": "object", "properties": {
-            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
-            "group": {"type": "string"}, "rows": {"type": "array", "items": _ref("StatsRow")},
-            "total": {**_ref("StatsTotal"), "description": "all tickets of the range"}}}),
-            params=[
-            {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
-            {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
-            {"name": "group", "in": "query", "schema": {"type": "string",
-                                                        "enum": ["field", "counter", "officer", "hour", "day"]}}])},
-        "/session": {"post": _op("Sign in (web pages, staff console)", [], "SessionBody"),
-                     "get": _op("Who is signed in", staff), "delete": _op("Sign out", mgr, status="204")},
-        "/openapi.json": {"get": _op("This document", [])},
-        "/province/overview": {"get": _op("Every centre now (province_admin only)", mgr, ok=_json({
-            "type": "object", "required": ["centres"], "properties": {
-                "generated_at": {"type": "string"},
-                "centres": {"type": "array", "items": {"type": "object", "required": [
-                    "code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
-                    "printer_faults", "satisfied_share_today"], "properties": {
-                    "code": {"type": "string"}, "name": {"type": "string"}, "area": _NULL_STR,
-                    "open": {"type": "boolean"}, "waiting": {"type": "integer"},
-                    "longest_wait_s": {"type": ["integer", "null"]}, "open_counters": {"type": "integer"},
-                    "devices_offline": {"type": "integer"}, "printer_faults": {"type": "integer"},
-                    "satisfied_share_today": {"type": ["number", "null"]}}}},
-                "alerts": {"type": "array", "items": {"type": "object", "properties": {
-                    "centre": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["wait_over_target", "paper_out", "display_offline"]}}}}}}))},
     }
+
+
+def _counter_paths() -> dict:
+    n = [_path_param("n")]
+    paths = {f"/counters/{{n}}/{action}": {"post": _op(
+        f"Counter command: {action}", STAFF, body, _json(_ref("CounterResult")), params=n,
+        extra={"204": {"description": "Nothing waits"}} if action == "next" else None)}
+        for action, body in COUNTER_COMMAND_BODIES.items()}
+    paths["/counters/{n}/signin"] = {"post": _op("A counter panel signs its officer in by PIN", DEVICE,
+                                                 "PinSignInBody", _json(_ref("CounterResult")), params=n)}
+    return paths
+
+
+def _centre_paths() -> dict:
+    """Devices, the snapshot, the ticker, statistics, sessions, this document, the province."""
+    return {
+        "/devices/me/status": {"post": _op("A device reports its status", DEVICE, "DeviceStatusBody", status="204")},
+        "/state": {"get": _op("The snapshot devices resync from", STAFF, ok=_json(_ref("State")))},
+        "/ticker": {"put": _op("Set the lobby ticker text", MANAGER, "TickerBody")},
+        "/stats": {"get": _op("Statistics for a date range", MANAGER, ok=_json(_STATS_ANSWER), params=_STATS_QUERY)},
+        "/session": {"post": _op("Sign in (web pages, staff console)", PUBLIC, "SessionBody"),
+                     "get": _op("Who is signed in", STAFF), "delete": _op("Sign out", MANAGER, status="204")},
+        "/openapi.json": {"get": _op("This document", PUBLIC)},
+        "/province/overview": {"get": _op("Every centre now (province_admin only)", MANAGER,
+                                          ok=_json(_PROVINCE_OVERVIEW))},
+    }
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    components = _component_schemas()
+    paths = {**_ticket_paths(), **_counter_paths(), **_centre_paths()}
     from layso.server.api.booking import openapi_parts  # the remote channel's routes (api/booking.py)
     more_paths, more_components = openapi_parts(_op, _json, _ref)
     paths.update(more_paths)

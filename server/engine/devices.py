@@ -1,6 +1,9 @@
 """Devices: a new device and its token (the CLI, the administrator's page); a device reports its
-printer's status and whether it is online; an administrator revokes a device's token."""
+printer's status; its connections (one `device_connections` row each, in any server process) make it
+online; an administrator revokes a device's token."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from layso.server import clock
 from layso.server.domain.accounts import DEVICE_ROLES, hash_token, new_device_token
@@ -8,8 +11,8 @@ from layso.server.engine.base import centre_id_of
 from layso.server.engine.context import Command, Result
 from layso.server.errors import BadRequest, NotFound
 from layso.server.storage.database import Database
-from layso.server.storage.models import AuditEntry, Counter, Device, Field
-from sqlalchemy import select
+from layso.server.storage.models import AuditEntry, Counter, Device, DeviceConnection, Field
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from layso.protocol import PRINTER_STATUSES
@@ -125,3 +128,41 @@ class DeviceCommands:
             return d.name
 
         return self._run(centre_id, run)
+
+    # ---- connections: a device is online while it has any, in whichever process -------------------
+    def connection_opened(self, centre_id: int, device_id: int, sid: str, process: str) -> Result:
+        """Record a connection of `process` and set the device's flag, in one transaction."""
+        def online(s, device) -> bool:
+            s.merge(DeviceConnection(sid=sid, device_id=device.id, process=process, seen_at=clock.now()))
+            s.flush()
+            return _connected(s, device.id)
+        return self.device_status(centre_id, device_id, online=online)
+
+    def connection_closed(self, centre_id: int, device_id: int, sid: str) -> Result:
+        def online(s, device) -> bool:
+            s.execute(delete(DeviceConnection).where(DeviceConnection.sid == sid))
+            return _connected(s, device.id)
+        return self.device_status(centre_id, device_id, online=online)
+
+    def recount_online(self, centre_id: int, device_id: int) -> Result:
+        """The device's flag from the connections left (after another process's rows went)."""
+        return self.device_status(centre_id, device_id, online=lambda s, device: _connected(s, device.id))
+
+    def refresh_connections(self, process: str, stale_after: timedelta) -> tuple[int, list[tuple[int, int]]]:
+        """`process`'s connections are still alive; rows no process refreshed for `stale_after` go.
+        → (how many rows went, [(device id, centre id)] whose flag to recount)."""
+        now = clock.now()
+        with self.db.write() as s:
+            s.execute(update(DeviceConnection).where(DeviceConnection.process == process).values(seen_at=now))
+            stale = s.execute(select(DeviceConnection.sid, DeviceConnection.device_id)
+                              .where(DeviceConnection.seen_at < now - stale_after)).all()
+            if not stale:
+                return 0, []
+            s.execute(delete(DeviceConnection).where(DeviceConnection.sid.in_([sid for sid, _ in stale])))
+            devices = s.execute(select(Device.id, Device.centre_id).where(Device.id.in_({d for _, d in stale}))).all()
+        return len(stale), [tuple(d) for d in devices]
+
+
+def _connected(s: Session, device_id: int) -> bool:
+    return s.execute(select(func.count()).select_from(DeviceConnection)
+                     .where(DeviceConnection.device_id == device_id)).scalar_one() > 0

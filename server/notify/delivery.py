@@ -72,6 +72,10 @@ def _due_ids(s, now: datetime, limit: int, kinds: tuple[str, ...] | None):
     return q
 
 
+CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.centre_id, OutboxMessage.subscription_id, OutboxMessage.kind,
+                   OutboxMessage.channel, OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.audience)
+
+
 def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None = None) -> list[Claimed]:
     """Take up to `limit` due messages (of `kinds`, default all) for sending, "your turn" first."""
     if limit <= 0:
@@ -82,9 +86,7 @@ def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None
             return []
         rows = s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
                          .values(status="sending", next_attempt_at=now + timedelta(seconds=CLAIM_S))
-                         .returning(OutboxMessage.id, OutboxMessage.centre_id, OutboxMessage.subscription_id,
-                                    OutboxMessage.kind, OutboxMessage.channel, OutboxMessage.payload,
-                                    OutboxMessage.attempts, OutboxMessage.audience)).all()
+                         .returning(*CLAIMED_COLUMNS)).all()
     out = [Claimed(*r) for r in rows]
     out.sort(key=lambda c: (c.kind != "called", ids.index(c.id)))
     return out
@@ -175,9 +177,14 @@ def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels
             interrupted=None) -> int:
     """Send the due messages (at most `limit`), "your turn" first; how many were sent. `interrupted()`
     is asked before each message but the first that is not a call: when it says so, the rest go back to
-the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
+    the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
     channels = Channels(db, vapid, channels_for)
-    batch = claim(db, clock.now(), limit)
+    return send_batch(db, claim(db, clock.now(), limit), channels, backoff_base_s, interrupted)
+
+
+def send_batch(db: Database, batch: list[Claimed], channels: Channels, backoff_base_s: float = 1.0,
+               interrupted=None) -> int:
+    """Send claimed messages in order and record the outcomes (see `deliver`); how many were sent."""
     outcomes = []
     for i, c in enumerate(batch):
         if i and c.kind != "called" and interrupted is not None and interrupted():

@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from layso.server import clock
 from layso.server.engine.context import Settings
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.notify.channels import channels_of
-from layso.server.notify.delivery import CLAIM_S, backoff, deliver  # noqa: F401 - the outbox's public face
+from layso.server.notify.delivery import CLAIM_S, CLAIMED_COLUMNS, Claimed, backoff, deliver  # noqa: F401
 from layso.server.storage.database import Database
 from layso.server.storage.models import (
     Centre,
@@ -91,12 +91,13 @@ def page_options(db: Database, centre_id: int) -> dict:
     return {"channels": [c for c in ("webpush", "sms", "zalo") if c in channels_of(cfg)], "ahead": cfg.default_ahead}
 
 
-def _insert_ignore(s, rows: list[dict]) -> int:
+def _insert_ignore(s, rows: list[dict]) -> list:
+    """Insert the rows no message is queued for yet; the rows really inserted (CLAIMED_COLUMNS)."""
     if not rows:
-        return 0
+        return []
     ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(OutboxMessage)
-    return len(s.execute(ins.values(rows).on_conflict_do_nothing(  # RETURNING: the rows really inserted
-        index_elements=["subscription_id", "kind", "channel"]).returning(OutboxMessage.id)).all())
+    return s.execute(ins.values(rows).on_conflict_do_nothing(
+        index_elements=["subscription_id", "kind", "channel"]).returning(*CLAIMED_COLUMNS)).all()
 
 
 class Matcher:
@@ -122,16 +123,32 @@ class Matcher:
         """Queue what the events since the last run call for; how many messages were queued.
         `ahead=False` queues only the `called` messages (the urgent ones) and leaves the counting of
         people ahead to the next full run."""
+        return len(self._queue(ahead, claimed=False))
+
+    def calls(self) -> list[Claimed]:
+        """Queue the `called` messages of the new events already claimed by this process (`sending`,
+        as `delivery.claim` would mark them), so that they go out without another transaction."""
+        return [Claimed(*r) for r in self._queue(False, claimed=True)]
+
+    def _queue(self, ahead: bool, claimed: bool) -> list:
+        """Match and insert; the rows inserted. Should the database fail on the way, the cursor and
+        the fields to count go back to where they were: the next round matches the same events."""
+        saved = (self.cursor, set(self.touched), self.recount, set(self.handled), self.seen_subs)
         now = clock.now()
-        with self.db.read() as s:
-            events = self._events(s)
-            rows = self._called(s, events, now)
-            if ahead:
-                rows += self._recount(s, now)
-        if not rows:
-            return 0
-        with self.db.write() as s:
-            return _insert_ignore(s, rows)
+        try:
+            with self.db.read() as s:
+                events = self._events(s)
+                rows = self._called(s, events, now) + (self._recount(s, now) if ahead else [])
+            if not rows:
+                return []
+            if claimed:
+                until = now + timedelta(seconds=CLAIM_S)
+                rows = [{**r, "status": "sending", "next_attempt_at": until} for r in rows]
+            with self.db.write() as s:
+                return _insert_ignore(s, rows)
+        except Exception:
+            self.cursor, self.touched, self.recount, self.handled, self.seen_subs = saved
+            raise
 
     def _events(self, s) -> list:
         back = 0 if self.db.sqlite else self.LOOKBACK

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 
+from layso.server.notify.delivery import Channels, send_batch
 from layso.server.notify.outbox import Matcher, deliver, forget_phones
 from layso.server.storage.database import Database
 
@@ -51,8 +52,8 @@ class NotifierWorker:
 
     def run_once(self, recount: bool = True) -> int:
         """One round; `recount=False` leaves the people-ahead counting for a later round."""
-        self.matcher.run(ahead=False)
-        sent = self._deliver()
+        sent = send_batch(self.db, self.matcher.calls(), Channels(self.db, self.vapid), self.backoff_base_s)
+        sent += self._deliver()
         if recount:
             self._last_recount = time.monotonic()
             self.matcher.run()

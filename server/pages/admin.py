@@ -34,9 +34,9 @@ from layso.server.pages.admin_forms import pydantic_messages as _pydantic_messag
 from layso.server.pages.admin_forms import split_list as _split
 from layso.server.pages.signin import add_page_link
 from layso.server.queries import admin as admin_queries
+from layso.server.queries import centre as centre_queries
 from layso.server.realtime.guard import emit_to_centre
 from layso.server.services import publish, services
-from layso.server.storage.models import Centre
 from pydantic import ValidationError
 
 from layso.config import WEEKDAYS, CounterConfig, HoursConfig
@@ -69,8 +69,7 @@ def _page(template: str, status: int = 200, **context):
 
 
 def _centre_code() -> str:
-    with services().db.read() as s:
-        return s.get(Centre, g.who.centre_id).code
+    return centre_queries.centre(services().db, g.who.centre_id).code
 
 
 @bp.app_template_filter("audit_value")
@@ -219,8 +218,7 @@ def hours():
             return redirect(url_for("admin.hours"))
         except Invalid as err:
             errors = err.messages
-    with services().db.read() as s:
-        current = s.get(Centre, g.who.centre_id).settings["hours"]
+    current = centre_queries.centre(services().db, g.who.centre_id).settings["hours"]
     if request.method == "POST":
         values = form.to_dict()
     else:
@@ -247,8 +245,7 @@ def ticker():
             return redirect(url_for("admin.ticker"))
         except QueueError:
             errors = [_("The ticker text can have at most 500 characters.")]
-    with svc.db.read() as s:
-        current = s.get(Centre, g.who.centre_id).ticker
+    current = centre_queries.centre(svc.db, g.who.centre_id).ticker
     return _page("admin_ticker.html", 400 if errors else 200, ticker=request.form.get("ticker", current),
                  errors=errors)
 

@@ -88,65 +88,70 @@ def data():
     return jsonify(snapshot)
 
 
+# The texts the page's script shows (placeholders %(name)s), translated for each request.
+PAGE_TEXTS = {
+    "next": _l("Called number %(number)s."),
+    "next_empty": _l("Nobody is waiting for this counter."),
+    "recall": _l("Called number %(number)s again."),
+    "skip": _l("Number %(number)s was absent and goes back to the queue."),
+    "skip_no_show": _l("Number %(number)s was absent: marked as no-show."),
+    "complete": _l("Number %(number)s completed."),
+    "complete_dossier": _l("Number %(number)s completed, dossier %(dossier)s."),
+    "pause": _l("The counter is paused."),
+    "resume": _l("The counter serves again."),
+    "transfer_field": _l("Number %(number)s transferred to %(target)s."),
+    "transfer_counter": _l("Number %(number)s transferred to counter %(target)s."),
+    "call": _l("Called number %(number)s."),
+    "priority": _l("Number %(number)s now has priority."),
+    "close": _l("The counter is closed. Good work today!"),
+    "failed": _l("The server could not do this. Please try again."),
+    "offline": _l("Connection lost. Reconnecting…"),
+    "live": _l("Live"),
+    "status_open": _l("Open"),
+    "status_paused": _l("Paused"),
+    "status_closed": _l("Closed"),
+    "paused_because": _l("Paused: %(reason)s"),
+    "nobody": _l("Nobody at the counter"),
+    "no_officer": _l("No officer signed in"),
+    "called_at": _l("called at %(time)s"),
+    "calls": _l("called %(count)s times"),
+    "waiting_total": _l("%(count)s waiting"),
+    "queue_empty": _l("Nobody is waiting."),
+    "to_counter": _l("Transferred to this counter"),
+    "transferred": _l("Transferred"),
+    "call_this": _l("Call"),
+    "give_priority": _l("Priority"),
+    "seconds": _l("%(n)s s"),
+    "minutes": _l("%(n)s min"),
+    "score_mean": _l("mean score %(score)s"),
+    "choose_target": _l("Choose a field or a counter."),
+    "enter_number": _l("Enter a ticket number."),
+    "enter_code": _l("Enter the booking code (6 to 8 letters and digits)."),
+    "checked_in": _l("Booking checked in: number %(number)s is in the queue."),
+    "confirm_close": _l("Close the counter and end your shift?"),
+    "reprint": _l("Reprint"),
+    "reprint_sent": _l("Number %(number)s was sent to the kiosk that issued it; waiting for the kiosk to print it…"),
+    "reprint_done": _l("Number %(number)s was printed again at kiosk %(name)s."),
+    "reprint_failed": _l("Number %(number)s was NOT printed again: kiosk %(name)s reports %(problem)s. "
+                         "Write the number down for the citizen, or reprint once the printer is fixed."),
+    "reprint_silent": _l("Kiosk has not confirmed printing number %(number)s: it may be off or disconnected. "
+                         "Please check the kiosk."),
+    "fault_unknown": _l("a printer fault"),
+    "kiosk_fault": _l("Kiosk %(name)s: %(problem)s"),
+    "fault_paper_out": _l("printer out of paper"),
+    "fault_cover_open": _l("printer cover open"),
+    "fault_offline": _l("printer not connected"),
+    "fault_away": _l("not connected to the server"),
+}
+# errors the page words itself; other errors come in the page's language from the server
+PAGE_ERRORS = {
+    "server_away": _l("The server cannot be reached. Check the network connection, then try again."),
+    "no_officer": _l("Nobody is signed in at this counter, so it cannot call. Choose your counter again "
+                     "(Change counter) to serve from it."),
+}
+
+
 def page_texts() -> dict:
-    """The texts the page's script shows, in the request's language (placeholders %(name)s)."""
-    return {
-        "next": _("Called number %(number)s."),
-        "next_empty": _("Nobody is waiting for this counter."),
-        "recall": _("Called number %(number)s again."),
-        "skip": _("Number %(number)s was absent and goes back to the queue."),
-        "skip_no_show": _("Number %(number)s was absent: marked as no-show."),
-        "complete": _("Number %(number)s completed."),
-        "complete_dossier": _("Number %(number)s completed, dossier %(dossier)s."),
-        "pause": _("The counter is paused."),
-        "resume": _("The counter serves again."),
-        "transfer_field": _("Number %(number)s transferred to %(target)s."),
-        "transfer_counter": _("Number %(number)s transferred to counter %(target)s."),
-        "call": _("Called number %(number)s."),
-        "priority": _("Number %(number)s now has priority."),
-        "close": _("The counter is closed. Good work today!"),
-        "failed": _("The server could not do this. Please try again."),
-        "offline": _("Connection lost. Reconnecting…"),
-        "live": _("Live"),
-        "status_open": _("Open"),
-        "status_paused": _("Paused"),
-        "status_closed": _("Closed"),
-        "paused_because": _("Paused: %(reason)s"),
-        "nobody": _("Nobody at the counter"),
-        "no_officer": _("No officer signed in"),
-        "called_at": _("called at %(time)s"),
-        "calls": _("called %(count)s times"),
-        "waiting_total": _("%(count)s waiting"),
-        "queue_empty": _("Nobody is waiting."),
-        "to_counter": _("Transferred to this counter"),
-        "transferred": _("Transferred"),
-        "call_this": _("Call"),
-        "give_priority": _("Priority"),
-        "seconds": _("%(n)s s"),
-        "minutes": _("%(n)s min"),
-        "score_mean": _("mean score %(score)s"),
-        "choose_target": _("Choose a field or a counter."),
-        "enter_number": _("Enter a ticket number."),
-        "enter_code": _("Enter the booking code (6 to 8 letters and digits)."),
-        "checked_in": _("Booking checked in: number %(number)s is in the queue."),
-        "confirm_close": _("Close the counter and end your shift?"),
-        "reprint": _("Reprint"),
-        "reprint_sent": _("Number %(number)s was sent to the kiosk that issued it; waiting for the kiosk to print it…"),
-        "reprint_done": _("Number %(number)s was printed again at kiosk %(name)s."),
-        "reprint_failed": _("Number %(number)s was NOT printed again: kiosk %(name)s reports %(problem)s. "
-                            "Write the number down for the citizen, or reprint once the printer is fixed."),
-        "reprint_silent": _("Kiosk has not confirmed printing number %(number)s: it may be off or disconnected. "
-                            "Please check the kiosk."),
-        "fault_unknown": _("a printer fault"),
-        "kiosk_fault": _("Kiosk %(name)s: %(problem)s"),
-        "fault_paper_out": _("printer out of paper"),
-        "fault_cover_open": _("printer cover open"),
-        "fault_offline": _("printer not connected"),
-        "fault_away": _("not connected to the server"),
-        # errors the page words itself; other errors come in the page's language from the server
-        "errors": {
-            "server_away": _("The server cannot be reached. Check the network connection, then try again."),
-            "no_officer": _("Nobody is signed in at this counter, so it cannot call. Choose your counter again "
-                            "(Change counter) to serve from it."),
-        },
-    }
+    """The texts the page's script shows, in the request's language."""
+    return {**{key: str(text) for key, text in PAGE_TEXTS.items()},
+            "errors": {key: str(text) for key, text in PAGE_ERRORS.items()}}

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import wraps
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -30,7 +32,6 @@ from layso.server import clock
 from layso.server.auth import Principal, role_required
 from layso.server.domain.rating import is_satisfied
 from layso.server.domain.statuses import CounterStatus
-from layso.server.engine import Settings
 from layso.server.pages import wording
 from layso.server.pages.signin import add_page_link
 from layso.server.queries.export import (
@@ -45,10 +46,12 @@ from layso.server.queries.export import (
     tickets_file_name,
 )
 from layso.server.queries.stats import GROUPS, compute_groups
+from layso.server.queries import centre as centre_queries
+from layso.server.queries.dashboard import live_figures
 from layso.server.services import services
-from layso.server.storage.models import Centre, Device, Field, Ticket
-from layso.server.storage.where import waiting_on
-from sqlalchemy import func, select
+
+if TYPE_CHECKING:
+    from layso.server.storage.models import Centre
 
 bp = Blueprint("dashboard", __name__)
 add_page_link("manager", "dashboard.live", _l("Live view of the centre"))
@@ -64,8 +67,7 @@ CLOSED_REASONS = {"field_closed": _l("Stopped by the administrator"), "outside_h
 
 
 def _centre(who: Principal) -> Centre:
-    with services().db.read() as s:
-        return s.get(Centre, who.centre_id)
+    return centre_queries.centre(services().db, who.centre_id)
 
 
 # ---- live view ----------------------------------------------------------------------------------------
@@ -76,30 +78,15 @@ def live_snapshot(who: Principal) -> dict:
     tz = ZoneInfo(state["centre"]["timezone"])
     today = date.fromisoformat(state["centre"]["day"])
     now = datetime.fromisoformat(state["now"])
-    with svc.db.read() as s:
-        oldest = dict(s.execute(
-            select(Ticket.field_id, func.min(Ticket.issued_at))
-            .where(*waiting_on(who.centre_id, today))
-            .group_by(Ticket.field_id)).all())
-        centre = s.get(Centre, who.centre_id)
-        default_target = Settings.of(centre).queue.target_wait_min
-        field_rows = s.execute(select(Field.id, Field.code, Field.target_wait_min)
-                               .where(Field.centre_id == who.centre_id)).all()
-        codes = {fid: code for fid, code, _t in field_rows}
-        targets = {code: (t or default_target) * 60 for _fid, code, t in field_rows}
-        devices = s.execute(select(Device).where(Device.centre_id == who.centre_id, Device.revoked_at.is_(None))
-                            .order_by(Device.role, Device.name)).scalars().all()
-        device_rows = [{"name": d.name, "role": d.role, "online": d.online, "printer": d.printer,
-                        "detail": d.status_detail, "counter": d.counter.number if d.counter else None,
-                        "last_seen": d.last_seen_at.astimezone(tz) if d.last_seen_at else None}
-                       for d in devices]
-    oldest_by_code = {codes[fid]: at for fid, at in oldest.items() if fid in codes}
+    live = live_figures(svc.db, who.centre_id, today, tz)
     fields = []
     for f in state["fields"]:
-        since = oldest_by_code.get(f["code"])
+        since = live.oldest.get(f["code"])
         longest = int((now - since).total_seconds()) if since and f["waiting"] else None
         fields.append({**f, "longest_wait_s": longest, "oldest_at": since.isoformat() if longest is not None else None,
-                       "over_target": longest is not None and longest > targets.get(f["code"], default_target * 60)})
+                       "over_target": longest is not None and longest > live.targets_s.get(f["code"],
+                                                                                          live.default_target_s)})
+    device_rows = live.devices
     for d in device_rows:
         d["faults"] = _device_faults(d)
     counters = state["counters"]
@@ -279,40 +266,51 @@ def _range_or_400() -> StatsQuery | Response:
     return q
 
 
-def _download(name: str, content, fmt: str) -> Response:
+def _file(name: str, content, fmt: str) -> Response:
     mimetype = "text/csv; charset=utf-8" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _download(default_format: str):
+    """A download view, called with the range and the format (csv | xlsx) it asks for; a bad range or
+    format is a 400 before it."""
+    def deco(view):
+        @wraps(view)
+        def wrapper():
+            q = _range_or_400()
+            if isinstance(q, Response):
+                return q
+            fmt = request.args.get("format", default_format)
+            return view(q, fmt) if fmt in ("csv", "xlsx") else _unknown_format()
+        return wrapper
+    return deco
+
+
+def _unknown_format() -> Response:
+    return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+
+
 @bp.get("/manage/stats/export")
 @role_required("manager")
-def stats_export():
-    q = _range_or_400()
-    if isinstance(q, Response):
-        return q
-    fmt = request.args.get("format", "xlsx")
+@_download("xlsx")
+def stats_export(q: StatsQuery, fmt: str):
     group = request.args.get("group", "all")
-    if fmt not in ("csv", "xlsx") or group not in ("all", "remote", *GROUPS):
-        return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+    if group not in ("all", "remote", *GROUPS):
+        return _unknown_format()
     name, content = export_stats(services().db, g.who.centre_id, q.d_from, q.d_to, fmt, group)
-    return _download(name, content, fmt)
+    return _file(name, content, fmt)
 
 
 @bp.get("/manage/stats/tickets")
 @role_required("manager")
-def tickets_export():
-    q = _range_or_400()
-    if isinstance(q, Response):
-        return q
-    fmt = request.args.get("format", "csv")
-    if fmt not in ("csv", "xlsx"):
-        return Response(_("Unknown format or group."), status=400, mimetype="text/plain")
+@_download("csv")
+def tickets_export(q: StatsQuery, fmt: str):
     if fmt == "csv":  # streamed: a year's list is tens of megabytes
         chunks = ticket_csv_chunks(services().db, g.who.centre_id, q.d_from, q.d_to)
-        return _download(tickets_file_name(q.d_from, q.d_to, fmt), stream_with_context(chunks), fmt)
+        return _file(tickets_file_name(q.d_from, q.d_to, fmt), stream_with_context(chunks), fmt)
     if (q.d_to - q.d_from).days >= MAX_TICKET_XLSX_DAYS:
         return Response(_("The ticket list in XLSX covers at most %(n)s days; use CSV for longer ranges.",
                           n=MAX_TICKET_XLSX_DAYS), status=400, mimetype="text/plain")
     name, content = export_tickets(services().db, g.who.centre_id, q.d_from, q.d_to, fmt)
-    return _download(name, content, fmt)
+    return _file(name, content, fmt)

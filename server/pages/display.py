@@ -36,9 +36,8 @@ from layso.server.auth import (
 from layso.server.domain.accounts import hash_token
 from layso.server.messages import error_body
 from layso.server.pages.signin import add_page_link
+from layso.server.queries import centre as centre_queries
 from layso.server.services import services
-from layso.server.storage.models import Centre, Field
-from sqlalchemy import select
 
 bp = Blueprint("display_page", __name__)
 add_page_link("staff", "display_page.page", _l("Lobby display (web)"))
@@ -131,10 +130,9 @@ def audio():
     if not TICKET_NUMBER.match(number) or not counter.isdigit() or not 1 <= int(counter) <= 9999 \
             or (field and not CODE.match(field)):
         return jsonify(error_body("bad_request")), 400
-    with services().db.read() as s:
-        settings = s.execute(select(Centre.settings).where(Centre.id == who.centre_id)).scalar_one()
-        field_name = s.execute(select(Field.name).where(Field.centre_id == who.centre_id, Field.code == field)
-                               ).scalar_one_or_none() if field else None
+    db = services().db
+    settings = centre_queries.centre(db, who.centre_id).settings
+    field_name = centre_queries.field_name(db, who.centre_id, field) if field else None
     v = voice_settings((settings or {}).get("voice"))
     text = announcement_text(number, int(counter), v.template, v.read_digits, field=field_name, use_tu=v.use_tu,
                              odd_word=v.odd_word, thousand_word=v.thousand_word)

@@ -8,10 +8,9 @@ from flask_babel import gettext as _
 from layso.server.auth import role_required
 from layso.server.errors import QueueError
 from layso.server.notify.outbox import outbox_view
+from layso.server.queries import centre as centre_queries
 from layso.server.services import services
-from layso.server.storage.models import Centre, Field
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from layso.config import BookingConfig
 
@@ -82,10 +81,8 @@ def settings():
             errors = [_("Please check the values: %(detail)s", detail=_detail(err))]
         except QueueError as err:
             errors = [_("Please check the values: %(detail)s", detail=err.message)]
-    with svc.db.read() as s:
-        current = BookingConfig.model_validate(s.get(Centre, g.who.centre_id).settings.get("booking", {}))
-        fields = s.execute(select(Field.code, Field.name).where(Field.centre_id == g.who.centre_id,
-                                                                Field.active.is_(True)).order_by(Field.position)).all()
+    current = BookingConfig.model_validate(centre_queries.centre(svc.db, g.who.centre_id).settings.get("booking", {}))
+    fields = centre_queries.field_choices(svc.db, g.who.centre_id)
     values = form.to_dict() if request.method == "POST" else {
         "enabled": current.enabled, "hours": ", ".join(current.hours), "horizon_days": current.horizon_days,
         "online_share": current.online_share, "field_caps": "\n".join(f"{k}={v}" for k, v in current.field_caps.items()),

@@ -16,8 +16,8 @@ from layso.server.auth import base_url, limit
 from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
 from layso.server.errors import NotFound
+from layso.server.queries import centre as centre_queries
 from layso.server.services import services
-from layso.server.storage.models import Centre
 
 bp = Blueprint("tracking", __name__)
 
@@ -78,9 +78,8 @@ def service_worker():
 
 def rating_scale(centre_id: int) -> dict:
     """The centre's rating scale: levels best first, the reasons offered for a low score."""
-    with services().db.read() as s:
-        centre = s.get(Centre, centre_id)
-        rating = Settings.of(centre).rating
+    centre = centre_queries.centre(services().db, centre_id)
+    rating = Settings.of(centre).rating
     levels = [lv.model_dump() for lv in sorted(rating.levels, key=lambda lv: -lv.score)]
     return {"levels": levels, "reasons": list(rating.reasons), "reason_max": rating.reason_max,
             "timezone": centre.timezone}

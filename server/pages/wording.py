@@ -124,6 +124,10 @@ AUDIT_ACTIONS = {
     "user.add": _l("Account added"), "user.activate": _l("Account activated"),
     "user.deactivate": _l("Account deactivated"), "user.password": _l("Password changed"),
     "user.pin": _l("PIN changed"), "user.role": _l("Role or name changed"),
+    "centre.create": _l("Centre created"), "centre.change": _l("Centre name or area changed"),
+    "centre.suspend": _l("Centre suspended"), "centre.resume": _l("Centre resumed"),
+    "centre.admin": _l("Centre administrator named"), "centre.import": _l("Configuration imported"),
+    "booking.change": _l("Online booking settings changed"),
 }
 
 AUDIT_KEYS = {
@@ -138,6 +142,15 @@ AUDIT_KEYS = {
     "wed": _l("Wednesday"), "thu": _l("Thursday"), "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
     "holidays": _l("Holidays"), "makeup_days": _l("Make-up working days"), "makeup_weekday": _l("Make-up weekday"),
     "early_issue_minutes": _l("Early issuing (min)"), "field": _l("Field"), "counter_fields": _l("Fields served"),
+    "area": _l("Area"), "centre": _l("Centre"), "import": _l("Imported from a file"), "changes": _l("Changes"),
+    # online booking settings (booking.change)
+    "enabled": _l("Take online bookings"), "hours": _l("Booking hours"), "horizon_days": _l("Days ahead"),
+    "online_share": _l("Online share of each field's numbers"), "field_caps": _l("Online numbers per field"),
+    "closed_fields": _l("Fields not booked online"), "per_citizen_daily": _l("Online bookings per citizen and day"),
+    "lapse_at": _l("Unused numbers lapse at"), "lapse_after_call_min": _l("Lapse after the first call (min)"),
+    "appointment_fields": _l("Fields with appointments"), "slot_minutes": _l("Slot length (min)"),
+    "slot_capacity": _l("People per slot"), "check_in_before_min": _l("Check in from (min before the slot)"),
+    "check_in_after_min": _l("Check in until (min after the slot's start)"),
 }
 
 ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Administrator"),

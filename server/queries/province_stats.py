@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
+from layso.server.domain.rating import satisfied_count
 from layso.server.queries import province_figures
 from layso.server.queries.export import FIGURES, cell, safe_cell, safe_row
 from layso.server.storage.database import Database
@@ -70,7 +71,7 @@ def _fields(db: Database, ids: list[int]) -> dict[int, FieldInfo]:
 
 def _satisfied(counts: dict[str, int], satisfied_min: int) -> tuple[int, int]:
     rated = sum(counts.values())
-    return rated, sum(n for score, n in counts.items() if int(score) >= satisfied_min)
+    return rated, satisfied_count({int(score): n for score, n in counts.items()}, satisfied_min)
 
 
 def _field_rows(figs: dict, fields: dict[int, FieldInfo]) -> list[tuple[int, dict]]:

@@ -13,6 +13,7 @@ from layso.server.api.guard import bad_text
 from layso.server.auth import for_devices
 from layso.server.errors import storage_failure
 from layso.server.messages import error_body
+from layso.server.queries import centre as centre_queries
 from layso.server.services import services
 
 log = logging.getLogger("layso.realtime")
@@ -105,16 +106,8 @@ def send_state_then_join(who, state_for) -> None:
     _socketio().emit("state", state, to=request.sid)
     for room in rooms_of(who):
         join_room(room)
-    if centre_seq(who.centre_id) != state["seq"]:
+    if centre_queries.centre_seq(services().db, who.centre_id) != state["seq"]:
         _socketio().emit("state", state_for(who), to=request.sid)
-
-
-def centre_seq(centre_id: int) -> int | None:
-    """The centre's last event seq, as committed."""
-    from layso.server.storage.models import Centre
-    from sqlalchemy import select
-    with services().db.read() as s:
-        return s.execute(select(Centre.seq).where(Centre.id == centre_id)).scalar_one_or_none()
 
 
 def fail_closed(handler):

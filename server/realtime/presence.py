@@ -1,11 +1,11 @@
 """Who is connected: this process's connections, and devices' online flag across every process.
 
-Each device connection is a row in `device_connections` (sid, device, process, seen_at), written in
-the same transaction as the device's online flag, which is true while the device has any row —
-whichever process holds the connection. Connects and disconnects are applied in order on one worker
-so a quick reconnect never ends offline. Each process refreshes its rows' `seen_at` (janitor); rows
-whose process stopped refreshing (it died without a disconnect) are removed by any other process,
-and their devices' flags recomputed.
+Each device connection is a row in `device_connections` (sid, device, process, seen_at), written by
+the engine (`engine/devices.py`) in the same transaction as the device's online flag, which is true
+while the device has any row — whichever process holds the connection. Connects and disconnects are
+applied in order on one worker so a quick reconnect never ends offline. Each process refreshes its
+rows' `seen_at` (janitor); rows whose process stopped refreshing (it died without a disconnect) are
+removed by any other process, and their devices' flags recomputed.
 """
 from __future__ import annotations
 
@@ -13,12 +13,8 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
-
-from layso.server import clock
 from layso.server.auth import live_roles
 from layso.server.realtime.publisher import OrderedWorker
-from layso.server.storage.models import Device, DeviceConnection
 
 log = logging.getLogger("layso.realtime")
 
@@ -42,25 +38,12 @@ def disconnected(svc, sid: str) -> None:
         _worker.submit(_record, svc, entry[0], sid, False)
 
 
-def _live(device_id: int):
-    def online(s, _device) -> bool:
-        return s.execute(select(func.count()).select_from(DeviceConnection)
-                         .where(DeviceConnection.device_id == device_id)).scalar_one() > 0
-    return online
-
-
 def _record(svc, who, sid: str, opened: bool) -> None:
-    """Add or remove the connection's row and set the online flag, in one transaction."""
-    def online(s, device) -> bool:
-        if opened:
-            s.merge(DeviceConnection(sid=sid, device_id=device.id, process=PROCESS, seen_at=clock.now()))
-            s.flush()
-        else:
-            s.execute(delete(DeviceConnection).where(DeviceConnection.sid == sid))
-        return _live(device.id)(s, device)
-
+    """Add or remove the connection's row and set the online flag, in one transaction (the engine's)."""
     try:
-        svc.publish(svc.engine.device_status(who.centre_id, who.device_id, online=online).events)
+        res = svc.engine.connection_opened(who.centre_id, who.device_id, sid, PROCESS) if opened else \
+            svc.engine.connection_closed(who.centre_id, who.device_id, sid)
+        svc.publish(res.events)
     except Exception:  # the database may be going away (shutdown): never crash a handler
         log.exception("device status (%s)", "connect" if opened else "disconnect")
 
@@ -68,21 +51,13 @@ def _record(svc, who, sid: str, opened: bool) -> None:
 def refresh(svc) -> int:
     """Mark this process's connections as still alive; then remove other processes' stale rows and
     recompute those devices' flags. How many stale rows went."""
-    now = clock.now()
-    with svc.db.write() as s:
-        s.execute(update(DeviceConnection).where(DeviceConnection.process == PROCESS).values(seen_at=now))
-        stale = s.execute(select(DeviceConnection.sid, DeviceConnection.device_id)
-                          .where(DeviceConnection.seen_at < now - STALE_AFTER)).all()
-        if stale:
-            s.execute(delete(DeviceConnection).where(DeviceConnection.sid.in_([sid for sid, _ in stale])))
-        devices = s.execute(select(Device.id, Device.centre_id)
-                            .where(Device.id.in_({d for _, d in stale}))).all() if stale else []
+    gone, devices = svc.engine.refresh_connections(PROCESS, STALE_AFTER)
     for device_id, centre_id in devices:
         try:
-            svc.publish(svc.engine.device_status(centre_id, device_id, online=_live(device_id)).events)
+            svc.publish(svc.engine.recount_online(centre_id, device_id).events)
         except Exception:  # noqa: BLE001 - a deleted device: nothing to show
             log.exception("device status after a dead process")
-    return len(stale)
+    return gone
 
 
 def disconnect_revoked(db) -> int:

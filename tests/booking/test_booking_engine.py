@@ -291,7 +291,7 @@ def test_the_janitor_lapses_bookings(app, svc, cid, frozen_clock):
     try:  # the janitor moves to a module of its own
         from layso.server.janitor import run_janitor
     except ImportError:
-        from layso.server.app import run_janitor
+        from layso.server.janitor import run_janitor
     published = []
     svc.publish = published.extend
     b = svc.engine.booking.book(cid, "bhxh", citizen_key="x").value

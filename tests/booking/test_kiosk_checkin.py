@@ -27,7 +27,6 @@ def sp(tmp_path_factory):
 
 @pytest.fixture
 def kiosk(sp):
-    pygame.font.init()
     client = DeviceClient(sp.url, sp.add_device("kiosk", "Kiosk check-in")).start()
     printer = open_printer("dummy:")
     printing = PrintService(printer, client, poll_ok_s=0.1, poll_fault_s=0.1).start()

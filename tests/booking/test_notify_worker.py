@@ -144,3 +144,37 @@ def test_an_event_committed_behind_the_cursor_is_still_matched(tmp_path, frozen_
     assert m.run(ahead=False) == 1  # the call is still found
     assert m.run(ahead=False) == 0  # and only once
     e.db.dispose()
+
+
+def test_a_call_is_queued_already_claimed_by_the_process_that_saw_it(tmp_path, frozen_clock):
+    from layso.server import clock
+    e, cid, tickets = world(tmp_path, n=2)
+    m, other = Matcher(e.db), Matcher(e.db)
+    e.call_next(cid, 3)
+    mine = m.calls()
+    assert [(c.kind, c.payload["number"]) for c in mine] == [("called", tickets[0]["number"])]
+    assert other.calls() == []  # another process matching the same event queues nothing twice
+    assert claim(e.db, clock.now(), 10) == []  # nobody else sends it
+    with e.db.read() as s:
+        assert s.execute(select(OutboxMessage.status)).scalars().all() == ["sending"]
+    frozen_clock.advance(seconds=121)  # this process died before sending: due again for anyone
+    assert [c.id for c in claim(e.db, clock.now(), 10)] == [mine[0].id]
+    e.db.dispose()
+
+
+def test_a_database_failure_while_queueing_loses_no_call(tmp_path, frozen_clock, monkeypatch):
+    from layso.server.notify import outbox
+    e, cid, tickets = world(tmp_path, n=2)
+    m = Matcher(e.db)
+    e.call_next(cid, 3)
+    real = outbox._insert_ignore
+
+    def failing(s, rows):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(outbox, "_insert_ignore", failing)
+    with pytest.raises(RuntimeError):
+        m.calls()
+    monkeypatch.setattr(outbox, "_insert_ignore", real)
+    assert [c.kind for c in m.calls()] == ["called"]  # the same event, matched again
+    e.db.dispose()

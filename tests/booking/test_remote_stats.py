@@ -78,7 +78,7 @@ def test_figures_with_known_data(rapp, day_of_bookings):
 
 
 def _manager(app):
-    from layso.server.auth import add_user
+    from layso.server.engine.accounts import add_user
     add_user(app.extensions["layso"].db, "boss", "manager", "password-123")
     c = app.test_client()
     assert c.post("/api/v1/session", json={"username": "boss", "password": "password-123"}).status_code == 200

@@ -262,6 +262,20 @@ def test_vapid_key_is_made_once_and_kept(tmp_path, monkeypatch):
         VapidKeys(url).public_key
 
 
+def test_webpush_key_command_prints_the_public_key_and_the_env_line(tmp_path, monkeypatch, capsys):
+    from layso.cli import main
+    monkeypatch.delenv(ENV, raising=False)
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    assert main(["webpush-key", "--db", url]) == 0
+    public = capsys.readouterr().out.strip()
+    assert public == VapidKeys(url).public_key
+    assert main(["webpush-key", "--db", url, "--private"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(ENV + "=")
+    monkeypatch.setenv(ENV, line.split("=", 1)[1])
+    assert VapidKeys("sqlite:////nowhere/else.db").public_key == public  # the same key on another machine
+
+
 def test_tracking_page_offers_web_push_and_serves_the_service_worker(papp):
     svc = papp.extensions["layso"]
     t = svc.engine.issue(_cid(svc), "bhxh").value

@@ -1,10 +1,15 @@
-"""The counter keypad and LEDs on gpiozero's MockFactory: presses, bounce, long press, LED states."""
+"""The counter keypad and LEDs on gpiozero's MockFactory: presses, bounce, long press, LED states.
+
+Debouncing runs on a test clock (`Clock`), so a loaded machine that pauses the test between two edges
+cannot turn a bounce into a second press; only the long press and the LEDs' blinking use real time,
+and the tests wait for them by condition."""
 from __future__ import annotations
 
 import threading
 import time
 
 import pytest
+from conftest import wait_for
 from layso.hardware.buttons import (
     Debouncer,
     GpioKeypad,
@@ -24,6 +29,23 @@ def config(**changes) -> KeypadConfig:
                                         "bounce_s": 0.05, "hold_s": 0.3, **changes})
 
 
+class Clock:
+    """The debouncer's clock, moved by the test."""
+
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def keypad_on(factory, clock: Clock, **changes) -> GpioKeypad:
+    return GpioKeypad(config(**changes), pin_factory=factory, clock=clock)
+
+
 class Recorder:
     def __init__(self):
         self.presses: list[Press] = []
@@ -34,11 +56,9 @@ class Recorder:
         self.event.set()
 
 
-def press(factory, pin: int, hold_s: float = 0.0) -> None:
+def press(factory, pin: int) -> None:
     p = factory.pin(pin)
     p.drive_low()
-    if hold_s:
-        time.sleep(hold_s)
     p.drive_high()
 
 
@@ -69,12 +89,15 @@ def test_debouncer_counts_a_press_only_after_quiet():
 
 def test_each_key_reports_its_press(factory):
     rec = Recorder()
-    keypad = make_keypad(config(), pin_factory=factory)
-    assert isinstance(keypad, GpioKeypad)
+    made = make_keypad(config(), pin_factory=factory)
+    assert isinstance(made, GpioKeypad)
+    made.close()
+    clock = Clock()
+    keypad = keypad_on(factory, clock)
     keypad.start(rec)
     for key, pin in PINS.items():
         press(factory, pin)
-        time.sleep(0.06)
+        clock.advance(0.06)
     assert [p.key for p in rec.presses] == list(PINS)
     press(factory, 27)
     assert rec.presses[-1] == Press("rating", index=1)
@@ -83,14 +106,16 @@ def test_each_key_reports_its_press(factory):
 
 def test_a_bouncing_button_reports_one_press(factory):
     rec = Recorder()
-    keypad = make_keypad(config(), pin_factory=factory)
+    clock = Clock()
+    keypad = keypad_on(factory, clock)
     keypad.start(rec)
     bounce(factory, PINS["next"], toggles=6)
     factory.pin(PINS["next"]).drive_high()
+    clock.advance(0.01)
     bounce(factory, PINS["next"], toggles=3)  # bouncing on release too: still inside the quiet time
     factory.pin(PINS["next"]).drive_high()
     assert rec.presses == [Press("next")]
-    time.sleep(0.08)
+    clock.advance(0.08)
     press(factory, PINS["next"])
     assert rec.presses == [Press("next"), Press("next")]  # a later, clean press counts
     keypad.close()
@@ -98,21 +123,21 @@ def test_a_bouncing_button_reports_one_press(factory):
 
 def test_holding_pause_also_sends_a_long_press(factory):
     rec = Recorder()
-    keypad = make_keypad(config(), pin_factory=factory)
+    clock = Clock()
+    keypad = keypad_on(factory, clock, hold_s=1.0)  # real time: a quick press is far from a hold
     keypad.start(rec)
-    press(factory, PINS["pause"], hold_s=0.05)
-    time.sleep(0.06)
+    press(factory, PINS["pause"])
     assert rec.presses == [Press("pause")]
-    rec.event.clear()
+    clock.advance(0.06)
     factory.pin(PINS["pause"]).drive_low()
-    deadline = time.monotonic() + 5
-    while len(rec.presses) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert wait_for(lambda: len(rec.presses) >= 3)
     factory.pin(PINS["pause"]).drive_high()
     assert rec.presses == [Press("pause"), Press("pause"), Press("pause", long=True)]
     rec.presses.clear()
-    time.sleep(0.06)
-    press(factory, PINS["next"], hold_s=0.5)  # other keys have no long press
+    clock.advance(0.06)
+    factory.pin(PINS["next"]).drive_low()  # other keys have no long press, however long they are held
+    time.sleep(1.3)
+    factory.pin(PINS["next"]).drive_high()
     assert rec.presses == [Press("next")]
     keypad.close()
 
@@ -132,9 +157,10 @@ def test_leds_show_the_status(factory):
     assert lit() == {"red"}
     keypad.show("closed")
     assert lit() == set()
+    before = len(pins["red"].states)
     keypad.show("error")
-    time.sleep(0.5)
-    assert {s.state for s in pins["red"].states[-4:]} == {True, False}  # blinking
+    assert wait_for(lambda: len(pins["red"].states) >= before + 4)  # blinking: on, off, on, off …
+    assert {s.state for s in pins["red"].states[before:]} == {True, False}
     assert not pins["green"].state
     with pytest.raises(ValueError):
         keypad.show("disco")
@@ -148,10 +174,11 @@ def test_a_handler_error_does_not_break_the_keypad(factory):
         calls.append(p)
         raise RuntimeError("boom")
 
-    keypad = make_keypad(config(), pin_factory=factory)
+    clock = Clock()
+    keypad = keypad_on(factory, clock)
     keypad.start(flaky)
     press(factory, PINS["skip"])
-    time.sleep(0.06)
+    clock.advance(0.06)
     press(factory, PINS["skip"])
     assert len(calls) == 2
     keypad.close()

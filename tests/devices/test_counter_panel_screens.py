@@ -10,6 +10,7 @@ import pytest
 from layso.counter_panel import model as m
 from layso.counter_panel.model import Outcome, PanelModel, Request
 from layso.counter_panel.view import AMBER, RED, YELLOW, PanelView
+from layso.textfit import fonts
 
 TICKET = {"id": 7, "number": "2005", "field": "dat-dai", "field_name": "Đất đai", "priority": "elderly",
           "priority_name": "Người cao tuổi (từ 60 tuổi)", "status": "called",
@@ -158,12 +159,6 @@ SCREENS = [("idle", _idle, m.IDLE), ("serving", _serving, m.SERVING), ("rating",
            ("touch_no_officer", _touch_no_officer, m.IDLE)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fonts():
-    pygame.font.init()
-    yield
-
-
 def draw(model: PanelModel, size=(800, 480)):
     surface = pygame.Surface(size)
     view = PanelView(size)
@@ -190,6 +185,23 @@ def test_each_screen_draws_and_is_saved(name, setup, screen, artifacts):
     surface, spots = draw(model)
     pygame.image.save(surface, str(artifacts / f"counter_panel_{name}.png"))
     assert len({surface.get_at((x, y))[:3] for x in range(0, 800, 8) for y in range(60, 428, 8)}) > 3
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600), (1280, 800), (480, 320)])
+@pytest.mark.parametrize("name,setup,screen", SCREENS, ids=[s[0] for s in SCREENS])
+def test_no_letter_is_clipped(name, setup, screen, size):
+    """Every line drawn whole (stacked marks such as "QUẦY", "Ộ" included): inside the screen, and a
+    button's label inside its button."""
+    record: list = []
+    fonts().record = record
+    try:
+        surface, _spots = draw(setup(), size)
+    finally:
+        fonts().record = None
+    assert record
+    for line in record:
+        assert surface.get_rect().contains(line.ink), line
+        assert line.box is None or line.box.contains(line.ink), f"{line.text!r} overflows its button"
 
 
 def test_serving_shows_the_number_large_in_yellow():

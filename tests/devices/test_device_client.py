@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from conftest import free_port, prepare_server, wait_for
 from layso.client import OFFLINE, UNAUTHORIZED, DeviceClient
 from layso.protocol import SeqBuffer
 
@@ -10,28 +11,26 @@ from layso.protocol import SeqBuffer
 def test_a_refused_token_shows_unauthorized(server):
     client = DeviceClient(server.url, "ls_not-a-valid-token-000", timeout=3).start()
     try:
-        end = time.monotonic() + 10
-        while client.status != UNAUTHORIZED and time.monotonic() < end:
-            time.sleep(0.05)
-        assert client.status == UNAUTHORIZED
+        assert wait_for(lambda: client.status == UNAUTHORIZED)
     finally:
         client.close()
 
 
 def test_first_connect_retries_until_the_server_comes(tmp_path):
-    from conftest import free_port, start_server
-    port = free_port()
-    client = DeviceClient(f"http://127.0.0.1:{port}", "ls_whatever-token-1234", timeout=2).start()
+    """The device is registered before the server listens: a token set only once the server is up
+    would race with the client's retries (a retry with a refused token waits 30 s, as it should)."""
+    sp = prepare_server(tmp_path, port=free_port())
+    token = sp.add_device("display", "TV")
+    client = DeviceClient(sp.url, token, timeout=2).start()
     try:
-        time.sleep(1.5)
-        assert client.status == OFFLINE
-        sp = start_server(tmp_path, port=port)
+        assert wait_for(lambda: client.status == OFFLINE)  # nothing listens yet: offline, retrying
+        sp.start()
         try:
-            client.token = sp.add_device("display", "TV")
-            assert client.wait_online(20)
+            assert client.wait_online(30)
             t0 = time.monotonic()
             client.close()
-            assert time.monotonic() - t0 < 2.0, "closing must be quick"
+            # far below the WebSocket close handshake's 3 s that closing skips (see DeviceClient.close)
+            assert time.monotonic() - t0 < 2.5, "closing must not wait for the close handshake"
         finally:
             sp.stop()
     finally:

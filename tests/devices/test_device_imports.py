@@ -8,7 +8,7 @@ import sys
 
 DEVICE_MODULES = ["layso.kiosk.app", "layso.kiosk.cli", "layso.display.app", "layso.display.cli",
                   "layso.counter_panel.app", "layso.counter_panel.cli", "layso.hardware.printer",
-                  "layso.hardware.buttons", "layso.hardware.audio", "layso.textfit"]
+                  "layso.hardware.buttons", "layso.hardware.audio", "layso.hardware.scanner", "layso.textfit"]
 SHARED_WITH_THE_SERVER = ["layso.voice", "layso.text"]
 
 

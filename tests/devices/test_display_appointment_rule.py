@@ -29,7 +29,7 @@ def snapshot(app, svc, cid) -> dict:
 
 
 def add_display(svc) -> str:
-    from layso.server.auth import add_device
+    from layso.server.engine.devices import add_device
     return add_device(svc.db, "display", "TV sảnh")
 
 

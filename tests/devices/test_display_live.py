@@ -175,7 +175,8 @@ def test_the_screenshot_is_written_atomically_at_most_once_a_second(tmp_path, wi
     inbox: queue.Queue = queue.Queue()
     inbox.put(("state", snapshot()))
     path = tmp_path / "shots" / "screen.png"
-    app = DisplayApp(inbox, window, screenshot=path)
+    now = [50.0]  # the app's clock: "less than a second later" whatever the machine's load
+    app = DisplayApp(inbox, window, screenshot=path, clock=lambda: now[0])
     try:
         app.tick()
         assert app.screenshots.wait_idle(10)
@@ -186,6 +187,10 @@ def test_the_screenshot_is_written_atomically_at_most_once_a_second(tmp_path, wi
         app.tick()
         assert app.screenshots.written == 1  # less than a second later: not yet
         assert sorted(p.name for p in path.parent.iterdir()) == ["screen.png"]
+        now[0] += 1.1
+        inbox.put(("event", ("ticker.changed", {"seq": 12, "ticker": "Làm việc buổi chiều"})))
+        app.tick()
+        assert app.screenshots.wait_idle(10) and app.screenshots.written == 2  # a second on: written again
     finally:
         app.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pygame
 import pytest
 import requests
-from conftest import config_data, small_config_data, start_server
+from conftest import config_data, small_config_data, start_server, wait_for
 from layso.hardware.printer import open_printer
 from layso.kiosk import screens
 from layso.kiosk.app import KioskApp, Timing
@@ -46,12 +46,6 @@ def kiosk_server(tmp_path_factory):
     sp.stop()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _pygame():
-    pygame.font.init()
-    yield
-
-
 class Kiosk:
     """One kiosk: client, printer, print service and app; closed at the end of the test."""
 
@@ -70,7 +64,7 @@ class Kiosk:
             self.printing.close()
         self.client.close()
 
-    def pump(self, until, timeout: float = 15.0, what: str = "") -> None:
+    def pump(self, until, timeout: float = 30.0, what: str = "") -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             self.app.tick()
@@ -432,11 +426,7 @@ def test_paper_out_still_issues_shows_qr_reports_and_recovers(kiosk_server, kios
     img = pygame.image.load(str(k.shot(artifacts, "home_printer_fault")))
     assert count_color(img, screens.WARN_BG) > 3000  # the amber banner on the home screen
     assert k.targets("field"), "numbers are still issued"
-    for _ in range(50):
-        if device_printer_state(kiosk_server.db_url, name) == "paper_out":
-            break
-        time.sleep(0.1)
-    assert device_printer_state(kiosk_server.db_url, name) == "paper_out"
+    assert wait_for(lambda: device_printer_state(kiosk_server.db_url, name) == "paper_out")
     ticket = issue_by_touch(k, "tu-phap-ho-tich")
     k.pump(lambda: k.app.print_state == "failed", what="the failed print")
     assert not k.printer.jobs
@@ -448,11 +438,7 @@ def test_paper_out_still_issues_shows_qr_reports_and_recovers(kiosk_server, kios
     # paper is back: reported, and the next ticket prints by itself
     k.printer.simulate("ok")
     k.pump(lambda: k.app.printer_fault is None, what="recovery")
-    for _ in range(50):
-        if device_printer_state(kiosk_server.db_url, name) == "ok":
-            break
-        time.sleep(0.1)
-    assert device_printer_state(kiosk_server.db_url, name) == "ok"
+    assert wait_for(lambda: device_printer_state(kiosk_server.db_url, name) == "ok")
     k.tap(("done",))
     k.app.tick()
     issue_by_touch(k, "tu-phap-ho-tich")
@@ -518,10 +504,7 @@ def test_network_printer_paper_out_then_back(kiosk_server, kiosks, artifacts):
         k.app.tick()
         issue_by_touch(k, "bhxh")
         k.pump(lambda: k.app.print_state == "printed", what="printed over TCP")
-        for _ in range(50):
-            if printer.jobs:
-                break
-            time.sleep(0.05)
+        assert wait_for(lambda: printer.jobs)
         assert printer.jobs and printer.jobs[-1].startswith(b"\x1b@")  # ESC @, then the raster image
         assert b"\x1dv0" in printer.jobs[-1]
     finally:
@@ -768,10 +751,8 @@ def test_the_kiosk_program_runs_and_keeps_a_screenshot(kiosk_server, tmp_path):
                              "--printer", f"png:{tickets}", "--size", "540x960", "--screenshot", str(shot)],
                             env=env, stderr=subprocess.PIPE)
     try:
-        for _ in range(150):
-            if shot.exists() and count_color(pygame.image.load(str(shot)), screens.PRIORITY_BG) > 300:
-                break
-            time.sleep(0.1)
+        wait_for(lambda: shot.exists() and count_color(pygame.image.load(str(shot)), screens.PRIORITY_BG) > 300,
+                 timeout=60)
         img = pygame.image.load(str(shot))
         assert img.get_size() == (540, 960)
         assert count_color(img, screens.PRIORITY_BG) > 300, "the home screen, online"

@@ -137,7 +137,6 @@ def test_a_status_banner_never_moves_the_fields(size, preset):
     """The printer-fault or connection banner shows in the header: the same pages, the same buttons."""
     import pygame
     from layso.kiosk import screens
-    pygame.font.init()
     data = config_data(preset)
     fields = [dict(f, waiting=3, est_wait_s=600, accepting=True) for f in fields_of(data)]
     cats = [{"code": c["code"], "name": c["name"]} for c in data["priority"]["categories"]]
@@ -156,9 +155,8 @@ def test_a_status_banner_never_moves_the_fields(size, preset):
 def test_text_is_never_cut_with_an_ellipsis():
     import pygame
     from layso.kiosk import screens
-    pygame.font.init()
     long = "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG (TIẾP)"
     for width in (440, 340):  # a landscape column, and narrower still
         size, lines = screens.fit(long, True, 32, 20, width, 52, max_lines=1)
         assert lines == [long] and "…" not in lines[0]
-        assert screens.font(size, True).size(lines[0])[0] <= width
+        assert screens.text_width(lines[0], size, True) <= width

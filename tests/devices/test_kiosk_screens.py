@@ -12,6 +12,7 @@ from conftest import config_data
 from layso.kiosk import screens as sc
 from layso.kiosk.layout import Metrics
 from layso.text import zone
+from layso.textfit import fonts
 
 SIZES = [(1080, 1920), (1920, 1080)]
 NOW = datetime(2026, 12, 3, 9, 41, tzinfo=zone(None))
@@ -49,10 +50,13 @@ VIEWS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _fonts():
-    pygame.font.init()
-    yield
+@pytest.fixture
+def drawn():
+    """Every line the kiosk draws, recorded by the shared renderer."""
+    record: list = []
+    fonts().record = record
+    yield record
+    fonts().record = None
 
 
 def view(name: str, page: int = 0) -> sc.View:
@@ -68,15 +72,7 @@ def pages_of(v: sc.View, size) -> int:
 
 @pytest.mark.parametrize("size", SIZES, ids=["portrait", "landscape"])
 @pytest.mark.parametrize("name", list(VIEWS))
-def test_each_screen_draws_in_both_orientations(name, size, artifacts, monkeypatch):
-    drawn: list[str] = []
-    real_rendered = sc._rendered
-
-    def recording(text, *args):
-        drawn.append(text)
-        return real_rendered(text, *args)
-
-    monkeypatch.setattr(sc, "_rendered", recording)
+def test_each_screen_draws_in_both_orientations(name, size, artifacts, drawn):
     v = view(name)
     for page in range(pages_of(v, size)):
         v.page = page
@@ -86,9 +82,12 @@ def test_each_screen_draws_in_both_orientations(name, size, artifacts, monkeypat
         rects = [r for r, _a in targets]
         assert all(surface.get_rect().contains(r) for r in rects)
         assert not any(a.colliderect(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+        for line in drawn:  # every letter whole: inside the screen and inside the box it was given
+            assert surface.get_rect().contains(line.ink), line
+            assert line.box is None or line.box.contains(line.ink), f"{line.text!r} overflows its box"
     assert drawn
     if name != "issuing":  # its own text ends with "…" (a wait); elsewhere one would be a cut word
-        assert not any("…" in t for t in drawn)
+        assert not any("…" in line.text for line in drawn)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["portrait", "landscape"])
@@ -101,13 +100,11 @@ def test_leaving_a_ticket_or_a_refusal_is_where_home_has_no_target(size):
         assert rect.collidelist([r for r, _a in home_targets]) == -1
 
 
-def test_the_priority_path_shows_no_normal_wait_estimate(monkeypatch):
-    drawn: list[str] = []
-    real_rendered = sc._rendered
-    monkeypatch.setattr(sc, "_rendered", lambda text, *a: (drawn.append(text), real_rendered(text, *a))[1])
+def test_the_priority_path_shows_no_normal_wait_estimate(drawn):
     sc.draw(pygame.Surface((1080, 1920)), view("priority_fields"))
-    assert not any("khoảng" in t for t in drawn)  # the fields' estimates are for normal tickets
-    assert any(t.startswith("Đang chờ:") for t in drawn)
+    texts = [line.text for line in drawn]
+    assert not any("khoảng" in t for t in texts)  # the fields' estimates are for normal tickets
+    assert any(t.startswith("Đang chờ:") for t in texts)
     drawn.clear()
     sc.draw(pygame.Surface((1080, 1920)), view("home_commune"))
-    assert any("khoảng" in t for t in drawn)
+    assert any("khoảng" in line.text for line in drawn)

@@ -413,7 +413,7 @@ def test_time_moves_only_with_the_clock(engine, frozen_clock):
 
 
 def test_janitor_announces_fields_opening_and_closing_by_the_clock(tmp_path, frozen_clock):
-    from layso.server.app import run_janitor
+    from layso.server.janitor import run_janitor
     from layso.server.services import Services
     e, cid = make_engine(tmp_path, hours_config())
     published = []

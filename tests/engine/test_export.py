@@ -156,7 +156,9 @@ def test_download_buttons_serve_the_files(year):
     app.extensions["layso"].db.dispose()
 
 
-def test_layso_export_command(year):
+def test_layso_export_command(year, capsys):
+    """Once as a program (`python -m layso.cli`); the other cases through the same `main`, in this process."""
+    from layso.cli import main
     _db, _cid, url, tmp = year
     out = tmp / "march.csv"
     run = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", str(FROM), "--to", str(TO),
@@ -166,22 +168,19 @@ def test_layso_export_command(year):
     assert f"wrote {out}" in run.stdout
     lines = list(csv.reader(io.StringIO(out.read_text("utf-8-sig"))))
     assert lines[0][:4] == ["Grouped by", "Code", "Name", "Issued"] and len(lines) > 20
-    run = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", str(FROM), "--to", str(TO),
-                          "--format", "xlsx", "--out", str(tmp), "--db", url],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    assert main(["export", "--from", str(FROM), "--to", str(TO), "--format", "xlsx", "--out", str(tmp),
+                 "--db", url]) == 0
     written = tmp / f"layso-thong-ke-all-{FROM}-{TO}.xlsx"
     assert load_workbook(written).sheetnames[0] in ("Summary", "Tổng hợp")
-    run = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", str(FROM), "--to", str(FROM),
-                          "--format", "csv", "--tickets", "--out", "-", "--db", url],
-                         capture_output=True, timeout=120)
-    assert run.returncode == 0 and run.stdout.startswith(b"\xef\xbb\xbf")
-    bad = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", "2026-03-05", "--to", "2026-03-01",
-                          "--format", "csv", "--db", url], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "--to must be on or after --from" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "layso.cli", "export", "--from", "3/2/2026", "--to", "2026-03-01",
-                          "--format", "csv", "--db", url], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+    capsys.readouterr()
+    assert main(["export", "--from", str(FROM), "--to", str(FROM), "--format", "csv", "--tickets", "--out", "-",
+                 "--db", url]) == 0
+    assert capsys.readouterr().out.startswith("\ufeff")  # the UTF-8 BOM, on standard output
+    assert main(["export", "--from", "2026-03-05", "--to", "2026-03-01", "--format", "csv", "--db", url]) == 2
+    assert "--to must be on or after --from" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it before the command runs
+        main(["export", "--from", "3/2/2026", "--to", "2026-03-01", "--format", "csv", "--db", url])
+    assert exit_.value.code == 2 and "YYYY-MM-DD" in capsys.readouterr().err
 
 
 def test_ticket_rows_page_through_in_short_reads(app, svc, cid, frozen_clock):

@@ -65,6 +65,9 @@ def test_units_restart_and_watch_and_tokens_are_private(installed):
     assert stat.S_IMODE((etc / "layso.env").stat().st_mode) == 0o600
     env = (etc / "layso.env").read_text()
     assert "LAYSO_DATABASE_URL=sqlite:////var/lib/layso/layso.db" in env and "LAYSO_SECRET_KEY=" in env
+    vapid = next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("LAYSO_VAPID_KEY="))
+    from layso.server.notify.vapid import parse_key
+    assert parse_key(vapid).curve.name == "secp256r1"  # Web Push's key, the same on every machine
     timer = (installed / "etc/systemd/system/layso-backup.timer").read_text()
     assert "OnCalendar=" in timer and "Persistent=true" in timer
     assert "--keep 14" in (installed / "etc/systemd/system/layso-backup.service").read_text()
@@ -127,3 +130,14 @@ def test_sd_notify_outside_systemd_does_nothing(monkeypatch):
     monkeypatch.setenv("WATCHDOG_PID", "1")  # another process's watchdog
     assert systemd.notify("READY=1") is False
     assert not systemd.Watchdog().enabled
+
+
+def test_a_kiosk_with_a_camera(tmp_path, capsys):
+    token = tmp_path / "t"
+    token.write_text("tok\n")
+    args = ("kiosk", "--server", "http://10.0.0.2:5000", "--token-file", str(token))
+    assert _install(tmp_path, *args, "--scanner", "camera:/dev/video0?fps=5") == 0
+    unit = (tmp_path / "root/etc/systemd/system/layso-kiosk.service").read_text()
+    assert "--scanner 'camera:/dev/video0?fps=5'" in unit
+    assert _install(tmp_path, *args, "--scanner", "laser") == 2
+    assert "--scanner must be" in capsys.readouterr().err

@@ -14,8 +14,9 @@ def test_ranks_include_the_lower_roles():
     assert set(a.ROLE_RANK) == set(a.ALL_USER_ROLES) and a.PROVINCE_ROLE not in a.USER_ROLES
 
 
-@pytest.mark.parametrize(("name", "ok"), [("lan", True), ("can-bo.02_a", True), ("a" * 64, True), ("a" * 65, False),
-                                          ("", False), ("lân", False), ("có dấu", False), ("a b", False), (None, False)])
+@pytest.mark.parametrize(("name", "ok"), [("lan", True), ("can-bo.02_a", True), ("a" * 64, True),
+                                          ("a" * 65, False), ("", False), ("lân", False), ("có dấu", False),
+                                          ("a b", False), (None, False)])
 def test_usernames(name, ok):
     assert a.valid_username(name) is ok
 
@@ -43,8 +44,15 @@ def test_hashes_are_werkzeugs_format_both_ways(method):
 
 
 def test_the_default_is_scrypt_with_werkzeugs_default_cost():
-    assert a.HASH_METHOD == "scrypt:32768:8:1"
-    assert generate_password_hash("x").split("$")[0] == a.HASH_METHOD
+    assert a.DEFAULT_HASH_METHOD == "scrypt:32768:8:1"
+    assert generate_password_hash("x").split("$")[0] == a.DEFAULT_HASH_METHOD
+    stored = a.hash_secret("password-123", method=a.DEFAULT_HASH_METHOD)
+    assert stored.startswith("scrypt:32768:8:1$") and check_password_hash(stored, "password-123")
+
+
+def test_new_hashes_use_the_current_method():
+    """The suite makes its accounts with a cheaper scrypt (conftest); a hash says its own method."""
+    assert a.hash_secret("x").split("$")[0] == a.HASH_METHOD
 
 
 def test_device_tokens_are_stored_as_their_sha256():

@@ -1,5 +1,7 @@
-"""The layers hold (ARCHITECTURE.md): the domain imports neither SQLAlchemy nor Flask; the device
-programs and the wire-protocol side of `layso` import neither; `layso.server` has no import cycle.
+"""The layers hold (ARCHITECTURE.md, docs/DESIGN.md): the domain imports neither SQLAlchemy nor Flask;
+the engine no web framework and no adapter; storage and read models none of the layers above them;
+the adapters (REST, Socket.IO, pages) write no SQL; the device programs and the wire-protocol side of
+`layso` import neither Flask nor SQLAlchemy nor any server code; `layso.server` has no import cycle.
 
 Read from the source (ast), not by importing: every import statement counts, also inside functions
 (a lazy import still runs), except under `if TYPE_CHECKING:`. Importing a module also runs its
@@ -16,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"layso": ROOT / "layso", "layso.server": ROOT / "server", "layso.kiosk": ROOT / "kiosk",
             "layso.display": ROOT / "display", "layso.counter_panel": ROOT / "counter_panel",
             "layso.hardware": ROOT / "hardware"}
-WEB_AND_DB = {"flask", "flask_socketio", "flask_babel", "flask_wtf", "werkzeug", "sqlalchemy", "alembic",
-              "psycopg", "jinja2"}
+WEB = {"flask", "flask_socketio", "flask_babel", "flask_wtf", "werkzeug", "jinja2"}
+WEB_AND_DB = WEB | {"sqlalchemy", "alembic", "psycopg"}
+# the server's layers that take requests: none below them may import them
+ADAPTERS = tuple(f"layso.server.{m}" for m in ("api", "pages", "realtime", "auth", "dispatch", "services", "app",
+                                                "serving", "startup", "janitor", "metrics", "health"))
 DEVICE_SIDE = ("layso.kiosk", "layso.display", "layso.counter_panel", "layso.hardware", "layso.protocol",
                "layso.client")
 
@@ -45,7 +50,8 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING"
 
 
-def _imports(name: str, top_level_only: bool) -> set[str]:
+@cache
+def _imports(name: str, top_level_only: bool) -> frozenset[str]:
     """Absolute names a module imports (for `from X import Y`: X.Y when that is a module, else X)."""
     path = MODULES[name]
     is_pkg = path.name == "__init__.py"
@@ -73,7 +79,7 @@ def _imports(name: str, top_level_only: bool) -> set[str]:
             visit(ast.iter_child_nodes(node), nested or is_scope)
 
     visit(tree.body, False)
-    return found
+    return frozenset(found)
 
 
 def _parents(name: str) -> list[str]:
@@ -98,11 +104,15 @@ def pulls_in(name: str) -> frozenset[str]:
     return frozenset(m if m in MODULES else m.split(".")[0] for m in seen)
 
 
-def _offenders(prefixes: tuple[str, ...]) -> dict[str, set[str]]:
+def _offenders(prefixes: tuple[str, ...], forbidden: set[str] = WEB_AND_DB,
+               forbidden_ours: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """Modules under `prefixes` that pull in a forbidden third-party root or one of our modules
+    under `forbidden_ours`."""
     out = {}
     for name in MODULES:
         if name.startswith(prefixes):
-            bad = set(pulls_in(name)) & WEB_AND_DB
+            pulled = pulls_in(name)
+            bad = (set(pulled) & forbidden) | {m for m in pulled if forbidden_ours and m.startswith(forbidden_ours)}
             if bad:
                 out[name] = bad
     return out
@@ -115,6 +125,55 @@ def test_the_domain_imports_neither_sqlalchemy_nor_flask():
 
 def test_device_programs_and_the_protocol_import_neither_flask_nor_sqlalchemy():
     assert _offenders(DEVICE_SIDE) == {}
+
+
+def test_device_programs_import_no_server_code():
+    assert _offenders(DEVICE_SIDE, set(), ("layso.server",)) == {}
+
+
+def test_the_engine_and_the_domain_import_no_web_framework_and_no_adapter():
+    """Commands run the same from the CLI, the janitor, tests and benchmarks as from a request."""
+    assert _offenders(("layso.server.engine", "layso.server.domain"), WEB,
+                      (*ADAPTERS, "layso.server.queries", "layso.server.notify")) == {}
+
+
+def test_the_domain_imports_nothing_of_the_server_but_the_domain():
+    assert _offenders(("layso.server.domain",), set(),
+                      tuple(f"layso.server.{m}" for m in ("engine", "storage", "queries", "notify", "clock",
+                                                           "errors"))) == {}
+    assert not [m for m in MODULES if m.startswith("layso.server.domain")
+                for d in pulls_in(m) if d.startswith("layso.server.") and not d.startswith("layso.server.domain")]
+
+
+def test_storage_and_read_models_import_no_layer_above_them():
+    assert _offenders(("layso.server.storage",), set(), (*ADAPTERS, "layso.server.engine", "layso.server.queries",
+                                                         "layso.server.notify")) == {}
+    assert _offenders(("layso.server.queries",), set(), ADAPTERS) == {}
+
+
+# Adapters that still speak to the database themselves, each with its reason (an entry that no
+# longer matches fails, so this only shrinks).
+WRITES_SQL = {
+    "layso.server.api.readiness": "readiness probes the database itself (SELECT 1, writable, migrated)",
+    "layso.server.pages.province": "issue 14 (province): its centre and account reads move to queries",
+}
+
+
+def _sql_imports(name: str) -> set[str]:
+    """What a module imports to build SQL itself: SQLAlchemy (its exception types aside), the models, the
+    shared conditions."""
+    return {d for d in _imports(name, top_level_only=False)
+            if (d == "sqlalchemy" or d.startswith("sqlalchemy.") and not d.startswith("sqlalchemy.exc"))
+            or d.startswith(("layso.server.storage.models", "layso.server.storage.where"))}
+
+
+def test_the_adapters_are_thin_they_write_no_sql():
+    """REST, Socket.IO and the pages call engine commands and read models (`queries/`), never SQL."""
+    adapters = [m for m in MODULES if m.startswith(("layso.server.api", "layso.server.pages", "layso.server.realtime"))]
+    assert len(adapters) > 15
+    writing = {m: _sql_imports(m) for m in adapters if _sql_imports(m)}
+    assert {m: d for m, d in writing.items() if m not in WRITES_SQL} == {}
+    assert set(WRITES_SQL) <= set(writing), "remove the entries of adapters that no longer write SQL"
 
 
 def test_layso_server_has_no_import_cycle():
@@ -146,3 +205,6 @@ def test_the_check_sees_what_it_looks_for():
     assert "sqlalchemy" in pulls_in("layso.server.engine")
     assert "flask" in pulls_in("layso.server.pages.admin")
     assert "layso.server.domain.queue" in pulls_in("layso.server.engine.calls")
+    assert {"flask", "layso.server.domain.accounts"} <= pulls_in("layso.server.auth")
+    assert _sql_imports("layso.server.queries.admin") >= {"sqlalchemy", "layso.server.storage.models"}
+    assert _offenders(("layso.server.pages.admin",), set(), ("layso.server.engine",))

@@ -252,3 +252,20 @@ def test_a_devices_date_is_the_centres_local_day(svc, admin, frozen_clock):
     row = re.search(r"Màn hình khu A</th>(.*?)</tr>", page, re.S).group(1)
     assert "24/11/2026" in row and "23/11/2026" not in row
     assert "Đất đai" in row and "dat-dai" not in row  # a display's zone by field names
+
+
+def test_every_audit_entry_the_server_writes_has_words():
+    """Each action the engine or a page writes to the audit log (`action="…"` or `audit(…, "…")`) has a
+    label, so the log never shows a code such as "centre.suspend" or "booking.change"."""
+    from pathlib import Path
+
+    from layso.server.pages.wording import AUDIT_ACTIONS
+    server = Path(__file__).resolve().parents[2] / "server"
+    found = set()
+    for path in server.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'action="([a-z_]+\.[a-z_]+)"', text))
+        found |= set(re.findall(r'audit\([^()]*?,\s*"([a-z_]+\.[a-z_]+)"', text))
+        found |= {a for pair in re.findall(r'"([a-z_]+\.[a-z_]+)" if \w+ else "([a-z_]+\.[a-z_]+)"', text) for a in pair}
+    assert {"centre.suspend", "centre.resume", "booking.change", "user.add"} <= found  # the scan sees them
+    assert found - set(AUDIT_ACTIONS) == set()

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import HCM, settled_device_socket, small_config_data
+from conftest import HCM, settled_device_socket, small_config_data, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from layso.server.engine.accounts import add_user
@@ -273,6 +273,36 @@ def test_socket_state_on_connect_and_commands_with_acks(world):
     assert ack["error"]["code"] == "forbidden"
 
 
+def test_state_comes_first_while_events_are_being_published(world):
+    """Connections made while another thread fans events out to the centre (as the presence worker and
+    the publisher do): every one gets `state` before any event (CONTRACT: state comes first)."""
+    import threading
+    from layso.server.realtime.guard import emit_to_centre
+    from layso.server.storage.models import Centre
+    from sqlalchemy import select
+    with world["db"].read() as s:
+        cid = s.execute(select(Centre.id)).scalar_one()
+    stop = threading.Event()
+
+    def fan_out() -> None:
+        n = 0
+        while not stop.wait(0.0005):  # a pause that lets the connecting thread run too
+            n += 1
+            emit_to_centre("device.changed", {"seq": 10_000 + n, "device": {"id": 0}}, cid)
+
+    publisher = threading.Thread(target=fan_out, daemon=True)
+    publisher.start()
+    try:
+        for _ in range(40):
+            display = socketio.test_client(world["app"], auth={"token": world["tokens"]["display"]})
+            first = display.get_received()
+            assert first and first[0]["name"] == "state", [m["name"] for m in first[:3]]
+            display.disconnect()
+    finally:
+        stop.set()
+        publisher.join(5)
+
+
 @pytest.mark.parametrize("event, payload", [
     ("explode", {}), ("counter.next", "text"), ("counter.next", [1, 2]), ("counter.next", {"counter": "1"}),
     ("counter.complete", {"dossier_code": 5}), ("counter.transfer", {}), ("counter.pause", {"reason": "x" * 5000}),
@@ -362,24 +392,28 @@ def _device_online(world, token) -> bool:
         return s.execute(select(Device.online).where(Device.token_hash == hash_token(token))).scalar_one()
 
 
-def _eventually(predicate, timeout=5.0) -> bool:
-    import time
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+def _device_connections(world, token) -> int:
+    """The connections recorded for the device (presence writes them on its worker, after the handshake)."""
+    from layso.server.auth import hash_token
+    from layso.server.storage.models import Device, DeviceConnection
+    from sqlalchemy import func, select
+    with world["db"].read() as s:
+        return s.execute(select(func.count()).select_from(DeviceConnection)
+                         .join(Device, Device.id == DeviceConnection.device_id)
+                         .where(Device.token_hash == hash_token(token))).scalar_one()
+
+
+def _eventually(predicate, timeout=20.0) -> bool:
+    return wait_for(predicate, timeout, 0.02)
 
 
 def test_a_device_stays_online_while_any_of_its_connections_lives(world):
     token = world["tokens"]["display"]
     old = socketio.test_client(world["app"], auth={"token": token})
     new = socketio.test_client(world["app"], auth={"token": token})  # a quick reconnect
-    assert _eventually(lambda: _device_online(world, token))
+    assert _eventually(lambda: _device_connections(world, token) == 2 and _device_online(world, token))
     old.disconnect()  # the old connection's late disconnect
-    import time
-    time.sleep(0.3)
+    assert _eventually(lambda: _device_connections(world, token) == 1), "the disconnect was not recorded"
     assert _device_online(world, token), "a late disconnect marked a connected device offline"
     new.disconnect()
     assert _eventually(lambda: not _device_online(world, token))
