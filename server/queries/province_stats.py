@@ -1,8 +1,8 @@
 """Statistics across the centres of a province, and the month's report a province office sends upward.
 
-Every figure comes from the dashboard's own `queries.stats.compute_groups`, run once per centre (so
-each centre's time zone, targets and rating scale apply exactly as on its own statistics page), and
-is written with `queries.export` (`FIGURES`, `cell`, `_sheet`-style XLSX). Groupings:
+Every figure is the dashboard's own (`queries.province_figures`: `queries.stats`'s figures with each
+centre's time zone, targets and rating scale, as on its own statistics page, for all centres in a
+few queries), written with `queries.export` (`FIGURES`, `cell`, `_sheet`-style XLSX). Groupings:
 
 - by centre: each centre's totals — every figure exact;
 - by field: one row per centre and field — every figure exact;
@@ -17,7 +17,8 @@ within the target wait, satisfaction rate and no-shows, with each centre's total
 from __future__ import annotations
 
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server import clock
 from layso.server.domain.rating import satisfied_count
+from layso.server.queries import province_figures
 from layso.server.queries.export import FIGURES, cell, safe_cell, safe_row
-from layso.server.queries.stats import compute_groups
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Field
 from sqlalchemy import select
@@ -51,9 +52,21 @@ def province_centres(db: Database, area: str | None = None) -> list[dict]:
         return [dict(r._mapping) for r in s.execute(q.order_by(Centre.area, Centre.code))]
 
 
-def centre_results(db: Database, centres: list[dict], d_from: date, d_to: date, groups=("field",)) -> list[tuple]:
-    """[(centre, compute_groups result)] for each centre."""
-    return [(c, compute_groups(db, c["id"], d_from, d_to, groups)) for c in centres]
+@dataclass(frozen=True)
+class FieldInfo:
+    centre_id: int
+    code: str
+    name: str
+    agency: str
+    position: int
+
+
+def _fields(db: Database, ids: list[int]) -> dict[int, FieldInfo]:
+    """Every field of these centres (active or not: a past ticket may be of a field no longer used)."""
+    with db.read() as s:
+        return {fid: FieldInfo(cid, code, name, agency or "", position) for fid, cid, code, name, agency, position in
+                s.execute(select(Field.id, Field.centre_id, Field.code, Field.name, Field.agency, Field.position)
+                          .where(Field.centre_id.in_(ids)))}
 
 
 def _satisfied(counts: dict[str, int], satisfied_min: int) -> tuple[int, int]:
@@ -61,46 +74,56 @@ def _satisfied(counts: dict[str, int], satisfied_min: int) -> tuple[int, int]:
     return rated, satisfied_count({int(score): n for score, n in counts.items()}, satisfied_min)
 
 
+def _field_rows(figs: dict, fields: dict[int, FieldInfo]) -> list[tuple[int, dict]]:
+    """A centre's (field id, figures) in the order of its field list (as the dashboard)."""
+    return sorted(figs["field"].items(), key=lambda kv: (fields[kv[0]].position, str(kv[0])) if kv[0] in fields
+                  else (1_000_000, str(kv[0])))
+
+
 def province_rows(db: Database, centres: list[dict], d_from: date, d_to: date, group: str) -> dict:
     """{group, exact, rows: [{key, centre, label, figures…}], total: {figures}} for the page and its XLSX."""
     if group not in PROVINCE_GROUPS:
         raise ValueError(group)
-    sub = {"centre": ("field",), "field": ("field",), "agency": ("field",), "day": ("day",)}[group]
-    results = centre_results(db, centres, d_from, d_to, sub)
-    rows: list[dict] = []
-    if group == "centre":
-        rows = [{**r["total"], "key": c["code"], "centre": c["name"], "label": c["area"] or ""} for c, r in results]
-    elif group == "field":
-        for c, r in results:
-            rows += [{**row, "key": f"{c['code']}/{row['key']}", "centre": c["name"]} for row in r["groups"]["field"]]
+    ids = [c["id"] for c in centres]
+    fields = _fields(db, ids)
+    if group in EXACT_GROUPS:
+        figs, smin = province_figures.exact(db, ids, d_from, d_to)
+        totals = {cid: figs[cid]["total"] for cid in ids}
+        if group == "centre":
+            rows = [{**figs[c["id"]]["total"], "key": c["code"], "centre": c["name"], "label": c["area"] or ""}
+                    for c in centres]
+        else:
+            rows = [{**row, "key": f"{c['code']}/{fields[fid].code}", "centre": c["name"], "label": fields[fid].name}
+                    for c in centres for fid, row in _field_rows(figs[c["id"]], fields)]
     else:
-        agencies = _agencies(db, centres) if group == "agency" else {}
-        acc: dict = defaultdict(lambda: {**{k: 0 for k in ADDITIVE}, "satisfied": 0})
-        for c, r in results:
-            smin = r["satisfied_min"]
-            for row in r["groups"][sub[0]]:
-                key = agencies.get((c["id"], row["key"]), "") if group == "agency" else row["key"]
-                a = acc[key]
-                for k in ADDITIVE:
-                    a[k] += row[k] or 0
-                a["satisfied"] += _satisfied(row.get("rating_counts", {}), smin)[1]
-                a["label"] = row["label"] if group == "day" else (key or str(_("(no agency)")))
-        for key in sorted(acc):
-            a = acc[key]
-            rows.append({"key": key, "centre": "", "label": a["label"], **{k: a[k] for k in ADDITIVE},
-                         "satisfied_share": a["satisfied"] / a["rated"] if a["rated"] else None})
-    total = {k: sum(r["total"][k] or 0 for _c, r in results) for k in ADDITIVE}
-    satisfied = sum(_satisfied(r["total"].get("rating_counts", {}), r["satisfied_min"])[1] for _c, r in results)
+        counted, smin = province_figures.counts(db, ids, d_from, d_to, "field" if group == "agency" else "day")
+        rows, totals = _added_up(counted, smin, fields, group)
+    total = {k: sum(t[k] or 0 for t in totals.values()) for k in ADDITIVE}
+    satisfied = sum(_satisfied(t.get("rating_counts", {}), smin[cid])[1] for cid, t in totals.items())
     total["satisfied_share"] = satisfied / total["rated"] if total["rated"] else None
     return {"group": group, "exact": group in EXACT_GROUPS, "rows": rows, "total": total,
             "from": d_from.isoformat(), "to": d_to.isoformat(), "centres": len(centres)}
 
 
-def _agencies(db: Database, centres: list[dict]) -> dict[tuple[int, str], str]:
-    """(centre id, field code) → the field's agency (its current name; old names are its aliases)."""
-    with db.read() as s:
-        return {(cid, code): agency or "" for cid, code, agency in s.execute(
-            select(Field.centre_id, Field.code, Field.agency).where(Field.centre_id.in_([c["id"] for c in centres])))}
+def _added_up(counted: dict, smin: dict, fields: dict[int, FieldInfo], group: str) -> tuple[list[dict], dict]:
+    """Rows by agency or by day across centres (what adds up), and each centre's totals."""
+    acc: dict = defaultdict(lambda: {**{k: 0 for k in ADDITIVE}, "satisfied": 0})
+    totals: dict = {}
+    for cid, by_key in counted.items():
+        t = totals.setdefault(cid, {**{k: 0 for k in ADDITIVE}, "rating_counts": Counter()})
+        for k, row in by_key.items():
+            key = (fields[k].agency if k in fields else "") if group == "agency" else k.isoformat()
+            a = acc[key]
+            for name in ADDITIVE:
+                a[name] += row[name]
+                t[name] += row[name]
+            t["rating_counts"].update(row["rating_counts"])
+            a["satisfied"] += _satisfied(row["rating_counts"], smin[cid])[1]
+            a["label"] = k.strftime("%d/%m/%Y") if group == "day" else (key or str(_("(no agency)")))
+    rows = [{"key": key, "centre": "", "label": acc[key]["label"], **{k: acc[key][k] for k in ADDITIVE},
+             "satisfied_share": acc[key]["satisfied"] / acc[key]["rated"] if acc[key]["rated"] else None}
+            for key in sorted(acc)]
+    return rows, totals
 
 
 def table(data: dict) -> tuple[list[str], list[str], list[list]]:
@@ -181,18 +204,20 @@ def month_report(db: Database, year: int, month: int, area: str | None = None, t
     from openpyxl.styles import Font
     d_from, d_to = month_range(year, month)
     centres = province_centres(db, area)
-    results = centre_results(db, centres, d_from, d_to, ("field",))
+    ids = [c["id"] for c in centres]
+    fields = _fields(db, ids)
+    figs, _smin = province_figures.exact(db, ids, d_from, d_to)
     headers = [_("Centre"), _("Area"), _("Field"), _("Agency")] + [str(h) for _k, h, _kind in REPORT_FIGURES]
     kinds = ["text"] * 4 + [kind for _k, _h, kind in REPORT_FIGURES]
-    agencies = _agencies(db, centres)
     rows, bold = [], set()
-    for c, r in results:
-        for row in r["groups"]["field"]:
-            rows.append([c["name"], c["area"], row["label"], agencies.get((c["id"], row["key"]), "")] +
+    for c in centres:
+        for fid, row in _field_rows(figs[c["id"]], fields):
+            f = fields.get(fid)
+            rows.append([c["name"], c["area"], f.name if f else str(fid), f.agency if f else ""] +
                         [cell(kind, row[k]) for k, _h, kind in REPORT_FIGURES])
         bold.add(len(rows))
         rows.append([c["name"], c["area"], _("Centre total"), ""] +
-                    [cell(kind, r["total"][k]) for k, _h, kind in REPORT_FIGURES])
+                    [cell(kind, figs[c["id"]]["total"][k]) for k, _h, kind in REPORT_FIGURES])
     wb = Workbook()
     ws = wb.active
     ws.title = _("Monthly report")[:31]

@@ -204,8 +204,10 @@ class Rating(Base):
     """One rating per ticket, never edited; `hash` chains each rating to the previous one."""
 
     __tablename__ = "ratings"
+    # a centre's ratings of a range of time (the statistics on SQLite read them so)
+    __table_args__ = (Index("ix_ratings_centre_at", "centre_id", "at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
     score: Mapped[int] = mapped_column(Integer)
     reasons: Mapped[list] = mapped_column(JSON, default=list)

@@ -136,8 +136,10 @@ def test_a_centre_admin_never_reads_or_changes_another_centre(app, svc, province
     a, b = province["admin_a"], province["admin_b"]
     db = svc.db
     # the province pages and the switch are closed to them
-    for path in ("/province/centres", "/province/centres/xa-b"):
+    for path in ("/province/centres", "/province/centres/xa-b", "/province/alerts", "/province", "/province/stats",
+                 "/province/catalogue", "/api/v1/province/overview"):
         assert a.get(path).status_code == 403, path
+    assert form(a, "/province/alerts", {"to": "0912345678"}).status_code == 403
     assert form(a, "/province/centres/xa-b/open").status_code == 403
     assert form(a, "/province/centres", {"code": "x", "name": "x", "source": "preset:commune"}).status_code == 403
     assert form(a, "/province/centres/xa-b/suspend").status_code == 403

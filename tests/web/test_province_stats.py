@@ -99,3 +99,72 @@ def test_the_months_report_per_centre_and_field(svc, two_centres):
     line = next(row for row in b_rows if row[2] == first["label"])
     assert line[4:6] == [first["issued"], first["served"]]
     assert line[7] == (None if first["wait_p90_s"] is None else round(first["wait_p90_s"] / 60, 1))
+
+
+FIGURES = ("issued", "served", "no_show", "wait_mean_s", "wait_median_s", "wait_p90_s", "service_mean_s",
+           "service_median_s", "service_p90_s", "within_target_share", "rated", "satisfied_share", "rating_counts")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_provinces_set_based_figures_equal_each_centres_own_statistics(tmp_path, backend, request):
+    """Three centres with their own targets (a centre's default, a field's own) and a month of traffic:
+    every figure by centre and by centre and field is its statistics page's, to the millisecond; by
+    agency and by day the counts are its days' and fields' sums."""
+    from conftest import config_data, small_config_data
+    from layso.bench import year as gen
+    from layso.server.engine import seed_centre
+    from layso.server.storage.database import Database
+    from layso.server.storage.migrate import upgrade
+
+    from layso.config import parse_config
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'p.db'}"
+    db = Database(url)
+    upgrade(db)
+    ids = [seed_centre(db, parse_config(small_config_data()))]
+    for code, target in (("xa-b", 12), ("xa-c", 45)):
+        data = config_data("commune")
+        data["centre"].update(code=code, name=f"Trung tâm {code}", area="Khu vực 2")
+        data["queue"] = {**data.get("queue", {}), "target_wait_min": target}
+        data["fields"][0]["target_wait_min"] = 5
+        ids.append(setup.create_from_config(db, parse_config(data), kind="commune"))
+    for i, cid in enumerate(ids):
+        gen.generate(db, cid, date(2026, 10, 20), days=14, tickets=900 + 300 * i, seed=11 + i)
+    try:
+        centres = pstats.province_centres(db)
+        own = {c["code"]: compute_groups(db, c["id"], *MONTH, ("field", "day")) for c in centres}
+        by_centre = {r["key"]: r for r in pstats.province_rows(db, centres, *MONTH, "centre")["rows"]}
+        by_field = {r["key"]: r for r in pstats.province_rows(db, centres, *MONTH, "field")["rows"]}
+        for code, o in own.items():
+            assert {k: by_centre[code][k] for k in FIGURES} == {k: o["total"][k] for k in FIGURES}, code
+            for row in o["groups"]["field"]:
+                assert {k: by_field[f"{code}/{row['key']}"][k] for k in FIGURES} == {k: row[k] for k in FIGURES}
+        assert len(by_field) == sum(len(o["groups"]["field"]) for o in own.values())
+        days = {r["key"]: r for r in pstats.province_rows(db, centres, *MONTH, "day")["rows"]}
+        for day in {r["key"] for o in own.values() for r in o["groups"]["day"]}:
+            for k in ("issued", "served", "no_show", "rated"):
+                assert days[day][k] == sum(r[k] for o in own.values() for r in o["groups"]["day"] if r["key"] == day)
+        agencies = pstats.province_rows(db, centres, *MONTH, "agency")
+        assert sum(r["served"] for r in agencies["rows"]) == sum(o["total"]["served"] for o in own.values())
+    finally:
+        db.dispose()
+
+
+def test_a_tiny_province_year_is_generated_and_its_month_report_made(tmp_path):
+    """The generator's `--centres` path at a tiny size (the timed run is bench/stats_speed.py --centres 100)."""
+    from layso.bench.year import main
+    from layso.server.storage.database import Database
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    args = ["--db", url, "--centres", "3", "--start", "2026-03-02", "--days", "6", "--tickets", "400",
+            "--commune-tickets", "150"]
+    assert main(args) == 0
+    assert main(args) == 2  # only into an empty database
+    db = Database(url)
+    try:
+        centres = pstats.province_centres(db)
+        assert len(centres) == 3 and {c["area"] for c in centres} >= {"Khu vực 2", "Khu vực 3"}
+        data = pstats.province_rows(db, centres, date(2026, 3, 1), date(2026, 3, 31), "centre")
+        assert all(r["issued"] > 0 for r in data["rows"]) and data["total"]["issued"] > 400
+        name, content = pstats.month_report(db, 2026, 3)
+        assert name == "layso-bao-cao-thang-2026-03.xlsx" and content[:2] == b"PK"
+    finally:
+        db.dispose()

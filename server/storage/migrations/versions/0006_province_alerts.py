@@ -5,7 +5,8 @@ Revises: 0005
 
 The outbox's subscription and ticket become optional (an alert has neither) and it gains the alert,
 the audience whose settings hold the channel, and a key naming each alert message once. On SQLite
-the outbox is rebuilt (batch mode); nothing points at it.
+the outbox is rebuilt (batch mode); nothing points at it. Ratings are found by centre and time
+(the statistics of a month among a year of a province's ratings), no longer by centre alone.
 """
 import layso.server.storage.models
 import sqlalchemy as sa
@@ -42,6 +43,8 @@ def upgrade() -> None:
         sa.UniqueConstraint('open_key'),
     )
     op.create_index('ix_province_alerts_centre', 'province_alerts', ['centre_id', 'started_at'])
+    op.create_index('ix_ratings_centre_at', 'ratings', ['centre_id', 'at'])
+    op.drop_index('ix_ratings_centre_id', table_name='ratings')
     with op.batch_alter_table('notify_outbox') as batch:
         batch.alter_column('subscription_id', existing_type=sa.Integer(), nullable=True)
         batch.alter_column('ticket_id', existing_type=sa.Integer(), nullable=True)
@@ -62,6 +65,8 @@ def downgrade() -> None:
         batch.drop_column('alert_id')
         batch.alter_column('ticket_id', existing_type=sa.Integer(), nullable=False)
         batch.alter_column('subscription_id', existing_type=sa.Integer(), nullable=False)
+    op.create_index('ix_ratings_centre_id', 'ratings', ['centre_id'])
+    op.drop_index('ix_ratings_centre_at', table_name='ratings')
     op.drop_index('ix_province_alerts_centre', table_name='province_alerts')
     op.drop_table('province_alerts')
     op.drop_table('province_settings')
