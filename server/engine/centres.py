@@ -219,17 +219,46 @@ def set_admin_role(db: Database, code: str, account_id: int, make_admin: bool, u
 
 
 # ---- TOML re-import ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """One difference: `op` + (new), - (deactivated) or ~ (changed); `kind` centre, field, counter or a
+    settings section (hours, queue …); `key` the field's code or the counter's number; a new or
+    deactivated one's `name`; a changed one's `attr`, `before` and `after`."""
+
+    op: str
+    kind: str
+    key: str = ""
+    name: str = ""
+    attr: str = ""
+    before: object = None
+    after: object = None
+
+    def text(self) -> str:
+        """In plain English words (the command line's)."""
+        where = f"{self.kind} {self.key}" if self.key else self.kind
+        if self.op == "~":
+            return f"~ {where}.{self.attr}: {_show(self.before)} → {_show(self.after)}"
+        if self.op == "-":
+            return f"- {where}: {self.name} (deactivated, its history kept)"
+        return f"+ {where}: {self.name}"
+
+
 @dataclass
 class ImportPlan:
-    """What importing a configuration would change: `lines` in plain words, empty when nothing."""
+    """What importing a configuration would change: `items` (`Change`), `lines` in plain words, empty
+    when nothing."""
 
     code: str
     new_centre: bool
-    lines: list[str] = field(default_factory=list)
+    items: list[Change] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        return [c.text() for c in self.items]
 
     @property
     def changes(self) -> bool:
-        return self.new_centre or bool(self.lines)
+        return self.new_centre or bool(self.items)
 
 
 def _show(value) -> str:
@@ -240,13 +269,9 @@ def _show(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _diff_dict(prefix: str, before: dict, after: dict) -> list[str]:
-    out = []
-    for key in list(before) + [k for k in after if k not in before]:
-        a, b = before.get(key), after.get(key)
-        if a != b:
-            out.append(f"~ {prefix}{key}: {_show(a)} → {_show(b)}")
-    return out
+def _diff_dict(kind: str, key: str, before: dict, after: dict) -> list[Change]:
+    return [Change("~", kind, key, attr=k, before=before.get(k), after=after.get(k))
+            for k in list(before) + [k for k in after if k not in before] if before.get(k) != after.get(k)]
 
 
 def plan_import(db: Database, config: Config) -> ImportPlan:
@@ -258,25 +283,25 @@ def plan_import(db: Database, config: Config) -> ImportPlan:
     for k in new["counters"]:
         k["name"] = k.get("name") or f"Quầy {k['number']}"  # what creating the counter would name it
     if not exists:
-        return ImportPlan(code, True, [f"+ centre {code}: {config.centre.name} ({len(config.fields)} fields, "
-                                       f"{len(config.counters)} counters)"])
+        return ImportPlan(code, True, [Change("+", "centre", code, f"{config.centre.name} ({len(config.fields)} "
+                                                                     f"fields, {len(config.counters)} counters)")])
     old = parse_config(centre_config(db, code), f"centre {code}")  # normalised the same way as the file
     cur = _plain(old.model_dump(mode="json"))
-    lines = _diff_dict("centre.", cur["centre"], new["centre"])
+    items = _diff_dict("centre", "", cur["centre"], new["centre"])
     for section in SETTINGS_SECTIONS:
-        lines += _diff_dict(f"{section}.", cur.get(section, {}), new.get(section, {}))
+        items += _diff_dict(section, "", cur.get(section, {}), new.get(section, {}))
     for kind, key in (("fields", "code"), ("counters", "number")):
         before = {x[key]: x for x in cur[kind]}
         after = {x[key]: x for x in new[kind]}
         for k, x in after.items():
             if k not in before:
-                lines.append(f"+ {kind[:-1]} {k}: {x.get('name', '')}")
+                items.append(Change("+", kind[:-1], str(k), x.get("name", "")))
             else:
-                lines += _diff_dict(f"{kind[:-1]} {k}.", before[k], x)
+                items += _diff_dict(kind[:-1], str(k), before[k], x)
         for k, x in before.items():
             if k not in after:
-                lines.append(f"- {kind[:-1]} {k}: {x.get('name', '')} (deactivated, its history kept)")
-    return ImportPlan(code, False, lines)
+                items.append(Change("-", kind[:-1], str(k), x.get("name", "")))
+    return ImportPlan(code, False, items)
 
 
 def apply_import(engine: QueueEngine, config: Config, user_id: int | None = None) -> Result:

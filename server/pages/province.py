@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from layso.server.auth import ACTING_CENTRE_KEY, PROVINCE_ROLE, forget_cached_principals, role_required
 from layso.server.engine import centres as setup
 from layso.server.errors import QueueError
+from layso.server.pages.province_wording import change_text
 from layso.server.pages.signin import add_page_link
 from layso.server.queries import province_stats as pstats
 from layso.server.queries.province import POLL_S
@@ -38,6 +39,7 @@ from layso.server.storage.models import Centre, User
 from sqlalchemy import select
 
 bp = Blueprint("province", __name__, url_prefix="/province")
+bp.add_app_template_filter(change_text, "change_text")
 add_page_link(PROVINCE_ROLE, "province.overview", _l("Overview of the province"))
 add_page_link(PROVINCE_ROLE, "province.stats", _l("Statistics of the province"))
 add_page_link(PROVINCE_ROLE, "province.centres", _l("Centres of the province"))
@@ -160,7 +162,8 @@ def stats():
     areas = sorted({c["area"] for c in pstats.province_centres(db) if c["area"]})
     last_month = d_to.replace(day=1) - timedelta(days=1)
     months = [(d.year, d.month) for d in (d_to.replace(day=1), last_month, last_month.replace(day=1) - timedelta(days=1))]
-    return _page("province_stats.html", 400 if error else 200, errors=[error] if error else [], data=data,
+    from layso.server.pages.dashboard import number
+    return _page("province_stats.html", 400 if error else 200, errors=[error] if error else [], data=data, number=number,
                  headers=headers, kinds=kinds, rows=rows, d_from=d_from, d_to=d_to, group=group, area=area,
                  areas=areas, months=months, groups=[(k, str(v)) for k, v in pstats.GROUP_LABELS.items()])
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import PROVINCE_ROLE, role_required
 from layso.server.notify.alerts import alerts_config, alerts_view, save_alerts_config
+from layso.server.pages.province_wording import delivery_reason
 from layso.server.services import services
 from pydantic import ValidationError
 
@@ -35,6 +36,9 @@ PROBLEMS = {
     "templates": _l("A text may use only {centre}, {area}, {field}, {wait}, {target}, {device}, {since} and {alert}."),
     "recipients": _l("Mobile numbers need a gateway to be sent through."),
 }
+
+
+bp.add_app_template_filter(delivery_reason, "delivery_reason")
 
 
 @bp.app_template_filter("province_time")

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from layso.server import clock
 from layso.server.domain.hours import Hours
+from layso.server.domain.rating import satisfied_count
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Device, Field, Rating, Ticket
 from sqlalchemy import func, select
@@ -158,7 +159,7 @@ def _row(c, now: datetime, waiting: Waiting, open_counters: dict, devices: dict,
     satisfied_min = (c.settings or {}).get("rating", {}).get("satisfied_min", 1)
     counts = ratings.get(c.id, {})
     rated = sum(counts.values())
-    satisfied = sum(n for score, n in counts.items() if score >= satisfied_min)
+    satisfied = satisfied_count(counts, satisfied_min)
     wait_s, oldest_at = waiting.longest.get(c.id, (None, None))
     d = devices[c.id]
     return {

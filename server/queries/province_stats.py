@@ -105,15 +105,17 @@ def _agencies(db: Database, centres: list[dict]) -> dict[tuple[int, str], str]:
 
 def table(data: dict) -> tuple[list[str], list[str], list[list]]:
     """(headers, kinds, rows) of `province_rows`, figures as on the dashboard (minutes, percent)."""
-    first = {"centre": [_("Code"), _("Centre"), _("Area")], "field": [_("Code"), _("Centre"), _("Field")],
+    first = {"centre": [_("Code"), _("Centre"), _("Area")], "field": [_("Centre"), _("Field"), _("Field code")],
              "agency": [_("Agency")], "day": [_("Day")]}[data["group"]]
     figures = [f for f in FIGURES if data["exact"] or f[0] in (*ADDITIVE, "satisfied_share")]
     headers = first + [str(h) for _k, h, _kind in figures]
     kinds = ["text"] * len(first) + [kind for _k, _h, kind in figures]
 
     def lead(r):
-        if data["group"] in ("centre", "field"):
+        if data["group"] == "centre":
             return [r["key"], r["centre"], r["label"]]
+        if data["group"] == "field":  # the row's key is centre/field
+            return [r["centre"], r["label"], r["key"].split("/", 1)[-1]]
         return [r["label"]]
     rows = [lead(r) + [cell(kind, r.get(k)) for k, _h, kind in figures] for r in data["rows"]]
     total = [_("Province total")] + [""] * (len(first) - 1) + \

@@ -62,7 +62,7 @@ def test_table_is_printed_without_json(tmp_path):
              "targets_met": {"p99": True, "rate": False}}
     text = format_table({"database": "sqlite (WAL, synchronous=FULL)", "cores": 2, "load_average_before": [0.5],
                          "issue": issue, "correct": False, "failed_requests": 1})
-    assert "tickets/s" in text and "≥ 300 MISSED" in text and "p99 ≤ 20 ok" in text
+    assert "tickets/s" in text and "≥ 500 MISSED" in text and "p99 ≤ 20 ok" in text
     assert "0 / 1" in text and "409: 1" in text and "correct: NO" in text and "failed requests: 1" in text
 
 

@@ -206,7 +206,7 @@ def test_a_message_that_keeps_failing_ends_failed_with_its_reason(app, svc, worl
     c = app.test_client()
     c.post("/api/v1/session", json={"username": "tinh", "password": PASSWORD})
     page = c.get("/province/alerts").get_data(as_text=True)
-    assert "thất bại: 3" in page and "the gateway answered 500" in page
+    assert "thất bại: 3" in page and "cổng gửi tin trả lời mã 500" in page
     overview = c.get("/province").get_data(as_text=True)
     assert 'id="ov-sent"' in overview and "thất bại: 3" in overview
 

@@ -87,7 +87,8 @@ def test_catalogue_page_previews_then_applies(app, svc, cid):
     r = client.post("/province/catalogue", data={"csrf_token": csrf, "action": "preview", "centres": ["xa-b"],
                                                  "file": (io.BytesIO(CSV), "danh-muc.csv")},
                     content_type="multipart/form-data")
-    assert r.status_code == 200 and "+ field giay-phep-lai-xe" in r.text and "Áp dụng cho 1 trung tâm" in r.text
+    assert r.status_code == 200 and "+ Thêm mới: lĩnh vực giay-phep-lai-xe — Giấy phép lái xe" in r.text
+    assert "lĩnh vực dat-dai — cơ quan (sở, ngành)" in r.text and "Áp dụng cho 1 trung tâm" in r.text
     with svc.db.read() as s:
         assert s.execute(select(Field).where(Field.code == "giay-phep-lai-xe")).first() is None
     payload = re.search(r'name="catalogue" value="([^"]*)"', r.text).group(1)
