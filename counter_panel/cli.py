@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from layso.device_cli import add_device_arguments, device_token
@@ -63,6 +64,11 @@ def cmd_counter(args) -> int:
     panel = CounterPanel(DeviceClient(args.server, token), keypad, size=args.size, screenshot=args.screenshot,
                          fullscreen=args.fullscreen, officer_touch=officer_touch)
     panel.start()
+
+    def stop(*_args) -> None:  # systemd's stop: close cleanly (socket, keypad, screenshot) and exit 0
+        panel.running = False
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         panel.run()
     except KeyboardInterrupt:

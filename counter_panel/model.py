@@ -334,7 +334,11 @@ class PanelModel:
 
     @staticmethod
     def _error(outcome: Outcome) -> str:
-        return nfc(texts.ERRORS.get(outcome.code or "") or outcome.message or texts.ERROR_FALLBACK)
+        """The refusal in Vietnamese; a code without words here shows as the fallback and the code."""
+        known = texts.ERRORS.get(outcome.code or "")
+        if known:
+            return nfc(known)
+        return f"{texts.ERROR_FALLBACK} ({outcome.code})" if outcome.code else texts.ERROR_FALLBACK
 
     def _say(self, text: str, error: bool) -> None:
         self.feedback = Feedback(nfc(text), error, self.clock() + FEEDBACK_S)

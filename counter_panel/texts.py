@@ -87,7 +87,24 @@ ERRORS = {
     "unauthorized": "Máy chủ từ chối mã thiết bị.",
     "too_many_requests": "Thao tác quá nhanh, xin chờ một chút.",
     "internal_error": "Máy chủ gặp lỗi, xin thử lại.",
+    "ticket_not_found": "Không tìm thấy số thứ tự này.",
+    "ticket_not_waiting": "Số này không còn trong hàng chờ.",
+    "invalid_transfer": "Không chuyển được sang quầy hoặc lĩnh vực này.",
+    "invalid_dossier_code": "Mã hồ sơ chưa đúng.",
+    "invalid_score": "Mức đánh giá chưa hợp lệ.",
+    "invalid_reason": "Lý do chưa hợp lệ.",
+    "invalid_reasons": "Lý do chưa hợp lệ.",
+    "invalid_comment": "Góp ý quá dài hoặc chưa hợp lệ.",
+    "invalid_credentials": "Sai tên đăng nhập hoặc mã PIN.",
+    "counter_not_found": "Máy chủ không có quầy này.",
+    "counter_open": "Quầy đang mở.",
+    "malformed_body": "Thông tin chưa hợp lệ.",
+    "database_unavailable": "Máy chủ tạm thời không ghi được dữ liệu, xin thử lại.",
+    "storage_full": "Máy chủ hết chỗ lưu dữ liệu, xin báo quản trị viên.",
+    "storage_read_only": "Máy chủ không ghi được dữ liệu, xin báo quản trị viên.",
 }
+# a code the panel has no words for: this, and the code for whoever looks into it (never the server's
+# English message)
 ERROR_FALLBACK = "Không thực hiện được lệnh"
 
 KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl.", "zxcvbnm-_")

@@ -270,31 +270,38 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
         pygame.draw.rect(surface, ACCENT, bar, border_top_left_radius=_radius(m), border_bottom_left_radius=_radius(m))
     pad_x, pad_y = m.px(34), max(m.px(10), rect.height // 14)
     inner = Rect(rect.left + pad_x, rect.top + pad_y, rect.width - pad_x - m.px(20), rect.height - 2 * pad_y)
-    info_size = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
-
-    def one_size(parts: list[str]) -> int:  # the size at which every part fits its one line
-        return min(fonts().size_for(p, inner.width, info_size, FLOOR_PX, info_bold) for p in parts)
-
+    info_max = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
+    # the name as large as the button allows (portrait buttons are shorter and wider)
+    name_max = min(m.px(60), max(m.px(30), rect.height * (30 if m.portrait else 24) // 100))
     if closed and online:
-        parts, info_bold = [texts.closed_reason(f.get("closed_reason"))], True
-        size = one_size(parts)
+        options = [([texts.closed_reason(f.get("closed_reason"))], True)]
     else:
-        info_bold = False
         waiting, est = f.get("waiting", 0), f.get("est_wait_s") if estimate else None
-        parts = texts.field_queue_lines(waiting, est, one_line=rect.height < m.px(200))
-        size = one_size(parts)
-        if len(parts) == 1 and size < m.px(22):  # too small to read on one line: two lines instead
-            parts = texts.field_queue_lines(waiting, est)
-            size = one_size(parts)
-    info_lines = [nfc(p) for p in parts]
+        options = [(texts.field_queue_lines(waiting, est, one_line=True), False),
+                   (texts.field_queue_lines(waiting, est), False)]
+        if rect.height >= m.px(200):  # room enough: the wait on a line of its own
+            options.reverse()
+    # The name is what a citizen looks for: the arrangement that draws it largest, the queue line still
+    # readable (not below px(20)) where any arrangement allows it.
+    laid = [_field_text(f["name"], parts, bold, name_max, info_max, inner, m) for parts, bold in options]
+    readable = [t for t in laid if t[3] >= m.px(20)] or laid
+    name_lines, n_size, info_lines, size, info_bold = max(readable, key=lambda t: t[1])
     info_h = block_height(info_lines, size)
     name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - m.px(4))
-    # the name as large as the button allows (portrait buttons are shorter and wider)
-    name_size = min(m.px(60), max(m.px(30), rect.height * (30 if m.portrait else 24) // 100))
-    n_size, lines = fit(f["name"], True, name_size, m.px(22), name_box.width, name_box.height, max_lines=3)
-    text_block(surface, lines, n_size, True, ink, name_box, "left", "centre")
+    text_block(surface, name_lines, n_size, True, ink, name_box, "left", "centre")
     text_block(surface, info_lines, size, info_bold, soft,
                Rect(inner.left, inner.bottom - info_h, inner.width, info_h), "left")
+
+
+def _field_text(name: str, parts: list[str], bold: bool, name_max: int, info_max: int, inner: Rect,
+                m: Metrics) -> tuple[list[str], int, list[str], int, bool]:
+    """A field button's name and queue lines laid out in `inner`: (name lines, name size, queue
+    lines, their size, bold); the queue lines at one size, each on one line, under the name."""
+    size = min(fonts().size_for(p, inner.width, info_max, FLOOR_PX, bold) for p in parts)
+    info_lines = [nfc(p) for p in parts]
+    name_h = inner.height - block_height(info_lines, size) - m.px(4)
+    n_size, lines = fit(name, True, name_max, m.px(22), inner.width, name_h, max_lines=3)
+    return lines, n_size, info_lines, size, bold
 
 
 def _priority_button(surface: pygame.Surface, rect: Rect, online: bool, m: Metrics) -> None:

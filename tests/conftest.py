@@ -255,10 +255,12 @@ def settled_device_socket(app, token: str):
     client = socketio.test_client(app, auth={"token": token})
     assert client.is_connected()
     received = client.get_received()
-    end = time.monotonic() + 5
-    while "device.changed" not in [m["name"] for m in received] and time.monotonic() < end:
-        time.sleep(0.02)
-        received += client.get_received()
+
+    def settled() -> bool:
+        received.extend(client.get_received())
+        return "device.changed" in [m["name"] for m in received]
+
+    assert wait_for(settled, step=0.02), "the device's online news never came"
     return client, received
 
 

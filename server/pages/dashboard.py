@@ -106,7 +106,7 @@ def live_snapshot(who: Principal) -> dict:
 
 def _device_faults(d: dict) -> list[str]:
     """What is wrong with a device, as the manager reads it."""
-    faults = [] if d["online"] else [_("Not connected")]
+    faults = [] if d["online"] else [_("Not connected") if d["last_seen"] else _("Never connected yet")]
     if d["printer"] in PRINTER_FAULTS:
         faults.append(str(PRINTER_FAULTS[d["printer"]]))
     return faults

@@ -79,8 +79,11 @@ def test_refusals_show_in_vietnamese_and_light_red_until_they_expire():
     model.on_outcome(Outcome(req, False, code="no_current_ticket", message="x"))
     assert model.feedback.text == "Quầy chưa phục vụ công dân nào." and model.led_status == "error"
     unknown = model.on_press(Press("skip"))
-    model.on_outcome(Outcome(unknown, False, code="something_new", message="Lỗi mới từ máy chủ"))
-    assert model.feedback.text == "Lỗi mới từ máy chủ"
+    model.on_outcome(Outcome(unknown, False, code="something_new", message="a centre name has 1 to 200 characters"))
+    assert model.feedback.text == "Không thực hiện được lệnh (something_new)"  # the panel's words, never English
+    again = model.on_press(Press("recall"))
+    model.on_outcome(Outcome(again, False, code="ticket_not_waiting", message="This ticket is no longer waiting."))
+    assert model.feedback.text == "Số này không còn trong hàng chờ."
     model.clock.t += m.FEEDBACK_S + 1
     model.tick()
     assert model.feedback is None and model.led_status == "ready"

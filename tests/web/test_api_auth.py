@@ -394,7 +394,7 @@ def _device_online(world, token) -> bool:
 
 def _device_connections(world, token) -> int:
     """The connections recorded for the device (presence writes them on its worker, after the handshake)."""
-    from layso.server.auth import hash_token
+    from layso.server.domain.accounts import hash_token
     from layso.server.storage.models import Device, DeviceConnection
     from sqlalchemy import func, select
     with world["db"].read() as s:

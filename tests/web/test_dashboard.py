@@ -69,10 +69,15 @@ def test_live_view_shows_waits_counters_and_device_faults(app, svc, cid, frozen_
     # counters: open and serving, paused with its reason, closed
     assert re.search(r"Quầy 2 Open Nguyễn Thị Lan 6501", body)
     assert "Paused Họp giao ban" in body and "Closed" in body
-    # devices: the kiosk's printer is out of paper, the display is not connected
+    # devices: the kiosk's printer is out of paper, the display has never connected (not "lost")
     assert re.search(r"Kiosk sảnh chính Kiosk ● Online Printer out of paper \(hết giấy\)", body)
-    assert re.search(r"Màn hình tầng 1 Display ○ Offline Not connected", body)
+    assert re.search(r"Màn hình tầng 1 Display ○ Never connected Never connected yet", body)
     assert "2 with a fault" in body
+    e.device_status(cid, devices["Kiosk sảnh chính"], online=False)  # seen before, gone now
+    body = text_of(client.get("/manage/live/body?lang=en").text)
+    assert re.search(r"Kiosk sảnh chính Kiosk ○ Offline Not connected, Printer out of paper", body), body
+    vi = text_of(client.get("/manage/live/body?lang=vi").text)
+    assert "Chưa kết nối lần nào" in vi and "Mất kết nối" in vi
 
 
 def test_managers_browser_receives_every_event_of_the_centre(app, svc, cid):
