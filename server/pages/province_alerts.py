@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from layso.server.auth import PROVINCE_ROLE, role_required
 from layso.server.notify.alerts import alerts_config, alerts_view, save_alerts_config
+from layso.server.pages import wording
 from layso.server.pages.province_wording import delivery_reason
 from layso.server.services import services
 from pydantic import ValidationError
@@ -23,8 +24,7 @@ bp = Blueprint("province_alerts", __name__, url_prefix="/province/alerts")
 
 KIND_NAMES = {"wait_over_target": _l("A wait past the target"), "paper_out": _l("A kiosk out of paper"),
               "display_offline": _l("A lobby screen offline")}
-MESSAGE_KINDS = {"alert": _l("Alert"), "cleared": _l("Alert over")}
-STATUS_NAMES = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed")}
+MESSAGE_KINDS, STATUS_NAMES = wording.NOTIFY_KINDS, wording.NOTIFY_STATUSES
 # what was wrong with the form, by the setting's name
 PROBLEMS = {
     "webhook.url": _l("The webhook's address must start with http:// or https://."),

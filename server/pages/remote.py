@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from layso.server.auth import role_required
 from layso.server.errors import QueueError
 from layso.server.notify.outbox import outbox_view
+from layso.server.pages import wording
+from layso.server.pages.province_wording import delivery_reason
 from layso.server.queries import centre as centre_queries
 from layso.server.services import services
 from pydantic import ValidationError
@@ -15,6 +17,9 @@ from pydantic import ValidationError
 from layso.config import BookingConfig
 
 bp = Blueprint("remote", __name__)
+for _table, _name in ((wording.NOTIFY_KINDS, "notify_kind"), (wording.NOTIFY_STATUSES, "notify_status"),
+                      (wording.NOTIFY_CHANNELS, "notify_channel")):
+    bp.add_app_template_filter(lambda code, table=_table: wording.named(table, code), _name)
 
 
 @bp.app_template_global()
@@ -36,7 +41,7 @@ def page():
     svc = services()
     summary = svc.engine.booking.day_summary(g.who.centre_id)
     outbox = outbox_view(svc.db, g.who.centre_id, limit=100)
-    return render_template("remote.html", who=g.who, s=summary, outbox=outbox)
+    return render_template("remote.html", who=g.who, s=summary, outbox=outbox, delivery_reason=delivery_reason)
 
 
 def _lines(text: str) -> list[str]:

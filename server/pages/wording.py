@@ -157,6 +157,11 @@ ROLE_NAMES = {"staff": _l("Officer"), "manager": _l("Manager"), "admin": _l("Adm
               "province_admin": _l("Province administrator")}
 DEVICE_ROLE_NAMES = {"kiosk": _l("Kiosk"), "display": _l("Display"), "counter": _l("Counter panel")}
 AUDIT_VALUES = {**DEVICE_ROLE_NAMES, **ROLE_NAMES, "changed": _l("changed"), "removed": _l("removed")}
+# the notifier's messages (notify/outbox.py), as the manager's and the province's pages list them
+NOTIFY_KINDS = {"ahead": _l("Turn near"), "called": _l("Called"), "alert": _l("Alert"), "cleared": _l("Alert over")}
+NOTIFY_STATUSES = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed")}
+NOTIFY_CHANNELS = {"sms": _l("SMS"), "zalo": _l("Zalo"), "webpush": _l("Browser notification"),
+                   "webhook": _l("Webhook")}
 
 
 def named(names: dict, code: str) -> str:

@@ -232,7 +232,10 @@ def test_manager_sees_bookings_and_notifications(napp, gateway, frozen_clock):
     c.post("/api/v1/session", json={"username": "boss", "password": "password-123"})
     html = c.get("/manage/remote").get_data(as_text=True)
     assert 'data-field="bhxh"' in html and 'data-field="dat-dai"' in html
-    assert "the gateway answered 500" in html and 'class="outbox-pending"' in html and 'class="outbox-sent"' in html
+    assert "cổng gửi tin trả lời mã 500" in html and 'class="outbox-pending"' in html and 'class="outbox-sent"' in html
+    # kinds, channels and states in the manager's words, never the outbox's codes
+    assert "Đang chờ" in html
+    assert ">called<" not in html and ">sent<" not in html and ">pending<" not in html and ">sms<" not in html
     summary = svc.engine.booking.day_summary(cid)
     assert summary["total"]["checked_in"] == 1 and summary["total"]["booked"] == 1 and summary["lapse_rate"] == 0.0
     staff_html = napp.test_client().get("/manage/remote")
