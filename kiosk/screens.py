@@ -91,7 +91,7 @@ def text_line(surface: pygame.Surface, text: str, size: int, bold: bool, color: 
 
 
 def block_height(lines: list[str], size: int) -> int:
-    return Fitted(tuple(lines), size, False).height
+    return Fitted(tuple(lines), size, False).height if lines else 0
 
 
 def text_block(surface: pygame.Surface, lines: list[str], size: int, bold: bool, color: tuple, rect: Rect,
@@ -260,7 +260,8 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
 def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics,
                   estimate: bool = True) -> None:
     """One field: its name, how many wait and the estimated wait. `estimate` is off on the priority
-    path: the field's estimate is for a normal ticket, and would mislead a priority citizen."""
+    path: the field's estimate is for a normal ticket, and would mislead a priority citizen. Offline,
+    only the name: the figures would be as old as the connection."""
     closed = not f.get("accepting", False)
     bg, ink, soft = (WHITE, INK, INK_SOFT) if usable else ((CLOSED_BG, CLOSED_INK, WHITE) if closed and online
                                                            else (DISABLED_BG, DISABLED_INK, DISABLED_INK))
@@ -273,7 +274,9 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
     info_max = min(m.px(36), max(m.px(24), rect.height * 18 // 100))
     # the name as large as the button allows (portrait buttons are shorter and wider)
     name_max = min(m.px(60), max(m.px(30), rect.height * (30 if m.portrait else 24) // 100))
-    if closed and online:
+    if not online:  # the queue's figures are as old as the lost connection: no figures rather than stale ones
+        options = [([], False)]
+    elif closed:
         options = [([texts.closed_reason(f.get("closed_reason"))], True)]
     else:
         waiting, est = f.get("waiting", 0), f.get("est_wait_s") if estimate else None
@@ -287,7 +290,7 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
     readable = [t for t in laid if t[3] >= m.px(20)] or laid
     name_lines, n_size, info_lines, size, info_bold = max(readable, key=lambda t: t[1])
     info_h = block_height(info_lines, size)
-    name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - m.px(4))
+    name_box = Rect(inner.left, inner.top, inner.width, inner.height - info_h - (m.px(4) if info_h else 0))
     text_block(surface, name_lines, n_size, True, ink, name_box, "left", "centre")
     text_block(surface, info_lines, size, info_bold, soft,
                Rect(inner.left, inner.bottom - info_h, inner.width, info_h), "left")
@@ -297,9 +300,9 @@ def _field_text(name: str, parts: list[str], bold: bool, name_max: int, info_max
                 m: Metrics) -> tuple[list[str], int, list[str], int, bool]:
     """A field button's name and queue lines laid out in `inner`: (name lines, name size, queue
     lines, their size, bold); the queue lines at one size, each on one line, under the name."""
-    size = min(fonts().size_for(p, inner.width, info_max, FLOOR_PX, bold) for p in parts)
+    size = min((fonts().size_for(p, inner.width, info_max, FLOOR_PX, bold) for p in parts), default=info_max)
     info_lines = [nfc(p) for p in parts]
-    name_h = inner.height - block_height(info_lines, size) - m.px(4)
+    name_h = inner.height - block_height(info_lines, size) - (m.px(4) if info_lines else 0)
     n_size, lines = fit(name, True, name_max, m.px(22), inner.width, name_h, max_lines=3)
     return lines, n_size, info_lines, size, bold
 

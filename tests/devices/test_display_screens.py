@@ -16,7 +16,7 @@ from layso.textfit import Fonts
 
 from layso.config import preset_data
 
-SIZES = [(1920, 1080), (1366, 768), (3840, 2160)]
+SIZES = [(1920, 1080), (1366, 768), (1280, 720), (1024, 768), (3840, 2160), (1080, 1920)]  # TVs, a portrait screen
 LONG_CENTRE = "Trung tâm Phục vụ hành chính công tỉnh Bà Rịa – Vũng Tàu (cơ sở 2, Khu hành chính tập trung)"
 LONG_FIELD = ("Lao động – Thương binh và Xã hội, Người có công, Bảo trợ xã hội, Trẻ em và Bình đẳng giới "
               "(tiếp nhận và trả kết quả)")

@@ -108,3 +108,12 @@ def test_the_priority_path_shows_no_normal_wait_estimate(drawn):
     drawn.clear()
     sc.draw(pygame.Surface((1080, 1920)), view("home_commune"))
     assert any("khoảng" in line.text for line in drawn)
+
+
+def test_without_the_server_no_stale_queue_figures(drawn):
+    """The fields stay on screen (greyed) while the server is away, but not their waits and estimates:
+    those are as old as the lost connection."""
+    sc.draw(pygame.Surface((1080, 1920)), view("server_away"))
+    texts = [line.text for line in drawn]
+    assert any("Tư pháp" in t for t in texts)
+    assert not any(t.startswith("Đang chờ") or "khoảng" in t or "Không có người chờ" in t for t in texts), texts
