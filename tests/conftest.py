@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from sqlalchemy import event
 
 from layso.bench.officers import seat_officers  # noqa: F401  (tests import it from here)
 from layso.config import parse_config, preset_data, write_config
@@ -454,6 +455,23 @@ def server(tmp_path):
     sp = start_server(tmp_path)
     yield sp
     sp.stop()
+
+
+def count_queries(db, fn) -> int:
+    """How many SQL statements `fn()` sends through the database's engines."""
+    n = [0]
+
+    def on_exec(*_a, **_k):
+        n[0] += 1
+    engines = {db.read_engine, db.write_engine}
+    for eng in engines:
+        event.listen(eng, "before_cursor_execute", on_exec)
+    try:
+        fn()
+    finally:
+        for eng in engines:
+            event.remove(eng, "before_cursor_execute", on_exec)
+    return n[0]
 
 
 def wait_for(predicate, timeout: float = 20.0, step: float = 0.05) -> bool:

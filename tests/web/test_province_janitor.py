@@ -7,32 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from conftest import HCM, config_data
+from conftest import HCM, config_data, count_queries
 from layso.server.engine.accounts import add_user
 from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.engine.sweep import sweep
 from layso.server.janitor import run_janitor
 from layso.server.realtime import presence
-from sqlalchemy import event
 
 from layso.config import parse_config
-
-
-def count_queries(svc, fn) -> int:
-    n = [0]
-
-    def on_exec(*_a, **_k):
-        n[0] += 1
-    engines = {svc.db.read_engine, svc.db.write_engine}
-    for eng in engines:
-        event.listen(eng, "before_cursor_execute", on_exec)
-    try:
-        fn()
-    finally:
-        for eng in engines:
-            event.remove(eng, "before_cursor_execute", on_exec)
-    return n[0]
 
 
 def busy_centre(svc, code: str, all_hours: bool = True) -> int:
@@ -73,11 +56,11 @@ def test_one_round_costs_the_same_queries_for_3_centres_as_for_15(app, svc, cid,
         sockets.append(socketio.test_client(app, auth={"token": add_device(svc.db, "counter", "Bảng", code,
                                                                            counter=1)}))
     run_janitor(svc)  # the first look remembers the fields and records the closing of past days
-    few = count_queries(svc, lambda: run_janitor(svc))
+    few = count_queries(svc.db, lambda: run_janitor(svc))
     for i in range(12):
         busy_centre(svc, f"xa-{i:02d}")
     run_janitor(svc)
-    many = count_queries(svc, lambda: run_janitor(svc))
+    many = count_queries(svc.db, lambda: run_janitor(svc))
     assert presence.connections  # the connections' check ran with connections to check
     assert many == few and few <= 25, (few, many)
     for s in sockets:

@@ -3,12 +3,12 @@ who may read it, and a fixed number of queries however many centres there are.""
 from __future__ import annotations
 
 import pytest
+from conftest import count_queries
 from layso.server.auth import device_principal
 from layso.server.engine.accounts import add_user
 from layso.server.engine.devices import add_device
 from layso.server.engine import centres as setup
 from layso.server.queries.province import overview
-from sqlalchemy import event
 
 PASSWORD = "password-123"
 CONTRACT = {"code", "name", "area", "open", "waiting", "longest_wait_s", "open_counters", "devices_offline",
@@ -107,24 +107,9 @@ def test_the_overview_page_lists_every_centre_in_vietnamese(world):
 
 
 def test_the_number_of_queries_does_not_grow_with_the_centres(svc, world):
-    def count(fn) -> int:
-        n = [0]
-
-        def on_exec(*_a, **_k):
-            n[0] += 1
-        engines = {svc.db.read_engine, svc.db.write_engine} if hasattr(svc.db, "read_engine") else {svc.db.engine}
-        for eng in engines:
-            event.listen(eng, "before_cursor_execute", on_exec)
-        try:
-            fn()
-        finally:
-            for eng in engines:
-                event.remove(eng, "before_cursor_execute", on_exec)
-        return n[0]
-
-    few = count(lambda: overview(svc.db))
+    few = count_queries(svc.db, lambda: overview(svc.db))
     for i in range(12):
         setup.create_centre(svc.db, f"xa-{i:02d}", f"Xã số {i}", preset="commune", area=f"Khu vực {i % 3}")
-    many = count(lambda: overview(svc.db))
+    many = count_queries(svc.db, lambda: overview(svc.db))
     assert len(overview(svc.db)["centres"]) == 15
     assert many == few
