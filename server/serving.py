@@ -39,6 +39,31 @@ def patch() -> None:
     """Monkey-patch the standard library for gevent; must run before Flask, SQLAlchemy, socketio."""
     from gevent import monkey
     monkey.patch_all()
+    import_socketio_lean(bool(os.environ.get("LAYSO_MESSAGE_QUEUE")))
+
+
+# What python-socketio's package imports for its clients and message queues, which a server process
+# never uses: the HTTP client `requests` (with urllib3, idna, charset-normalizer), websocket-client, and
+# redis unless events go through Redis: 10.6 MiB of a serving process (docs/PERFORMANCE.md).
+CLIENT_ONLY_MODULES = ("requests", "websocket")
+QUEUE_ONLY_MODULES = ("redis", "valkey")
+
+
+def import_socketio_lean(message_queue: bool) -> None:
+    """Import python-socketio and python-engineio with their client-only dependencies hidden, so their
+    modules record them as absent (the server never calls them); afterwards the names import normally
+    again (the notifier imports `requests` on its first message)."""
+    hidden = [name for name in CLIENT_ONLY_MODULES + (() if message_queue else QUEUE_ONLY_MODULES)
+              if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # `import name` raises ImportError, which these packages expect
+    try:
+        import engineio  # noqa: F401
+        import socketio  # noqa: F401
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -12,8 +12,6 @@ import hashlib
 import hmac
 import json
 
-import requests
-
 from layso.config import AlertsConfig, GatewayConfig, NotifyConfig, WebhookConfig
 
 
@@ -26,13 +24,20 @@ class DeliveryError(Exception):
         self.gone = gone
 
 
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> None:
+def http_post(url: str, body: bytes, headers: dict, timeout: float, peer: str = "the gateway"):
+    """POST `body`; a timeout or a network failure becomes a DeliveryError. `requests` is imported
+    here, on the first message: a server that sends no notifications never loads it (~8 MiB)."""
+    import requests
     try:
-        r = requests.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=timeout)
+        return requests.post(url, data=body, headers=headers, timeout=timeout)
     except requests.Timeout:
         raise DeliveryError(f"no answer within {timeout:g} s") from None
     except requests.RequestException as err:
-        raise DeliveryError(f"cannot reach the gateway: {type(err).__name__}") from None
+        raise DeliveryError(f"cannot reach {peer}: {type(err).__name__}") from None
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> None:
+    r = http_post(url, body, {"Content-Type": "application/json", **headers}, timeout)
     if not 200 <= r.status_code < 300:
         raise DeliveryError(f"the gateway answered {r.status_code}: {r.text[:120]}")
 

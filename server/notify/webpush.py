@@ -13,10 +13,8 @@ import json
 import time
 from urllib.parse import urlsplit
 
-import requests
-
 from layso.config import WebPushConfig
-from layso.server.notify.channels import DeliveryError
+from layso.server.notify.channels import DeliveryError, http_post
 from layso.server.notify.vapid import b64url_decode
 
 MAX_ENDPOINT = 1000
@@ -72,13 +70,8 @@ class WebPush:
         headers = {"Urgency": "high" if message["kind"] == "called" else "normal", "Topic": "layso-turn",
                    **self._signed(sub["endpoint"]), "Content-Encoding": "aes128gcm",
                    "Content-Type": "application/octet-stream", "TTL": str(self.cfg.ttl_s)}
-        try:
-            r = requests.post(sub["endpoint"], data=encrypt(sub, payload_of(message)), headers=headers,
-                              timeout=self.cfg.timeout_s)
-        except requests.Timeout:
-            raise DeliveryError(f"no answer within {self.cfg.timeout_s:g} s") from None
-        except requests.RequestException as err:
-            raise DeliveryError(f"cannot reach the push service: {type(err).__name__}") from None
+        r = http_post(sub["endpoint"], encrypt(sub, payload_of(message)), headers, self.cfg.timeout_s,
+                      peer="the push service")
         if r.status_code in (404, 410):
             raise DeliveryError(f"the push service answered {r.status_code}: the subscription is gone", gone=True)
         if not 200 <= r.status_code < 300:

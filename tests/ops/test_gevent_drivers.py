@@ -80,3 +80,29 @@ def test_a_blocking_redis_call_lets_other_greenlets_run(redis_url):
     took, ticks = probe("redis", redis_url)
     assert took >= 0.9
     assert ticks >= took / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
+
+
+LEAN = textwrap.dedent('''
+    import sys
+    from layso.server.serving import patch
+    patch()
+    from layso.server.app import create_app  # noqa: F401 - what `layso serve` imports
+    import socketio.redis_manager as rm
+    loaded = [m for m in ("requests", "websocket", "redis", "urllib3") if m in sys.modules]
+    import requests  # the notifier's first message imports it normally
+    print(",".join(loaded) or "-", rm.redis is not None, requests.__name__)
+''')
+
+
+@pytest.mark.parametrize("queue, expected", [(None, "- False requests"),
+                                             ("redis://127.0.0.1:6379/0", "redis True requests")])
+def test_a_serving_process_does_not_load_socketio_client_libraries(queue, expected):
+    """python-socketio imports its HTTP client, websocket-client and redis for clients and queues;
+    a server process gets them only when it uses them (10 MiB of each process)."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "LAYSO_MESSAGE_QUEUE"}
+    if queue:
+        env["LAYSO_MESSAGE_QUEUE"] = queue  # not connected to: only whether redis is importable
+    out = subprocess.run([sys.executable, "-c", LEAN], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected

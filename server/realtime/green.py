@@ -1,0 +1,220 @@
+"""WebSocket connections at two greenlets each instead of four, under `layso serve` (gevent).
+
+Engine.IO's gevent mode gives every WebSocket four greenlets: the HTTP handler (which waits for the
+next message), simple-websocket's reader (which reads the socket and wakes the handler), the writer
+(which drains the connection's queue) and a ping task that sleeps `ping_interval` between pings.
+Under Python 3.11 each greenlet carries a frame stack of its own (16 KiB at least) plus its saved C
+stack, so a lobby screen cost ~78 KiB of server memory, most of it greenlets doing nothing
+(measured with 200 connections: docs/PERFORMANCE.md). Here:
+
+- `GreenWebSocket` is Engine.IO's WebSocket object for gevent: the handler greenlet reads the socket
+  itself (wsproto for the frames, as simple-websocket does), the writer sends under a lock that
+  the handler's replies (pong, close) share, and permessage-deflate is not offered (a browser
+  would get a zlib window of ~300 KiB per connection for events of a few hundred bytes);
+- `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
+  intervals are all the same, so the due times are in the order they were scheduled).
+
+`install(server)` puts both in place for one Engine.IO server; the threading mode of in-process
+tests keeps the library's own.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import time
+
+log = logging.getLogger("layso.realtime")
+
+RECEIVE_BYTES = 4096
+
+
+class GreenWebSocket:
+    """Engine.IO's WebSocket interface (`__call__`, `wait`, `send`, `close`) over the request's own
+    socket, read in the handler's greenlet."""
+
+    def __init__(self, handler, server):
+        self.app = handler
+        self.max_message = getattr(server, "max_http_buffer_size", 1_000_000)
+        self._sock = None  # Engine.IO sets the read timeout on `_sock` (ping interval + timeout)
+        self._conn = None
+        self._messages: collections.deque = collections.deque()
+        self._partial: list = []
+        self._partial_len = 0
+        self.connected = False
+
+    # ---- the handshake ------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        from gevent.lock import Semaphore
+        from wsproto import ConnectionType, WSConnection
+        from wsproto.events import AcceptConnection, Request
+
+        self._sock = _request_socket(environ)
+        self._send_lock = Semaphore()
+        self._conn = WSConnection(ConnectionType.SERVER)
+        headers = [(k[5:].replace("_", "-").encode("latin-1"), str(v).encode("latin-1"))
+                   for k, v in environ.items() if k.startswith("HTTP_")]
+        path = environ.get("PATH_INFO", "/") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+        self._conn.initiate_upgrade_connection(headers, path)
+        if not any(isinstance(ev, Request) for ev in self._conn.events()):
+            raise ConnectionError("not a WebSocket request")
+        self._sock.sendall(self._conn.send(AcceptConnection()))  # no extensions: no deflate
+        self.connected = True
+        try:
+            return self.app(self)
+        finally:
+            self._shut()
+
+    # ---- Engine.IO's calls ------------------------------------------------------------------
+    def wait(self):
+        """The next message (str or bytes), or None once the connection is closed or silent for longer
+        than Engine.IO's read timeout."""
+        while not self._messages:
+            if not self.connected:
+                return None
+            try:
+                data = self._sock.recv(RECEIVE_BYTES)
+            except (OSError, ValueError):  # timeout, reset, closed by the writer
+                data = b""
+            if not data:
+                self.connected = False
+                return None
+            self._receive(data)
+        return self._messages.popleft()
+
+    def send(self, message) -> None:
+        from wsproto.events import BytesMessage, TextMessage
+        if not self.connected:
+            raise OSError("the WebSocket is closed")
+        ev = BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=str(message))
+        self._write(self._conn.send(ev))
+
+    def close(self) -> None:
+        from wsproto.events import CloseConnection
+        from wsproto.frame_protocol import CloseReason
+        if self.connected:
+            self.connected = False
+            try:
+                self._write(self._conn.send(CloseConnection(CloseReason.NORMAL_CLOSURE)))
+            except Exception:  # noqa: BLE001 - the peer may be gone already
+                pass
+        self._shut()
+
+    # ---- internals --------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        with self._send_lock:
+            self._sock.sendall(data)
+
+    def _receive(self, data: bytes) -> None:
+        from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+        from wsproto.frame_protocol import CloseReason
+        from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+        try:
+            self._conn.receive_data(data)
+            for ev in self._conn.events():
+                if isinstance(ev, (TextMessage, BytesMessage)):
+                    self._partial.append(ev.data)
+                    self._partial_len += len(ev.data)
+                    if self._partial_len > self.max_message:
+                        self._write(self._conn.send(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "too big")))
+                        self.connected = False
+                        return
+                    if ev.message_finished:
+                        parts, self._partial, self._partial_len = self._partial, [], 0
+                        self._messages.append(parts[0] if len(parts) == 1 else
+                                              ("" if isinstance(ev, TextMessage) else b"").join(parts))
+                elif isinstance(ev, Ping):
+                    self._write(self._conn.send(ev.response()))
+                elif isinstance(ev, CloseConnection):
+                    try:
+                        self._write(self._conn.send(ev.response()))
+                    except (OSError, LocalProtocolError):
+                        pass
+                    self.connected = False
+                    return
+        except (OSError, LocalProtocolError, RemoteProtocolError):
+            self.connected = False
+
+    def _shut(self) -> None:
+        """End the TCP connection; the HTTP server's next read then sees its end and closes it."""
+        self.connected = False
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _request_socket(environ):
+    """The client's socket under gevent's WSGI server (as simple-websocket finds it)."""
+    wsgi_input = environ["wsgi.input"]
+    if not hasattr(wsgi_input, "raw") and hasattr(wsgi_input, "rfile"):
+        wsgi_input = wsgi_input.rfile
+    sock = getattr(getattr(wsgi_input, "raw", None), "_sock", None)
+    if sock is None:
+        raise RuntimeError("cannot find the client's socket in the WSGI environment")
+    return sock
+
+
+class Pinger:
+    """One greenlet that sends every due Engine.IO ping (instead of one sleeping greenlet a socket).
+
+    Engine.IO schedules a socket's next ping when its pong arrives (`Socket.schedule_ping`); the
+    interval is the server's, the same for every socket, so a FIFO holds them in due order."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._due: collections.deque = collections.deque()
+        self._wake = None
+        self._greenlet = None
+
+    def schedule(self, sock) -> None:
+        if not sock.last_ping:  # only once the previous ping was answered (Engine.IO's own rule)
+            return
+        sock.last_ping = None
+        self._due.append((time.monotonic() + self.interval, sock))
+        if self._greenlet is None:
+            import gevent
+            import gevent.event
+            self._wake = gevent.event.Event()
+            self._greenlet = gevent.spawn(self._loop)
+        self._wake.set()
+
+    def _loop(self) -> None:
+        import gevent
+        from engineio import packet
+        while True:
+            if not self._due:
+                self._wake.clear()
+                self._wake.wait()
+                continue
+            due, sock = self._due[0]
+            delay = due - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+                continue
+            self._due.popleft()
+            if sock.closing or sock.closed:
+                continue
+            try:
+                sock.last_ping = time.time()
+                sock.send(packet.Packet(packet.PING))
+            except Exception:  # noqa: BLE001 - one socket's failure must not stop the others' pings
+                log.exception("ping to %s failed", getattr(sock, "sid", "?"))
+
+
+def install(eio_server) -> None:
+    """Two greenlets a connection for this Engine.IO server (gevent mode only)."""
+    from engineio import socket as eio_socket
+    eio_server._async = {**eio_server._async, "websocket": GreenWebSocket}
+    pinger = Pinger(eio_server.ping_interval)
+    eio_server.layso_pinger = pinger
+    if not getattr(eio_socket.Socket, "layso_pinger", False):
+        def schedule_ping(self):
+            p = getattr(self.server, "layso_pinger", None)
+            if p is None:
+                return _library_schedule_ping(self)
+            return p.schedule(self)
+
+        _library_schedule_ping = eio_socket.Socket.schedule_ping
+        eio_socket.Socket.schedule_ping = schedule_ping
+        eio_socket.Socket.layso_pinger = True

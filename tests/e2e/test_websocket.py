@@ -1,0 +1,146 @@
+"""The server's WebSocket under `layso serve` (server/realtime/green.py), spoken to frame by frame.
+
+A raw WebSocket client (wsproto over a blocking socket) shows what a lobby screen's connection gets:
+no permessage-deflate, a message split over frames understood, a WebSocket ping answered, Engine.IO
+pings every 10 s from the server's one pinger (a client that answers them stays, one that does not
+is dropped), and a message over the 64 KiB limit closes that connection only.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.extensions import PerMessageDeflate
+
+from tests.conftest import prepare_server, wait_for
+
+PING_INTERVAL_S = 10  # server/realtime/events.py
+PING_TIMEOUT_S = 10
+
+
+class RawSocketIO:
+    """One device connection, frame by frame; `answer_pings=False` plays a client that froze."""
+
+    def __init__(self, port: int, token: str, answer_pings: bool = True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.ws = WSConnection(ConnectionType.CLIENT)
+        self.answer_pings = answer_pings
+        self.packets: list[str] = []
+        self.pongs = 0
+        self.closed_code: int | None = None
+        self.engineio_pings = 0
+        self.accept: AcceptConnection | None = None
+        self.sock.sendall(self.ws.send(Request(host=f"127.0.0.1:{port}",
+                                               target="/socket.io/?EIO=4&transport=websocket",
+                                               extensions=[PerMessageDeflate()])))
+        self.read_until(lambda: self.accept is not None)
+        self.read_until(lambda: any(p.startswith("0{") for p in self.packets))
+        self.send("40" + json.dumps({"token": token}))
+        self.read_until(lambda: any(p.startswith("40") for p in self.packets))
+
+    def send(self, text: str, fragments: int = 1) -> None:
+        size = -(-len(text) // fragments)
+        parts = [text[i:i + size] for i in range(0, len(text), size)]
+        for i, part in enumerate(parts):
+            self.sock.sendall(self.ws.send(TextMessage(data=part, message_finished=i == len(parts) - 1)))
+
+    def read_until(self, predicate, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if self.closed_code is not None or time.monotonic() > deadline:
+                return predicate()
+            self.sock.settimeout(max(0.05, min(1.0, deadline - time.monotonic())))
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                self.closed_code = self.closed_code or -1
+                return predicate()
+            if not data:
+                self.closed_code = self.closed_code or -1
+                return predicate()
+            self.ws.receive_data(data)
+            for ev in self.ws.events():
+                if isinstance(ev, AcceptConnection):
+                    self.accept = ev
+                elif isinstance(ev, RejectConnection):
+                    raise AssertionError(f"upgrade refused: {ev.status_code}")
+                elif isinstance(ev, TextMessage):
+                    self.packets.append(ev.data)
+                    if ev.data == "2":
+                        self.engineio_pings += 1
+                        if self.answer_pings:
+                            self.send("3")
+                elif isinstance(ev, Pong):
+                    self.pongs += 1
+                elif isinstance(ev, CloseConnection):
+                    self.closed_code = ev.code
+        return True
+
+    def close(self) -> None:
+        try:
+            self.sock.sendall(self.ws.send(CloseConnection(code=1000)))
+        except Exception:  # noqa: BLE001
+            pass
+        self.sock.close()
+
+
+@pytest.fixture
+def display_server(tmp_path):
+    sp = prepare_server(tmp_path)
+    tokens = [sp.add_device("display", f"Màn hình {i}") for i in range(3)]
+    sp.start()
+    yield sp, tokens
+    sp.stop()
+
+
+def test_frames_deflate_ping_and_an_oversized_message(display_server):
+    sp, tokens = display_server
+    a = RawSocketIO(sp.port, tokens[0])
+    assert a.accept.extensions == []  # no zlib window per connection for events of a few hundred bytes
+
+    # a Socket.IO command split over three WebSocket frames is one message, and gets its answer
+    a.send('421["sync",{}]', fragments=3)
+    assert a.read_until(lambda: any(p.startswith("431") for p in a.packets)), a.packets
+
+    # a WebSocket-level ping is answered
+    a.sock.sendall(a.ws.send(Ping(payload=b"hi")))
+    assert a.read_until(lambda: a.pongs == 1)
+
+    # over the 64 KiB limit: that connection is closed, the server and other connections go on
+    b = RawSocketIO(sp.port, tokens[1])
+    b.send('42["sync",' + json.dumps({"x": "y" * 70_000}) + "]")
+    assert b.read_until(lambda: b.closed_code is not None)
+    a.send('422["sync",{}]')
+    assert a.read_until(lambda: any(p.startswith("432") for p in a.packets)), a.packets
+    assert sp.get("/healthz").status_code == 200
+    a.close()
+
+
+def test_engineio_pings_keep_a_live_client_and_drop_a_silent_one(display_server):
+    sp, tokens = display_server
+    live = RawSocketIO(sp.port, tokens[0])
+    silent = RawSocketIO(sp.port, tokens[1], answer_pings=False)
+    deadline = time.monotonic() + 2 * PING_INTERVAL_S + PING_TIMEOUT_S + 8
+    while time.monotonic() < deadline and (silent.closed_code is None or live.engineio_pings < 2):
+        live.read_until(lambda: False, timeout=0.5)
+        silent.read_until(lambda: False, timeout=0.5)
+    assert live.engineio_pings >= 2 and live.closed_code is None  # pinged every interval, and stays
+    assert silent.engineio_pings == 1 and silent.closed_code is not None  # one ping unanswered: dropped
+    live.send('421["sync",{}]')
+    assert live.read_until(lambda: any(p.startswith("431") for p in live.packets))
+    assert wait_for(lambda: sp.get("/healthz").status_code == 200)
+    live.close()
