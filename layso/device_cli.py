@@ -6,8 +6,6 @@ import os
 import re
 import sys
 
-from layso.client import read_token
-
 
 def parse_size(text: str) -> tuple[int, int]:
     """"1920x1080" → (1920, 1080), for argparse."""
@@ -31,6 +29,7 @@ def add_device_arguments(p: argparse.ArgumentParser, default_size: str) -> None:
 
 def device_token(args) -> str | None:
     """The token from --token, --token-file or LAYSO_TOKEN; None (the reason printed) when there is none."""
+    from layso.client import read_token  # here: every `layso` command builds this parser, `serve` too
     try:
         return read_token(args.token or (None if args.token_file else os.environ.get("LAYSO_TOKEN")), args.token_file)
     except (ValueError, OSError) as err:

@@ -81,7 +81,8 @@ def _province(args) -> int:
     try:
         report = run_province(args.db, centres=args.centres, devices_per_centre=args.devices_per_centre,
                               workers=args.workers, seconds=args.seconds, call_period_s=args.call_period,
-                              progress=lambda m: print(f"layso bench: {m}", file=sys.stderr, flush=True))
+                              progress=lambda m: print(f"layso bench: {m}", file=sys.stderr, flush=True),
+                              message_queue=args.message_queue, via_nginx=args.via_nginx)
     except BenchError as err:
         print(f"layso: bench failed: {err}", file=sys.stderr)
         return 2

@@ -336,12 +336,10 @@ class OverviewWatcher(threading.Thread):
 class ProvinceServer(BenchServer):
     """`layso serve`, with `--workers W` and the message queue when asked."""
 
-    def __init__(self, workdir: Path, db_url: str, config_path: Path, workers: int = 1):
-        super().__init__(workdir, db_url, config_path)
-        if workers > 1:
-            self._cmd += ["--workers", str(workers)]
-            if os.environ.get("LAYSO_MESSAGE_QUEUE"):
-                self._env["LAYSO_MESSAGE_QUEUE"] = os.environ["LAYSO_MESSAGE_QUEUE"]
+    def __init__(self, workdir: Path, db_url: str, config_path: Path, workers: int = 1,
+                 message_queue: str | None = None, via_nginx: bool = False):
+        super().__init__(workdir, db_url, config_path, workers=workers,
+                         message_queue=message_queue if workers > 1 else None, via_nginx=via_nginx)
 
     def rss_bytes(self) -> int | None:
         """Resident memory of the server and its children (Linux /proc)."""
@@ -366,9 +364,11 @@ def _children(pid: int) -> list[int]:
 
 
 def run_province(db_url: str | None = None, centres: int = 150, devices_per_centre: int = 8, workers: int = 1,
-                 seconds: float = 30.0, call_period_s: float = 60.0, progress: Progress = lambda _m: None) -> dict:
-    if workers > 1 and (not db_url or not db_url.startswith("postgresql")):
-        raise BenchError("--workers above 1 needs --db postgresql://… and LAYSO_MESSAGE_QUEUE")
+                 seconds: float = 30.0, call_period_s: float = 60.0, progress: Progress = lambda _m: None,
+                 message_queue: str | None = None, via_nginx: bool = False) -> dict:
+    message_queue = message_queue or os.environ.get("LAYSO_MESSAGE_QUEUE")
+    if workers > 1 and (not db_url or not db_url.startswith("postgresql") or not message_queue):
+        raise BenchError("--workers above 1 needs --db postgresql://… and --message-queue (or LAYSO_MESSAGE_QUEUE)")
     workdir = Path(tempfile.mkdtemp(prefix="layso-bench-province-"))
     url = db_url or f"sqlite:///{workdir / 'bench.db'}"
     db = Database(url)
@@ -393,12 +393,13 @@ def run_province(db_url: str | None = None, centres: int = 150, devices_per_cent
         write_config(commune_config(f"bench-{tag}-seed", "Trung tâm khởi động", ""), config)
         progress(f"province: {len(province)} centres, {sum(len(t) for c in province.values() for t in c['tokens'].values())}"
                  f" devices, {prefilled} waiting tickets ready in {time.time() - t_setup:.0f} s")
-        server = ProvinceServer(workdir, db.url, config, workers).start()
+        server = ProvinceServer(workdir, db.url, config, workers, message_queue, via_nginx).start()
         clients = ProvinceClients()
-        where = {"host": server.host, "port": server.port}
+        where = {"host": server.host, "port": server.client_port}  # nginx's port when it is in front
         try:
-            return _drive(db, server, clients, where, province, probe_code, admin, seconds, call_period_s,
-                          prefilled, centres, devices_per_centre, workers, load_before, progress)
+            report = _drive(db, server, clients, where, province, probe_code, admin, seconds, call_period_s,
+                            prefilled, centres, devices_per_centre, workers, load_before, progress)
+            return {**report, "via_nginx": via_nginx}
         finally:
             server.stop()
             clients.stop()
@@ -448,7 +449,7 @@ def _drive(db, server, clients, where, province, probe_code, admin, seconds, cal
     time.sleep(5.0)
     idle.end()
     probe = province[probe_code]
-    watcher = OverviewWatcher(server.host, server.port, admin, probe_code, probe["tokens"]["kiosk"][0],
+    watcher = OverviewWatcher(server.host, server.client_port, admin, probe_code, probe["tokens"]["kiosk"][0],
                               probe["fields"][0])
     cpu = CpuWindow(server)
     start_at = time.time() + 0.5
@@ -593,7 +594,8 @@ def format_province(r: dict) -> str:
     c = r["costs"]
     lines = [
         f"layso bench — province: {r['commune_centres']} commune centres × {r['devices_per_centre']} devices + "
-        f"a provincial centre with {r['province_centre_devices']}; {r['workers']} server process(es); "
+        f"a provincial centre with {r['province_centre_devices']}; {r['workers']} server process(es)"
+        f"{' behind nginx' if r.get('via_nginx') else ''}; "
         f"load average before {' '.join(map(str, r['load_average_before']))}, after "
         f"{' '.join(map(str, r['load_average_after']))}",
         "",

@@ -54,3 +54,27 @@ def test_workers_above_one_need_postgresql(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "province", "--centres", "1",
                            "--workers", "2"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and "postgresql" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_province_on_the_production_deployment(tmp_path, pg_url, redis_url):
+    """PostgreSQL, Redis, two server processes behind the shipped nginx site: the province scenario's
+    checks hold there too (events only to their own centre, none missed, none lost)."""
+    from layso.bench.proxy import nginx_binary
+
+    from tests.conftest import require_services
+    if nginx_binary() is None:
+        if require_services():
+            pytest.fail("nginx is required here (LAYSO_REQUIRE_SERVICES=1): ./dev test installs Debian's nginx")
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx; ./dev test installs it)")
+    proc = subprocess.run([sys.executable, "-m", "layso.cli", "bench", "--scenario", "province", "--centres", "3",
+                           "--devices-per-centre", "5", "--seconds", "6", "--call-period", "12", "--json",
+                           "--db", pg_url, "--workers", "2", "--message-queue", redis_url, "--via-nginx"],
+                          capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert r["workers"] == 2 and r["via_nginx"] is True
+    assert r["connected"] == {"displays": 3 + 16, "counters": 2 * 3 + 80, "failed": 0}
+    assert r["correct"] is True and r["errors"] == {}, r
+    assert r["events_missed"] == 0 and r["foreign_events"] == 0 and r["lost"] == 0
+    assert r["calls"] > 0 and r["call_to_display_ms"]["n"] > 0 and r["overview_visible_ms"]["n"] > 0

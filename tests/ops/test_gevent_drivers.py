@@ -86,6 +86,8 @@ LEAN = textwrap.dedent('''
     import sys
     from layso.server.serving import patch
     patch()
+    from layso.cli import build_parser
+    build_parser()  # every subcommand's arguments, as `layso serve` builds them
     from layso.server.app import create_app  # noqa: F401 - what `layso serve` imports
     import socketio.redis_manager as rm
     loaded = [m for m in ("requests", "websocket", "redis", "urllib3") if m in sys.modules]
