@@ -8,9 +8,10 @@ stack, so a lobby screen cost ~78 KiB of server memory, most of it greenlets doi
 (measured with 200 connections: docs/PERFORMANCE.md). Here:
 
 - `GreenWebSocket` is Engine.IO's WebSocket object for gevent: the handler greenlet reads the socket
-  itself (wsproto for the frames, as simple-websocket does), the writer sends under a lock that
-  the handler's replies (pong, close) share, and permessage-deflate is not offered (a browser
-  would get a zlib window of ~300 KiB per connection for events of a few hundred bytes);
+  itself (wsproto's frame layer parses what arrives), the writer sends each message as one frame
+  it builds itself under a lock that the handler's replies (pong, close) share, and
+  permessage-deflate is not offered (a browser would get a zlib window of ~300 KiB per connection
+  for events of a few hundred bytes);
 - `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
   intervals are all the same, so the due times are in the order they were scheduled).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 import socket
+import struct
 import time
 
 log = logging.getLogger("layso.realtime")
@@ -46,19 +48,21 @@ class GreenWebSocket:
     # ---- the handshake ------------------------------------------------------------------------
     def __call__(self, environ, start_response):
         from gevent.lock import Semaphore
-        from wsproto import ConnectionType, WSConnection
-        from wsproto.events import AcceptConnection, Request
+        from wsproto.connection import Connection, ConnectionType
+        from wsproto.utilities import generate_accept_token
 
+        key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "")
+        if environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13" or not key or \
+                environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"not a WebSocket request"]
         self._sock = _request_socket(environ)
         self._send_lock = Semaphore()
-        self._conn = WSConnection(ConnectionType.SERVER)
-        headers = [(k[5:].replace("_", "-").encode("latin-1"), str(v).encode("latin-1"))
-                   for k, v in environ.items() if k.startswith("HTTP_")]
-        path = environ.get("PATH_INFO", "/") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-        self._conn.initiate_upgrade_connection(headers, path)
-        if not any(isinstance(ev, Request) for ev in self._conn.events()):
-            raise ConnectionError("not a WebSocket request")
-        self._sock.sendall(self._conn.send(AcceptConnection()))  # no extensions: no deflate
+        # the frame layer only: the HTTP handshake is these four lines, and no h11 object stays with
+        # the connection; no extensions offered back, so no deflate
+        self._sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           b"Sec-WebSocket-Accept: " + generate_accept_token(key.encode("latin-1")) + b"\r\n\r\n")
+        self._conn = Connection(ConnectionType.SERVER)
         self.connected = True
         try:
             return self.app(self)
@@ -83,11 +87,11 @@ class GreenWebSocket:
         return self._messages.popleft()
 
     def send(self, message) -> None:
-        from wsproto.events import BytesMessage, TextMessage
+        """One whole message in one frame (the fan-out's path: one header and one write, ~1 µs of
+        framing instead of wsproto's ~8)."""
         if not self.connected:
             raise OSError("the WebSocket is closed")
-        ev = BytesMessage(data=message) if isinstance(message, bytes) else TextMessage(data=str(message))
-        self._write(self._conn.send(ev))
+        self._write(frame(message))
 
     def close(self) -> None:
         from wsproto.events import CloseConnection
@@ -142,6 +146,21 @@ class GreenWebSocket:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def frame(message) -> bytes:
+    """A server's (unmasked) WebSocket frame holding the whole message: text for str, binary for bytes
+    (RFC 6455 §5.2)."""
+    if isinstance(message, bytes):
+        op, data = 0x82, message
+    else:
+        op, data = 0x81, str(message).encode()
+    n = len(data)
+    if n < 126:
+        return bytes((op, n)) + data
+    if n < 65536:
+        return struct.pack("!BBH", op, 126, n) + data
+    return struct.pack("!BBQ", op, 127, n) + data
 
 
 def _request_socket(environ):

@@ -144,3 +144,28 @@ def test_engineio_pings_keep_a_live_client_and_drop_a_silent_one(display_server)
     assert live.read_until(lambda: any(p.startswith("431") for p in live.packets))
     assert wait_for(lambda: sp.get("/healthz").status_code == 200)
     live.close()
+
+
+def test_frames_built_by_the_server_are_the_ones_wsproto_would_build():
+    from wsproto.connection import Connection
+    from wsproto.events import BytesMessage
+
+    from layso.server.realtime.green import frame
+    ref = Connection(ConnectionType.SERVER)
+    for text in ("", "a", "x" * 125, "x" * 126, "ư" * 300, "y" * 70_000):  # 7-bit, 16-bit and 64-bit lengths
+        assert frame(text) == ref.send(TextMessage(data=text))
+    for data in (b"", b"z" * 200, b"q" * 66_000):
+        assert frame(data) == ref.send(BytesMessage(data=data))
+
+
+def test_an_upgrade_without_a_key_is_refused_and_the_server_goes_on(display_server):
+    sp, tokens = display_server
+    with socket.create_connection(("127.0.0.1", sp.port), timeout=10) as s:
+        s.sendall(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                  b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 400"), head[:200]
+    ok = RawSocketIO(sp.port, tokens[2])
+    ok.send('421["sync",{}]')
+    assert ok.read_until(lambda: any(p.startswith("431") for p in ok.packets))
+    ok.close()
