@@ -54,4 +54,27 @@ def metrics_text(db: Database) -> str:
         lines += ["# HELP layso_event_seq The last event sequence number, by centre.", "# TYPE layso_event_seq counter"]
         for code, seq in s.execute(select(Centre.code, Centre.seq)):
             lines.append(f'layso_event_seq{{centre="{code}"}} {seq}')
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + process_lines()) + "\n"
+
+
+def process_lines() -> list[str]:
+    """This server process: resident memory (the serving issue's budget is 100 MiB a process) and the
+    garbage collector (collections by generation; objects frozen at start, which it no longer walks)."""
+    import gc
+    lines = []
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        import os
+        lines += ["# HELP process_resident_memory_bytes Resident memory of this server process.",
+                  "# TYPE process_resident_memory_bytes gauge",
+                  f"process_resident_memory_bytes {pages * os.sysconf('SC_PAGE_SIZE')}"]
+    except (OSError, ValueError, IndexError):
+        pass  # not Linux
+    lines += ["# HELP python_gc_collections_total Garbage collections by generation.",
+              "# TYPE python_gc_collections_total counter"]
+    lines += [f'python_gc_collections_total{{generation="{g}"}} {st["collections"]}'
+              for g, st in enumerate(gc.get_stats())]
+    lines += ["# HELP python_gc_objects_frozen Objects made at start, frozen out of the collector's walks.",
+              "# TYPE python_gc_objects_frozen gauge", f"python_gc_objects_frozen {gc.get_freeze_count()}"]
+    return lines
