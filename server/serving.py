@@ -2,11 +2,13 @@
 
 One process (`--workers 1`, the default) is a gevent server: every HTTP request and every Socket.IO
 connection is a greenlet, the standard library is monkey-patched before the application is imported
-(`patch()`, called by the CLI first thing), Flask-SocketIO runs in `async_mode="gevent"` with
-simple-websocket for the WebSocket transport, accepted sockets get TCP_NODELAY (a call's second
-small frame must not wait for the first one's ACK), and SQLite runs in gevent's thread pool (see
-`storage.database`). Chosen by measurement over werkzeug's threaded loop and gunicorn's gevent
-worker: docs/PERFORMANCE.md.
+(`patch()`, called by the CLI first thing, also keeps python-socketio's client libraries out of the
+process), Flask-SocketIO runs in `async_mode="gevent"` with the WebSocket of `realtime/green.py`
+(two greenlets a connection), accepted sockets get TCP_NODELAY (a call's second small frame must
+not wait for the first one's ACK), SQLite runs in gevent's thread pool (see `storage.database`),
+and what the process made while starting is frozen out of the garbage collector's walks.
+Chosen by measurement over werkzeug's threaded loop and gunicorn's gevent worker:
+docs/PERFORMANCE.md.
 
 Several processes (`--workers N`) need PostgreSQL and `LAYSO_MESSAGE_QUEUE` (events go through
 Redis to every process's clients). The parent binds the port once, starts N worker processes that
