@@ -40,6 +40,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def pg_pool_size() -> int:
+    """PostgreSQL connections one server process may hold: LAYSO_DB_POOL, default 20."""
+    try:
+        return max(2, int(os.environ.get("LAYSO_DB_POOL", "20")))
+    except ValueError:
+        raise RuntimeError("LAYSO_DB_POOL must be a whole number of connections") from None
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -140,7 +148,11 @@ class Database:
             self.write_engine = _sqlite_engine(self.url, immediate=True)
             self.read_engine = _sqlite_engine(self.url, immediate=False)
         else:
-            self.write_engine = create_engine(self.url, pool_size=20, max_overflow=40, pool_pre_ping=True)
+            # a fixed pool a process (greenlets wait for a free connection): N processes × LAYSO_DB_POOL must
+            # stay under PostgreSQL's max_connections (100 by default), or a busy moment fails with
+            # "too many clients" — measured with 2 processes of 20 + 40 (docs/PERFORMANCE.md)
+            self.write_engine = create_engine(self.url, pool_size=pg_pool_size(), max_overflow=0, pool_timeout=30,
+                                              pool_pre_ping=True)
             self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
         # SQLite: writers of this process queue on a lock (fair, no busy-handler sleeps while the
         # database is free); other processes still meet the busy timeout.

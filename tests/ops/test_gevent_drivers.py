@@ -108,3 +108,19 @@ def test_a_serving_process_does_not_load_socketio_client_libraries(queue, expect
     out = subprocess.run([sys.executable, "-c", LEAN], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected
+
+
+def test_the_postgresql_pool_is_fixed_per_process(monkeypatch):
+    """N processes × LAYSO_DB_POOL connections, no overflow beyond it: PostgreSQL's max_connections
+    (100 by default) is not exceeded by a busy moment."""
+    from layso.server.storage.database import Database, pg_pool_size
+    monkeypatch.setenv("LAYSO_DB_POOL", "7")
+    assert pg_pool_size() == 7
+    db = Database("postgresql://nobody@127.0.0.1:1/none")  # nothing is connected until used
+    try:
+        assert db.write_engine.pool.size() == 7 and db.write_engine.pool._max_overflow == 0
+    finally:
+        db.dispose()
+    monkeypatch.setenv("LAYSO_DB_POOL", "many")
+    with pytest.raises(RuntimeError, match="LAYSO_DB_POOL"):
+        pg_pool_size()
