@@ -1,9 +1,6 @@
-"""The engine's transaction plumbing and lookups: every command runs in a short write transaction
+"""The engine's transaction plumbing and lookups: every command runs in one short write transaction
 that starts by locking its centre (BEGIN IMMEDIATE on SQLite, SELECT … FOR UPDATE on PostgreSQL),
-so numbering and call-next are atomic and the per-centre `seq` of its events follows commit order.
-On SQLite, commands queued meanwhile share one transaction and one COMMIT, each in a savepoint
-(`Database.write_grouped`): a command that fails rolls back alone, and none answers before the
-COMMIT that makes it durable."""
+so numbering and call-next are atomic and the per-centre `seq` of its events follows commit order."""
 from __future__ import annotations
 
 import time as _time
@@ -44,7 +41,7 @@ class EngineBase:
 
     # ---- transaction plumbing -----------------------------------------------------------
     def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
-        def command(s):
+        with self.db.write() as s:
             centre = s.execute(CENTRE_LOCKED, {"cid": centre_id}).scalar_one_or_none()
             if centre is None:
                 raise NotFound("unknown centre", "centre_not_found")
@@ -53,10 +50,7 @@ class EngineBase:
             created = True
             if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bool):
                 value, created = value
-            return value, created, cmd.finish()
-
-        # on SQLite, in a group commit with the commands queued meanwhile (storage.database)
-        value, created, events = self.db.write_grouped(command)
+            events = cmd.finish()
         committed = _time.time()  # the transaction has committed: stamp the events (latency measurements)
         for ev in events:
             ev.payload["committed_at"] = committed

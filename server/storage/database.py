@@ -12,7 +12,6 @@ and redis-py wait on gevent by themselves once the standard library is patched.
 """
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import threading
@@ -126,19 +125,6 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     return engine
 
 
-GROUP_MAX = 32  # commands in one group commit at most (each waits for the whole group)
-
-
-class _GroupedWork:
-    __slots__ = ("fn", "done", "value", "error")
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.done = False
-        self.value = None
-        self.error: BaseException | None = None
-
-
 class Database:
     """A pair of engines over one database: writes (serialised) and reads (snapshots)."""
 
@@ -159,9 +145,6 @@ class Database:
         self._writer = threading.Lock() if self.sqlite else nullcontext()
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
-        self._grouped: collections.deque = collections.deque()  # commands waiting for a group commit
-        self._group_cond = threading.Condition()  # guards _grouped and _group_leader (not held while a group runs)
-        self._group_leader = False
 
     @property
     def sqlite(self) -> bool:
@@ -173,66 +156,6 @@ class Database:
         with self._writer, self._write() as session:
             with session.begin():
                 yield session
-
-    def write_grouped(self, fn):
-        """`fn(session)` in a write transaction, its value returned once that transaction committed.
-
-        On SQLite, commands that queue for the writer while one commits run together in the next
-        transaction, each in a savepoint of its own (an error rolls back that command only and is
-        raised to its caller), and one COMMIT — one fsync with `synchronous=FULL` — makes them all
-        durable before any of them answers: group commit. Whoever holds the writer takes everything
-        queued so far (up to GROUP_MAX) and runs it in order while the others wait; when it is done,
-        they find their work done, or one of them leads the next group. PostgreSQL: a transaction
-        of its own (its writers do not queue here)."""
-        if not self.sqlite:
-            with self.write() as s:
-                return fn(s)
-        work = _GroupedWork(fn)
-        with self._group_cond:
-            self._grouped.append(work)
-            while True:
-                while not work.done and self._group_leader:
-                    self._group_cond.wait()  # a group is running; it may hold this work, else the next will
-                if work.done:
-                    break
-                self._group_leader = True  # lead the next group: everything queued so far
-                try:
-                    self._group_cond.release()
-                    try:
-                        with self._writer:
-                            self._run_group()
-                    finally:
-                        self._group_cond.acquire()
-                finally:
-                    self._group_leader = False
-                    self._group_cond.notify_all()
-        if work.error is not None:
-            raise work.error
-        return work.value
-
-    def _run_group(self) -> None:
-        batch = []
-        while self._grouped and len(batch) < GROUP_MAX:
-            batch.append(self._grouped.popleft())
-        committed = False
-        try:
-            with self._write() as session, session.begin():
-                for work in batch:
-                    try:
-                        with session.begin_nested():
-                            work.value = work.fn(session)
-                    except Exception as err:  # noqa: BLE001 - the command's own error, for its caller
-                        work.error = err
-                        session.expunge_all()  # later commands read the rows afresh
-            committed = True
-        except Exception as err:  # noqa: BLE001 - BEGIN or COMMIT failed: nothing of the group is durable
-            for work in batch:
-                work.error = work.error or err
-        finally:
-            for work in batch:
-                if not committed and work.error is None:  # the leader was stopped (GreenletExit…)
-                    work.error = RuntimeError("the write transaction did not commit")
-                work.done = True
 
     @contextmanager
     def read(self) -> Iterator[Session]:
