@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import secrets
 import sys
@@ -117,9 +118,13 @@ def cmd_serve(args) -> int:
     if args.worker_fd is not None:  # one of the parent's workers: the parent prepared the database
         import socket
         listener = socket.socket(fileno=args.worker_fd)
+        serving.die_with_parent()
         app = create_app(config, public_url=public_url, db=Database(url), message_queue=queue, websocket_only=True)
         serving.serve_gevent(app, listener, announce="ready", heartbeat=serving.worker_heartbeat)
-        return 0
+        # stopped: leave now. The interpreter's own shutdown could wait for ever on the Redis
+        # listener's greenlet (a worker was seen idle 25 minutes after its SIGTERM)
+        logging.shutdown()
+        os._exit(0)
     try:
         db = prepare_database(url, config)
     except RuntimeError as err:

@@ -270,6 +270,19 @@ def run_workers(n: int, host: str, port: int, worker_argv: list[str]) -> None:
         listener.close()
 
 
+def die_with_parent() -> None:
+    """A worker asks Linux for SIGTERM when its parent dies (killed, crashed): no worker is left
+    serving, unsupervised, with its database connections (seen after a parent was SIGKILLed)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the heartbeat's broken pipe still stops the worker
+    if os.getppid() == 1:  # the parent died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_heartbeat() -> None:
     """A worker's line to its parent: I am alive and healthy."""
     try:

@@ -93,6 +93,28 @@ def test_workers_share_one_port_and_a_dead_worker_is_replaced(tmp_path, pg_url, 
 
 @pytest.mark.postgres
 @pytest.mark.redis
+def test_workers_stop_when_their_parent_is_killed_and_when_they_are_told_to(tmp_path, pg_url, redis_url):
+    """A parent killed outright (SIGKILL: no chance to stop its workers) leaves no worker serving on
+    its own; a worker told to stop (SIGTERM) is gone within seconds, its Redis listener included."""
+    sp = start_server(tmp_path, db_url=pg_url, env=cluster_env(redis_url), args=["--workers", "2"])
+    try:
+        workers = children(sp.proc.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGTERM)
+        assert wait_for(lambda: not Path(f"/proc/{workers[0]}").exists()
+                        or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2], timeout=15)
+        assert wait_for(lambda: len(children(sp.proc.pid)) == 2)  # replaced by the parent
+        workers = children(sp.proc.pid)
+        sp.proc.kill()
+        sp.proc.wait(10)
+        assert wait_for(lambda: all(not Path(f"/proc/{pid}").exists() for pid in workers), timeout=20), \
+            "workers outlived a killed parent"
+    finally:
+        sp.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_a_device_moving_between_processes_stays_online(tmp_path, pg_url, redis_url):
     env = cluster_env(redis_url)
     a = start_server(tmp_path, db_url=pg_url, env=env)
