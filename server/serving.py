@@ -278,9 +278,7 @@ def die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass  # not Linux: the heartbeat's broken pipe still stops the worker
-    if os.getppid() == 1:  # the parent died before we asked
-        os.kill(os.getpid(), signal.SIGTERM)
+        pass  # not Linux; and a parent gone before this call: the heartbeat's broken pipe stops the worker
 
 
 def worker_heartbeat() -> None:
