@@ -61,11 +61,11 @@ def process_lines() -> list[str]:
     """This server process: resident memory (the serving issue's budget is 100 MiB a process) and the
     garbage collector (collections by generation; objects frozen at start, which it no longer walks)."""
     import gc
+    import os
     lines = []
     try:
         with open("/proc/self/statm") as f:
             pages = int(f.read().split()[1])
-        import os
         lines += ["# HELP process_resident_memory_bytes Resident memory of this server process.",
                   "# TYPE process_resident_memory_bytes gauge",
                   f"process_resident_memory_bytes {pages * os.sysconf('SC_PAGE_SIZE')}"]

@@ -3,9 +3,8 @@
 Engine.IO's gevent mode gives every WebSocket four greenlets: the HTTP handler (which waits for the
 next message), simple-websocket's reader (which reads the socket and wakes the handler), the writer
 (which drains the connection's queue) and a ping task that sleeps `ping_interval` between pings.
-Under Python 3.11 each greenlet carries a frame stack of its own (16 KiB at least) plus its saved C
-stack, so a lobby screen cost ~78 KiB of server memory, most of it greenlets doing nothing
-(measured with 200 connections: docs/PERFORMANCE.md). Here:
+A connection cost ~76 KiB of server memory; with two greenlets it costs ~60 KiB (310 connections
+measured in one process: docs/PERFORMANCE.md). Here:
 
 - `GreenWebSocket` is Engine.IO's WebSocket object for gevent: the handler greenlet reads the socket
   itself (wsproto's frame layer parses what arrives), the writer sends each message as one frame
@@ -15,8 +14,8 @@ stack, so a lobby screen cost ~78 KiB of server memory, most of it greenlets doi
 - `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
   intervals are all the same, so the due times are in the order they were scheduled).
 
-`install(server)` puts both in place for one Engine.IO server; the threading mode of in-process
-tests keeps the library's own.
+`install(server)` puts both in place for one Engine.IO server. This module is imported only under
+gevent (`realtime/events.py`); the threading mode of in-process tests keeps the library's own.
 """
 from __future__ import annotations
 
@@ -25,6 +24,16 @@ import logging
 import socket
 import struct
 import time
+
+import gevent
+import gevent.event
+from engineio import packet
+from engineio import socket as eio_socket
+from gevent.lock import Semaphore
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError, generate_accept_token
 
 log = logging.getLogger("layso.realtime")
 
@@ -47,10 +56,6 @@ class GreenWebSocket:
 
     # ---- the handshake ------------------------------------------------------------------------
     def __call__(self, environ, start_response):
-        from gevent.lock import Semaphore
-        from wsproto.connection import Connection, ConnectionType
-        from wsproto.utilities import generate_accept_token
-
         key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "")
         if environ.get("HTTP_SEC_WEBSOCKET_VERSION") != "13" or not key or \
                 environ.get("HTTP_UPGRADE", "").lower() != "websocket":
@@ -94,8 +99,6 @@ class GreenWebSocket:
         self._write(frame(message))
 
     def close(self) -> None:
-        from wsproto.events import CloseConnection
-        from wsproto.frame_protocol import CloseReason
         if self.connected:
             self.connected = False
             try:
@@ -110,9 +113,6 @@ class GreenWebSocket:
             self._sock.sendall(data)
 
     def _receive(self, data: bytes) -> None:
-        from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
-        from wsproto.frame_protocol import CloseReason
-        from wsproto.utilities import LocalProtocolError, RemoteProtocolError
         try:
             self._conn.receive_data(data)
             for ev in self._conn.events():
@@ -183,8 +183,8 @@ class Pinger:
     def __init__(self, interval: float):
         self.interval = interval
         self._due: collections.deque = collections.deque()
-        self._wake = None
-        self._greenlet = None
+        self._wake = gevent.event.Event()
+        self._greenlet = None  # spawned with the first connection
 
     def schedule(self, sock) -> None:
         if not sock.last_ping:  # only once the previous ping was answered (Engine.IO's own rule)
@@ -192,15 +192,10 @@ class Pinger:
         sock.last_ping = None
         self._due.append((time.monotonic() + self.interval, sock))
         if self._greenlet is None:
-            import gevent
-            import gevent.event
-            self._wake = gevent.event.Event()
             self._greenlet = gevent.spawn(self._loop)
         self._wake.set()
 
     def _loop(self) -> None:
-        import gevent
-        from engineio import packet
         while True:
             if not self._due:
                 self._wake.clear()
@@ -223,17 +218,19 @@ class Pinger:
 
 def install(eio_server) -> None:
     """Two greenlets a connection for this Engine.IO server (gevent mode only)."""
-    from engineio import socket as eio_socket
     eio_server._async = {**eio_server._async, "websocket": GreenWebSocket}
-    pinger = Pinger(eio_server.ping_interval)
-    eio_server.layso_pinger = pinger
-    if not getattr(eio_socket.Socket, "layso_pinger", False):
-        def schedule_ping(self):
-            p = getattr(self.server, "layso_pinger", None)
-            if p is None:
-                return _library_schedule_ping(self)
-            return p.schedule(self)
+    eio_server.layso_pinger = Pinger(eio_server.ping_interval)
+    if eio_socket.Socket.schedule_ping is not _schedule_ping:
+        _LIBRARY["schedule_ping"] = eio_socket.Socket.schedule_ping
+        eio_socket.Socket.schedule_ping = _schedule_ping  # Engine.IO creates its sockets itself
 
-        _library_schedule_ping = eio_socket.Socket.schedule_ping
-        eio_socket.Socket.schedule_ping = schedule_ping
-        eio_socket.Socket.layso_pinger = True
+
+_LIBRARY: dict = {}
+
+
+def _schedule_ping(self) -> None:
+    """Engine.IO's `Socket.schedule_ping`, through the server's pinger when it has one."""
+    pinger = getattr(self.server, "layso_pinger", None)
+    if pinger is None:
+        return _LIBRARY["schedule_ping"](self)
+    return pinger.schedule(self)
