@@ -105,6 +105,7 @@ class KioskApp:
         self._drawn_minute = ""
         self._shot_pending = False
         self._refreshing = False
+        self._fields_version = 0  # counts snapshots and queue.changed events; a refresh older than one is dropped
         self._last_refresh = clock()
         self.scan = checkin.ScanReader()  # a barcode scanner types the booking's QR, then Enter
         self.scanner = scanner  # hardware.scanner: a camera reading the QR, where one is fitted
@@ -252,7 +253,8 @@ class KioskApp:
         if self._online() and not self._refreshing and now - self._last_refresh >= self.timing.fields_refresh_s:
             self._refreshing = True
             self._last_refresh = now
-            threading.Thread(target=self._refresh_fields, name="layso-kiosk-fields", daemon=True).start()
+            threading.Thread(target=self._refresh_fields, args=(self._fields_version,), name="layso-kiosk-fields",
+                             daemon=True).start()
 
     def _minute(self) -> str:
         now = self._now()
@@ -370,8 +372,8 @@ class KioskApp:
                 self._issued_ticket(item[1], item[2])
             elif item[0] == "refused":
                 self._refused(item[1], item[2])
-            elif item[0] == "fields":
-                self._merge_fields(item[1])
+            elif item[0] == "fields" and item[2] == self._fields_version:
+                self._merge_fields(item[1])  # else an event came after the request: it is newer
         if self.printing is not None:
             while True:
                 try:
@@ -389,6 +391,7 @@ class KioskApp:
     def _state(self, snapshot: dict) -> None:
         self.centre = snapshot.get("centre") or {}
         self.fields = list(snapshot.get("fields") or [])
+        self._fields_version += 1
         if isinstance(snapshot.get("device"), dict):  # the server tells a device who it is
             self.device_id = snapshot["device"].get("id") or self.device_id
         self.fresh_state = True
@@ -405,6 +408,7 @@ class KioskApp:
 
     def _event(self, type_: str, payload: dict) -> None:
         if type_ == "queue.changed":
+            self._fields_version += 1
             self._merge_fields(payload.get("fields") or [])
         elif type_ == "ticket.issued":
             ticket_id, device_id = (payload.get("ticket") or {}).get("id"), payload.get("device_id")
@@ -461,11 +465,12 @@ class KioskApp:
                 self._deadline = self._screen_since + self.timing.fault_ticket_s
             self._dirty = True
 
-    def _refresh_fields(self) -> None:
+    def _refresh_fields(self, version: int) -> None:
+        """Re-read the fields (off the frame loop); `version` is the frame loop's when it asked."""
         try:
             fields = self.client.api("GET", "/fields")
             if isinstance(fields, list):
-                self._results.put(("fields", fields))
+                self._results.put(("fields", fields, version))
         except ApiError as err:
             log.info("fields not refreshed: %s", err)
         finally:

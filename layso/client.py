@@ -95,8 +95,9 @@ class DeviceClient:
             self._got_state = True
             self._set_status(ONLINE)
             self.state = data
-            self.buffer.reset(data.get("seq", 0))
-            self.inbox.put(("state", data))
+            # the snapshot goes into the inbox before the events held back for it: the other way
+            # round, a newer event would be overwritten by the older snapshot and stay lost
+            self.buffer.reset(data.get("seq", 0), first=lambda: self.inbox.put(("state", data)))
 
         for name in EVENTS:
             sio.on(name, self._make_handler(name))

@@ -83,9 +83,13 @@ class SeqBuffer:
         self._gap_since: float | None = None
         self._sync_requested_at: float | None = None
 
-    def reset(self, seq: int) -> None:
-        """A fresh `state` snapshot at `seq`: later held events still apply, older ones are dropped."""
+    def reset(self, seq: int, first: Callable[[], None] | None = None) -> None:
+        """A fresh `state` snapshot at `seq`: later held events still apply, older ones are dropped.
+        `first` (e.g. handing the snapshot on) runs before the held events are delivered, under the
+        same lock, so that nobody sees an event newer than the snapshot before the snapshot."""
         with self._lock:
+            if first is not None:
+                first()
             self.last_seq = seq
             self._sync_requested_at = None
             for s in [s for s in self._held if s <= seq]:

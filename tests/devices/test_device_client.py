@@ -57,3 +57,23 @@ def test_seq_buffer_orders_drops_duplicates_and_asks_for_sync():
     buf.reset(9)  # the fresh state covers the gap
     buf.push("x", {"seq": 10})
     assert got == [5, 6, 7, 10]
+
+
+def test_a_snapshot_reaches_the_inbox_before_the_events_held_back_for_it():
+    """Events that came before a `state` are held; the state, then the newer events, reach the
+    program in that order. The other way round, the older snapshot overwrote a newer event's queue
+    figures on a kiosk, and they stayed wrong until the next event."""
+    client = DeviceClient("http://127.0.0.1:9", "ls_unused-token-000")  # never started: handlers only
+    handlers = client.sio.handlers["/"]
+    handlers["queue.changed"]({"seq": 5, "fields": [{"code": "a", "waiting": 3}]})
+    handlers["queue.changed"]({"seq": 6, "fields": [{"code": "a", "waiting": 4}]})
+    handlers["state"]({"seq": 4, "fields": [{"code": "a", "waiting": 2}]})
+    handlers["queue.changed"]({"seq": 7, "fields": [{"code": "a", "waiting": 5}]})
+    got = []
+    while not client.inbox.empty():
+        kind, body = client.inbox.get_nowait()
+        if kind == "state":
+            got.append(("state", body["seq"]))
+        elif kind == "event":
+            got.append(("event", body[1]["seq"]))
+    assert got == [("state", 4), ("event", 5), ("event", 6), ("event", 7)]

@@ -763,3 +763,38 @@ def test_the_kiosk_program_runs_and_keeps_a_screenshot(kiosk_server, tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_a_periodic_refresh_older_than_an_event_does_not_undo_it(kiosk_server, kiosks):
+    """The kiosk re-reads the fields every minute; when a queue.changed event arrives while that
+    request is under way, the answer may be older than the event, and is dropped."""
+    clock = FakeClock()
+    k = kiosks(kiosk_server.url, kiosk_server.add_device("kiosk", "Kiosk làm mới"), timing=Timing(), clock=clock)
+    home(k)
+    asked, answer = threading.Event(), threading.Event()
+    real_api = k.app.client.api
+
+    def slow_api(method, path, *args, **kw):
+        if (method, path) == ("GET", "/fields"):
+            fields = real_api(method, path, *args, **kw)  # read before the ticket below
+            asked.set()
+            answer.wait(10)
+            return fields
+        return real_api(method, path, *args, **kw)
+
+    k.app.client.api = slow_api
+    before = {f["code"]: f["waiting"] for f in k.app.fields}["dat-dai"]
+    clock.t += Timing().fields_refresh_s
+    k.app.tick()
+    assert asked.wait(10)
+    issue_by_touch(k, "dat-dai")
+    k.pump(lambda: {f["code"]: f["waiting"] for f in k.app.fields}["dat-dai"] == before + 1, what="queue.changed")
+    answer.set()
+    k.pump(lambda: not k.app._refreshing and k.app._results.empty(), what="the refresh's answer")
+    k.app.tick()
+    assert {f["code"]: f["waiting"] for f in k.app.fields}["dat-dai"] == before + 1
+    clock.t += Timing().fields_refresh_s  # the next refresh, with no event in between, is taken
+    k.app.client.api = real_api
+    k.app.tick()
+    k.pump(lambda: not k.app._refreshing and k.app._results.empty(), what="the next refresh")
+    assert {f["code"]: f["waiting"] for f in k.app.fields}["dat-dai"] == before + 1
