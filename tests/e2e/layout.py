@@ -6,6 +6,7 @@
   horizontally or vertically. Vertically it uses the glyphs' ink, measured with a canvas in the
   element's own font, so an accent above a capital ("SỐ", "Ố") that sticks out of its box counts;
 - a text runs out of the viewport on the left or right.
+- a text is covered by another element drawn over it (a fixed button over a list's last row);
 - a part of the page scrolls sideways (what lies beyond its edge is easily missed), unless it is
   marked `data-wide` (a wide statistics table on a laptop, where scrolling is the design).
 Text inside a scrollable container is not "clipped": it can be reached.
@@ -91,6 +92,23 @@ CHECK_JS = r"""
     if (!scroller && (box.right > vw + 1 || box.left < -1)) {
       problems.push(`text outside the viewport: ${name(el)} "${text.slice(0, 40)}" (${Math.round(box.left)}–${Math.round(box.right)} of ${vw})`);
       continue;
+    }
+    // covered: what is drawn at the middle of the text's first line is neither it nor inside it
+    const first = rects[0];
+    const cx = (first.left + first.right) / 2, cy = (first.top + first.bottom) / 2;
+    const hiddenForScreenReaders = (() => {  // e.g. a stacked table's thead on a phone: clipped to nothing
+      for (let a = el; a && a !== doc; a = a.parentElement) {
+        const r = a.getBoundingClientRect();
+        if (getComputedStyle(a).clip !== "auto" || (r.width <= 1 && r.height <= 1)) return true;
+      }
+      return false;
+    })();
+    if (!hiddenForScreenReaders && cx >= 0 && cy >= 0 && cx < vw && cy < window.innerHeight) {
+      const hit = document.elementFromPoint(cx, cy);
+      if (hit && !el.contains(hit) && !hit.contains(el)) {
+        problems.push(`text covered by ${name(hit)}: ${name(el)} "${text.slice(0, 40)}"`);
+        continue;
+      }
     }
     for (const c of clips(el)) {
       const r = c.el.getBoundingClientRect();

@@ -165,6 +165,17 @@ def test_lobby_display_on_common_tv_resolutions(site, contexts, artifacts, size)
         page.evaluate("document.fonts.ready")
         page.wait_for_function("document.getElementById('call-label').textContent.length > 0")
         assert page.inner_text("#call-label") == "MỜI CÔNG DÂN SỐ"
+        # a TV's browser that refuses to play sound before a touch shows "Bật âm thanh": it must
+        # cover nothing (it once hid the last row of the waiting counts)
+        page.evaluate("document.getElementById('sound').hidden = false")
+        over = page.evaluate("""() => {
+          const b = document.getElementById('sound').getBoundingClientRect();
+          return Array.from(document.querySelectorAll('.d-panel, .d-call, .d-ticker')).filter(p => {
+            const r = p.getBoundingClientRect();
+            return b.width > 0 && b.left < r.right && b.right > r.left && b.top < r.bottom && b.bottom > r.top;
+          }).map(p => p.className);
+        }""")
+        assert over == [], f"the sound button lies over {over}"
         page.screenshot(path=str(artifacts / f"layout-display-{size[0]}x{size[1]}.png"))
         problems = layout_problems(page)
         assert not problems, "\n".join(problems)
