@@ -10,7 +10,7 @@ from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
 from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
-from layso.server.engine.statements import (AHEAD, COUNTER_MAP, ISSUED_BY_FIELD, NEXT_NUMBER, WAITING_ALL_FIELDS,
+from layso.server.engine.statements import (AHEAD, COUNTER_MAP, ISSUED_BY_FIELD, WAITING_ALL_FIELDS, next_number,
                                             WAITING_BY_FIELD)
 from layso.server.storage.models import Counter, DaySequence, Field, Ticket
 from layso.server.storage.where import active_fields
@@ -120,7 +120,7 @@ class QueueFigures:
 
     def _next_number(self, cmd: Command, f: Field, day=None) -> int:
         """The field's next daily sequence number (of today, or of `day`), in one statement (upsert … RETURNING)."""
-        stmt = NEXT_NUMBER["sqlite" if cmd.s.bind.dialect.name == "sqlite" else "postgresql"]
+        stmt = next_number(cmd.s.bind.dialect.name)
         return cmd.s.execute(stmt, {"fid": f.id, "day": day or cmd.today}).scalar_one()
 
     def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:

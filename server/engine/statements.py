@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from layso.server.domain.statuses import TicketStatus
 from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket
+from functools import cache
+
+from layso.server.storage.database import insert_of
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 
 def _waiting() -> tuple:
@@ -64,13 +65,12 @@ def _ahead(priority: bool, transferred: bool):
 AHEAD = {(p, t): _ahead(p, t) for p in (False, True) for t in (False, True)}
 
 
-def _next_number(insert):
-    return (insert(DaySequence).values(field_id=bindparam("fid"), day=bindparam("day"), last=1)
+@cache
+def next_number(dialect_name: str):
+    """The field's next number of the day, in one upsert (built once per dialect, on first use)."""
+    return (insert_of(dialect_name)(DaySequence).values(field_id=bindparam("fid"), day=bindparam("day"), last=1)
             .on_conflict_do_update(index_elements=["field_id", "day"], set_={"last": DaySequence.last + 1})
             .returning(DaySequence.last))
-
-
-NEXT_NUMBER = {"sqlite": _next_number(sqlite_insert), "postgresql": _next_number(pg_insert)}
 
 
 def _call_order_part(*where):

@@ -29,12 +29,10 @@ from zoneinfo import ZoneInfo
 from layso.server import clock
 from layso.server.engine.context import Settings
 from layso.server.queries.province import current_alerts
-from layso.server.storage.database import Database
+from layso.server.storage.database import Database, insert_of
 from layso.server.storage.models import Centre, OutboxMessage, ProvinceAlert, ProvinceSetting
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from layso.config import AlertsConfig
 
@@ -117,7 +115,7 @@ def _insert(s, model, rows: list[dict], unique: str) -> int:
     """Insert what is not there yet (the unique column decides); how many were inserted."""
     if not rows:
         return 0
-    ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(model)
+    ins = insert_of(s.bind.dialect.name)(model)
     return s.execute(ins.values(rows).on_conflict_do_nothing(index_elements=[unique])).rowcount or 0
 
 

@@ -18,7 +18,7 @@ from layso.server.engine.context import Settings
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.notify.channels import channels_of
 from layso.server.notify.delivery import CLAIM_S, CLAIMED_COLUMNS, Claimed, backoff, deliver  # noqa: F401
-from layso.server.storage.database import Database
+from layso.server.storage.database import Database, insert_of
 from layso.server.storage.models import (
     Centre,
     Counter,
@@ -29,8 +29,6 @@ from layso.server.storage.models import (
     TicketEvent,
 )
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 log = logging.getLogger("layso.notify")
 
@@ -95,7 +93,7 @@ def _insert_ignore(s, rows: list[dict]) -> list:
     """Insert the rows no message is queued for yet; the rows really inserted (CLAIMED_COLUMNS)."""
     if not rows:
         return []
-    ins = (sqlite_insert if s.bind.dialect.name == "sqlite" else pg_insert)(OutboxMessage)
+    ins = insert_of(s.bind.dialect.name)(OutboxMessage)
     return s.execute(ins.values(rows).on_conflict_do_nothing(
         index_elements=["subscription_id", "kind", "channel"]).returning(*CLAIMED_COLUMNS)).all()
 
