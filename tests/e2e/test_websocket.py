@@ -169,3 +169,48 @@ def test_an_upgrade_without_a_key_is_refused_and_the_server_goes_on(display_serv
     ok.send('421["sync",{}]')
     assert ok.read_until(lambda: any(p.startswith("431") for p in ok.packets))
     ok.close()
+
+
+def test_writing_never_waits_and_a_slow_reader_gets_every_message_in_order():
+    """A lobby event is written to each screen by the greenlet that publishes it: it must never wait
+    for a client that reads slowly. What the kernel cannot take yet waits in that connection's
+    backlog, drained by a greenlet of its own, and arrives whole and in order."""
+    import gevent
+    import gevent.socket
+    from wsproto.connection import Connection
+
+    from layso.server.realtime.green import GreenWebSocket, frame
+
+    server_end, client_end = gevent.socket.socketpair()
+    server_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client_end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ws = GreenWebSocket(handler=None, server=None)
+    ws.attach(server_end)
+    ws.connected = True
+    messages = [f"{i:05d}:" + "ư" * 500 for i in range(400)]  # ~400 KB: far beyond both buffers
+    t0 = time.monotonic()
+    for m in messages:
+        ws._write(frame(m))  # no greenlet switch here: a wait would hang this test (nobody reads yet)
+    assert time.monotonic() - t0 < 5
+    assert ws._backlog and ws._flusher is not None, "the buffers should be full and the rest waiting"
+
+    received: list[str] = []
+    client = Connection(ConnectionType.CLIENT)
+
+    def read():
+        while len(received) < len(messages):
+            data = client_end.recv(65536)
+            if not data:
+                return
+            client.receive_data(data)
+            received.extend(ev.data for ev in client.events() if isinstance(ev, TextMessage))
+
+    reader = gevent.spawn(read)
+    reader.join(30)
+    assert received == messages
+    gevent.sleep(0)
+    assert not ws._backlog and ws._flusher is None
+    ws._write(frame("after"))  # an empty backlog again: written at once
+    assert not ws._backlog and ws._flusher is None
+    server_end.close()
+    client_end.close()
