@@ -234,7 +234,7 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
     for slot in page.buttons:
         f = by_code[slot.code]
         usable = online and f.get("accepting", False)
-        _field_button(surface, slot.rect, f, usable, online, m, estimate=view.screen != PRIORITY_FIELDS)
+        _field_button(surface, slot.rect, f, usable, online, m, priority_path=view.screen == PRIORITY_FIELDS)
         if usable:
             targets.append((slot.rect, ("field", f["code"])))
     if frame.nav is not None:
@@ -258,10 +258,11 @@ def _home(surface: pygame.Surface, view: View, m: Metrics) -> list[Target]:
 
 
 def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, online: bool, m: Metrics,
-                  estimate: bool = True) -> None:
-    """One field: its name, how many wait and the estimated wait. `estimate` is off on the priority
-    path: the field's estimate is for a normal ticket, and would mislead a priority citizen. Offline,
-    only the name: the figures would be as old as the connection."""
+                  priority_path: bool = False) -> None:
+    """One field: its name, how many wait and the estimated wait. On the priority path neither: the
+    count and the estimate are the field's whole queue, which a priority ticket passes, and would
+    mislead a priority citizen; a line says that priority numbers are called sooner. Offline, only
+    the name: the figures would be as old as the connection."""
     closed = not f.get("accepting", False)
     bg, ink, soft = (WHITE, INK, INK_SOFT) if usable else ((CLOSED_BG, CLOSED_INK, WHITE) if closed and online
                                                            else (DISABLED_BG, DISABLED_INK, DISABLED_INK))
@@ -278,8 +279,10 @@ def _field_button(surface: pygame.Surface, rect: Rect, f: dict, usable: bool, on
         options = [([], False)]
     elif closed:
         options = [([texts.closed_reason(f.get("closed_reason"))], True)]
+    elif priority_path:
+        options = [([texts.PRIORITY_SOONER], False)]
     else:
-        waiting, est = f.get("waiting", 0), f.get("est_wait_s") if estimate else None
+        waiting, est = f.get("waiting", 0), f.get("est_wait_s")
         options = [(texts.field_queue_lines(waiting, est, one_line=True), False),
                    (texts.field_queue_lines(waiting, est), False)]
         if rect.height >= m.px(200):  # room enough: the wait on a line of its own

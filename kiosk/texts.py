@@ -9,6 +9,7 @@ PRIORITY_BUTTON_HINT = "Người cao tuổi, phụ nữ mang thai, người khuy
 PRIORITY_TITLE = "CHỌN ĐỐI TƯỢNG ƯU TIÊN"
 PRIORITY_NOTE = "Cán bộ có thể đề nghị xuất trình giấy tờ chứng minh khi được gọi."
 PRIORITY_FIELDS_TITLE = "Ưu tiên: {name} — mời chọn lĩnh vực"
+PRIORITY_SOONER = "Số ưu tiên được gọi sớm hơn"  # under a field on the priority path, instead of its queue
 BACK = "Quay lại"
 DONE = "Xong"
 PAGE_PREVIOUS = "Trang trước"

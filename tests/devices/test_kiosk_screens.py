@@ -100,11 +100,14 @@ def test_leaving_a_ticket_or_a_refusal_is_where_home_has_no_target(size):
         assert rect.collidelist([r for r, _a in home_targets]) == -1
 
 
-def test_the_priority_path_shows_no_normal_wait_estimate(drawn):
+def test_the_priority_path_shows_neither_the_fields_queue_nor_its_estimate(drawn):
+    """The count and the estimate are the field's whole queue, which a priority ticket passes."""
     sc.draw(pygame.Surface((1080, 1920)), view("priority_fields"))
     texts = [line.text for line in drawn]
     assert not any("khoảng" in t for t in texts)  # the fields' estimates are for normal tickets
-    assert any(t.startswith("Đang chờ:") for t in texts)
+    assert not any(t.startswith("Đang chờ") for t in texts)
+    accepting = [f for f in view("priority_fields").fields if f.get("accepting")]
+    assert sum(t == "Số ưu tiên được gọi sớm hơn" for t in texts) == len(accepting) > 0
     drawn.clear()
     sc.draw(pygame.Surface((1080, 1920)), view("home_commune"))
     assert any("khoảng" in line.text for line in drawn)
