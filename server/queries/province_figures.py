@@ -25,7 +25,7 @@ from layso.server.engine import Settings
 from layso.server.queries.stats import _PG_US, _SQLITE_US, SCORES, US, _figures
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Field, Rating, Ticket
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, text
 
 DONE, NO_SHOW = TicketStatus.DONE, TicketStatus.NO_SHOW
 
@@ -172,3 +172,44 @@ def counts(db: Database, ids: list[int], d_from: date, d_to: date, key: str) -> 
             row["rated"] += n
             row["rating_counts"][str(score)] = n
     return dict(out), {cid: conf[cid][0] for cid in ids}
+
+
+# ---- the whole province as one group ----------------------------------------------------------------
+def whole(db: Database, ids: list[int], d_from: date, d_to: date) -> dict:
+    """The wait and service figures of all these centres' tickets taken together (the province's total
+    row): {n, mean, median, p90 of waits, within target, and of services}, exact — the nearest-rank
+    values are read by their rank from the sorted durations in the database, so no centre's tickets
+    are held in memory."""
+    if not ids:
+        return {"waits": (0, None, None, None), "within": 0, "services": (0, None, None, None)}
+    with db.read() as s:
+        conf = settings_of(s, ids)
+        us = _SQLITE_US if db.sqlite else _PG_US
+        default_target = " ".join(f"WHEN :c{i} THEN :t{i}" for i in range(len(ids)))
+        params = {"d_from": d_from, "d_to": d_to, **{f"c{i}": cid for i, cid in enumerate(ids)},
+                  **{f"t{i}": conf[cid][1] for i, cid in enumerate(ids)}}
+        if db.sqlite:
+            params = {**params, "d_from": d_from.isoformat(), "d_to": d_to.isoformat()}
+        base = (f"SELECT {us.format(a='t.first_called_at', b='t.issued_at')} AS w, "
+                f"CASE WHEN t.status = '{DONE}' THEN {us.format(a='t.completed_at', b='t.called_at')} END AS sv, "
+                f"COALESCE(f.target_wait_min, CASE t.centre_id {default_target} END) * CAST(60000000 AS BIGINT) AS target "
+                f"FROM tickets t JOIN fields f ON f.id = t.field_id "
+                f"WHERE t.centre_id IN ({', '.join(f':c{i}' for i in range(len(ids)))}) "
+                f"AND t.day >= :d_from AND t.day <= :d_to")
+        w_n, w_sum, within, s_n, s_sum = s.execute(text(
+            f"SELECT count(w), sum(w), sum(CASE WHEN w <= target THEN 1 ELSE 0 END), count(sv), sum(sv) "
+            f"FROM ({base}) b"), params).one()
+
+        def at_rank(column: str, n: int, p: int) -> int:
+            return s.execute(text(f"SELECT {column} FROM ({base}) b WHERE {column} IS NOT NULL "
+                                  f"ORDER BY {column} LIMIT 1 OFFSET :k"),
+                             {**params, "k": rules.nearest_rank(n, p) - 1}).scalar_one()
+
+        def summary(column: str, n: int, total) -> tuple:
+            if not n:
+                return 0, None, None, None
+            median, p90 = (at_rank(column, n, p) for p in rules.PERCENTILES)
+            return n, rules.mean_seconds(int(total), n), rules.seconds(median), rules.seconds(p90)
+
+        return {"waits": summary("w", w_n, w_sum), "within": int(within or 0),
+                "services": summary("sv", s_n, s_sum)}

@@ -9,7 +9,9 @@ few queries), written with `queries.export` (`FIGURES`, `cell`, `_sheet`-style X
 - by agency and by day, across centres: counts (issued, served, no-show, rated) are summed and the
   satisfaction rate recomputed from the summed rating counts, all exact; a mean, median or
   percentile cannot be added up from other groups' figures, so those columns are left empty there
-  (the page says so) rather than shown approximately.
+  (the page says so) rather than shown approximately;
+- the total row: the counts summed, and — where the table shows them — the province's mean, median
+  and p90 of all its tickets taken together (`province_figures.whole`), exact as well.
 
 The month's report (XLSX): per centre and field, issued, served, mean and p90 wait, share served
 within the target wait, satisfaction rate and no-shows, with each centre's total row.
@@ -101,8 +103,19 @@ def province_rows(db: Database, centres: list[dict], d_from: date, d_to: date, g
     total = {k: sum(t[k] or 0 for t in totals.values()) for k in ADDITIVE}
     satisfied = sum(_satisfied(t.get("rating_counts", {}), smin[cid])[1] for cid, t in totals.items())
     total["satisfied_share"] = satisfied / total["rated"] if total["rated"] else None
+    if group in EXACT_GROUPS:  # the total row of a table that shows means and percentiles shows them too
+        total.update(_whole_figures(province_figures.whole(db, ids, d_from, d_to)))
     return {"group": group, "exact": group in EXACT_GROUPS, "rows": rows, "total": total,
             "from": d_from.isoformat(), "to": d_to.isoformat(), "centres": len(centres)}
+
+
+def _whole_figures(w: dict) -> dict:
+    """The province's wait and service figures (`province_figures.whole`) under the table's keys."""
+    w_n, w_mean, w_median, w_p90 = w["waits"]
+    s_mean, s_median, s_p90 = w["services"][1:]
+    return {"wait_mean_s": w_mean, "wait_median_s": w_median, "wait_p90_s": w_p90,
+            "service_mean_s": s_mean, "service_median_s": s_median, "service_p90_s": s_p90,
+            "within_target_share": round(w["within"] / w_n, 4) if w_n else None}
 
 
 def _added_up(counted: dict, smin: dict, fields: dict[int, FieldInfo], group: str) -> tuple[list[dict], dict]:

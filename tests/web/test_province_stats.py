@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from layso.server.engine.accounts import add_user
+from layso.server.domain import figures as rules
 from layso.server.engine import centres as setup
 from layso.server.queries import province_stats as pstats
 from layso.server.queries.stats import compute_groups
@@ -57,9 +58,35 @@ def test_each_centre_is_exactly_its_own_statistics_and_counts_add_up(svc, two_ce
     assert [r["key"] for r in days] == sorted(r["key"] for r in days) and days[0]["key"] == "2026-10-26"
     # one area only
     assert [c["code"] for c in pstats.province_centres(db, "Khu vực 2")] == ["xa-b"]
+    # the total row: every ticket of the province taken together, exactly as one list of durations
+    waits, services, within = _durations(db, [c["id"] for c in centres])
+    total = by_centre["total"]
+    assert (total["wait_mean_s"], total["wait_median_s"], total["wait_p90_s"]) == rules.summary(waits)
+    assert (total["service_mean_s"], total["service_median_s"], total["service_p90_s"]) == rules.summary(services)
+    assert total["within_target_share"] == round(within / len(waits), 4)
+    assert pstats.province_rows(db, centres, *MONTH, "field")["total"]["wait_p90_s"] == total["wait_p90_s"]
     headers, _kinds, rows = pstats.table(by_centre)
+    assert all(v is not None for v in rows[-1][3:]), "the total row shows every figure"
     assert headers[:3] == ["Code", "Centre", "Area"] or headers[1] == "Trung tâm"
     assert rows[-1][0] in ("Province total", "Toàn tỉnh")
+
+
+def _durations(db, ids: list[int]) -> tuple[list[int], list[int], int]:
+    """Every wait and service (µs) of these centres' tickets of MONTH, from the ORM, and how many waits
+    were within their target (the field's own, else the centre's)."""
+    from sqlalchemy import select
+
+    from layso.server.engine import Settings
+    from layso.server.storage.models import Centre, Field, Ticket
+    us = lambda d: (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds  # noqa: E731
+    with db.read() as s:
+        default = {c.id: Settings.of(c).queue.target_wait_min for c in s.execute(select(Centre)).scalars()}
+        target = {f.id: f.target_wait_min or default[f.centre_id] for f in s.execute(select(Field)).scalars()}
+        tickets = s.execute(select(Ticket).where(Ticket.centre_id.in_(ids), Ticket.day >= MONTH[0],
+                                                 Ticket.day <= MONTH[1])).scalars().all()
+        waits = [(us(t.first_called_at - t.issued_at), t.field_id) for t in tickets if t.first_called_at]
+        services = [us(t.completed_at - t.called_at) for t in tickets if t.status == "done"]
+    return [w for w, _f in waits], services, sum(1 for w, f in waits if w <= target[f] * 60_000_000)
 
 
 def test_statistics_page_and_its_downloads(two_centres):
@@ -145,6 +172,12 @@ def test_the_provinces_set_based_figures_equal_each_centres_own_statistics(tmp_p
                 assert days[day][k] == sum(r[k] for o in own.values() for r in o["groups"]["day"] if r["key"] == day)
         agencies = pstats.province_rows(db, centres, *MONTH, "agency")
         assert sum(r["served"] for r in agencies["rows"]) == sum(o["total"]["served"] for o in own.values())
+        # the total row: the centres' tickets taken together (targets of 5, 12, 45 min and the default)
+        total = pstats.province_rows(db, centres, *MONTH, "centre")["total"]
+        waits, services, within = _durations(db, ids)
+        assert (total["wait_mean_s"], total["wait_median_s"], total["wait_p90_s"]) == rules.summary(waits)
+        assert (total["service_mean_s"], total["service_median_s"], total["service_p90_s"]) == rules.summary(services)
+        assert total["within_target_share"] == round(within / len(waits), 4)
     finally:
         db.dispose()
 
