@@ -20,7 +20,8 @@ def test_console_checks_in_a_booking(server, browser, artifacts):
     page.fill("input[name=username]", "lan")
     page.fill("input[name=password]", "password-123")
     page.fill("input[name=counter]", "1")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # signed in before the console is asked for
+        page.click("button[type=submit]")
     page.goto(server.url + "/console")
     page.wait_for_selector(f"#queue tr[data-number='{b['number']}']")
     page.fill("#checkin-code", "nonsense")

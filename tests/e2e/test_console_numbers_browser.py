@@ -25,7 +25,8 @@ def test_console_and_statistics_write_numbers_alike(server, browser):
     page.fill("input[name=username]", "lan")
     page.fill("input[name=password]", "password-123")
     page.fill("input[name=counter]", "2")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # signed in before the console is asked for
+        page.click("button[type=submit]")
     page.goto(server.url + "/console")
     page.wait_for_function("document.getElementById('fig-rated').textContent.indexOf('3') >= 0")
     assert "3,5" in page.inner_text("#fig-rated") and "3.5" not in page.inner_text("#fig-rated")

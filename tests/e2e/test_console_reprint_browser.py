@@ -24,7 +24,8 @@ def test_console_shows_printer_faults_and_reprints(server, browser, artifacts):
         page.fill("input[name=username]", "lan")
         page.fill("input[name=password]", "password-123")
         page.fill("input[name=counter]", "1")
-        page.click("button[type=submit]")
+        with page.expect_navigation():  # signed in before the console is asked for
+            page.click("button[type=submit]")
         page.goto(server.url + "/console")
         page.wait_for_selector(f"#queue tr[data-number='{ticket['number']}']")
         assert page.is_hidden("#kiosk-faults")  # the kiosk is connected and its printer is fine
@@ -78,7 +79,8 @@ def test_console_says_in_vietnamese_when_the_server_is_away(server, browser, art
     page.fill("input[name=username]", "lan")
     page.fill("input[name=password]", "password-123")
     page.fill("input[name=counter]", "1")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # signed in before the console is asked for
+        page.click("button[type=submit]")
     page.goto(server.url + "/console")
     page.wait_for_selector("#connection.is-live")
     server.stop()
