@@ -7,11 +7,11 @@ conditions are the same as `storage.where`'s, which the less busy readers keep u
 """
 from __future__ import annotations
 
-from layso.server.domain.statuses import TicketStatus
-from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket
 from functools import cache
 
+from layso.server.domain.statuses import TicketStatus
 from layso.server.storage.database import insert_of
+from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket
 from sqlalchemy import bindparam, case, func, select, update
 
 

@@ -14,7 +14,8 @@ measured in one process: docs/PERFORMANCE.md). Here:
   does not fit waits in the connection's backlog, which a greenlet of its own drains (only a slow
   client has one). So an event's message is written by the greenlet that publishes it
   (`_send`): no hand-over through Engine.IO's queue to the connection's writer greenlet and back,
-  two greenlet switches a recipient, 52,000 a second for a lobby of 260 (docs/PERFORMANCE.md);
+  two greenlet switches a recipient (the lobby bench sends 10,000–16,000 messages a second; the
+  fan-out's CPU a message fell to 0.45 of what it was: docs/PERFORMANCE.md);
   Engine.IO's writer still sends pings and what was queued before the connection was upgraded;
 - `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
   intervals are all the same, so the due times are in the order they were scheduled).
