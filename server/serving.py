@@ -22,6 +22,7 @@ event loop turns and the database answers), see `layso.systemd`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -114,11 +115,20 @@ def release_free_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc's malloc_trim; ~1 ms). After a burst
     (a connection storm, a busy minute) the heap keeps its high-water mark otherwise: 4–6 MiB of a
     lobby's 120 (docs/PERFORMANCE.md)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc():
+    """glibc, loaded once; None where there is none (musl, another system): nothing is trimmed."""
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
 
 
 def make_server(app, listener: socket.socket):
