@@ -34,6 +34,8 @@ from .screens import (HOME, ISSUING, PRIORITY, PRIORITY_FIELDS, REFUSED, SERVER_
 
 log = logging.getLogger("layso.kiosk")
 
+# waits between tries to report a reprint's outcome while the server is away (None: the last try)
+REPORT_RETRY_WAITS_S = (1, 2, 4, 8, 15, 30, None)
 # Screens where a touch picks something and the inactivity timeout leads back to the first page.
 CHOOSING = (HOME, PRIORITY, PRIORITY_FIELDS, checkin.CHECKIN)
 
@@ -111,6 +113,7 @@ class KioskApp:
         self.scanner = scanner  # hardware.scanner: a camera reading the QR, where one is fitted
         self.code = ""  # a booking code typed on the check-in screen
         self._reprints: set[int] = set()  # tickets reprinted for staff: their outcome goes back to the server
+        self._reprints_seen: dict[int, None] = {}  # the seqs of reprint requests handled (live or from `state`)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def run(self, fps: int = 30) -> None:
@@ -394,6 +397,9 @@ class KioskApp:
         self._fields_version += 1
         if isinstance(snapshot.get("device"), dict):  # the server tells a device who it is
             self.device_id = snapshot["device"].get("id") or self.device_id
+        for request in snapshot.get("reprints") or ():  # asked while we were away
+            if isinstance(request, dict):
+                self._reprint(request)
         self.fresh_state = True
         self._last_refresh = self.clock()
         self._after_connection_change()
@@ -430,8 +436,11 @@ class KioskApp:
         ticket = payload.get("ticket") or {}
         ours = (self.device_id is not None and payload.get("device_id") == self.device_id) \
             or ticket.get("id") in self._issued_set
-        if not ours or self.printing is None:
-            return
+        if not ours or self.printing is None or payload.get("seq") in self._reprints_seen:
+            return  # another kiosk's, or already printed: live and again in the `state` after a reconnect
+        self._reprints_seen[payload.get("seq")] = None
+        if len(self._reprints_seen) > 100:
+            del self._reprints_seen[next(iter(self._reprints_seen))]
         log.info("reprinting ticket %s", ticket.get("number"))
         self._reprints.add(ticket["id"])
         self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
@@ -441,10 +450,15 @@ class KioskApp:
         body = {"printed": printed, **({} if printed or printer is None else {"printer": printer})}
 
         def send():
-            try:
-                self.client.api("POST", f"/tickets/{ticket_id}/reprint/outcome", body)
-            except ApiError as err:
-                log.warning("the outcome of reprint %s was not reported: %s", ticket_id, err)
+            for wait in REPORT_RETRY_WAITS_S:  # the server away or busy: try again for about a minute
+                try:
+                    self.client.api("POST", f"/tickets/{ticket_id}/reprint/outcome", body)
+                    return
+                except ApiError as err:
+                    if 0 < err.status < 500 or wait is None:
+                        log.warning("the outcome of reprint %s was not reported: %s", ticket_id, err)
+                        return
+                time.sleep(wait)
 
         threading.Thread(target=send, name="layso-kiosk-reprint", daemon=True).start()
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from datetime import timedelta
 
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
 from layso.server.errors import BadRequest, Conflict, Forbidden
-from layso.server.storage.models import Device, Field, Rating, Ticket
+from layso.server.storage.models import Device, Field, Rating, Ticket, TicketEvent
 from sqlalchemy import select
 
 from layso.protocol import EventType as E
+
+# how long a reprint waits for a kiosk that was away when it was asked; after that the citizen has
+# most likely gone back to the counter, and a ticket coming out of the kiosk would be taken by another
+REPRINT_WAIT = timedelta(minutes=3)
 
 _CLOSED = {"outside_hours": "outside working hours", "field_closed": "this field is not taking numbers now"}
 
@@ -141,6 +146,26 @@ class TicketCommands:
         return self._run(centre_id, run)
 
     # ---- reads ----------------------------------------------------------------------------
+    def pending_reprints(self, centre_id: int, device_id: int, base_url=None) -> list[dict]:
+        """The reprints asked of a kiosk in the last `REPRINT_WAIT` that it has not answered
+        (`ticket.reprinted`), as their `ticket.reprint` payloads with `seq`: a kiosk that was away
+        when one was asked (a dropped connection, a restart) finds it in its next `state`."""
+        def run(cmd: Command):
+            rows = cmd.s.execute(select(TicketEvent).where(
+                TicketEvent.centre_id == cmd.centre.id, TicketEvent.device_id == device_id,
+                TicketEvent.type.in_((E.TICKET_REPRINT, E.TICKET_REPRINTED)),
+                TicketEvent.at >= cmd.now - REPRINT_WAIT).order_by(TicketEvent.seq)).scalars().all()
+            asked: dict[int, TicketEvent] = {}
+            for ev in rows:  # an answer settles every earlier request for its ticket
+                if ev.type == E.TICKET_REPRINT:
+                    asked[ev.ticket_id] = ev
+                else:
+                    asked.pop(ev.ticket_id, None)
+            return [{"seq": ev.seq, "ticket": cmd.ticket_dict(cmd.s.get(Ticket, ev.ticket_id)), "device_id": device_id}
+                    for ev in asked.values()]
+
+        return self._read(centre_id, run, base_url)
+
     def track(self, centre_id: int, token, base_url=None) -> dict:
         def run(cmd: Command):
             t = self._by_track(cmd, token)

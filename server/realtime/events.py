@@ -36,10 +36,13 @@ def init_app(app: Flask, message_queue: str | None = None, websocket_only: bool 
     """Bind Socket.IO to `app`: gevent when the process was patched for it, else threads. Processes
     sharing LAYSO_MESSAGE_QUEUE meet on the Redis channel LAYSO_MESSAGE_QUEUE_CHANNEL (default
     "layso"): one installation per channel."""
+    # ping_timeout 20: python-engineio's client gives up when it has had nothing to send for
+    # max(interval, timeout) + 5 s, and it sends only pongs when idle, so with 10/10 a ping 5 s late
+    # (a loaded server or client) dropped the connection; a silent peer is noticed after 30 s
     socketio.init_app(app, async_mode="gevent" if gevent_patched() else "threading",
                       message_queue=message_queue, channel=os.environ.get("LAYSO_MESSAGE_QUEUE_CHANNEL") or "layso",
                       cors_allowed_origins=[], json=None,
-                      ping_interval=10, ping_timeout=10, max_http_buffer_size=64 * 1024,
+                      ping_interval=10, ping_timeout=20, max_http_buffer_size=64 * 1024,
                       transports=["websocket"] if websocket_only else ["polling", "websocket"],
                       logger=False, engineio_logger=False)
     if gevent_patched():  # two greenlets a WebSocket instead of four (memory: server/realtime/green.py)

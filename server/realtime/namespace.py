@@ -51,9 +51,13 @@ def principal_of(auth):
 
 
 def state_for(who) -> dict:
-    """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone)."""
-    state = for_principal(who, services().engine.state(who.centre_id, base_url=base_url()))
+    """The `state` snapshot; a device also finds itself in it (`device`: id, name, role, zone), and a
+    kiosk the reprints asked of it that it has not answered (`reprints`)."""
+    engine = services().engine
+    state = for_principal(who, engine.state(who.centre_id, base_url=base_url()))
     state["device"] = who.device_info()
+    if who.kind == "device" and who.role == "kiosk":
+        state["reprints"] = engine.pending_reprints(who.centre_id, who.device_id, base_url=base_url())
     return state
 
 

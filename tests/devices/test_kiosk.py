@@ -582,6 +582,59 @@ def test_staff_reprint_prints_again_on_the_issuing_kiosk(kiosk_server, kiosks):
     assert len(k.printer.jobs) == 2
 
 
+def test_a_reprint_asked_while_the_kiosk_was_away_prints_when_it_is_back(kiosk_server, kiosks):
+    """A reprint asked while the kiosk's connection is down (a dropped link, a restart) comes in its
+    next `state`, prints once, and is reported; one the kiosk got live is not printed again when the
+    same request comes again in a `state`."""
+    token = kiosk_server.add_device("kiosk", "Kiosk vắng mặt")
+    k = kiosks(kiosk_server.url, token)
+    home(k)
+    ticket = issue_by_touch(k, "chung-thuc")
+    k.pump(lambda: k.app.print_state == "printed" and k.app.device_id is not None, what="printed, own id")
+    first_paper = k.printer.jobs[0]
+    k.close()  # the kiosk goes away
+    kiosk_server.add_user("canbo-vang", "staff")
+    staff = requests.Session()
+    csrf = staff.post(f"{kiosk_server.url}/api/v1/session",
+                      json={"username": "canbo-vang", "password": "password-123"}, timeout=5).json()["csrf_token"]
+    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
+                   timeout=5)
+    assert r.status_code == 202
+    back = kiosks(kiosk_server.url, token)  # the same kiosk, back
+    back.pump(lambda: len(back.printer.jobs) == 1, what="the reprint asked while away")
+    assert back.printer.jobs[0] == first_paper  # the same ticket, the same paper
+    outcomes = reprint_outcomes(kiosk_server, ticket["id"])
+    back.pump(lambda: len(outcomes) == 1, what="the reprint's outcome")
+    assert outcomes[0]["printed"] is True
+    # the same request again in a snapshot (as after a reconnect before the outcome landed): no second paper
+    request = {"seq": reprint_seq(kiosk_server, ticket["id"]), "ticket": ticket, "device_id": back.app.device_id}
+    back.client.inbox.put(("state", {**back.client.state, "reprints": [request]}))
+    for _ in range(10):
+        back.app.tick()
+        time.sleep(0.05)
+    assert len(back.printer.jobs) == 1
+    back.close()
+    # answered: the next connection finds nothing to print
+    again = kiosks(kiosk_server.url, token)
+    home(again)
+    again.pump(lambda: again.client.state is not None and "reprints" in again.client.state, what="a state")
+    assert again.client.state["reprints"] == []
+    assert not again.printer.jobs
+
+
+def reprint_seq(server, ticket_id: int) -> int:
+    """The seq of the (one) reprint request of a ticket, from the ticket log."""
+    from layso.server.storage.database import Database
+    from layso.server.storage.models import TicketEvent
+    db = Database(server.db_url)
+    try:
+        with db.read() as s:
+            return s.execute(select(TicketEvent.seq).where(TicketEvent.ticket_id == ticket_id,
+                                                          TicketEvent.type == "ticket.reprint")).scalar_one()
+    finally:
+        db.dispose()
+
+
 def reprint_outcomes(server, ticket_id: int) -> list[dict]:
     """The kiosk's reports of reprints (what the server logged), read again on each call."""
     from layso.server.storage.database import Database

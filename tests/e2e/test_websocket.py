@@ -27,7 +27,7 @@ from wsproto.extensions import PerMessageDeflate
 from tests.conftest import prepare_server, wait_for
 
 PING_INTERVAL_S = 10  # server/realtime/events.py
-PING_TIMEOUT_S = 10
+PING_TIMEOUT_S = 20
 
 
 class RawSocketIO:
