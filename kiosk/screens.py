@@ -424,9 +424,9 @@ def _ticket_info(surface: pygame.Surface, t: dict, view: View, area: Rect, m: Me
     if t.get("priority_name"):
         lines.append((texts.priority_line(t["priority_name"]), m.px(40), True, PRIORITY_BG))
     lines.append((texts.format_ahead(t.get("ahead") or 0), m.px(40), False, WHITE))
-    wait = texts.format_wait(t.get("est_wait_s")) if t.get("status", "waiting") == "waiting" else None
-    if wait:
-        lines.append((texts.TICKET_WAIT.format(wait=wait), m.px(40), False, WHITE))
+    if t.get("status", "waiting") == "waiting":
+        for line in texts.wait_lines(t.get("est_wait_s"), t.get("est_wait_reason")):
+            lines.append((line, m.px(40), False, WHITE))
     spacing = m.px(10)
     for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5):  # everything smaller together until it all fits the area
         blocks = []

@@ -34,6 +34,9 @@ TICKET_TITLE = "SỐ THỨ TỰ CỦA BẠN"
 TICKET_GO_TO = "Mời đến: {destination}"
 TICKET_COUNTER = "Quầy {numbers}"
 TICKET_WAIT = "Thời gian chờ dự kiến: {wait}"
+# before opening the estimate counts from the opening: say so, or "nobody ahead" and a wait of 25
+# minutes contradict each other
+NOT_OPEN_YET = "Trung tâm chưa đến giờ làm việc"
 TICKET_QR = "Quét mã để theo dõi lượt và đánh giá"
 TICKET_PRINTING = "Đang in vé…"
 TICKET_PRINTED = "Mời nhận vé ở khe bên dưới"
@@ -93,6 +96,15 @@ REFUSED.update({
 def format_ahead(ahead: int) -> str:
     """"Có 3 người đang chờ trước bạn" (or nobody)."""
     return NOBODY_AHEAD if ahead <= 0 else AHEAD.format(n=ahead)
+
+
+def wait_lines(est_wait_s: int | float | None, reason: str | None) -> list[str]:
+    """The ticket's wait lines (screen and paper): the estimate, after "not open yet" when it counts
+    from the next opening (the server's `est_wait_reason` "opens_later")."""
+    wait = format_wait(est_wait_s)
+    if not wait:
+        return []
+    return ([NOT_OPEN_YET] if reason == "opens_later" else []) + [TICKET_WAIT.format(wait=wait)]
 
 
 def format_wait(seconds: int | float | None) -> str | None:

@@ -29,6 +29,7 @@ class TicketContent:
     issued_at: datetime  # aware; printed in its own offset as dd/mm/yyyy HH:MM
     ahead: int
     est_wait_s: int | None = None
+    est_wait_reason: str | None = None  # "opens_later": the estimate counts from the next opening
     track_url: str | None = None
     priority_label: str | None = None  # "Người cao tuổi" -> "Ưu tiên: Người cao tuổi"
     thank_you: str = texts.PAPER_THANK_YOU
@@ -45,9 +46,7 @@ def compose(t: TicketContent) -> TicketPrint:
     """The lines of the paper ticket, by role, for the renderer."""
     details = [("issued", texts.PAPER_ISSUED.format(at=t.issued_at.strftime("%d/%m/%Y %H:%M"))),
                ("ahead", texts.format_ahead(t.ahead))]
-    wait = texts.format_wait(t.est_wait_s)
-    if wait:
-        details.append(("wait", texts.TICKET_WAIT.format(wait=wait)))
+    details += [("wait", line) for line in texts.wait_lines(t.est_wait_s, t.est_wait_reason)]
     destination = (t.destination or "").strip()
     return TicketPrint(
         centre_name=t.centre_name, title=texts.PAPER_TITLE, number=t.number, field_name=t.field_name,
@@ -73,6 +72,7 @@ def ticket_content(ticket: dict, centre: dict) -> TicketContent:
         issued_at=datetime.fromisoformat(ticket["issued_at"]),
         ahead=ticket.get("ahead") or 0,
         est_wait_s=ticket.get("est_wait_s") if ticket.get("status", "waiting") == "waiting" else None,
+        est_wait_reason=ticket.get("est_wait_reason"),
         track_url=ticket.get("track_url"),
         priority_label=ticket.get("priority_name"),
         thank_you=centre.get("thank_you") or texts.PAPER_THANK_YOU,

@@ -44,6 +44,10 @@ VIEWS = {
                             priority=CATEGORIES[3]),
     "issuing": dict(screen=sc.ISSUING),
     "ticket": dict(screen=sc.TICKET, ticket=TICKET, destination="Quầy 1, 2, 4", print_state="printed"),
+    "ticket_before_opening": dict(screen=sc.TICKET, ticket={**TICKET, "ahead": 0, "est_wait_s": 1500,
+                                                           "est_wait_reason": "opens_later", "priority": None,
+                                                           "priority_name": None},
+                                  destination="Quầy 1, 2, 4", print_state="printed"),
     "ticket_printer_fault": dict(screen=sc.TICKET, ticket=TICKET, destination="Quầy 1, 2, 4", print_state="failed",
                                  printer_fault="paper_out"),
     "refused": dict(screen=sc.REFUSED, refused_code="daily_cap_reached"),
@@ -111,6 +115,16 @@ def test_the_priority_path_shows_neither_the_fields_queue_nor_its_estimate(drawn
     drawn.clear()
     sc.draw(pygame.Surface((1080, 1920)), view("home_commune"))
     assert any("khoảng" in line.text for line in drawn)
+
+
+def test_a_ticket_taken_before_opening_says_why_nobody_ahead_still_waits(drawn):
+    sc.draw(pygame.Surface((1080, 1920)), view("ticket_before_opening"))
+    texts = [line.text for line in drawn]
+    assert "Không có ai chờ trước bạn" in texts
+    assert texts.index("Trung tâm chưa đến giờ làm việc") < texts.index("Thời gian chờ dự kiến: khoảng 25 phút")
+    drawn.clear()
+    sc.draw(pygame.Surface((1080, 1920)), view("ticket"))
+    assert "Trung tâm chưa đến giờ làm việc" not in [line.text for line in drawn]
 
 
 def test_without_the_server_no_stale_queue_figures(drawn):

@@ -153,6 +153,16 @@ def test_optional_lines_are_left_out() -> None:
     assert "Không có ai chờ trước bạn" in [item.text for item in layout.texts("ahead")]
 
 
+def test_a_ticket_taken_before_opening_says_the_wait_counts_from_the_opening() -> None:
+    """Nobody ahead and a 25-minute wait contradict each other unless the ticket says the centre has
+    not opened yet (the estimate's reason "opens_later")."""
+    layout = layout_ticket(make_ticket(ahead=0, est_wait_s=25 * 60, est_wait_reason="opens_later"), 576)
+    assert [i.text for i in layout.texts("wait")] == ["Trung tâm chưa đến giờ làm việc",
+                                                     "Thời gian chờ dự kiến: khoảng 25 phút"]
+    open_now = layout_ticket(make_ticket(ahead=3, est_wait_s=25 * 60, est_wait_reason=None), 576)
+    assert [i.text for i in open_now.texts("wait")] == ["Thời gian chờ dự kiến: khoảng 25 phút"]
+
+
 def test_priority_label_already_prefixed_is_not_doubled() -> None:
     layout = layout_ticket(make_ticket(priority_label="Ưu tiên: Phụ nữ mang thai"), 576)
     assert [i.text for i in layout.texts("priority")] == ["Ưu tiên: Phụ nữ mang thai"]

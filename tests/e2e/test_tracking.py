@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 
 import pytest
 import requests
 from babel.support import Translations
-from conftest import ROOT, chromium, seat_officers, small_config_data, start_server
+from conftest import HCM, ROOT, chromium, seat_officers, small_config_data, start_server
 
 from layso.config import parse_config
 
@@ -22,11 +23,12 @@ def vi(msgid: str) -> str:
 
 # ---- in process -------------------------------------------------------------------------------------
 @pytest.fixture
-def track_app(tmp_path, frozen_clock):
+def track_app(request, tmp_path, frozen_clock):
+    """The app and a kiosk's client; parametrized indirectly, the config's sections are replaced."""
     from layso.server.app import create_app
     from layso.server.engine.devices import add_device
     os.environ["LAYSO_SECRET_KEY"] = "test-secret"
-    data = small_config_data()
+    data = {**small_config_data(), **getattr(request, "param", {})}
     data["rating"]["levels"] = [{"score": 3, "label": "Tốt"}, {"score": 2, "label": "Tạm được"},
                                 {"score": 1, "label": "Chưa tốt"}]
     data["rating"]["satisfied_min"] = 3
@@ -69,6 +71,23 @@ def test_waiting_ticket_page_is_complete_without_script(track_app):
     assert vi("Counters serving this field: %(counters)s").replace("%(counters)s", "1, 2") in html
     assert 'id="t-config"' in html and "socket.io.min.js" in html
     assert len(html.encode()) < 12_000, "light for a slow connection"
+
+
+WORKING_HOURS = {"hours": {"mon": ["07:30-11:30", "13:30-17:00"], "early_issue_minutes": 30}}
+
+
+@pytest.mark.parametrize("track_app", [WORKING_HOURS], indirect=True)
+def test_a_number_taken_before_opening_says_the_centre_has_not_opened(track_app, frozen_clock):
+    """Nobody ahead and a wait of 20 minutes contradict each other unless the page says why."""
+    _app, client = track_app
+    frozen_clock.set(datetime(2026, 11, 23, 7, 10, tzinfo=HCM))  # Monday, 20 minutes before opening
+    early = take(client)
+    assert early["ahead"] == 0 and early["est_wait_reason"] == "opens_later" and early["est_wait_s"] == 20 * 60
+    html = page(client, early)
+    assert visible(html, "t-opens") and vi("The centre has not opened yet.") == "Trung tâm chưa đến giờ làm việc."
+    assert "Trung tâm chưa đến giờ làm việc." in html
+    frozen_clock.set(datetime(2026, 11, 23, 8, 0, tzinfo=HCM))
+    assert not visible(page(client, early), "t-opens")
 
 
 def test_vietnamese_by_default_english_by_choice(track_app):

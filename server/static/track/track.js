@@ -45,6 +45,7 @@
       $("t-ahead").textContent = n.ahead ? fill(T.ahead, {n: n.ahead}) : T.nobody_ahead;
       var w = waitText(n.est_wait_s);
       $("t-wait").hidden = w == null;
+      $("t-opens").hidden = w == null || n.est_wait_reason !== "opens_later";  // counted from the opening
       if (w) $("t-wait").textContent = fill(T.wait, {wait: w});
       var c = n.serving_counters || [];
       $("t-counters").hidden = !c.length;
