@@ -557,13 +557,8 @@ def test_staff_reprint_prints_again_on_the_issuing_kiosk(kiosk_server, kiosks):
     home(other)
     ticket = issue_by_touch(k, "dat-dai")
     k.pump(lambda: k.app.print_state == "printed" and k.app.device_id is not None, what="printed, own id")
-    kiosk_server.add_user("canbo-reprint", "staff")
-    staff = requests.Session()
-    csrf = staff.post(f"{kiosk_server.url}/api/v1/session",
-                      json={"username": "canbo-reprint", "password": "password-123"}, timeout=5).json()["csrf_token"]
-    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
-                   timeout=5)
-    assert r.status_code == 202
+    ask_reprint = reprint_asker(kiosk_server, "canbo-reprint", ticket["id"])
+    ask_reprint()
     k.pump(lambda: len(k.printer.jobs) == 2, what="the reprint")
     for _ in range(10):
         other.app.tick()
@@ -574,9 +569,7 @@ def test_staff_reprint_prints_again_on_the_issuing_kiosk(kiosk_server, kiosks):
     k.pump(lambda: len(outcomes) == 1, what="the reprint's outcome")
     assert outcomes[0]["printed"] is True
     k.printer.simulate("paper_out")
-    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
-                   timeout=5)
-    assert r.status_code == 202
+    ask_reprint()
     k.pump(lambda: len(outcomes) == 2, what="the failed reprint's outcome")
     assert outcomes[1]["printed"] is False and outcomes[1]["printer"] == "paper_out"
     assert len(k.printer.jobs) == 2
@@ -593,13 +586,7 @@ def test_a_reprint_asked_while_the_kiosk_was_away_prints_when_it_is_back(kiosk_s
     k.pump(lambda: k.app.print_state == "printed" and k.app.device_id is not None, what="printed, own id")
     first_paper = k.printer.jobs[0]
     k.close()  # the kiosk goes away
-    kiosk_server.add_user("canbo-vang", "staff")
-    staff = requests.Session()
-    csrf = staff.post(f"{kiosk_server.url}/api/v1/session",
-                      json={"username": "canbo-vang", "password": "password-123"}, timeout=5).json()["csrf_token"]
-    r = staff.post(f"{kiosk_server.url}/api/v1/tickets/{ticket['id']}/reprint", headers={"X-CSRFToken": csrf},
-                   timeout=5)
-    assert r.status_code == 202
+    reprint_asker(kiosk_server, "canbo-vang", ticket["id"])()
     back = kiosks(kiosk_server.url, token)  # the same kiosk, back
     back.pump(lambda: len(back.printer.jobs) == 1, what="the reprint asked while away")
     assert back.printer.jobs[0] == first_paper  # the same ticket, the same paper
@@ -620,6 +607,20 @@ def test_a_reprint_asked_while_the_kiosk_was_away_prints_when_it_is_back(kiosk_s
     again.pump(lambda: again.client.state is not None and "reprints" in again.client.state, what="a state")
     assert again.client.state["reprints"] == []
     assert not again.printer.jobs
+
+
+def reprint_asker(server, username: str, ticket_id: int):
+    """A staff member signed in to the console; calling the result asks for a reprint of the ticket."""
+    server.add_user(username, "staff")
+    staff = requests.Session()
+    csrf = staff.post(f"{server.url}/api/v1/session", json={"username": username, "password": "password-123"},
+                      timeout=5).json()["csrf_token"]
+
+    def ask() -> None:
+        r = staff.post(f"{server.url}/api/v1/tickets/{ticket_id}/reprint", headers={"X-CSRFToken": csrf}, timeout=5)
+        assert r.status_code == 202, r.text
+
+    return ask
 
 
 def reprint_seq(server, ticket_id: int) -> int:
