@@ -112,6 +112,24 @@ def test_due_messages_are_claimed_calls_first_and_once(tmp_path, frozen_clock):
     e.db.dispose()
 
 
+def test_a_round_with_nothing_due_does_not_wait_for_the_writer(tmp_path, frozen_clock):
+    """The worker is woken after every command; a round that finds nothing must not queue behind the
+    counters' writes (it looks in a snapshot first), and one that finds something still claims it."""
+    e, cid, _tickets = world(tmp_path, n=3)
+    from layso.server import clock
+    outcome: list = []
+    with e.db._writer:  # a long write of another greenlet or thread
+        t = threading.Thread(target=lambda: outcome.append(claim(e.db, clock.now(), 10)), daemon=True)
+        t.start()
+        t.join(5)
+        assert outcome == [[]], "an empty round waited for the writer"
+    m = Matcher(e.db)
+    m.cursor = 0
+    m.run()
+    assert len(claim(e.db, clock.now(), 10)) == 3
+    e.db.dispose()
+
+
 def test_people_ahead_are_counted_again_only_where_the_queue_moved(tmp_path, frozen_clock):
     e, cid = make_engine(tmp_path, sms_config())
     bhxh = [e.issue(cid, "bhxh").value for _ in range(4)]
