@@ -281,6 +281,13 @@ def install(eio_server) -> None:
 
 _LIBRARY: dict = {}
 
+# A fan-out to hundreds of screens writes without waiting, so by itself it would not give the event
+# loop a turn until its last screen: a counter's command whose commit came back from the thread pool
+# (holding the SQLite writer meanwhile) or whose request just arrived waited behind whole fan-outs.
+# Every YIELD_EVERY messages written the writing greenlet steps aside (gevent.sleep(0)).
+YIELD_EVERY = 32
+_written = [0]
+
 
 def _send(self, pkt) -> None:
     """Engine.IO's `Socket.send`: a message on a WebSocket of ours with nothing queued before it is
@@ -295,6 +302,10 @@ def _send(self, pkt) -> None:
         return None
     if ws.connected:
         ws._write(frame(pkt.encode()))
+        _written[0] += 1
+        if _written[0] >= YIELD_EVERY:
+            _written[0] = 0
+            gevent.sleep(0)
     return None
 
 

@@ -158,6 +158,45 @@ def test_frames_built_by_the_server_are_the_ones_wsproto_would_build():
         assert frame(data) == ref.send(BytesMessage(data=data))
 
 
+def test_a_long_fan_out_lets_other_greenlets_run_between_its_writes():
+    """Writing never waits, so a fan-out would hold the event loop to its last screen; it steps aside
+    every `YIELD_EVERY` messages, so that a command (its commit back from the thread pool) goes on."""
+    import gevent
+    from engineio import packet
+
+    from layso.server.realtime import green
+
+    order: list = []
+
+    class Ws:
+        connected = True
+
+        def _write(self, data):
+            order.append("write")
+
+    class Sock:  # what `_send` reads of an upgraded Engine.IO socket with nothing queued
+        layso_ws, upgraded, upgrading, closed = Ws(), True, False, False
+
+        class queue:
+            @staticmethod
+            def qsize():
+                return 0
+
+        @staticmethod
+        def check_ping_timeout():
+            return True
+
+    def fan_out():
+        for _ in range(10 * green.YIELD_EVERY):
+            green._send(Sock(), packet.Packet(packet.MESSAGE, "42[\"ticket.called\",{}]"))
+
+    writer = gevent.spawn(fan_out)
+    command = gevent.spawn(lambda: order.append("command"))
+    gevent.joinall([writer, command], timeout=10)
+    assert order.count("write") == 10 * green.YIELD_EVERY
+    assert order.index("command") <= green.YIELD_EVERY, "the command waited for the whole fan-out"
+
+
 def test_an_upgrade_without_a_key_is_refused_and_the_server_goes_on(display_server):
     sp, tokens = display_server
     with socket.create_connection(("127.0.0.1", sp.port), timeout=10) as s:
