@@ -436,11 +436,13 @@ class KioskApp:
         ticket = payload.get("ticket") or {}
         ours = (self.device_id is not None and payload.get("device_id") == self.device_id) \
             or ticket.get("id") in self._issued_set
-        if not ours or self.printing is None or payload.get("seq") in self._reprints_seen:
+        seq = payload.get("seq")
+        if not ours or self.printing is None or (seq is not None and seq in self._reprints_seen):
             return  # another kiosk's, or already printed: live and again in the `state` after a reconnect
-        self._reprints_seen[payload.get("seq")] = None
-        if len(self._reprints_seen) > 100:
-            del self._reprints_seen[next(iter(self._reprints_seen))]
+        if seq is not None:
+            self._reprints_seen[seq] = None
+            if len(self._reprints_seen) > 100:
+                del self._reprints_seen[next(iter(self._reprints_seen))]
         log.info("reprinting ticket %s", ticket.get("number"))
         self._reprints.add(ticket["id"])
         self.printing.submit(ticket["id"], compose(ticket_content(ticket, self.centre)))
