@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from conftest import HCM, make_engine, small_config_data
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from layso.server.domain.booking import appointment_queue_pos, slot_capacity, slots_of
 from layso.server.errors import BadRequest, Conflict
@@ -150,6 +150,7 @@ def test_an_appointment_never_checked_in_lapses(ap, frozen_clock):
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["walk", "book", "check_in"]), st.integers(1, 20)), min_size=3, max_size=30))
+@example(steps=[("book", 1)] * 8 + [("check_in", 1)] * 8)  # more bookings of one slot than it holds
 def test_property_appointment_order_follows_the_rule(tmp_path_factory, frozen_clock, steps):
     """Whatever the interleaving, an appointment checked in within its window is called before every
     walk-in issued after its slot's start (or after its check-in, if earlier) and after every walk-in
@@ -166,7 +167,10 @@ def test_property_appointment_order_follows_the_rule(tmp_path_factory, frozen_cl
             elif kind == "book":
                 now = frozen_clock.now().astimezone(HCM)
                 start = (now + timedelta(minutes=15 - now.minute % 15 + 15 * (minutes % 3))).strftime("%H:%M")
-                booked.append(e.booking.book(cid, "dat-dai", slot=start).value)
+                try:
+                    booked.append(e.booking.book(cid, "dat-dai", slot=start).value)
+                except Conflict as err:  # many bookings without time passing fill a slot: the model's
+                    assert err.code == "slot_full"  # steps, not a fault
             elif booked:
                 b = booked.pop(0)
                 try:

@@ -34,7 +34,7 @@ class Gateway:
                 gw.received.append({"path": self.path, "body": json.loads(body), "raw": body, "mode": mode,
                                     "headers": dict(self.headers), "at": time.monotonic()})
                 if mode == "slow":
-                    time.sleep(1.0)  # longer than the channel's timeout
+                    time.sleep(4.0)  # longer than the channel's timeout
                 code = 500 if mode == "fail" else 200
                 try:
                     self.send_response(code)
@@ -71,7 +71,7 @@ def napp(tmp_path, frozen_clock, gateway, monkeypatch):
     from layso.config import parse_config
     monkeypatch.setenv("LAYSO_SECRET_KEY", "test-secret")
     data = small_config_data()
-    data["notify"] = {"sms": {"url": gateway.url + "/sms", "token": "t0k", "timeout_s": 0.3},
+    data["notify"] = {"sms": {"url": gateway.url + "/sms", "token": "t0k", "timeout_s": 1.5},
                       "webhook": {"url": gateway.url + "/hook", "secret": SECRET, "timeout_s": 2},
                       "max_attempts": 4}
     application = create_app(parse_config(data), db_url=f"sqlite:///{tmp_path / 'n.db'}", testing=True)
@@ -133,7 +133,7 @@ def test_gateway_fails_times_out_and_recovers_nothing_lost_nothing_twice(napp, g
     frozen_clock.advance(seconds=1)
     assert worker.run_once() == 0  # the gateway does not answer in time
     sms = next(m for m in outbox_view(svc.db, cid)["messages"] if m["channel"] == "sms")
-    assert sms["attempts"] == 2 and "0.3 s" in sms["last_error"]
+    assert sms["attempts"] == 2 and "1.5 s" in sms["last_error"]
     frozen_clock.advance(seconds=backoff(2) - 0.001)
     assert worker.run_once() == 0
     frozen_clock.advance(seconds=0.001)

@@ -45,7 +45,7 @@ class PushService:
                 mode = ps.plan.pop(0) if ps.plan else "ok"
                 ps.received.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}, "mode": mode})
                 if mode == "slow":
-                    time.sleep(1.0)  # longer than the channel's timeout
+                    time.sleep(4.0)  # longer than the channel's timeout
                 try:
                     self.send_response(CODES.get(mode, 201))
                     self.end_headers()
@@ -110,7 +110,7 @@ def papp(tmp_path, frozen_clock, push, monkeypatch):
     monkeypatch.setenv("LAYSO_SECRET_KEY", "test-secret")
     monkeypatch.delenv(ENV, raising=False)
     data = small_config_data()
-    data["notify"] = {"webpush": {"subject": "mailto:ops@example.vn", "timeout_s": 0.3, "insecure_endpoints": True},
+    data["notify"] = {"webpush": {"subject": "mailto:ops@example.vn", "timeout_s": 1.5, "insecure_endpoints": True},
                       "max_attempts": 4}
     application = create_app(parse_config(data), db_url=f"sqlite:///{tmp_path / 'p.db'}", testing=True)
     from conftest import seat_officers
@@ -203,7 +203,7 @@ def test_push_service_fails_times_out_and_recovers_nothing_lost_nothing_twice(pa
     frozen_clock.advance(seconds=1)
     assert worker.run_once() == 0
     err = next(m for m in outbox_view(svc.db, cid)["messages"] if m["status"] == "pending")
-    assert err["attempts"] == 2 and "0.3 s" in err["last_error"]
+    assert err["attempts"] == 2 and "1.5 s" in err["last_error"]
     frozen_clock.advance(seconds=backoff(2))
     assert worker.run_once() == 1  # recovered
     for _ in range(3):
