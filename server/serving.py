@@ -187,8 +187,29 @@ def serve_gevent(app, listener: socket.socket, announce: str | None, heartbeat=N
         stopping.wait()
     finally:
         systemd.notify("STOPPING=1")
-        loop.kill()
+        exit_after(STOP_DEADLINE_S)
+        loop.kill(timeout=2)
         server.stop(timeout=5)
+
+
+STOP_DEADLINE_S = 15.0  # from SIGTERM to gone, whatever a greenlet or the interpreter's shutdown waits for
+
+
+def exit_after(seconds: float) -> None:
+    """A native thread ends the process `seconds` from now if it has not ended by itself: a stopping
+    server never stays (seen: a worker orphaned by its parent, SIGTERMed, still listening minutes later,
+    its event loop idle, the main greenlet never back from its shutdown)."""
+    from gevent import monkey
+
+    native_sleep = monkey.get_original("time", "sleep")
+
+    def deadline():
+        native_sleep(seconds)
+        log.error("still stopping %.0f s after the signal: exiting now", seconds)
+        os._exit(1)
+
+    # the bare _thread call: threading's Thread would wait for its start on a (patched) gevent Event
+    monkey.get_original("_thread", "start_new_thread")(deadline, ())
 
 
 # ---- several processes --------------------------------------------------------------------------

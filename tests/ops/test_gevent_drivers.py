@@ -126,3 +126,19 @@ def test_the_postgresql_pool_is_fixed_per_process(monkeypatch):
     monkeypatch.setenv("LAYSO_DB_POOL", "many")
     with pytest.raises(RuntimeError, match="LAYSO_DB_POOL"):
         pg_pool_size()
+
+
+STUCK = textwrap.dedent('''
+    from layso.server.serving import exit_after, patch
+    patch()
+    import gevent.event
+    exit_after(0.3)
+    gevent.event.Event().wait()  # the main greenlet never comes back, the event loop idle
+''')
+
+
+def test_a_stopping_server_that_hangs_exits_by_its_deadline():
+    """However its shutdown hangs (a greenlet that does not die, the interpreter waiting on one), a
+    server told to stop is gone by `STOP_DEADLINE_S`: here 0.3 s, the main greenlet blocked for ever."""
+    done = subprocess.run([sys.executable, "-c", STUCK], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr[-2000:]
