@@ -1,0 +1,35 @@
+"""Summarise a `sitecustomize` record of bench/writer_diag: the writer's use and, per kind of write
+(the calling functions), how long it waited for the lock and held it, during the load window (the
+middle 80 % of the counter commands); for counter commands, the hold split into the command's own
+CPU, other greenlets' CPU and time off the CPU (preempted, or waiting on the commit's thread)."""
+import collections
+import json
+import sys
+
+
+def pc(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def main(path: str) -> None:
+    writes = json.load(open(path))["writes"]
+    commands = sorted(w[0] for w in writes if "counter_command" in w[3])
+    t0, t1 = commands[len(commands) // 10], commands[-len(commands) // 10]
+    window = [w for w in writes if t0 <= w[0] <= t1]
+    print(f"window {t1 - t0:.1f} s, {len(window)} writes, writer held {100 * sum(w[2] for w in window) / (t1 - t0):.0f} %")
+    by = collections.defaultdict(list)
+    for w in window:
+        by[w[3]].append(w)
+    for label, ws in sorted(by.items(), key=lambda kv: -sum(w[2] for w in kv[1])):
+        print(f"{label[:60]:60} n={len(ws):4} hold p50 {pc([w[2] for w in ws], .5) * 1e3:5.1f} ms, "
+              f"sum {sum(w[2] for w in ws):5.2f} s | wait p50 {pc([w[1] for w in ws], .5) * 1e3:5.0f} "
+              f"p90 {pc([w[1] for w in ws], .9) * 1e3:5.0f} ms")
+    cmds = [w for w in window if "counter_command" in w[3]]
+    mean = lambda xs: sum(xs) / len(xs) * 1e3  # noqa: E731
+    print(f"counter commands: hold {mean([w[2] for w in cmds]):.1f} ms = own CPU {mean([w[4] for w in cmds]):.1f} + "
+          f"others' CPU {mean([w[5] - w[4] for w in cmds]):.1f} + off the CPU {mean([w[2] - w[5] for w in cmds]):.1f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,155 @@
+"""Where a command's time goes under `layso serve`: the SQLite writer lock's wait and hold, the commit,
+the counter command's duration, and (per write) the writing greenlet's own CPU against all the CPU
+the process spent while the lock was held. Not part of layso: a `sitecustomize` for a bench's server.
+
+    PYTHONPATH=bench/writer_diag LAYSO_DIAG=1 layso bench --scenario lobby --seconds 20 --json > b.json
+    python bench/writer_diag/report.py /tmp/layso-diag-<server pid>.json
+
+Every 5 s the server writes its records to /tmp/layso-diag-<pid>.json (used in docs/PERFORMANCE.md,
+"The SQLite writer under the lobby")."""
+import importlib.abc
+import importlib.util
+import json
+import os
+import sys
+import time
+
+ACTIVE = os.environ.get("LAYSO_DIAG") == "1" and "serve" in sys.argv
+REC = {"wait": [], "hold": [], "commit": [], "cmd": [], "pubq": [], "writes": []}
+
+
+def _dump():
+    import gevent
+    while True:
+        gevent.sleep(5)
+        with open(f"/tmp/layso-diag-{os.getpid()}.json", "w") as f:
+            json.dump(REC, f)
+
+
+_started = []
+
+
+_OWN = {}  # greenlet -> CPU seconds it has run (switch accounting)
+_LAST = [None, 0.0]
+
+
+def _trace(event, args):
+    if event in ("switch", "throw"):
+        origin, target = args
+        now = time.thread_time()
+        if _LAST[0] is not None:
+            _OWN[origin] = _OWN.get(origin, 0.0) + now - _LAST[1]
+        _LAST[0], _LAST[1] = target, now
+
+
+def _own_cpu():
+    import greenlet
+    g = greenlet.getcurrent()
+    return _OWN.get(g, 0.0) + (time.thread_time() - _LAST[1] if _LAST[0] is g or _LAST[0] is None else 0.0)
+
+
+def _start():
+    if not _started:
+        _started.append(1)
+        import gevent
+        import greenlet
+        _LAST[0], _LAST[1] = greenlet.getcurrent(), time.thread_time()
+        greenlet.settrace(_trace)
+        gevent.spawn(_dump)
+
+
+def _patch_database(mod):
+    from contextlib import contextmanager
+    Database = mod.Database
+
+    @contextmanager
+    def write(self):
+        _start()
+        f = sys._getframe(2)
+        names = []
+        while f is not None and len(names) < 4:
+            names.append(f.f_code.co_name)
+            f = f.f_back
+        label = "/".join(names)
+        t0 = time.perf_counter()
+        with self._writer:
+            t1 = time.perf_counter()
+            own0, thr0 = _own_cpu(), time.thread_time()
+            try:
+                with self._write() as session:
+                    with session.begin():
+                        yield session
+            finally:
+                t2 = time.perf_counter()
+                own, thr = _own_cpu() - own0, time.thread_time() - thr0
+                REC["wait"].append(t1 - t0)
+                REC["hold"].append(t2 - t1)
+                REC["writes"].append((time.time(), t1 - t0, t2 - t1, label, own, thr))
+    Database.write = write
+    orig = mod._offload_to_threads
+
+    def offload(engine, statements):
+        orig(engine, statements)
+        if statements:
+            return
+        d = engine.dialect
+        inner = d.do_commit
+
+        def do_commit(c):
+            t = time.perf_counter()
+            try:
+                return inner(c)
+            finally:
+                REC["commit"].append(time.perf_counter() - t)
+        d.do_commit = do_commit
+    mod._offload_to_threads = offload
+
+
+def _patch_namespace(mod):
+    cls = mod.RealtimeNamespace
+    orig = cls._command
+
+    def _command(action, data):
+        t = time.perf_counter()
+        try:
+            return orig(action, data)
+        finally:
+            REC["cmd"].append(time.perf_counter() - t)
+    cls._command = staticmethod(_command)
+
+
+def _patch_publisher(mod):
+    W = mod.OrderedWorker
+    orig = W.submit
+
+    def submit(self, fn, *args):
+        REC["pubq"].append(self._queue.qsize())
+        return orig(self, fn, *args)
+    W.submit = submit
+
+
+PATCHES = {"layso.server.storage.database": _patch_database, "layso.server.realtime.namespace": _patch_namespace,
+           "layso.server.realtime.publisher": _patch_publisher}
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in PATCHES:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        loader = spec.loader
+        orig_exec = loader.exec_module
+
+        def exec_module(module):
+            orig_exec(module)
+            PATCHES[name](module)
+        loader.exec_module = exec_module
+        return spec
+
+
+if ACTIVE:
+    sys.meta_path.insert(0, _Finder())
