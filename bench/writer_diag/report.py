@@ -13,7 +13,8 @@ def pc(xs, q):
 
 
 def main(path: str) -> None:
-    writes = json.load(open(path))["writes"]
+    record = json.load(open(path))
+    writes = record["writes"]
     commands = sorted(w[0] for w in writes if "counter_command" in w[3])
     t0, t1 = commands[len(commands) // 10], commands[-len(commands) // 10]
     window = [w for w in writes if t0 <= w[0] <= t1]
@@ -29,6 +30,9 @@ def main(path: str) -> None:
     mean = lambda xs: sum(xs) / len(xs) * 1e3  # noqa: E731
     print(f"counter commands: hold {mean([w[2] for w in cmds]):.1f} ms = own CPU {mean([w[4] for w in cmds]):.1f} + "
           f"others' CPU {mean([w[5] - w[4] for w in cmds]):.1f} + off the CPU {mean([w[2] - w[5] for w in cmds]):.1f}")
+    for name in ("cmd", "commit"):  # a counter command from its handler's start to its answer; each commit
+        v = record[name]
+        print(f"{name}: n={len(v)} p50 {pc(v, .5) * 1e3:.1f} p90 {pc(v, .9) * 1e3:.1f} p99 {pc(v, .99) * 1e3:.1f} ms")
 
 
 if __name__ == "__main__":

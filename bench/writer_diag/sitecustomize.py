@@ -2,11 +2,11 @@
 the counter command's duration, and (per write) the writing greenlet's own CPU against all the CPU
 the process spent while the lock was held. Not part of layso: a `sitecustomize` for a bench's server.
 
-    PYTHONPATH=bench/writer_diag LAYSO_DIAG=1 layso bench --scenario lobby --seconds 20 --json > b.json
+    PYTHONPATH=$PWD/bench/writer_diag LAYSO_DIAG=1 layso bench --scenario lobby --seconds 20 --json > b.json
     python bench/writer_diag/report.py /tmp/layso-diag-<server pid>.json
 
 Every 5 s the server writes its records to /tmp/layso-diag-<pid>.json (used in docs/PERFORMANCE.md,
-"The SQLite writer under the lobby")."""
+"The SQLite writer under the lobby"). The path must be absolute: the bench starts its server elsewhere."""
 import importlib.abc
 import importlib.util
 import json
@@ -15,7 +15,7 @@ import sys
 import time
 
 ACTIVE = os.environ.get("LAYSO_DIAG") == "1" and "serve" in sys.argv
-REC = {"wait": [], "hold": [], "commit": [], "cmd": [], "pubq": [], "writes": []}
+REC = {"commit": [], "cmd": [], "writes": []}  # writes: (time, wait, hold, callers, own CPU, process CPU)
 
 
 def _dump():
@@ -82,8 +82,6 @@ def _patch_database(mod):
             finally:
                 t2 = time.perf_counter()
                 own, thr = _own_cpu() - own0, time.thread_time() - thr0
-                REC["wait"].append(t1 - t0)
-                REC["hold"].append(t2 - t1)
                 REC["writes"].append((time.time(), t1 - t0, t2 - t1, label, own, thr))
     Database.write = write
     orig = mod._offload_to_threads
@@ -118,18 +116,7 @@ def _patch_namespace(mod):
     cls._command = staticmethod(_command)
 
 
-def _patch_publisher(mod):
-    W = mod.OrderedWorker
-    orig = W.submit
-
-    def submit(self, fn, *args):
-        REC["pubq"].append(self._queue.qsize())
-        return orig(self, fn, *args)
-    W.submit = submit
-
-
-PATCHES = {"layso.server.storage.database": _patch_database, "layso.server.realtime.namespace": _patch_namespace,
-           "layso.server.realtime.publisher": _patch_publisher}
+PATCHES = {"layso.server.storage.database": _patch_database, "layso.server.realtime.namespace": _patch_namespace}
 
 
 class _Finder(importlib.abc.MetaPathFinder):
