@@ -21,6 +21,7 @@ from layso.server.api import guard, readiness
 from layso.server.api import booking as booking_api
 from layso.server.api import province as province_api
 from layso.server.api import routes as api
+from layso.server.auth import SessionCookies
 from layso.server.engine import QueueEngine
 from layso.server.errors import QueueError
 from layso.server.messages import error_body
@@ -83,6 +84,7 @@ def create_app(config: Config | None = None, db_url: str | None = None, message_
     """Assemble the app over a prepared database (`startup.prepare_database`); given only a URL (tests,
     tools), prepare it first through the same start-up code."""
     app = Flask(__name__)
+    app.session_interface = SessionCookies()
     if db is None:
         db = prepare_database(db_url or default_database_url(), config, backup_first=False)
         if not (message_queue or os.environ.get("LAYSO_MESSAGE_QUEUE")):

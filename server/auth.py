@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from layso.server.domain.accounts import (
     ALL_USER_ROLES,
     PROVINCE_ROLE,
@@ -24,6 +25,32 @@ from layso.server.storage.models import Centre, Device, User
 from sqlalchemy import select
 
 ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
+REFRESHED_KEY = "refreshed_at"  # session: when its cookie was last sent (Unix seconds)
+BACKGROUND_REFRESH_S = 3600  # a background read renews the session cookie at most this often
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, renewed by every page but not by every background read.
+
+    A page that polls the API (the province overview, the live view) would otherwise get a fresh copy
+    of the session cookie with each answer; one that left the server before a form changed the
+    session (opening another centre, signing out) and arrived after it put the old session back. A
+    GET under /api/ therefore renews the cookie only when it is an hour old, which keeps a wall
+    screen signed in across the 12-hour lifetime without racing the form a minute later."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        if session.modified:
+            return True
+        if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
+            return False
+        if request.method == "GET" and request.path.startswith("/api/"):
+            return time.time() - float(session.get(REFRESHED_KEY, 0)) >= BACKGROUND_REFRESH_S
+        return True
+
+    def save_session(self, app, session, response) -> None:
+        if session and session.permanent and self.should_set_cookie(app, session):
+            session[REFRESHED_KEY] = int(time.time())
+        super().save_session(app, session, response)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,27 @@ def test_province_admin_works_in_any_centre_and_comes_back(app, svc, province):
     assert tinh.get("/api/v1/state").json["centre"]["code"] == "xa"
 
 
+def test_a_background_read_that_crosses_the_switch_does_not_put_the_old_centre_back(app, svc, province,
+                                                                                   monkeypatch):
+    """The overview polls the API every 1.5 s: an answer that left before "open centre B" and arrives
+    after it must not carry the old session (Flask would renew a permanent session's cookie on every
+    request); pages still renew it, and a background read does once the cookie is an hour old."""
+    from layso.server import auth
+    tinh = province["tinh"]
+    old = tinh.get_cookie("session").value
+    assert tinh.get("/api/v1/province/overview").headers.get("Set-Cookie") is None
+    assert "session=" in tinh.get("/province").headers.get("Set-Cookie", "")  # a page renews it
+    form(tinh, "/province/centres/xa-b/open", {"to": "live"})
+    poll = app.test_client()  # the poll that left with the old cookie
+    poll.set_cookie("session", old)
+    r = poll.get("/api/v1/province/overview")
+    assert r.status_code == 200 and r.headers.get("Set-Cookie") is None
+    assert tinh.get("/api/v1/state").json["centre"]["code"] == "xa-b"
+    monkeypatch.setattr(auth, "BACKGROUND_REFRESH_S", 0)
+    assert "session=" in tinh.get("/api/v1/province/overview").headers.get("Set-Cookie", "")
+    assert tinh.get("/api/v1/state").json["centre"]["code"] == "xa-b"
+
+
 def test_a_centre_admin_never_reads_or_changes_another_centre(app, svc, province):
     a, b = province["admin_a"], province["admin_b"]
     db = svc.db
