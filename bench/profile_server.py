@@ -75,7 +75,10 @@ def main() -> int:
         m = re.search(r"server pid (\d+)", message)
         if m:
             server_pid.append(m.group(1))
-        if server_pid and not recorders and ("load for" in message or "issuing" in message):
+        # the issue scenario loads as soon as its server is up; the lobby once its devices are connected
+        # (not at "issuing … tickets to wait before the start": that is the prefill)
+        starts = "load for" in message or (args.scenario == "issue" and "issuing flat out" in message)
+        if server_pid and not recorders and starts:
             recorders.append(subprocess.Popen([spy, "record", "--pid", server_pid[-1], "--rate", str(args.rate),
                                                "--duration", str(int(args.seconds) + 2), "--format", "raw",
                                                "--output", args.out, "--nonblocking",

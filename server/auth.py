@@ -21,8 +21,8 @@ from layso.server.domain.accounts import (
 from layso.server.errors import Forbidden, Unauthorized
 from layso.server.services import services
 from layso.server.storage.database import Database
-from layso.server.storage.models import Centre, Device, User
-from sqlalchemy import select
+from layso.server.storage.models import Centre, Counter, Device, User
+from sqlalchemy import bindparam, select
 
 ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
 REFRESHED_KEY = "refreshed_at"  # session: when its cookie was last sent (Unix seconds)
@@ -119,17 +119,28 @@ def device_principal_by_hash(db: Database, key: str) -> Principal | None:
     return who
 
 
+_DEVICE_PRINCIPAL = (
+    select(Device.id, Device.centre_id, Device.role, Device.name, Device.zone_fields, Device.zone_counters,
+           Counter.number)
+    .join(Centre, Centre.id == Device.centre_id)
+    .outerjoin(Counter, Counter.id == Device.counter_id)
+    .where(Device.token_hash == bindparam("key"),
+           Device.revoked_at.is_(None),
+           Centre.suspended_at.is_(None))  # a suspended centre's devices stop
+)
+
+
 def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
+    """One statement (under `layso serve` each read is a hop to the thread pool: a counter's command
+    re-checks its device on every press once the cache has expired)."""
     with db.read() as s:
-        d = s.execute(select(Device).where(Device.token_hash == token_hash)).scalar_one_or_none()
-        if d is None or d.revoked_at is not None:
-            return None
-        if s.get(Centre, d.centre_id).suspended_at is not None:  # a suspended centre's devices stop
-            return None
-        counter = d.counter.number if d.counter is not None else None
-        return Principal("device", d.centre_id, d.role, device_id=d.id, counter=counter, name=d.name,
-                         zone_fields=tuple(d.zone_fields) if d.zone_fields else None,
-                         zone_counters=tuple(d.zone_counters) if d.zone_counters else None)
+        row = s.execute(_DEVICE_PRINCIPAL, {"key": token_hash}).one_or_none()
+    if row is None:
+        return None
+    device_id, centre_id, role, name, zone_fields, zone_counters, counter = row
+    return Principal("device", centre_id, role, device_id=device_id, counter=counter, name=name,
+                     zone_fields=tuple(zone_fields) if zone_fields else None,
+                     zone_counters=tuple(zone_counters) if zone_counters else None)
 
 
 def live_roles(db: Database, token_hashes: set[str], user_ids: set[int]) -> tuple[dict[str, str], dict[int, str]]:

@@ -301,12 +301,23 @@ def _send(self, pkt) -> None:
     if not self.check_ping_timeout():
         return None
     if ws.connected:
-        ws._write(frame(pkt.encode()))
+        ws._write(_frame_of(pkt))
         _written[0] += 1
         if _written[0] >= YIELD_EVERY:
             _written[0] = 0
             gevent.sleep(0)
     return None
+
+
+_last_frame: list = [None, b""]  # (packet, its frame): the packet held, so its id is never reused
+
+
+def _frame_of(pkt) -> bytes:
+    """The packet's frame, built once per fan-out: python-socketio sends the same Engine.IO packet
+    object to every recipient of an emit without a callback."""
+    if _last_frame[0] is not pkt:
+        _last_frame[0], _last_frame[1] = pkt, frame(pkt.encode())
+    return _last_frame[1]
 
 
 def _schedule_ping(self) -> None:
