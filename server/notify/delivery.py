@@ -83,8 +83,8 @@ def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None
     """Take up to `limit` due messages (of `kinds`, default all) for sending, "your turn" first."""
     if limit <= 0:
         return []
-    # the worker is woken after every command and most rounds find nothing due: look in a snapshot
-    # first, so that an empty round does not queue behind (and hold up) the counters' writes
+    # the worker is woken after every call and polls every 0.5 s; most rounds find nothing due: look in
+    # a snapshot first, so that an empty round does not queue behind (and hold up) the counters' writes
     with db.read() as s:
         if s.execute(_due(now, kinds).limit(1)).first() is None:
             return []
