@@ -1,7 +1,8 @@
 """The notifier's delivery design (server/notify/delivery.py, outbox.Matcher): batches claimed by
 several senders at once never send a message twice (SQLite and PostgreSQL), a wake-up during the
 "near" messages hands the round back to the calls, the people ahead are counted only in fields that
-moved, and on PostgreSQL an event committed behind the cursor is still matched."""
+moved, on PostgreSQL an event committed behind the cursor is still matched, and only a call wakes the
+worker at once."""
 from __future__ import annotations
 
 import threading
@@ -196,3 +197,25 @@ def test_a_database_failure_while_queueing_loses_no_call(tmp_path, frozen_clock,
     monkeypatch.setattr(outbox, "_insert_ignore", real)
     assert [c.kind for c in m.calls()] == ["called"]  # the same event, matched again
     e.db.dispose()
+
+
+def test_only_a_call_wakes_the_worker_at_once(tmp_path, frozen_clock, monkeypatch):
+    """The publisher wakes the worker after a command that called a ticket ("your turn" cannot wait
+    for the 0.5 s poll); an issue, a completion or a skip only moves the people ahead, which the poll
+    counts — woken by those too, it read the ticket log after every command for nothing."""
+    from types import SimpleNamespace
+
+    from layso.server.notify import worker as worker_module
+    engine, cid = make_engine(tmp_path, sms_config())
+    published: list = []
+    woken: list = []
+    monkeypatch.setattr(worker_module.NotifierWorker, "start", lambda self: self)  # no thread: just the wiring
+    monkeypatch.setattr(worker_module.NotifierWorker, "wake", lambda self, *_a: woken.append(1))
+    svc = SimpleNamespace(db=engine.db, vapid=None, publish=published.extend)
+    worker_module.start_notifier(svc)
+    svc.publish(engine.issue(cid, "bhxh").events)
+    assert published and woken == []
+    svc.publish(engine.call_next(cid, 3).events)
+    assert woken == [1]
+    svc.publish(engine.complete(cid, 3).events)
+    assert woken == [1]
