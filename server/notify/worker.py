@@ -1,7 +1,7 @@
 """The notifier worker: one thread per server process that matches queue events to subscriptions
-and sends the outbox, woken by the publisher right after a command that called a ticket has committed
-and published (or every `every_s` at the latest: other moves, other processes' commands). Nothing it does runs inside a
-command: a slow or failing gateway never delays the queue.
+and sends the outbox, woken by the publisher right after a command that called a ticket has
+committed and published (or every `every_s` at the latest: other moves, other processes' commands).
+Nothing it does runs inside a command: a slow or failing gateway never delays the queue.
 
 "Your turn" comes first: each round matches the calls and sends their messages before anything else,
 and a wake-up during the sending of other messages (a command was just published: perhaps a call)

@@ -160,8 +160,12 @@
     var to = el("input", { type: "hidden", name: "to" }); to.value = "live"; f.appendChild(to);
     document.body.appendChild(f);
     // no read may be under way when the session changes: its answer must not land after the form's
+    // (a read that hangs holds the click up 3 s at most)
     leaving = true;
-    (inflight || Promise.resolve()).then(function () { f.submit(); }, function () { f.submit(); });
+    var sent = false;
+    var go = function () { if (!sent) { sent = true; f.submit(); } };
+    (inflight || Promise.resolve()).then(go, go);
+    setTimeout(go, 3000);
   }
 
   table.querySelector("thead").addEventListener("click", function (e) {
