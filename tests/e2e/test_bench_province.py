@@ -12,6 +12,13 @@ import pytest
 from layso.bench.province import commune_devices
 
 
+def verdict(r: dict, proc) -> tuple:
+    """What made a run incorrect (not the whole report, which pytest would cut short), and the log."""
+    return ({k: r.get(k) for k in ("events_missed", "missed_examples", "events_received_twice", "foreign_events",
+                                   "lost", "duplicate_numbers", "called_twice", "errors", "displays_disconnected")},
+            proc.stderr[-2000:])
+
+
 def test_first_calls_spread_over_the_whole_period_for_a_steady_load():
     import random
 
@@ -40,9 +47,7 @@ def test_a_short_province_run_is_correct_and_reports_its_costs(tmp_path):
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     r = json.loads(proc.stdout)
     assert r["centres"] == 4 and r["connected"] == {"displays": 3 + 16, "counters": 2 * 3 + 80, "failed": 0}  # the probe centre calls nobody
-    verdict = {k: r.get(k) for k in ("events_missed", "missed_examples", "events_received_twice", "foreign_events",
-                                     "lost", "duplicate_numbers", "called_twice", "errors", "displays_disconnected")}
-    assert r["correct"] is True and r["errors"] == {}, (verdict, proc.stderr[-2000:])  # what failed, not `r` cut short
+    assert r["correct"] is True and r["errors"] == {}, verdict(r, proc)
     assert r["events_missed"] == 0 and r["foreign_events"] == 0 and r["lost"] == 0
     assert r["duplicate_numbers"]["database"] == 0 and not any(r["called_twice"].values())
     assert r["calls"] > 0 and r["call_to_display_ms"]["n"] > 0 and r["call_to_display_ms"]["from"] == "commit"
@@ -77,8 +82,6 @@ def test_a_province_on_the_production_deployment(tmp_path, pg_url, redis_url):
     r = json.loads(proc.stdout)
     assert r["workers"] == 2 and r["via_nginx"] is True
     assert r["connected"] == {"displays": 3 + 16, "counters": 2 * 3 + 80, "failed": 0}
-    verdict = {k: r.get(k) for k in ("events_missed", "missed_examples", "events_received_twice", "foreign_events",
-                                     "lost", "duplicate_numbers", "called_twice", "errors", "displays_disconnected")}
-    assert r["correct"] is True and r["errors"] == {}, (verdict, proc.stderr[-2000:])  # what failed, not `r` cut short
+    assert r["correct"] is True and r["errors"] == {}, verdict(r, proc)
     assert r["events_missed"] == 0 and r["foreign_events"] == 0 and r["lost"] == 0
     assert r["calls"] > 0 and r["call_to_display_ms"]["n"] > 0 and r["overview_visible_ms"]["n"] > 0
