@@ -36,7 +36,8 @@ class SessionCookies(SecureCookieSessionInterface):
     of the session cookie with each answer; one that left the server before a form changed the
     session (opening another centre, signing out) and arrived after it put the old session back. A
     GET under /api/ therefore renews the cookie only when it is an hour old, which keeps a wall
-    screen signed in across the 12-hour lifetime without racing the form a minute later."""
+    screen signed in across the 12-hour lifetime; a race is left only for the one poll an hour that
+    renews it. Every polling page is covered here, none needs a guard of its own."""
 
     def should_set_cookie(self, app, session) -> bool:
         if session.modified:

@@ -127,11 +127,9 @@
     }
   }
 
-  var inflight = null, leaving = false;
   function refresh() {
-    if (leaving) { return; }
     var started = Date.now();  // the next request starts `poll` after this one started (not after its answer)
-    inflight = fetch(cfg.url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    fetch(cfg.url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) {
         if (r.status === 401 || r.status === 403) { window.location.reload(); throw new Error("signed out"); }
         if (!r.ok) { throw new Error("HTTP " + r.status); }
@@ -150,22 +148,15 @@
         statusEl.textContent = T.lost;
         statusEl.className = "live-status is-offline";
       })
-      .then(function () { inflight = null; setTimeout(refresh, Math.max(0, poll - (Date.now() - started))); });
+      .then(function () { setTimeout(refresh, Math.max(0, poll - (Date.now() - started))); });
   }
 
   function openCentre(code) {
-    if (leaving) { return; }  // one click, one form
     var f = el("form", { method: "post", action: cfg.open_url.replace("__CODE__", encodeURIComponent(code)) });
     var t = el("input", { type: "hidden", name: "csrf_token" }); t.value = cfg.csrf; f.appendChild(t);
     var to = el("input", { type: "hidden", name: "to" }); to.value = "live"; f.appendChild(to);
     document.body.appendChild(f);
-    // no read may be under way when the session changes: its answer must not land after the form's
-    // (a read that hangs holds the click up 3 s at most)
-    leaving = true;
-    var sent = false;
-    var go = function () { if (!sent) { sent = true; f.submit(); } };
-    (inflight || Promise.resolve()).then(go, go);
-    setTimeout(go, 3000);
+    f.submit();
   }
 
   table.querySelector("thead").addEventListener("click", function (e) {
