@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "staff1": "staff-demo", "staff2": "staff-demo"}
+DEMO_PASSWORDS = {"admin": "admin-demo", "manager": "manager-demo", "staff1": "staff-demo", "staff2": "staff-demo",
+                  "tinh": "tinh-demo"}
 DEMO_CENTRE_NAME = "Trung tâm Phục vụ hành chính công xã (trình diễn)"
 DB_FILE = "demo.db"
 TOKENS_FILE = "demo-tokens.json"
@@ -60,6 +61,7 @@ def _create(db, config) -> list[dict]:
     add_user(db, "manager", "manager", DEMO_PASSWORDS["manager"], full_name="Lãnh đạo Trung tâm")
     add_user(db, "staff1", "staff", DEMO_PASSWORDS["staff1"], full_name="Nguyễn Thị Lan", pin="1111")
     add_user(db, "staff2", "staff", DEMO_PASSWORDS["staff2"], full_name="Trần Văn Minh", pin="2222")
+    add_user(db, "tinh", "province_admin", DEMO_PASSWORDS["tinh"], full_name="Văn phòng UBND tỉnh")
     devices = [{"role": "kiosk", "name": "Kiosk sảnh chính"}, {"role": "display", "name": "Màn hình sảnh"}]
     devices += [{"role": "counter", "name": f"Bảng quầy {c.number}", "counter": c.number} for c in config.counters[:3]]
     for d in devices:
@@ -107,9 +109,10 @@ def run(port: int = 5000, data: str | None = None, fresh: bool = False) -> int:
             path = f"/display?token={display['token']}"
         print(f"  {label:<30} {base}{path}")
     print("demo accounts (username / password):")
+    notes = {"staff1": " (PIN 1111 at a counter panel)", "staff2": " (PIN 2222)",
+             "tinh": " (province administrator: the province overview)"}
     for user, pw in DEMO_PASSWORDS.items():
-        extra = " (PIN 1111 at a counter panel)" if user == "staff1" else (" (PIN 2222)" if user == "staff2" else "")
-        print(f"  {user:<10} {pw}{extra}")
+        print(f"  {user:<10} {pw}{notes.get(user, '')}")
     print("device tokens:")
     for d in devices:
         role = f"counter {d['counter']}" if d.get("counter") else d["role"]

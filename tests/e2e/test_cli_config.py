@@ -163,6 +163,12 @@ def test_demo_prints_pages_accounts_and_tokens_then_serves_and_keeps_them(tmp_pa
         assert r.status_code == 201 and r.json()["number"] == "2001"
         web = requests.Session()  # the web display, opened once with its token, remembered by its cookie
         assert web.get(f"http://127.0.0.1:{port}/display?token={display}", timeout=10).status_code == 200
+        # the printed "Province overview" opens for a printed account
+        assert "tinh-demo" in out
+        tinh = requests.Session()
+        assert tinh.post(f"http://127.0.0.1:{port}/api/v1/session", json={"username": "tinh", "password": "tinh-demo"},
+                         timeout=10).status_code == 200
+        assert tinh.get(f"http://127.0.0.1:{port}/province", timeout=10).status_code == 200
     finally:
         proc.terminate()
         proc.wait(10)
