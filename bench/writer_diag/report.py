@@ -33,6 +33,20 @@ def main(path: str) -> None:
     for name in ("cmd", "commit"):  # a counter command from its handler's start to its answer; each commit
         v = record[name]
         print(f"{name}: n={len(v)} p50 {pc(v, .5) * 1e3:.1f} p90 {pc(v, .9) * 1e3:.1f} p99 {pc(v, .99) * 1e3:.1f} ms")
+    phases = record.get("phases", [])
+    if phases:  # the slowest 5 % of the counter commands that wrote: where their time went
+        slow = sorted(phases, key=sum)[-max(1, len(phases) // 20):]
+        parts = ("before the writer", "wait", "hold", "after the write")
+        print(f"slowest {len(slow)} of {len(phases)} writing commands, mean ms: " +
+              ", ".join(f"{p} {mean([s[i] for s in slow]):.1f}" for i, p in enumerate(parts)))
+    runs = [r for r in record.get("long_runs", []) if t0 <= r[0] <= t1]
+    if runs:  # greenlets that kept the loop 10 ms or more in the window, by where they stopped
+        by_where = collections.defaultdict(list)
+        for _at, ran, where in runs:
+            by_where[where].append(ran)
+        print(f"{len(runs)} runs of 10 ms or more without a switch, {sum(r[1] for r in runs):.2f} s:")
+        for where, rs in sorted(by_where.items(), key=lambda kv: -sum(kv[1]))[:8]:
+            print(f"  n={len(rs):3} max {max(rs) * 1e3:5.1f} ms  {where[:150]}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ import sys
 import time
 
 ACTIVE = os.environ.get("LAYSO_DIAG") == "1" and "serve" in sys.argv
-REC = {"commit": [], "cmd": [], "writes": []}  # writes: (time, wait, hold, callers, own CPU, process CPU)
+REC = {"commit": [], "cmd": [], "writes": [], "phases": []}  # writes: (time, wait, hold, callers, own CPU, process CPU)
+# phases: a counter command's (before the writer, wait, hold, after the write) in seconds
+_CMD = {}  # greenlet -> [start, wait, hold, end of the write]
 
 
 def _dump():
@@ -33,12 +35,23 @@ _OWN = {}  # greenlet -> CPU seconds it has run (switch accounting)
 _LAST = [None, 0.0]
 
 
+def _where(g) -> str:
+    f, names = getattr(g, "gr_frame", None), []
+    while f is not None and len(names) < 6:
+        names.append(f"{f.f_code.co_name}:{f.f_lineno}")
+        f = f.f_back
+    return "/".join(names)
+
+
 def _trace(event, args):
     if event in ("switch", "throw"):
         origin, target = args
         now = time.thread_time()
         if _LAST[0] is not None:
-            _OWN[origin] = _OWN.get(origin, 0.0) + now - _LAST[1]
+            ran = now - _LAST[1]
+            _OWN[origin] = _OWN.get(origin, 0.0) + ran
+            if ran > 0.01:  # a greenlet that kept the loop 10 ms or more without a switch: where it stopped
+                REC.setdefault("long_runs", []).append((time.time(), ran, _where(origin)))
         _LAST[0], _LAST[1] = target, now
 
 
@@ -83,6 +96,10 @@ def _patch_database(mod):
                 t2 = time.perf_counter()
                 own, thr = _own_cpu() - own0, time.thread_time() - thr0
                 REC["writes"].append((time.time(), t1 - t0, t2 - t1, label, own, thr))
+                import greenlet
+                phase = _CMD.get(greenlet.getcurrent())
+                if phase is not None and len(phase) == 1:
+                    phase += [t0 - phase[0], t1 - t0, t2 - t1, t2]
     Database.write = write
     orig = mod._offload_to_threads
 
@@ -108,11 +125,18 @@ def _patch_namespace(mod):
     orig = cls._command
 
     def _command(action, data):
+        import greenlet
+        g = greenlet.getcurrent()
         t = time.perf_counter()
+        _CMD[g] = [t]
         try:
             return orig(action, data)
         finally:
-            REC["cmd"].append(time.perf_counter() - t)
+            end = time.perf_counter()
+            REC["cmd"].append(end - t)
+            phase = _CMD.pop(g, None)
+            if phase is not None and len(phase) == 5:
+                REC["phases"].append((phase[1], phase[2], phase[3], end - phase[4]))
     cls._command = staticmethod(_command)
 
 

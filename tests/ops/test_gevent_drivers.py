@@ -142,3 +142,77 @@ def test_a_stopping_server_that_hangs_exits_by_its_deadline():
     server told to stop is gone by `STOP_DEADLINE_S`: here 0.3 s, the main greenlet blocked for ever."""
     done = subprocess.run([sys.executable, "-c", STUCK], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr[-2000:]
+
+
+
+POINT = textwrap.dedent('''
+    import sys
+    from layso.server.serving import patch
+    patch()
+    import gevent
+    import gevent.threadpool
+    from sqlalchemy import text
+    from layso.server.auth import device_principal_by_hash
+    from layso.server.storage.database import Database
+    db = Database("sqlite:///" + sys.argv[1])
+    with db.write() as s:
+        s.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT)"))
+        s.execute(text("INSERT INTO k VALUES (1, 'one')"))
+    hops = []
+    class Counting(gevent.threadpool.ThreadPool):
+        def apply(self, func, args=None, kwds=None):
+            hops.append(func)
+            return super().apply(func, args, kwds)
+    gevent.get_hub().threadpool = Counting(4)
+    value = db.point_read(lambda s: s.execute(text("SELECT v FROM k WHERE id = 1")).scalar_one())
+    print(value, len(hops), flush=True)
+    with db.read() as s:
+        s.execute(text("SELECT v FROM k WHERE id = 1")).scalar_one()
+    print(len(hops), flush=True)
+''')
+
+
+def test_a_point_read_stays_on_the_event_loop(tmp_path):
+    """The device or account behind a request is read on the event loop: through `read` that was three
+    hops to the thread pool (BEGIN, the statement, COMMIT), a third of a busy counter command's time."""
+    done = subprocess.run([sys.executable, "-c", POINT, str(tmp_path / "p.db")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    point, read = done.stdout.splitlines()
+    assert point == "one 0"
+    assert int(read) >= 3, "the probe's ordinary read did not go through the thread pool"
+
+
+def test_a_point_read_that_sqlite_makes_wait_goes_through_the_ordinary_read(tmp_path):
+    """When another process holds the database (its exclusive lock), the point read's busy timeout of 0
+    gives up at once and the read waits where waiting is allowed (under gevent: the thread pool)."""
+    import sqlite3
+    import threading
+    import time
+    from sqlalchemy import text
+    from sqlalchemy.orm import sessionmaker
+    from layso.server.storage.database import Database, _sqlite_engine
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    with db.write() as s:
+        s.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT)"))
+        s.execute(text("INSERT INTO k VALUES (1, 'one')"))
+    db.dispose()
+    # as `Database` builds it under gevent (this test process is not patched)
+    db.point_engine = _sqlite_engine(db.url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2)
+    db._point = sessionmaker(db.point_engine)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE k SET v = 'uno' WHERE id = 1")
+    holder.execute("COMMIT")  # in exclusive locking mode the lock stays until the connection closes
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(path, timeout=0).execute("SELECT v FROM k").fetchall()
+    threading.Timer(0.5, holder.close).start()
+    started = time.monotonic()
+    try:
+        value = db.point_read(lambda s: s.execute(text("SELECT v FROM k WHERE id = 1")).scalar_one())
+    finally:
+        db.dispose()
+    assert value == "uno"
+    assert time.monotonic() - started >= 0.4, "the read did not wait for the lock"
