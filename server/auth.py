@@ -132,10 +132,9 @@ _DEVICE_PRINCIPAL = (
 
 
 def _load_device_principal(db: Database, token_hash: str) -> Principal | None:
-    """One statement (under `layso serve` each read is a hop to the thread pool: a counter's command
-    re-checks its device on every press once the cache has expired)."""
-    with db.read() as s:
-        row = s.execute(_DEVICE_PRINCIPAL, {"key": token_hash}).one_or_none()
+    """One statement, on the event loop (`Database.point_read`): a counter's command re-checks its
+    device on every press once the cache has expired."""
+    row = db.point_read(lambda s: s.execute(_DEVICE_PRINCIPAL, {"key": token_hash}).one_or_none())
     if row is None:
         return None
     device_id, centre_id, role, name, zone_fields, zone_counters, counter = row
@@ -180,19 +179,22 @@ def user_principal(db: Database, user_id, counter, acting_centre=None) -> Princi
     Accounts of a suspended centre stop working (a province administrator's never do)."""
     if not isinstance(user_id, int):
         return None
-    with db.read() as s:
-        u = s.get(User, user_id)
-        if u is None or not u.active:
-            return None
-        centre_id = u.centre_id
-        if u.role == PROVINCE_ROLE:
-            if isinstance(acting_centre, int) and not isinstance(acting_centre, bool) \
-                    and s.get(Centre, acting_centre) is not None:
-                centre_id = acting_centre
-        elif s.get(Centre, u.centre_id).suspended_at is not None:
-            return None
-        return Principal("user", centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
-                         name=u.full_name or u.username)
+    return db.point_read(lambda s: _user_principal(s, user_id, counter, acting_centre))
+
+
+def _user_principal(s, user_id: int, counter, acting_centre) -> Principal | None:
+    u = s.get(User, user_id)
+    if u is None or not u.active:
+        return None
+    centre_id = u.centre_id
+    if u.role == PROVINCE_ROLE:
+        if isinstance(acting_centre, int) and not isinstance(acting_centre, bool) \
+                and s.get(Centre, acting_centre) is not None:
+            centre_id = acting_centre
+    elif s.get(Centre, u.centre_id).suspended_at is not None:
+        return None
+    return Principal("user", centre_id, u.role, user_id=u.id, counter=counter if isinstance(counter, int) else None,
+                     name=u.full_name or u.username)
 
 
 def check_password(db: Database, username, password) -> User | None:

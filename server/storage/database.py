@@ -7,7 +7,9 @@ follow commit order; reads of snapshots run at REPEATABLE READ.
 
 Under the production server (gevent, monkey-patched by `layso serve`) a waiting SQLite call would hold
 the whole process: commits (fsync), BEGIN (another process's lock) and every read-engine statement
-run in gevent's thread pool instead, so other connections go on being served. psycopg 3 (≥ 3.1.14)
+run in gevent's thread pool instead, so other connections go on being served. A read of a row or two
+by key (`Database.point_read`: the device or account behind a request) stays on the event loop: it
+never waits in WAL mode, and three hops to the thread pool cost more than it does. psycopg 3 (≥ 3.1.14)
 and redis-py wait on gevent by themselves once the standard library is patched.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -115,9 +118,10 @@ def _offload_to_threads(engine: Engine, statements: bool) -> None:
 SQLITE_CACHE_KIB = 1024  # each connection's page cache (SQLite's default: 2 MiB); the OS caches the file
 
 
-def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           pool_size=20, max_overflow=40)
+def _sqlite_engine(url: str, immediate: bool, offload: bool = True, busy_timeout_ms: int = 30000,
+                   pool_size: int = 20) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+                           pool_size=pool_size, max_overflow=40)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -126,7 +130,7 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.close()
 
@@ -134,9 +138,14 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    if gevent_patched():
+    if offload and gevent_patched():
         _offload_to_threads(engine, statements=not immediate)
     return engine
+
+
+def _busy(err: OperationalError) -> bool:
+    text = str(err.orig if err.orig is not None else err).lower()
+    return "locked" in text or "busy" in text
 
 
 class Database:
@@ -159,6 +168,12 @@ class Database:
         self._writer = threading.Lock() if self.sqlite else nullcontext()
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        # point reads on the event loop (SQLite under gevent only: elsewhere `read` already is that);
+        # busy timeout 0, so that the rare read SQLite makes wait (recovering a crashed process's
+        # WAL index, another process's exclusive lock) goes to the thread pool instead of holding the loop
+        self.point_engine = _sqlite_engine(self.url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2) \
+            if self.sqlite and gevent_patched() else None
+        self._point = sessionmaker(self.point_engine, expire_on_commit=False) if self.point_engine is not None else None
 
     @property
     def sqlite(self) -> bool:
@@ -177,6 +192,25 @@ class Database:
             with session.begin():
                 yield session
 
+    def point_read(self, fn):
+        """`fn(session)` for a read of a few rows by key (the device or account behind a request).
+        Under gevent on SQLite it runs on the event loop: the lobby's counter commands each re-check
+        their device, and through `read` that was three thread-pool hops (BEGIN, the statement, COMMIT),
+        a third of a busy command's time (docs/PERFORMANCE.md). When SQLite would make it wait, it runs
+        through `read` instead; `fn` may then run twice, so it must only read."""
+        if self._point is not None:
+            try:
+                with self._point() as session:
+                    with session.begin():
+                        return fn(session)
+            except OperationalError as err:
+                if not _busy(err):
+                    raise
+        with self.read() as session:
+            return fn(session)
+
     def dispose(self) -> None:
         self.write_engine.dispose()
         self.read_engine.dispose()
+        if self.point_engine is not None:
+            self.point_engine.dispose()
