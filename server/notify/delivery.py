@@ -5,7 +5,8 @@ the outcomes in one transaction.
   a sender that died mid-way), "your turn" first, marking them `sending` until `now + CLAIM_S`, so
   only one process sends each. On PostgreSQL the candidates are locked with SKIP LOCKED, so several
   processes claim different messages at once.
-- `send` hands one message to its channel and says why it failed (None: it was sent).
+- `send` hands one message to its channel and says why it failed (None: it was sent); a batch's
+  channels send side by side (`send_batch`), so a gateway that hangs holds up only its own messages.
 - `record` marks each message sent, or pending again after an exponential back-off, or failed after
   `max_attempts` (at once when retrying cannot help: the channel is not configured, or the push
   subscription is gone — that subscription is dropped). Each message carries its key
@@ -14,6 +15,7 @@ the outcomes in one transaction.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -184,19 +186,37 @@ def release(db: Database, claimed: list[Claimed]) -> None:
 def deliver(db: Database, limit: int = 50, backoff_base_s: float = 1.0, channels_for=None, vapid=None,
             interrupted=None) -> int:
     """Send the due messages (at most `limit`), "your turn" first; how many were sent. `interrupted()`
-    is asked before each message but the first that is not a call: when it says so, the rest go back to
-    the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
+    is asked before each message that is not a call, but each channel's first: when it says so, the
+    rest go back to the queue (at least one is sent: a stream of wake-ups cannot starve the others)."""
     channels = Channels(db, vapid, channels_for)
     return send_batch(db, claim(db, clock.now(), limit), channels, backoff_base_s, interrupted)
 
 
 def send_batch(db: Database, batch: list[Claimed], channels: Channels, backoff_base_s: float = 1.0,
                interrupted=None) -> int:
-    """Send claimed messages in order and record the outcomes (see `deliver`); how many were sent."""
-    outcomes = []
-    for i, c in enumerate(batch):
-        if i and c.kind != "called" and interrupted is not None and interrupted():
-            release(db, batch[i:])
-            break
-        outcomes.append(send(c, channels))
-    return record(db, outcomes, channels, backoff_base_s)
+    """Send claimed messages and record the outcomes (see `deliver`); how many were sent. Each channel
+    is a lane of its own, sent in order ("your turn" first); the lanes go at once, so a gateway that
+    hangs until its timeout holds up only its own channel's messages, not the others'."""
+    lanes: dict[str, list[Claimed]] = {}
+    for c in batch:
+        lanes.setdefault(c.channel, []).append(c)
+    results: list[tuple[list[Outcome], list[Claimed]]] = []
+
+    def run(lane: list[Claimed]) -> None:
+        outcomes: list[Outcome] = []
+        for i, c in enumerate(lane):
+            if i and c.kind != "called" and interrupted is not None and interrupted():
+                results.append((outcomes, lane[i:]))
+                return
+            outcomes.append(send(c, channels))
+        results.append((outcomes, []))
+
+    first, *others = lanes.values() or [[]]
+    threads = [threading.Thread(target=run, args=(lane,), name="layso-notify-lane", daemon=True) for lane in others]
+    for t in threads:
+        t.start()
+    run(first)
+    for t in threads:
+        t.join()
+    release(db, [c for _outcomes, rest in results for c in rest])
+    return record(db, [o for outcomes, _rest in results for o in outcomes], channels, backoff_base_s)

@@ -1,11 +1,12 @@
 """The notifier's delivery design (server/notify/delivery.py, outbox.Matcher): batches claimed by
 several senders at once never send a message twice (SQLite and PostgreSQL), a wake-up during the
 "near" messages hands the round back to the calls, the people ahead are counted only in fields that
-moved, on PostgreSQL an event committed behind the cursor is still matched, and only a call wakes the
-worker at once."""
+moved, on PostgreSQL an event committed behind the cursor is still matched, only a call wakes the
+worker at once, and a hanging gateway holds up only its own channel."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -219,3 +220,48 @@ def test_only_a_call_wakes_the_worker_at_once(tmp_path, frozen_clock, monkeypatc
     assert woken == [1]
     svc.publish(engine.complete(cid, 3).events)
     assert woken == [1]
+
+
+class Hanging(Recorder):
+    """A gateway that takes each message and answers only when let go (as one does until its timeout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.let_go = threading.Event()
+
+    def send(self, message: dict) -> None:
+        super().send(message)
+        assert self.let_go.wait(30), "never let go"
+
+
+def test_a_hanging_gateway_holds_up_only_its_own_channel(tmp_path, frozen_clock):
+    """Every ticket is followed by SMS and by Zalo; the SMS gateway hangs: the Zalo messages all go
+    while it does (each channel is a lane of its own), and each message is sent once."""
+    data = sms_config()
+    data["notify"]["zalo"] = {"url": "http://127.0.0.1:9/zalo"}
+    e, cid = make_engine(tmp_path, data)
+    tickets = [e.issue(cid, "bhxh").value for _ in range(4)]
+    for t in tickets:
+        for channel in ("sms", "zalo"):
+            subscribe(e.db, t["track_url"].rsplit("/", 1)[1], channel, ahead=50, phone="0912345678")
+    m = Matcher(e.db)
+    m.cursor = 0
+    assert m.run() == 8
+    sms, zalo = Hanging(), Recorder()
+    channels = lambda cfg, vapid=None: {"sms": sms, "zalo": zalo}  # noqa: E731
+    sent = []
+    sender = threading.Thread(target=lambda: sent.append(deliver(e.db, channels_for=channels)))
+    sender.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(zalo.kinds) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(zalo.kinds) == 4, "Zalo waited for the hanging SMS gateway"
+        assert len(sms.kinds) == 1  # the SMS lane is still on its first message
+    finally:
+        sms.let_go.set()
+        sender.join(30)
+    assert sent == [8]
+    assert max(sms.keys.values()) == max(zalo.keys.values()) == 1 and len(sms.keys) == len(zalo.keys) == 4
+    assert outbox_view(e.db, cid)["counts"]["sent"] == 8
+    e.db.dispose()
