@@ -13,7 +13,11 @@ def pc(xs, q):
 
 
 def main(path: str) -> None:
-    record = json.load(open(path))
+    record: dict = collections.defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            for key, items in json.loads(line).items():
+                record[key] += items
     writes = record["writes"]
     commands = sorted(w[0] for w in writes if "counter_command" in w[3])
     t0, t1 = commands[len(commands) // 10], commands[-len(commands) // 10]
