@@ -61,7 +61,11 @@ def libpq_url(db_url: str) -> str:
 
 
 def _stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{int(time.time() * 1e6) % 1_000_000:06d}Z"
+    """The moment in a backup's name (UTC, to the microsecond), read from the clock once: reading the
+    seconds and the fraction apart named a backup made at …:18.000127 "…17000127", before one made at
+    …:17.994812, and `prune` then removed the newer one."""
+    seconds, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{micro:06d}Z"
 
 
 def _tool(name: str) -> str:

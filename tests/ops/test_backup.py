@@ -135,6 +135,36 @@ def test_old_backups_beyond_keep_are_removed(tmp_path, small_config, frozen_cloc
     assert left == sorted([p.name for p in made[-3:]] + ["notes.txt"])
 
 
+def test_backups_are_named_in_the_order_they_were_made_across_a_second(monkeypatch):
+    """A backup's name is its moment read once: a clock that moves on between two readings (here one
+    microsecond a reading, from just before a whole second) still names each backup after the one
+    before it, so `prune` keeps the newest."""
+    import time as real
+
+    class Clock:
+        now_ns = 1_764_892_817_999_998_000  # 00:00:17.999998 UTC on some day
+
+        def _tick(self) -> int:
+            self.now_ns += 1_000
+            return self.now_ns
+
+        def time_ns(self) -> int:
+            return self._tick()
+
+        def time(self) -> float:
+            return self._tick() / 1e9
+
+        def gmtime(self, secs=None):
+            return real.gmtime(self.time() if secs is None else secs)
+
+        strftime = staticmethod(real.strftime)
+
+    monkeypatch.setattr(backup, "time", Clock())
+    names = [backup._stamp() for _ in range(6)]
+    assert names == sorted(names) and len(set(names)) == 6
+    assert names[-1].endswith("18000004Z")
+
+
 def test_a_migration_on_start_backs_up_first(tmp_path, small_config, monkeypatch):
     from alembic import command
     from layso.server.startup import prepare_database
