@@ -120,8 +120,16 @@ SQLITE_CACHE_KIB = 1024  # each connection's page cache (SQLite's default: 2 MiB
 
 def _sqlite_engine(url: str, immediate: bool, offload: bool = True, busy_timeout_ms: int = 30000,
                    pool_size: int = 20) -> Engine:
+    max_overflow = 40
+    if offload and not immediate and gevent_patched():
+        # the read engine's statements run in the hub's thread pool, so no more of them run at once
+        # than it has threads: keep no more connections than that either. Each one kept costs ~0.7 MiB
+        # of a serving process (20 of them: 7 MiB of the lobby's 117, docs/PERFORMANCE.md); a read
+        # beyond them waits for one (`pool_timeout`) as it would wait for a thread
+        import gevent
+        pool_size, max_overflow = gevent.get_hub().threadpool.maxsize, 0
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
-                           pool_size=pool_size, max_overflow=40)
+                           pool_size=pool_size, max_overflow=max_overflow)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):

@@ -216,3 +216,36 @@ def test_a_point_read_that_sqlite_makes_wait_goes_through_the_ordinary_read(tmp_
         db.dispose()
     assert value == "uno"
     assert time.monotonic() - started >= 0.4, "the read did not wait for the lock"
+
+
+
+READ_POOL = textwrap.dedent('''
+    import json, sys
+    from layso.server.serving import patch
+    patch()
+    import gevent, gevent.pool
+    from sqlalchemy import text
+    from layso.server.storage.database import Database
+    db = Database("sqlite:///" + sys.argv[1])
+    def slow_read(_):
+        with db.read() as s:
+            return s.execute(text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
+                                  "SELECT count(*) FROM c")).scalar_one()
+    values = gevent.pool.Pool(200).map(slow_read, range(200))
+    pool = db.read_engine.pool
+    print(json.dumps({"size": pool.size(), "overflow": pool._max_overflow, "kept": pool.checkedin(),
+                      "threads": gevent.get_hub().threadpool.maxsize, "values": sorted(set(values))}))
+''')
+
+
+def test_the_read_pool_keeps_no_more_connections_than_the_thread_pool_has_threads(tmp_path):
+    """Under gevent the read engine's statements run in the hub's thread pool: the pool keeps as many
+    connections as it has threads (each costs ~0.7 MiB of a serving process), and 200 reads at once
+    all get theirs."""
+    import json
+    done = subprocess.run([sys.executable, "-c", READ_POOL, str(tmp_path / "r.db")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out["size"] == out["threads"] == 10 and out["overflow"] == 0
+    assert out["values"] == [20000] and 1 <= out["kept"] <= 10
