@@ -22,7 +22,7 @@ from datetime import date
 from layso.server.domain import figures as rules
 from layso.server.domain.statuses import TicketStatus
 from layso.server.engine import Settings
-from layso.server.queries.stats import _PG_US, _SQLITE_US, SCORES, US, _figures
+from layso.server.queries.stats import SCORES, SERVICE_PG, SERVICE_SQLITE, US, WAIT_PG, WAIT_SQLITE, _figures
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Field, Rating, Ticket
 from sqlalchemy import case, func, select, text
@@ -56,8 +56,7 @@ def exact(db: Database, ids: list[int], d_from: date, d_to: date) -> tuple[dict,
 
 
 _TICKETS_SQLITE = f"""
-SELECT t.field_id, t.status, {_SQLITE_US.format(a="t.first_called_at", b="t.issued_at")},
-       CASE WHEN t.status = '{DONE}' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END, r.score
+SELECT t.field_id, t.status, {WAIT_SQLITE}, {SERVICE_SQLITE}, r.score
 FROM tickets t LEFT JOIN ratings r ON r.ticket_id = t.id WHERE t.centre_id = ? AND t.day >= ? AND t.day <= ?
 """
 
@@ -106,8 +105,7 @@ def _empty(satisfied_min: int) -> dict:
 _PG_ALL = f"""
 WITH b AS (
   SELECT t.centre_id, t.field_id, t.status,
-         {_PG_US.format(a="t.first_called_at", b="t.issued_at")} AS w,
-         CASE WHEN t.status = '{DONE}' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
+         {WAIT_PG} AS w, {SERVICE_PG} AS sv,
          COALESCE(f.target_wait_min, d.target_min) * CAST(60000000 AS BIGINT) AS target, r.score
   FROM tickets t JOIN fields f ON f.id = t.field_id
   JOIN unnest(%(ids)s::int[], %(targets)s::int[]) AS d(centre_id, target_min) ON d.centre_id = t.centre_id
@@ -184,14 +182,13 @@ def whole(db: Database, ids: list[int], d_from: date, d_to: date) -> dict:
         return {"waits": (0, None, None, None), "within": 0, "services": (0, None, None, None)}
     with db.read() as s:
         conf = settings_of(s, ids)
-        us = _SQLITE_US if db.sqlite else _PG_US
+        wait, service = (WAIT_SQLITE, SERVICE_SQLITE) if db.sqlite else (WAIT_PG, SERVICE_PG)
         default_target = " ".join(f"WHEN :c{i} THEN :t{i}" for i in range(len(ids)))
         params = {"d_from": d_from, "d_to": d_to, **{f"c{i}": cid for i, cid in enumerate(ids)},
                   **{f"t{i}": conf[cid][1] for i, cid in enumerate(ids)}}
         if db.sqlite:
             params = {**params, "d_from": d_from.isoformat(), "d_to": d_to.isoformat()}
-        base = (f"SELECT {us.format(a='t.first_called_at', b='t.issued_at')} AS w, "
-                f"CASE WHEN t.status = '{DONE}' THEN {us.format(a='t.completed_at', b='t.called_at')} END AS sv, "
+        base = (f"SELECT {wait} AS w, {service} AS sv, "
                 f"COALESCE(f.target_wait_min, CASE t.centre_id {default_target} END) * CAST(60000000 AS BIGINT) AS target "
                 f"FROM tickets t JOIN fields f ON f.id = t.field_id "
                 f"WHERE t.centre_id IN ({', '.join(f':c{i}' for i in range(len(ids)))}) "

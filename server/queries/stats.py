@@ -61,10 +61,19 @@ _EPOCH = "unixepoch({})" if sqlite3.sqlite_version_info >= (3, 38) else "CAST(st
 # next second, which would count that second twice.
 _SQLITE_US = (f"(({_EPOCH.format('substr({a}, 1, 19)')} - {_EPOCH.format('substr({b}, 1, 19)')}) * 1000000"
               " + (substr({a}, 21, 6) - substr({b}, 21, 6)))")
+
+
+def durations(us: str) -> tuple[str, str]:
+    """The SQL of a ticket's (`t`) wait and of its service (done tickets only) in microseconds, in the
+    dialect of `us` (`_SQLITE_US` or `_PG_US`): the one definition of both that every statistics query
+    (here and in `province_figures`) uses."""
+    return (us.format(a="t.first_called_at", b="t.issued_at"),
+            f"CASE WHEN t.status = '{TicketStatus.DONE}' THEN {us.format(a='t.completed_at', b='t.called_at')} END")
+
+
+WAIT_SQLITE, SERVICE_SQLITE = durations(_SQLITE_US)
 _TICKETS_SQLITE = f"""
-SELECT t.id, t.field_id, t.counter_id, t.officer_id, t.day, t.status, {{hour}},
-       {_SQLITE_US.format(a="t.first_called_at", b="t.issued_at")},
-       CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_SQLITE_US.format(a="t.completed_at", b="t.called_at")} END
+SELECT t.id, t.field_id, t.counter_id, t.officer_id, t.day, t.status, {{hour}}, {WAIT_SQLITE}, {SERVICE_SQLITE}
 FROM tickets t WHERE t.centre_id = ? AND t.day >= ? AND t.day <= ?
 """
 # Ratings come after their ticket was issued, within the link window (at most 14 days).
@@ -155,6 +164,7 @@ def _python_aggregate(s, centre_id: int, d_from: date, d_to: date, tz: ZoneInfo,
 _PG_KEYS = {"field": "t.field_id", "counter": "t.counter_id", "officer": "t.officer_id", "day": "t.day",
             "hour": "CAST(EXTRACT(HOUR FROM ((t.issued_at AT TIME ZONE 'UTC') AT TIME ZONE %(tz)s)) AS INTEGER)"}
 _PG_US = "CAST(EXTRACT(EPOCH FROM ({a} - {b})) * 1000000 AS BIGINT)"
+WAIT_PG, SERVICE_PG = durations(_PG_US)
 
 
 def _pg_sql(groups) -> str:
@@ -165,8 +175,7 @@ def _pg_sql(groups) -> str:
     return f"""
 WITH b AS (
   SELECT {keys}, t.status,
-         {_PG_US.format(a="t.first_called_at", b="t.issued_at")} AS w,
-         CASE WHEN t.status = '{TicketStatus.DONE}' THEN {_PG_US.format(a="t.completed_at", b="t.called_at")} END AS sv,
+         {WAIT_PG} AS w, {SERVICE_PG} AS sv,
          COALESCE(f.target_wait_min, %(target_min)s) * CAST(60000000 AS BIGINT) AS target,
          r.score
   FROM tickets t JOIN fields f ON f.id = t.field_id LEFT JOIN ratings r ON r.ticket_id = t.id
