@@ -2,14 +2,13 @@
 webhook receiver: the gateway fails, times out and recovers — nothing is lost, nothing sent twice."""
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import HCM, small_config_data
+from http_receiver import HttpReceiver
 from layso.server.notify.channels import sign
 from layso.server.notify.outbox import backoff, forget_phones, outbox_view
 from layso.server.notify.worker import NotifierWorker
@@ -19,42 +18,17 @@ from sqlalchemy import select
 SECRET = "webhook-secret-0123456789"
 
 
-class Gateway:
-    """A local HTTP server: answers each request by the next planned mode (ok, fail, slow)."""
+class Gateway(HttpReceiver):
+    """The SMS gateway (/sms: answers by the plan — ok, fail, slow) and the webhook receiver (/hook)."""
 
-    def __init__(self):
-        self.plan: list[str] = []
-        self.received: list[dict] = []  # every request that reached it, with the outcome
-        gw = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                mode = gw.plan.pop(0) if gw.plan and self.path == "/sms" else "ok"
-                gw.received.append({"path": self.path, "body": json.loads(body), "raw": body, "mode": mode,
-                                    "headers": dict(self.headers), "at": time.monotonic()})
-                if mode == "slow":
-                    time.sleep(4.0)  # longer than the channel's timeout
-                code = 500 if mode == "fail" else 200
-                try:
-                    self.send_response(code)
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                except OSError:
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def mode_for(self, path: str) -> str:
+        return super().mode_for(path) if path == "/sms" else "ok"
 
     def delivered(self, path: str) -> list[dict]:
         return [r for r in self.received if r["path"] == path and r["mode"] == "ok"]
 
     def close(self):
-        self.server.shutdown()
+        self.stop()
 
 
 @pytest.fixture

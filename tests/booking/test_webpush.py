@@ -10,13 +10,12 @@ import base64
 import json
 import os
 import stat
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
 import pytest
 from conftest import small_config_data
+from http_receiver import HttpReceiver
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -30,34 +29,15 @@ from sqlalchemy import select
 CODES = {"ok": 201, "fail": 500, "gone": 410, "missing": 404}
 
 
-class PushService:
-    """A local HTTP server in place of FCM / Mozilla's autopush: answers by plan (ok, fail, slow,
-    gone, missing) and keeps every request."""
+class PushService(HttpReceiver):
+    """In place of FCM / Mozilla's autopush: answers by plan (ok, fail, slow, gone, missing) and keeps
+    every request, its body as the encrypted bytes."""
 
-    def __init__(self):
-        self.plan: list[str] = []
-        self.received: list[dict] = []
-        ps = self
+    codes = {"ok": 201, "fail": 500, "gone": 410, "missing": 404}
+    reply = b""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                mode = ps.plan.pop(0) if ps.plan else "ok"
-                ps.received.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}, "mode": mode})
-                if mode == "slow":
-                    time.sleep(4.0)  # longer than the channel's timeout
-                try:
-                    self.send_response(CODES.get(mode, 201))
-                    self.end_headers()
-                except OSError:
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def keep(self, path: str, body: bytes, headers, mode: str) -> dict:
+        return {"path": path, "body": body, "headers": {k.lower(): v for k, v in headers.items()}, "mode": mode}
 
     def delivered(self) -> list[dict]:
         return [r for r in self.received if r["mode"] == "ok"]

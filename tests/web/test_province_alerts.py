@@ -4,16 +4,14 @@ many janitor rounds and server processes see it; its end makes one "over" messag
 gateway that is down and comes back gets each message once; the settings page."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import threading
 import time
-from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime
 
 import pytest
 from conftest import HCM, config_data, free_port
+from http_receiver import HttpReceiver
 from layso.server.auth import device_principal
 from layso.server.engine.accounts import add_user
 from layso.server.engine.devices import add_device
@@ -32,44 +30,20 @@ PHONES = ["0912345678", "0987654321"]
 PASSWORD = "password-123"
 
 
-class Receiver:
-    """The SMS gateway (/sms …) and webhook receiver (/hook …) on one port; `fail` answers 500,
-    `stop` leaves nothing listening (connection refused) until `start` opens the same port again."""
+class Receiver(HttpReceiver):
+    """The SMS gateway (/sms …) and webhook receiver (/hook …) on one port; `fail` answers 500 (and
+    keeps nothing), `stop` leaves nothing listening (connection refused) until `start` opens the same
+    port again."""
 
     def __init__(self):
-        self.port = free_port()
-        self.received: list[dict] = []
         self.fail = False
-        self.server = None
-        self.start()
+        super().__init__(free_port())
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def mode_for(self, path: str) -> str:
+        return "fail" if self.fail else "ok"
 
-    def start(self) -> None:
-        rx = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                ok = not rx.fail
-                if ok:
-                    rx.received.append({"path": self.path, "body": json.loads(body), "raw": body,
-                                        "headers": dict(self.headers)})
-                self.send_response(200 if ok else 500)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def keep(self, path: str, body: bytes, headers, mode: str) -> dict | None:
+        return None if mode == "fail" else super().keep(path, body, headers, mode)
 
     def at(self, path: str) -> list[dict]:
         return [r for r in self.received if r["path"] == path]
