@@ -151,6 +151,11 @@ def _sqlite_engine(url: str, immediate: bool, offload: bool = True, busy_timeout
     return engine
 
 
+def point_engine(url: str) -> Engine:
+    """The engine of `Database.point_read` on SQLite: on the event loop, busy timeout 0."""
+    return _sqlite_engine(url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2)
+
+
 def _busy(err: OperationalError) -> bool:
     text = str(err.orig if err.orig is not None else err).lower()
     return "locked" in text or "busy" in text
@@ -179,8 +184,7 @@ class Database:
         # point reads on the event loop (SQLite under gevent only: elsewhere `read` already is that);
         # busy timeout 0, so that the rare read SQLite makes wait (recovering a crashed process's
         # WAL index, another process's exclusive lock) goes to the thread pool instead of holding the loop
-        self.point_engine = _sqlite_engine(self.url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2) \
-            if self.sqlite and gevent_patched() else None
+        self.point_engine = point_engine(self.url) if self.sqlite and gevent_patched() else None
         self._point = sessionmaker(self.point_engine, expire_on_commit=False) if self.point_engine is not None else None
 
     @property

@@ -144,7 +144,6 @@ def test_a_stopping_server_that_hangs_exits_by_its_deadline():
     assert done.returncode == 1, done.stderr[-2000:]
 
 
-
 POINT = textwrap.dedent('''
     import sys
     from layso.server.serving import patch
@@ -152,7 +151,6 @@ POINT = textwrap.dedent('''
     import gevent
     import gevent.threadpool
     from sqlalchemy import text
-    from layso.server.auth import device_principal_by_hash
     from layso.server.storage.database import Database
     db = Database("sqlite:///" + sys.argv[1])
     with db.write() as s:
@@ -191,7 +189,7 @@ def test_a_point_read_that_sqlite_makes_wait_goes_through_the_ordinary_read(tmp_
     import time
     from sqlalchemy import text
     from sqlalchemy.orm import sessionmaker
-    from layso.server.storage.database import Database, _sqlite_engine
+    from layso.server.storage.database import Database, point_engine
     path = tmp_path / "x.db"
     db = Database(f"sqlite:///{path}")
     with db.write() as s:
@@ -199,7 +197,7 @@ def test_a_point_read_that_sqlite_makes_wait_goes_through_the_ordinary_read(tmp_
         s.execute(text("INSERT INTO k VALUES (1, 'one')"))
     db.dispose()
     # as `Database` builds it under gevent (this test process is not patched)
-    db.point_engine = _sqlite_engine(db.url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2)
+    db.point_engine = point_engine(db.url)
     db._point = sessionmaker(db.point_engine)
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
