@@ -84,8 +84,13 @@ NotifyAccess=main
 User={USER}
 Group={USER}
 EnvironmentFile={ETC / 'layso.env'}
-# two malloc arenas, not one per thread of the database pool: 7 MiB less a process (docs/PERFORMANCE.md)
+# two malloc arenas, not one per thread of the database pool: 7 MiB less a process; no docstrings in
+# memory (nothing of the server reads them): 6 MiB less, compiled once into the cache directory
+# (docs/PERFORMANCE.md)
 Environment=MALLOC_ARENA_MAX=2
+Environment=PYTHONOPTIMIZE=2
+Environment=PYTHONPYCACHEPREFIX=/var/cache/layso/pycache
+CacheDirectory=layso
 ExecStart={program} serve --config {ETC / 'layso.toml'} --host {host} --port {port}{workers_arg}
 Restart=always
 RestartSec=2

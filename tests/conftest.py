@@ -332,7 +332,8 @@ class ServerProcess:
         return self._start(timeout)
 
     def _start(self, timeout: float) -> "ServerProcess":
-        env = {**os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
+        # as `layso install server`'s unit runs it: without docstrings (PYTHONOPTIMIZE=2)
+        env = {"PYTHONOPTIMIZE": "2", **os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
         env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
         log = open(self.log_path, "ab")  # the server's stderr, then (drained) its stdout
         self.proc = subprocess.Popen(

@@ -136,8 +136,9 @@ class BenchServer:
         self.log_path = workdir / f"server-{self.port}.log"
         self._cmd = [sys.executable, "-m", "layso.cli", "serve", "--config", str(config_path), "--db", db_url,
                      "--host", self.host, "--port", str(self.port), "--workers", str(workers)]
-        # as `layso install server`'s unit runs it (two malloc arenas)
-        self._env = {"MALLOC_ARENA_MAX": "2", **os.environ, "LAYSO_SECRET_KEY": secrets.token_hex(32)}
+        # as `layso install server`'s unit runs it (two malloc arenas, no docstrings)
+        self._env = {"MALLOC_ARENA_MAX": "2", "PYTHONOPTIMIZE": "2", **os.environ,
+                     "LAYSO_SECRET_KEY": secrets.token_hex(32)}
         self._env.pop("LAYSO_MESSAGE_QUEUE", None)
         if message_queue:  # a channel of its own: other installations may share the Redis server
             self._env["LAYSO_MESSAGE_QUEUE"] = message_queue

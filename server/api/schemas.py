@@ -67,7 +67,10 @@ class DeviceStatusBody(Body):
 
 
 class ReprintOutcomeBody(Body):
-    """What a kiosk says after a reprint: did it come out of the printer, and if not, why."""
+    # the description is given, not taken from a docstring: the server runs without docstrings
+    # (PYTHONOPTIMIZE=2, docs/PERFORMANCE.md) and the OpenAPI document must not change with it
+    model_config = ConfigDict(json_schema_extra={
+        "description": "What a kiosk says after a reprint: did it come out of the printer, and if not, why."})
     printed: StrictBool
     printer: Literal["ok", "paper_out", "cover_open", "offline"] | None = None
     detail: Annotated[StrictStr, Field(max_length=300)] | None = None

@@ -115,6 +115,8 @@ def _offload_to_threads(engine: Engine, statements: bool) -> None:
             return True
 
 
+READ_CONNECTIONS_KEPT = 3  # SQLite read connections a serving process keeps open between bursts (1 measured
+# slower issuing: the notifier's and the health check's reads then open connections)
 SQLITE_CACHE_KIB = 1024  # each connection's page cache (SQLite's default: 2 MiB); the OS caches the file
 
 
@@ -123,11 +125,14 @@ def _sqlite_engine(url: str, immediate: bool, offload: bool = True, busy_timeout
     max_overflow = 40
     if offload and not immediate and gevent_patched():
         # the read engine's statements run in the hub's thread pool, so no more of them run at once
-        # than it has threads: keep no more connections than that either. Each one kept costs ~0.7 MiB
-        # of a serving process (20 of them: 7 MiB of the lobby's 117, docs/PERFORMANCE.md); a read
-        # beyond them waits for one (`pool_timeout`) as it would wait for a thread
+        # than it has threads: no more connections than that either, and only READ_CONNECTIONS_KEPT
+        # of them stay open between bursts. Each one kept costs ~0.7 MiB of a serving process (20 of
+        # them: 7 MiB of the lobby's 117); the rest open for a burst (260 screens connecting at once)
+        # and close after it (docs/PERFORMANCE.md). A read beyond the threads waits for a connection
+        # as it would wait for a thread
         import gevent
-        pool_size, max_overflow = gevent.get_hub().threadpool.maxsize, 0
+        threads = gevent.get_hub().threadpool.maxsize
+        pool_size, max_overflow = READ_CONNECTIONS_KEPT, max(0, threads - READ_CONNECTIONS_KEPT)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
                            pool_size=pool_size, max_overflow=max_overflow)
 
