@@ -4,7 +4,7 @@ One process (`--workers 1`, the default) is a gevent server: every HTTP request 
 connection is a greenlet, the standard library is monkey-patched before the application is imported
 (`patch()`, called by the CLI first thing, also keeps python-socketio's client libraries out of the
 process), Flask-SocketIO runs in `async_mode="gevent"` with the WebSocket of `realtime/green.py`
-(two greenlets a connection), accepted sockets get TCP_NODELAY (a call's second small frame must
+(one greenlet a connection), accepted sockets get TCP_NODELAY (a call's second small frame must
 not wait for the first one's ACK), SQLite runs in gevent's thread pool (see `storage.database`),
 and what the process made while starting is frozen out of the garbage collector's walks.
 Chosen by measurement over werkzeug's threaded loop and gunicorn's gevent worker:

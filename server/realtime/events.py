@@ -45,6 +45,6 @@ def init_app(app: Flask, message_queue: str | None = None, websocket_only: bool 
                       ping_interval=10, ping_timeout=20, max_http_buffer_size=64 * 1024,
                       transports=["websocket"] if websocket_only else ["polling", "websocket"],
                       logger=False, engineio_logger=False)
-    if gevent_patched():  # two greenlets a WebSocket instead of four (memory: server/realtime/green.py)
+    if gevent_patched():  # one greenlet a WebSocket instead of four (memory: server/realtime/green.py)
         from layso.server.realtime import green
         green.install(socketio.server.eio)

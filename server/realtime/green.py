@@ -1,10 +1,10 @@
-"""WebSocket connections at two greenlets each instead of four, under `layso serve` (gevent).
+"""WebSocket connections at one greenlet each instead of four, under `layso serve` (gevent).
 
 Engine.IO's gevent mode gives every WebSocket four greenlets: the HTTP handler (which waits for the
 next message), simple-websocket's reader (which reads the socket and wakes the handler), the writer
 (which drains the connection's queue) and a ping task that sleeps `ping_interval` between pings.
-A connection cost ~76 KiB of server memory; with two greenlets it costs ~60 KiB (310 connections
-measured in one process: docs/PERFORMANCE.md). Here:
+A connection cost ~76 KiB of server memory; with two greenlets ~60 KiB, and the writer with its
+queue ~10.7 KiB more (docs/PERFORMANCE.md). Here:
 
 - `GreenWebSocket` is Engine.IO's WebSocket object for gevent: the handler greenlet reads the socket
   itself (wsproto's frame layer parses what arrives), each message goes out as one frame it builds
@@ -13,14 +13,17 @@ measured in one process: docs/PERFORMANCE.md). Here:
 - writing never waits: a frame goes to the kernel at once when its socket buffer has room, and what
   does not fit waits in the connection's backlog, which a greenlet of its own drains (only a slow
   client has one). So an event's message is written by the greenlet that publishes it
-  (`_send`): no hand-over through Engine.IO's queue to the connection's writer greenlet and back,
-  two greenlet switches a recipient (the lobby bench sends 10,000–16,000 messages a second; the
-  fan-out's CPU a message fell to 0.45 of what it was: docs/PERFORMANCE.md);
-  Engine.IO's writer still sends pings and what was queued before the connection was upgraded;
+  (`_send`): no hand-over through Engine.IO's queue to a writer greenlet and back, two greenlet
+  switches a recipient (the lobby bench sends 10,000–16,000 messages a second; the fan-out's CPU a
+  message fell to 0.45 of what it was: docs/PERFORMANCE.md);
+- no writer greenlet (`_websocket_handler`): a connection opened on the WebSocket — every device and
+  page of ours — has what Engine.IO queued before written when it starts, and from then on every
+  packet (pings, the CLOSE) is written where it is sent; `Socket.close` then neither waits for a
+  writer nor leaves the connection to one. A polling client's upgrade keeps the library's writer;
 - `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
   intervals are all the same, so the due times are in the order they were scheduled).
 
-`install(server)` puts both in place for one Engine.IO server. This module is imported only under
+`install(server)` puts these in place for one Engine.IO server. This module is imported only under
 gevent (`realtime/events.py`); the threading mode of in-process tests keeps the library's own.
 """
 from __future__ import annotations
@@ -269,14 +272,14 @@ class Pinger:
 
 
 def install(eio_server) -> None:
-    """Two greenlets a connection for this Engine.IO server (gevent mode only)."""
+    """One greenlet a connection for this Engine.IO server (gevent mode only)."""
     eio_server._async = {**eio_server._async, "websocket": GreenWebSocket}
     eio_server.layso_pinger = Pinger(eio_server.ping_interval)
     if eio_socket.Socket.schedule_ping is not _schedule_ping:  # Engine.IO creates its sockets itself
-        _LIBRARY["schedule_ping"] = eio_socket.Socket.schedule_ping
-        eio_socket.Socket.schedule_ping = _schedule_ping
-        _LIBRARY["send"] = eio_socket.Socket.send
-        eio_socket.Socket.send = _send
+        for name, ours in (("schedule_ping", _schedule_ping), ("send", _send), ("close", _close),
+                           ("_websocket_handler", _websocket_handler)):
+            _LIBRARY[name] = getattr(eio_socket.Socket, name)
+            setattr(eio_socket.Socket, name, ours)
 
 
 _LIBRARY: dict = {}
@@ -290,22 +293,88 @@ _written = [0]
 
 
 def _send(self, pkt) -> None:
-    """Engine.IO's `Socket.send`: a message on a WebSocket of ours with nothing queued before it is
-    written at once (see `GreenWebSocket._write`); anything else goes through Engine.IO's queue
-    and its writer greenlet, as the library does it (pings among them, which keep that writer
-    from timing out)."""
+    """Engine.IO's `Socket.send`: on a WebSocket of ours that has no writer greenlet (`layso_direct`,
+    see `_websocket_handler`) every packet is written at once (see `GreenWebSocket._write`);
+    elsewhere (before the WebSocket, a polling client's upgrade) a message with nothing queued
+    before it is written at once and anything else goes through Engine.IO's queue and its writer
+    greenlet, as the library does it."""
     ws = getattr(self, "layso_ws", None)
-    if ws is None or pkt.packet_type != packet.MESSAGE or not self.upgraded or self.upgrading \
-            or self.closed or self.queue.qsize():
+    direct = getattr(self, "layso_direct", False)
+    if ws is None or not direct and (pkt.packet_type != packet.MESSAGE or not self.upgraded or self.upgrading
+                                     or self.closed or self.queue.qsize()):
         return _LIBRARY["send"](self, pkt)
     if not self.check_ping_timeout():
         return None
     if ws.connected:
-        ws._write(_frame_of(pkt))
+        ws._write(_frame_of(pkt) if pkt.packet_type == packet.MESSAGE else frame(pkt.encode()))
         _written[0] += 1
         if _written[0] >= YIELD_EVERY:
             _written[0] = 0
             gevent.sleep(0)
+    return None
+
+
+def _websocket_handler(self, ws):
+    """Engine.IO's `Socket._websocket_handler` without its writer greenlet (and the queue it waits
+    on), ~10.7 KiB a connection (docs/PERFORMANCE.md), for a client that opened its connection on
+    the WebSocket (every device and page of ours): what Engine.IO queued before (its OPEN packet,
+    Socket.IO's answer to the connect) is written first, then `_send` writes every packet itself
+    and the handler only reads. A polling client's upgrade goes the library's way."""
+    if not isinstance(ws, GreenWebSocket) or self.connected:
+        return _LIBRARY["_websocket_handler"](self, ws)
+    ws._sock.settimeout(self.server.ping_interval + self.server.ping_timeout)  # a silent client ends
+    self.connected = self.upgraded = True
+    self.layso_direct = True  # from here on nothing waits in the queue: nothing below yields
+    for pkt in _drain(self.queue):
+        if pkt is None:  # closed before it began
+            ws.close()
+            return []
+        if ws.connected:
+            ws._write(frame(pkt.encode()))
+    self.server.logger.info("%s: Upgrade to websocket successful", self.sid)
+    while True:
+        try:
+            data = ws.wait()
+            if data and len(data) > self.server.max_http_buffer_size:
+                raise ValueError("packet is too large")
+        except Exception as err:  # noqa: BLE001 - as the library: a read error ends the connection
+            if not self.closed:
+                self.server.logger.info('%s: Unexpected error "%s", closing connection', self.sid, err)
+            break
+        if data is None:  # closed by the client, or silent past the timeout
+            break
+        try:
+            self.receive(packet.Packet(encoded_packet=data))
+        except Exception:  # noqa: BLE001 - as the library: log it, end this connection only
+            if not self.closed:
+                self.server.logger.exception("Unknown receive error")
+            break
+    ws.close()
+    self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+    _drain(self.queue)  # the None `close` queues for a writer there is not
+    return []
+
+
+def _drain(queue) -> list:
+    """Everything in an Engine.IO socket's queue, each marked done (so `queue.join()` never waits)."""
+    out = []
+    while queue.qsize():
+        out.append(queue.get(block=False))
+        queue.task_done()
+    return out
+
+
+def _close(self, wait=True, abort=False, reason=None):
+    """Engine.IO's `Socket.close`; on a WebSocket without a writer (`layso_direct`) it does not wait
+    for one to drain the queue (its CLOSE packet is written at once) and it ends the connection, which
+    the library left to the writer."""
+    if not getattr(self, "layso_direct", False):
+        return _LIBRARY["close"](self, wait=wait, abort=abort, reason=reason)
+    _LIBRARY["close"](self, wait=False, abort=abort, reason=reason)
+    _drain(self.queue)
+    ws = getattr(self, "layso_ws", None)
+    if ws is not None:
+        ws.close()
     return None
 
 

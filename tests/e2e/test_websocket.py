@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import textwrap
 import time
 
 import pytest
@@ -253,3 +254,61 @@ def test_writing_never_waits_and_a_slow_reader_gets_every_message_in_order():
     assert not ws._backlog and ws._flusher is None
     server_end.close()
     client_end.close()
+
+
+ONE_GREENLET = textwrap.dedent('''
+    import gc, json, socket, sys
+    from layso.server import serving
+    serving.patch()
+    import gevent, greenlet
+    sys.path.insert(0, sys.argv[2])
+    from tests.conftest import small_config_data
+    from tests.e2e.test_websocket import RawSocketIO
+    from layso.config import parse_config
+    from layso.server.app import create_app
+    from layso.server.engine.devices import add_device
+    app = create_app(parse_config(small_config_data()), db_url="sqlite:///" + sys.argv[1], janitor=False)
+    db = app.extensions["layso"].db
+    tokens = [add_device(db, "display", f"Màn hình {i}") for i in range(5)]
+    listener = serving.bind("127.0.0.1", 0)
+    serving.make_server(app, listener).start()
+    port = listener.getsockname()[1]
+
+    def alive():
+        return [g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and g and not g.dead]
+
+    def writers():
+        return [g for g in alive() if "writer" in getattr(getattr(g, "_run", None), "__qualname__", "")]
+
+    first = RawSocketIO(port, tokens[0])  # starts the server's own greenlets (pinger, service task, workers)
+    gevent.sleep(0.2)
+    before = len(alive())
+    clients = [RawSocketIO(port, t) for t in tokens[1:]]
+    gevent.sleep(0.2)
+    during, writing = len(alive()) - before, len(writers())
+    clients[0].send('421["sync",{}]')
+    answered = clients[0].read_until(lambda: any(p.startswith("431") for p in clients[0].packets))
+    for c in clients:
+        c.close()
+    gevent.sleep(0.5)
+    print(json.dumps({"per_connection": during / len(clients), "writers": writing, "answered": answered,
+                      "left": len(alive()) - before}))
+''')
+
+
+def test_a_websocket_connection_is_served_by_one_greenlet_without_a_writer(tmp_path):
+    """Engine.IO gives a WebSocket a writer greenlet waiting on a queue (~10.7 KiB a connection); ours
+    write every packet where it is sent, so a connection is its handler's greenlet alone, and none is
+    left once the clients have gone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", ONE_GREENLET, str(tmp_path / "g.db"), root], capture_output=True,
+                          text=True, timeout=120, cwd=root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["writers"] == 0 and out["answered"]
+    assert out["per_connection"] == 1, out
+    assert out["left"] <= 0, out
+
