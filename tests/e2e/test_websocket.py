@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from wsproto import ConnectionType, WSConnection
@@ -257,7 +260,7 @@ def test_writing_never_waits_and_a_slow_reader_gets_every_message_in_order():
 
 
 ONE_GREENLET = textwrap.dedent('''
-    import gc, json, socket, sys
+    import gc, json, sys, time
     from layso.server import serving
     serving.patch()
     import gevent, greenlet
@@ -280,19 +283,25 @@ ONE_GREENLET = textwrap.dedent('''
     def writers():
         return [g for g in alive() if "writer" in getattr(getattr(g, "_run", None), "__qualname__", "")]
 
+    def settled(done):  # the count once a connect's or a close's passing greenlets have finished
+        end = time.monotonic() + 10
+        while not done() and time.monotonic() < end:
+            gevent.sleep(0.05)
+        return len(alive())
+
     first = RawSocketIO(port, tokens[0])  # starts the server's own greenlets (pinger, service task, workers)
-    gevent.sleep(0.2)
+    gevent.sleep(0.5)
     before = len(alive())
     clients = [RawSocketIO(port, t) for t in tokens[1:]]
-    gevent.sleep(0.2)
-    during, writing = len(alive()) - before, len(writers())
+    during = settled(lambda: len(alive()) - before <= len(clients)) - before
+    writing = len(writers())
     clients[0].send('421["sync",{}]')
     answered = clients[0].read_until(lambda: any(p.startswith("431") for p in clients[0].packets))
     for c in clients:
         c.close()
-    gevent.sleep(0.5)
+    left = settled(lambda: len(alive()) <= before) - before
     print(json.dumps({"per_connection": during / len(clients), "writers": writing, "answered": answered,
-                      "left": len(alive()) - before}))
+                      "left": left}))
 ''')
 
 
@@ -300,9 +309,6 @@ def test_a_websocket_connection_is_served_by_one_greenlet_without_a_writer(tmp_p
     """Engine.IO gives a WebSocket a writer greenlet waiting on a queue (~10.7 KiB a connection); ours
     write every packet where it is sent, so a connection is its handler's greenlet alone, and none is
     left once the clients have gone."""
-    import subprocess
-    import sys
-    from pathlib import Path
     root = str(Path(__file__).resolve().parents[2])
     done = subprocess.run([sys.executable, "-c", ONE_GREENLET, str(tmp_path / "g.db"), root], capture_output=True,
                           text=True, timeout=120, cwd=root)
@@ -311,4 +317,3 @@ def test_a_websocket_connection_is_served_by_one_greenlet_without_a_writer(tmp_p
     assert out["writers"] == 0 and out["answered"]
     assert out["per_connection"] == 1, out
     assert out["left"] <= 0, out
-
