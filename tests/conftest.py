@@ -26,6 +26,7 @@ from sqlalchemy import event
 
 from layso.bench.officers import seat_officers  # noqa: F401  (tests import it from here)
 from layso.config import parse_config, preset_data, write_config
+from layso.install import SERVER_ENVIRONMENT
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,8 +333,8 @@ class ServerProcess:
         return self._start(timeout)
 
     def _start(self, timeout: float) -> "ServerProcess":
-        # as `layso install server`'s unit runs it: without docstrings (PYTHONOPTIMIZE=2)
-        env = {"PYTHONOPTIMIZE": "2", **os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
+        # as `layso install server`'s unit runs it (without docstrings, among others)
+        env = {**SERVER_ENVIRONMENT, **os.environ, "LAYSO_SECRET_KEY": "test-secret", **self.env}
         env.pop("LAYSO_MESSAGE_QUEUE", None) if "LAYSO_MESSAGE_QUEUE" not in self.env else None
         log = open(self.log_path, "ab")  # the server's stderr, then (drained) its stdout
         self.proc = subprocess.Popen(

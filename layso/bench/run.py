@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 
 from layso.bench.clients import run_role, sleep_until
 from layso.config import load_config, preset_data, write_config
+from layso.install import SERVER_ENVIRONMENT
 from layso.bench.officers import seat_officers
 from layso.server.engine.devices import add_device
 from layso.server.engine import seed_centre
@@ -136,9 +137,8 @@ class BenchServer:
         self.log_path = workdir / f"server-{self.port}.log"
         self._cmd = [sys.executable, "-m", "layso.cli", "serve", "--config", str(config_path), "--db", db_url,
                      "--host", self.host, "--port", str(self.port), "--workers", str(workers)]
-        # as `layso install server`'s unit runs it (two malloc arenas, no docstrings)
-        self._env = {"MALLOC_ARENA_MAX": "2", "PYTHONOPTIMIZE": "2", **os.environ,
-                     "LAYSO_SECRET_KEY": secrets.token_hex(32)}
+        # as `layso install server`'s unit runs it
+        self._env = {**SERVER_ENVIRONMENT, **os.environ, "LAYSO_SECRET_KEY": secrets.token_hex(32)}
         self._env.pop("LAYSO_MESSAGE_QUEUE", None)
         if message_queue:  # a channel of its own: other installations may share the Redis server
             self._env["LAYSO_MESSAGE_QUEUE"] = message_queue

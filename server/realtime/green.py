@@ -299,9 +299,10 @@ def _send(self, pkt) -> None:
     before it is written at once and anything else goes through Engine.IO's queue and its writer
     greenlet, as the library does it."""
     ws = getattr(self, "layso_ws", None)
-    direct = getattr(self, "layso_direct", False)
-    if ws is None or not direct and (pkt.packet_type != packet.MESSAGE or not self.upgraded or self.upgrading
-                                     or self.closed or self.queue.qsize()):
+    at_once = getattr(self, "layso_direct", False) or (
+        pkt.packet_type == packet.MESSAGE and self.upgraded and not self.upgrading and not self.closed
+        and not self.queue.qsize())
+    if ws is None or not at_once:
         return _LIBRARY["send"](self, pkt)
     if not self.check_ping_timeout():
         return None
@@ -324,7 +325,7 @@ def _websocket_handler(self, ws):
         return _LIBRARY["_websocket_handler"](self, ws)
     ws._sock.settimeout(self.server.ping_interval + self.server.ping_timeout)  # a silent client ends
     self.connected = self.upgraded = True
-    self.layso_direct = True  # from here on nothing waits in the queue: nothing below yields
+    self.layso_ws, self.layso_direct = ws, True  # from here on nothing waits in the queue: nothing below yields
     for pkt in _drain(self.queue):
         if pkt is None:  # closed before it began
             ws.close()
@@ -349,9 +350,7 @@ def _websocket_handler(self, ws):
             if not self.closed:
                 self.server.logger.exception("Unknown receive error")
             break
-    ws.close()
-    self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
-    _drain(self.queue)  # the None `close` queues for a writer there is not
+    self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)  # ends `ws` too (`_close`)
     return []
 
 
@@ -371,10 +370,8 @@ def _close(self, wait=True, abort=False, reason=None):
     if not getattr(self, "layso_direct", False):
         return _LIBRARY["close"](self, wait=wait, abort=abort, reason=reason)
     _LIBRARY["close"](self, wait=False, abort=abort, reason=reason)
-    _drain(self.queue)
-    ws = getattr(self, "layso_ws", None)
-    if ws is not None:
-        ws.close()
+    _drain(self.queue)  # the None the library queues for a writer there is not
+    self.layso_ws.close()
     return None
 
 
