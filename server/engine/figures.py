@@ -54,7 +54,7 @@ class QueueFigures:
         cached = cmd.__dict__.get("_counter_map")
         if cached is None:
             cached = {}
-            for field_id, number, status, prio_only in cmd.s.execute(COUNTER_MAP, {"cid": cmd.centre.id}):
+            for field_id, number, status, prio_only in cmd.core(COUNTER_MAP, {"cid": cmd.centre.id}):
                 cached.setdefault(field_id, []).append((number, status, prio_only))
             cmd.__dict__["_counter_map"] = cached
         return cached
@@ -73,7 +73,7 @@ class QueueFigures:
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
         """How many will be called before `t` by the counters of its field (one aggregate query)."""
-        transfers, same_before, prio = cmd.s.execute(
+        transfers, same_before, prio = cmd.core(
             AHEAD[t.priority is not None, bool(t.transferred)],
             {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}).one()
         return cmd.cfg.rule.ahead(transferred=t.transferred, priority=t.priority is not None, transfers=transfers,
@@ -121,7 +121,7 @@ class QueueFigures:
     def _next_number(self, cmd: Command, f: Field, day=None) -> int:
         """The field's next daily sequence number (of today, or of `day`), in one statement (upsert … RETURNING)."""
         stmt = next_number(cmd.s.bind.dialect.name)
-        return cmd.s.execute(stmt, {"fid": f.id, "day": day or cmd.today}).scalar_one()
+        return cmd.core(stmt, {"fid": f.id, "day": day or cmd.today}).scalar_one()
 
     def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
         """The contract's Field objects: all active fields, or just `only`."""
@@ -132,8 +132,8 @@ class QueueFigures:
             fields = only
         ids = [f.id for f in fields]
         at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
-        waiting = dict(cmd.s.execute(WAITING_ALL_FIELDS if only is None else WAITING_BY_FIELD, at).all())
-        issued = dict(cmd.s.execute(ISSUED_BY_FIELD, at).all())
+        waiting = dict(cmd.core(WAITING_ALL_FIELDS if only is None else WAITING_BY_FIELD, at).all())
+        issued = dict(cmd.core(ISSUED_BY_FIELD, at).all())
         return [self._field_dict(cmd, f, waiting.get(f.id, 0), issued.get(f.id, 0)) for f in fields]
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:

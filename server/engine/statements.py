@@ -11,8 +11,8 @@ from functools import cache
 
 from layso.server.domain.statuses import TicketStatus
 from layso.server.storage.database import insert_of
-from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket
-from sqlalchemy import bindparam, case, func, select, update
+from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket, TicketEvent
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 
 def _waiting() -> tuple:
@@ -86,3 +86,13 @@ CALL_TO_COUNTER = _call_order_part(Ticket.transfer_counter_id == bindparam("coun
 CALL_TRANSFERRED = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(True))
 CALL_PRIORITY = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_not(None))
 CALL_NORMAL = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_(None))
+
+# the ticket log's rows of a command, in one INSERT (executemany)
+TICKET_LOG = insert(TicketEvent)
+
+# a kiosk's retry: the ticket an earlier request with this request_id issued
+PRIOR_ISSUE = select(Ticket.id, Ticket.request_hash).where(Ticket.centre_id == bindparam("cid"),
+                                                            Ticket.request_id == bindparam("rid"))
+
+# a new ticket, every column given (engine/tickets.py)
+NEW_TICKET = insert(Ticket).returning(Ticket.id)

@@ -72,13 +72,13 @@ def gevent_patched() -> bool:
     return monkey.is_module_patched("socket")
 
 
-def _offload_to_threads(engine: Engine, statements: bool) -> None:
+def _offload_to_threads(engine: Engine, statements: bool, wait_ms: int) -> None:
     """Run the SQLite driver's waits in gevent's thread pool (native threads), so that they block only
-    the greenlet that asked: COMMIT (it waits for fsync), ROLLBACK and BEGIN (it may wait for another
-    process's write lock) always; every statement too when `statements` (the read engine: statistics
-    and exports may take a second). The write path's own statements stay on the event loop: they are
-    short, hold the GIL anyway, and a thread hand-off per statement costs more than it saves
-    (measured: docs/PERFORMANCE.md)."""
+    the greenlet that asked: COMMIT (it waits for fsync) and ROLLBACK always; every statement too when
+    `statements` (the read engine: statistics and exports may take a second). The write path's own
+    statements stay on the event loop: they are short, hold the GIL anyway, and a thread hand-off per
+    statement costs more than it saves (measured: docs/PERFORMANCE.md); its BEGIN too, unless it must
+    wait (`_begin_on_the_loop`)."""
     import gevent
     import gevent.threadpool
 
@@ -94,25 +94,59 @@ def _offload_to_threads(engine: Engine, statements: bool) -> None:
 
     dialect = engine.dialect
     dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
-    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback)
+    # the pool also rolls back every connection it is given back, committed or not: with no
+    # transaction open that is nothing to do, and no reason for a hop
+    dialect.do_rollback = lambda dbapi_conn: run(dbapi_conn.rollback) if dbapi_conn.in_transaction else None
+    if not statements:
+        _begin_on_the_loop(engine, run, wait_ms)
+        return
 
     @event.listens_for(engine, "do_execute")
     def _execute(cursor, statement, parameters, context):
-        if statements or statement.startswith("BEGIN"):
-            run(cursor.execute, statement, parameters)
-            return True
-        return None  # the driver runs it here
+        run(cursor.execute, statement, parameters)
+        return True
 
-    if statements:
-        @event.listens_for(engine, "do_execute_no_params")
-        def _execute_no_params(cursor, statement, context):
-            run(cursor.execute, statement)
-            return True
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor, statement, context):
+        run(cursor.execute, statement)
+        return True
 
-        @event.listens_for(engine, "do_executemany")
-        def _executemany(cursor, statement, parameters, context):
-            run(cursor.executemany, statement, parameters)
-            return True
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor, statement, parameters, context):
+        run(cursor.executemany, statement, parameters)
+        return True
+
+
+def _begin_on_the_loop(engine: Engine, run, wait_ms: int) -> None:
+    """The write engine's BEGIN IMMEDIATE, which waits only when another process holds the write lock
+    (this process's writers queue on `Database._writer` first), runs on the event loop with a busy
+    timeout of 0; only when SQLite answers "locked" does it wait (up to `wait_ms`) through `run`, in
+    the thread pool: a hop saved on every command. Nothing else in a write transaction waits in WAL
+    mode once BEGIN IMMEDIATE holds the write lock."""
+    import sqlite3
+
+    def begin_waiting(cursor, statement):
+        cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.execute("PRAGMA busy_timeout=0")
+
+    @event.listens_for(engine, "connect")
+    def _no_waiting_on_the_loop(dbapi_conn, _record):
+        dbapi_conn.execute("PRAGMA busy_timeout=0")  # after _sqlite_engine's own settings
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, context):
+        if not statement.startswith("BEGIN"):
+            return None  # the driver runs it here
+        try:
+            cursor.execute(statement, parameters)  # at once, or "database is locked" at once
+        except sqlite3.OperationalError as err:
+            if not _busy(err):
+                raise
+            run(begin_waiting, cursor, statement)
+        return True
 
 
 READ_CONNECTIONS_KEPT = 3  # SQLite read connections a serving process keeps open between bursts (1 measured
@@ -152,7 +186,7 @@ def _sqlite_engine(url: str, immediate: bool, offload: bool = True, busy_timeout
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     if offload and gevent_patched():
-        _offload_to_threads(engine, statements=not immediate)
+        _offload_to_threads(engine, statements=not immediate, wait_ms=busy_timeout_ms)
     return engine
 
 
@@ -161,8 +195,10 @@ def point_engine(url: str) -> Engine:
     return _sqlite_engine(url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2)
 
 
-def _busy(err: OperationalError) -> bool:
-    text = str(err.orig if err.orig is not None else err).lower()
+def _busy(err: Exception) -> bool:
+    """True when SQLite refused for a lock another connection holds (SQLAlchemy's error or the driver's)."""
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err).lower()
     return "locked" in text or "busy" in text
 
 

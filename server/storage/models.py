@@ -145,7 +145,9 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("issue_field_id", "day", "seq_in_day"),
         UniqueConstraint("centre_id", "request_id"),
-        Index("ix_tickets_queue", "centre_id", "status", "field_id", "queue_pos"),
+        # every column the waiting counts read (engine/statements.py): they never touch the table
+        Index("ix_tickets_queue", "centre_id", "status", "field_id", "day", "transfer_counter_id", "transferred",
+              "priority", "queue_pos"),
         Index("ix_tickets_day", "centre_id", "day"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -219,6 +219,67 @@ def test_a_point_read_that_sqlite_makes_wait_goes_through_the_ordinary_read(tmp_
 
 
 
+BEGIN = textwrap.dedent('''
+    import sqlite3, sys, time
+    from layso.server.serving import patch
+    patch()
+    import gevent
+    import gevent.threadpool
+    from sqlalchemy import text
+    from layso.server.storage.database import Database
+    hops = []
+    class Counting(gevent.threadpool.ThreadPool):
+        def apply(self, func, args=None, kwds=None):
+            hops.append(getattr(func, "__name__", str(func)))
+            return super().apply(func, args, kwds)
+    gevent.threadpool.ThreadPool = Counting  # the write engine's own pool, made at its first commit
+    path = sys.argv[1]
+    db = Database("sqlite:///" + path)
+    with db.write() as s:
+        s.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT)"))
+    hops.clear()
+    def insert(v):
+        with db.write() as s:
+            s.execute(text("INSERT INTO k (v) VALUES (:v)"), {"v": v})
+    insert("free")
+    print("free", ",".join(hops), flush=True)
+    hops.clear()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer, holding the lock for 0.5 s
+    gevent.spawn_later(0.5, other.execute, "COMMIT")
+    ticks = []
+    def ticker():
+        while True:
+            ticks.append(1)
+            gevent.sleep(0.01)
+    t = gevent.spawn(ticker)
+    started = time.monotonic()
+    insert("waited")
+    took = time.monotonic() - started
+    t.kill()
+    waited = ",".join(hops)
+    with db.read() as s:
+        rows = s.execute(text("SELECT v FROM k ORDER BY id")).scalars().all()
+    print("locked", waited, round(took, 2), len(ticks), "/".join(rows), flush=True)
+''')
+
+
+def test_a_write_begins_on_the_event_loop_and_waits_for_another_process_in_the_thread_pool(tmp_path):
+    """BEGIN IMMEDIATE runs on the event loop (a thread-pool hop saved per command) while the database
+    is free; when another process holds the write lock it waits for it in the thread pool, the other
+    greenlets going on meanwhile, and the write then goes through."""
+    done = subprocess.run([sys.executable, "-c", BEGIN, str(tmp_path / "b.db")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    free, locked = done.stdout.splitlines()
+    assert free == "free commit", free  # only the commit (fsync) left the loop: no BEGIN, no idle ROLLBACK
+    label, hops, took, ticks, rows = locked.split()
+    assert hops == "begin_waiting,commit", hops
+    assert float(took) >= 0.4, "the write did not wait for the other writer"
+    assert int(ticks) >= float(took) / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
+    assert rows == "free/waited"
+
+
 READ_POOL = textwrap.dedent('''
     import json, sys
     from layso.server.serving import patch
