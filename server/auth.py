@@ -39,6 +39,13 @@ class SessionCookies(SecureCookieSessionInterface):
     screen signed in across the 12-hour lifetime; a race is left only for the one poll an hour that
     renews it. Every polling page is covered here, none needs a guard of its own."""
 
+    def open_session(self, app, request):
+        # a device's request carries its token, no cookie: an empty session without building the
+        # cookie's signing serializer (Flask builds one for every request, cookie or not)
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def should_set_cookie(self, app, session) -> bool:
         if session.modified:
             return True

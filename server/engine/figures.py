@@ -10,8 +10,7 @@ from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
 from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
-from layso.server.engine.statements import (AHEAD, COUNTER_MAP, ISSUED_BY_FIELD, WAITING_ALL_FIELDS, next_number,
-                                            WAITING_BY_FIELD)
+from layso.server.engine.statements import AHEAD, COUNTER_MAP, FIELD_COUNTS, next_number
 from layso.server.storage.models import Counter, DaySequence, Field, Ticket
 from layso.server.storage.where import active_fields
 from sqlalchemy import select
@@ -132,9 +131,8 @@ class QueueFigures:
             fields = only
         ids = [f.id for f in fields]
         at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
-        waiting = dict(cmd.core(WAITING_ALL_FIELDS if only is None else WAITING_BY_FIELD, at).all())
-        issued = dict(cmd.core(ISSUED_BY_FIELD, at).all())
-        return [self._field_dict(cmd, f, waiting.get(f.id, 0), issued.get(f.id, 0)) for f in fields]
+        counts = {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
+        return [self._field_dict(cmd, f, *counts[f.id]) for f in fields]
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:
         reason = self.field_status(cmd, f, issued)
