@@ -41,7 +41,7 @@ class EngineBase:
 
     # ---- transaction plumbing -----------------------------------------------------------
     def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
-        with self.db.write() as s:
+        def work(s):
             centre = s.execute(CENTRE_LOCKED, {"cid": centre_id}).scalar_one_or_none()
             if centre is None:
                 raise NotFound("unknown centre", "centre_not_found")
@@ -50,7 +50,10 @@ class EngineBase:
             created = True
             if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bool):
                 value, created = value
-            events = cmd.finish()
+            return value, created, cmd.finish()
+
+        # with other commands of the moment, in one transaction, when the database is SQLite
+        value, created, events = self.db.write_grouped(work)
         committed = _time.time()  # the transaction has committed: stamp the events (latency measurements)
         for ev in events:
             ev.payload["committed_at"] = committed

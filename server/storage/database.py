@@ -202,6 +202,18 @@ def _busy(err: Exception) -> bool:
     return "locked" in text or "busy" in text
 
 
+class _Work:
+    """A piece of `Database.write_grouped`: the work, and once `done`, its value or its error."""
+
+    __slots__ = ("work", "value", "error", "done")
+
+    def __init__(self, work):
+        self.work = work
+        self.value = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
 class Database:
     """A pair of engines over one database: writes (serialised) and reads (snapshots)."""
 
@@ -220,6 +232,8 @@ class Database:
         # SQLite: writers of this process queue on a lock (fair, no busy-handler sleeps while the
         # database is free); other processes still meet the busy timeout.
         self._writer = threading.Lock() if self.sqlite else nullcontext()
+        self._grouping = self.sqlite and gevent_patched()  # see write_grouped
+        self._queued: list[_Work] = []
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         # point reads on the event loop (SQLite under gevent only: elsewhere `read` already is that);
@@ -238,6 +252,55 @@ class Database:
         with self._writer, self._write() as session:
             with session.begin():
                 yield session
+
+    def write_grouped(self, work):
+        """`work(session)` in a write transaction, maybe together with other greenlets' work: group commit.
+
+        On SQLite under gevent every writer of the process queues on one lock, and a transaction costs
+        about as much CPU again as a small command: BEGIN, the session, and the commit's write and fsync
+        (~0.3 ms of kernel time). So whoever gets the lock runs every piece of work that queued while
+        the previous transaction committed, each in a SAVEPOINT of its own, and commits them at once;
+        the others find their work done (its value, or its error, raised in their greenlet) when the
+        lock comes to them. Each piece starts with nothing in the session's memory. A piece that fails is rolled back to its savepoint and fails alone; a
+        commit that fails fails every piece of it; a greenlet killed while running others' work
+        leaves them undone, and each then runs its own. Work alone in its transaction has no
+        savepoint. Elsewhere (PostgreSQL, which commits concurrently; threads) this is `write`."""
+        if not (self.sqlite and self._grouping):
+            with self.write() as session:
+                return work(session)
+        mine = _Work(work)
+        self._queued.append(mine)
+        with self._writer:
+            if not mine.done:
+                batch = [mine] + [w for w in self._queued if w is not mine and not w.done]
+                self._queued.clear()
+                self._run_batch(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.value
+
+    def _run_batch(self, batch: list["_Work"]) -> None:
+        """Run `batch` in one transaction (the writer lock is held) and mark each piece done."""
+        try:
+            with self._write() as session:
+                with session.begin():
+                    if len(batch) == 1:
+                        batch[0].value = batch[0].work(session)
+                    else:
+                        for w in batch:
+                            try:
+                                with session.begin_nested():  # flushed when it ends
+                                    w.value = w.work(session)
+                            except Exception as err:  # noqa: BLE001 - it fails alone, in its own greenlet
+                                w.error = err
+                            # the next piece starts from nothing in memory, as in a session of its own:
+                            # no object another piece loaded, changed by a statement, or rolled back
+                            session.expunge_all()
+        except Exception as err:  # noqa: BLE001 - nothing of the batch committed
+            for w in batch:
+                w.error, w.value = err, None
+        for w in batch:
+            w.done = True
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -3,6 +3,7 @@ database call blocks only its own greenlet: SQLite through the thread pool, psyc
 on gevent's own waiting."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -278,6 +279,68 @@ def test_a_write_begins_on_the_event_loop_and_waits_for_another_process_in_the_t
     assert float(took) >= 0.4, "the write did not wait for the other writer"
     assert int(ticks) >= float(took) / 0.01 * 0.3, f"other greenlets were held up: {ticks} ticks in {took} s"
     assert rows == "free/waited"
+
+
+GROUP = textwrap.dedent('''
+    import json, sys
+    from layso.server.serving import patch
+    patch()
+    import gevent
+    from sqlalchemy import event, text
+    from layso.server.storage.database import Database
+    db = Database("sqlite:///" + sys.argv[1])
+    with db.write() as s:
+        s.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        s.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT, "
+                       "p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"))
+    commits = []
+    event.listen(db.write_engine, "commit", lambda conn: commits.append(1))
+
+    def piece(v, fail=None):
+        def work(s):
+            if v == "first":
+                gevent.sleep(0.3)  # the others queue meanwhile
+            s.execute(text("INSERT INTO k (v, p) VALUES (:v, :p)"), {"v": v, "p": 99 if fail == "commit" else None})
+            if fail == "raise":
+                raise ValueError(v)
+            return v.upper()
+        return work
+
+    def run(pieces):
+        commits.clear()
+        out = {}
+        def one(v, fail):
+            try:
+                out[v] = db.write_grouped(piece(v, fail))
+            except Exception as err:
+                out[v] = type(err).__name__
+        gs = [gevent.spawn(one, v, fail) for v, fail in pieces]
+        gevent.joinall(gs)
+        n = len(commits)
+        with db.read() as s:
+            rows = s.execute(text("SELECT v FROM k ORDER BY id")).scalars().all()
+        with db.write() as s:
+            s.execute(text("DELETE FROM k"))
+        return {"out": out, "rows": rows, "commits": n}
+
+    print(json.dumps(run([("first", None), ("a", None), ("b", "raise"), ("c", None)])))
+    print(json.dumps(run([("first", None), ("a", None), ("b", "commit"), ("c", None)])))
+''')
+
+
+def test_writes_of_one_moment_commit_together_and_fail_alone(tmp_path):
+    """Group commit (`Database.write_grouped`): what queues while a transaction runs is done in the next
+    one, a piece each in its savepoint: one that raises is rolled back and fails alone, in its own
+    greenlet, the others commit; a commit that fails fails every piece of it, and none is kept."""
+    done = subprocess.run([sys.executable, "-c", GROUP, str(tmp_path / "g.db")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    raised, failed_commit = (json.loads(line) for line in done.stdout.splitlines())
+    assert raised == {"out": {"first": "FIRST", "a": "A", "b": "ValueError", "c": "C"},
+                      "rows": ["first", "a", "c"], "commits": 2}
+    assert failed_commit == {"out": {"first": "FIRST", "a": "IntegrityError", "b": "IntegrityError",
+                                     "c": "IntegrityError"},
+                             "rows": ["first"], "commits": 2}  # the second one tried, and failed
 
 
 READ_POOL = textwrap.dedent('''
