@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
@@ -195,6 +196,34 @@ def point_engine(url: str) -> Engine:
     return _sqlite_engine(url, immediate=False, offload=False, busy_timeout_ms=0, pool_size=2)
 
 
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """PostgreSQL: check a pooled connection before use (a round trip, `SELECT 1`) only when it has
+    been idle in the pool for PING_AFTER_IDLE_S or longer. A command is a dozen round trips, each of
+    which waits for the event loop to come round; a connection given back a moment ago answered
+    then. If the server restarted within that moment, the one request fails (503, and the pool
+    drops every connection of the old server), as any request would that met the restart."""
+    import weakref
+
+    given_back: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+    ping = engine.dialect.do_ping
+
+    def do_ping(dbapi_conn) -> bool:
+        at = given_back.get(dbapi_conn)
+        if at is not None and time.monotonic() - at < PING_AFTER_IDLE_S:
+            return True
+        return ping(dbapi_conn)
+
+    engine.dialect.do_ping = do_ping
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(dbapi_conn, _record):
+        if dbapi_conn is not None:
+            given_back[dbapi_conn] = time.monotonic()
+
+
 def _busy(err: Exception) -> bool:
     """True when SQLite refused for a lock another connection holds (SQLAlchemy's error or the driver's)."""
     orig = getattr(err, "orig", None)
@@ -228,6 +257,7 @@ class Database:
             # "too many clients" — measured with 2 processes of 20 + 40 (docs/PERFORMANCE.md)
             self.write_engine = create_engine(self.url, pool_size=pg_pool_size(), max_overflow=0, pool_timeout=30,
                                               pool_pre_ping=True)
+            _ping_when_idle(self.write_engine)
             self.read_engine = self.write_engine.execution_options(isolation_level="REPEATABLE READ")
         # SQLite: writers of this process queue on a lock (fair, no busy-handler sleeps while the
         # database is free); other processes still meet the busy timeout.
@@ -241,6 +271,9 @@ class Database:
         # WAL index, another process's exclusive lock) goes to the thread pool instead of holding the loop
         self.point_engine = point_engine(self.url) if self.sqlite and gevent_patched() else None
         self._point = sessionmaker(self.point_engine, expire_on_commit=False) if self.point_engine is not None else None
+        if not self.sqlite:  # PostgreSQL: the statement alone, no BEGIN and COMMIT around it (two round trips)
+            self._point = sessionmaker(self.write_engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                       expire_on_commit=False)
 
     @property
     def sqlite(self) -> bool:

@@ -374,3 +374,45 @@ def test_the_read_pool_opens_no_more_connections_than_the_thread_pool_has_thread
     assert out["size"] == READ_CONNECTIONS_KEPT < out["threads"] == 10
     assert out["size"] + out["overflow"] == out["threads"]
     assert out["values"] == [20000] and out["kept"] == READ_CONNECTIONS_KEPT
+
+
+@pytest.mark.postgres
+def test_postgresql_pings_a_pooled_connection_only_after_it_was_idle(pg_url, monkeypatch):
+    """A command is a dozen round trips: a connection given back a moment ago is used without the
+    pool's `SELECT 1`; one idle for PING_AFTER_IDLE_S is checked first, as before."""
+    from sqlalchemy import create_engine, text
+    from layso.server.storage import database
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.3)
+    engine = create_engine(database.normalise_url(pg_url), pool_size=1, max_overflow=0, pool_pre_ping=True)
+    pings = []
+    real = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda conn: pings.append(1) or real(conn)
+    database._ping_when_idle(engine)
+    try:
+        for _ in range(3):  # back to back: no ping
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        assert pings == []
+        import time
+        time.sleep(0.4)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        assert pings == [1]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_point_read_is_one_statement_without_a_transaction(pg_url):
+    """The device or account behind a request: on PostgreSQL the SELECT alone (autocommit), not
+    BEGIN, SELECT, COMMIT; commands and other reads keep their transactions."""
+    from layso.server.storage.database import Database
+    db = Database(pg_url)
+    try:
+        assert db.point_read(lambda s: s.connection().connection.dbapi_connection.autocommit) is True
+        with db.write() as s:
+            assert s.connection().connection.dbapi_connection.autocommit is False
+        with db.read() as s:
+            assert s.connection().connection.dbapi_connection.autocommit is False
+    finally:
+        db.dispose()
