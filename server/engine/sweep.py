@@ -20,7 +20,7 @@ from layso.server.engine.booking import lapse_due_at
 from layso.server.engine.context import Settings
 from layso.server.storage.database import Database
 from layso.server.storage.models import Booking, Centre, Counter, DaySequence, Field, Ticket
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 ENDED = (TicketStatus.CANCELLED, TicketStatus.NO_SHOW)  # an online number's ticket ended without a check-in
 
@@ -41,10 +41,12 @@ def sweep(db: Database, now: datetime) -> Sweep:
     """One read transaction, six queries, for all centres."""
     out = Sweep(now)
     with db.read() as s:
-        centres = s.execute(select(Centre).order_by(Centre.id)).scalars().all()
+        # the settings as text, parsed when they change (Settings.of_json), not decoded every round
+        centres = s.execute(select(Centre.id, Centre.timezone, Centre.closed_through,
+                                   cast(Centre.settings, Text).label("settings_json")).order_by(Centre.id)).all()
         if not centres:
             return out
-        cfg = {c.id: Settings.of(c) for c in centres}
+        cfg = {c.id: Settings.of_json(c.id, c.timezone, c.settings_json) for c in centres}
         today = {cid: c.hours.day_of(now) for cid, c in cfg.items()}
         ids = list(cfg)
         out.lapse = _lapses(s, ids, cfg, today, now)
@@ -72,7 +74,7 @@ def _lapses(s, ids: list[int], cfg: dict, today: dict[int, date], now: datetime)
     return sorted(due)
 
 
-def _closings(s, centres: list[Centre], cfg: dict, today: dict[int, date], now: datetime) -> list[int]:
+def _closings(s, centres: list, cfg: dict, today: dict[int, date], now: datetime) -> list[int]:
     """Centres where `close_days` has work: a closed day not yet recorded, tickets still waiting from
     a closed day, or a counter still holding a ticket of a past day."""
     ids = [c.id for c in centres]
