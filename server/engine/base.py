@@ -1,6 +1,8 @@
 """The engine's transaction plumbing and lookups: every command runs in one short write transaction
-that starts by locking its centre (BEGIN IMMEDIATE on SQLite, SELECT … FOR UPDATE on PostgreSQL),
-so numbering and call-next are atomic and the per-centre `seq` of its events follows commit order."""
+(on SQLite under gevent: a savepoint of a transaction it may share with the commands of the same
+moment, `Database.write_grouped`) that starts by locking its centre (BEGIN IMMEDIATE on SQLite,
+SELECT … FOR UPDATE on PostgreSQL), so numbering and call-next are atomic and the per-centre `seq` of
+its events follows commit order."""
 from __future__ import annotations
 
 import time as _time

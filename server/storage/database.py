@@ -10,7 +10,9 @@ the whole process: commits (fsync), BEGIN (another process's lock) and every rea
 run in gevent's thread pool instead, so other connections go on being served. A read of a row or two
 by key (`Database.point_read`: the device or account behind a request) stays on the event loop: it
 never waits in WAL mode, and three hops to the thread pool cost more than it does. psycopg 3 (≥ 3.1.14)
-and redis-py wait on gevent by themselves once the standard library is patched.
+and redis-py wait on gevent by themselves once the standard library is patched. The engine's
+commands go through `Database.write_grouped`: on SQLite under gevent, those that queue while one
+commits share the next transaction (group commit).
 """
 from __future__ import annotations
 
