@@ -170,8 +170,8 @@ class KioskApp:
             if event.key == pygame.K_ESCAPE and not self.fullscreen:
                 self.running = False
             scanned = self.scan.feed(event, self.clock())
-            if scanned is not None and self.screen in CHOOSING and self._online():
-                self._check_in(scanned)
+            if scanned is not None:
+                self._scan_read(scanned)
         elif event.type == pygame.MOUSEBUTTONDOWN:
             if event.button == 1 and not getattr(event, "touch", False):  # touches come as FINGERDOWN
                 self.touch(event.pos)
@@ -301,8 +301,16 @@ class KioskApp:
     def _scanned(self) -> None:
         """A QR read by the camera: the same check-in as a keyboard scanner's line."""
         text = self.scanner.poll() if self.scanner is not None else None
-        if text is not None and self.screen in CHOOSING and self._online():
+        if text is not None:
+            self._scan_read(text)
+
+    def _scan_read(self, text: str) -> None:
+        """A booking's QR, scanned: checked in while the kiosk is choosing; while the server is away the
+        citizen is told so (it is not silently dropped), and the kiosk goes back to waiting for it."""
+        if self.screen in CHOOSING and self._online():
             self._check_in(text)
+        elif self.screen == SERVER_AWAY:
+            self._refused(None, "offline")
 
     def _check_in(self, text: str) -> None:
         """A scanned or typed booking code: check it in; its ticket is printed and shown like any other."""

@@ -130,3 +130,22 @@ def test_scan_reader_splits_scans_by_enter_and_pauses():
     assert checkin.add_key("ACD", ("key", "0")) == "ACD"  # not in the alphabet
     assert checkin.add_key("ACDEFHJK", ("key", "M")) == "ACDEFHJK"  # 8 at most
     assert checkin.add_key("ACD", ("erase",)) == "AC"
+
+
+def test_a_scan_while_the_server_is_away_is_answered_not_dropped(artifacts):
+    """A citizen scans a booking's QR while the kiosk cannot reach its server: the kiosk says the
+    server is away (it does not ignore the scan, leaving the citizen scanning again and again), then
+    goes back to its "server away" screen; nothing is sent."""
+    from conftest import free_port
+    client = DeviceClient(f"http://127.0.0.1:{free_port()}", "no-server-token").start()  # nothing listens there
+    app = KioskApp(client, pygame.Surface((1080, 1920)), None,
+                   timing=Timing(touch_guard_s=0.0, late_tap_guard_s=0.0, refused_s=0.5))
+    try:
+        pump(app, lambda: app.screen == "server_away" and app._drawn_screen == "server_away")
+        type_keys(app, "http://127.0.0.1/b/ABCD2345")
+        pump(app, lambda: app.screen == "refused" and app._drawn_screen == "refused")
+        assert app.refused_code == "offline"
+        pygame.image.save(app.surface, str(artifacts / "kiosk-scan-server-away.png"))
+        pump(app, lambda: app.screen == "server_away")
+    finally:
+        client.close()
