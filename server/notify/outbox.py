@@ -150,11 +150,19 @@ class Matcher:
 
     def _events(self, s) -> list:
         back = 0 if self.db.sqlite else self.LOOKBACK
-        events = [ev for ev in s.execute(
+        where = (TicketEvent.id > self.cursor - back, TicketEvent.type.in_(MOVES))
+        if back:
+            # the ids of the look-back first, the rows of those not handled yet then: reading the whole
+            # look-back's rows (their tickets, their times) after every call was a tenth of a busy
+            # province process's CPU (docs/PERFORMANCE.md)
+            new = [i for i in s.execute(select(TicketEvent.id).where(*where)).scalars() if i not in self.handled]
+            if not new:
+                return []
+            where = (TicketEvent.id.in_(new),)
+        events = s.execute(
             select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.type, TicketEvent.at, Ticket.field_id)
             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
-            .where(TicketEvent.id > self.cursor - back, TicketEvent.type.in_(MOVES))
-            .order_by(TicketEvent.id)) if ev.id not in self.handled]
+            .where(*where).order_by(TicketEvent.id)).all()
         if events:
             self.cursor = max(self.cursor, events[-1].id)
             self.touched.update(ev.field_id for ev in events)
