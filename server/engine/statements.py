@@ -94,5 +94,12 @@ TICKET_LOG = insert(TicketEvent)
 PRIOR_ISSUE = select(Ticket.id, Ticket.request_hash).where(Ticket.centre_id == bindparam("cid"),
                                                             Ticket.request_id == bindparam("rid"))
 
+# a kiosk's issue: its field, and the ticket an earlier request with the same request_id issued (if any)
+FIELD_AND_PRIOR = select(
+    Field,
+    PRIOR_ISSUE.with_only_columns(Ticket.id).scalar_subquery().label("prior_id"),
+    PRIOR_ISSUE.with_only_columns(Ticket.request_hash).scalar_subquery().label("prior_hash"),
+).where(Field.centre_id == bindparam("cid"), Field.active.is_(True), Field.code == bindparam("code"))
+
 # a new ticket, every column given (engine/tickets.py)
 NEW_TICKET = insert(Ticket).returning(Ticket.id)

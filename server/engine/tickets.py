@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import NEW_TICKET, PRIOR_ISSUE
+from layso.server.engine.statements import FIELD_AND_PRIOR, NEW_TICKET, PRIOR_ISSUE
 from layso.server.errors import BadRequest, Conflict, Forbidden
 from layso.server.storage.models import Device, Field, Rating, Ticket, TicketEvent
 from sqlalchemy import select
@@ -49,13 +49,22 @@ class TicketCommands:
         body_hash = hashlib.sha256(json.dumps([field_code, priority, channel], default=str).encode()).hexdigest()
 
         def run(cmd: Command):
-            if request_id is not None:
-                prior = cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
-                if prior is not None:
-                    if prior.request_hash != body_hash:
-                        raise Conflict("request_id was used with another request", "request_id_reused")
-                    return cmd.ticket_dict(cmd.s.get(Ticket, prior.id)), False
-            f = self._field(cmd, field_code)
+            f = prior = None
+            if request_id is not None and isinstance(field_code, str) and field_code:
+                # the field, and what an earlier request with this id issued, in one statement (one
+                # round trip fewer on PostgreSQL, where each waits for the event loop)
+                row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code,
+                                                      "rid": request_id}).first()
+                if row is not None:
+                    f, prior = row.Field, (row.prior_id, row.prior_hash) if row.prior_id is not None else None
+            if request_id is not None and f is None:  # no such field (now): the retry is still answered
+                found = cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
+                prior = tuple(found) if found is not None else None
+            if prior is not None:
+                if prior[1] != body_hash:
+                    raise Conflict("request_id was used with another request", "request_id_reused")
+                return cmd.ticket_dict(cmd.s.get(Ticket, prior[0])), False
+            f = f or self._field(cmd, field_code)
             if priority is not None and priority not in cmd.cfg.categories:
                 raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
             t = self._new_ticket(cmd, f, priority, channel, request_id, body_hash, device_id)

@@ -40,6 +40,22 @@ def test_request_id_makes_issue_idempotent(engine):
     assert err.value.code == "request_id_reused"
 
 
+def test_a_retry_is_answered_even_when_its_field_has_gone_since(engine):
+    """The kiosk's retry of an answered issue gets the same ticket after its field was taken off the
+    kiosks meanwhile; an unknown field without an earlier request is still refused as unknown."""
+    e, cid = engine
+    first = e.issue(cid, "dat-dai", request_id="kiosk-2-abc")
+    with e.db.write() as s:
+        s.execute(text("UPDATE fields SET active = :no WHERE code = 'dat-dai'"), {"no": False})
+    again = e.issue(cid, "dat-dai", request_id="kiosk-2-abc")
+    assert not again.created and again.value["id"] == first.value["id"]
+    with pytest.raises(NotFound) as err:
+        e.issue(cid, "dat-dai", request_id="kiosk-2-new")
+    assert err.value.code == "field_not_found"
+    with pytest.raises(BadRequest):
+        e.issue(cid, ["dat-dai"], request_id="kiosk-2-list")
+
+
 def test_daily_cap_then_next_day_restarts(tmp_path, frozen_clock):
     data = small_config_data()
     for f in data["fields"]:
