@@ -161,10 +161,14 @@ class Command:
     def track_url(self, ticket: Ticket) -> str:
         return f"{self.base_url}/t/{ticket.track_token}"
 
-    def ticket_dict(self, t: Ticket, public: bool = False) -> dict:
-        ahead = est = reason = None
-        if t.status == TicketStatus.WAITING:
-            ahead = self.engine.ahead_of(self, t)
+    def ticket_dict(self, t: Ticket, public: bool = False, ahead: int | None = None) -> dict:
+        """`ahead`: how many are ahead of a waiting `t`, when the command has just counted it."""
+        est = reason = None
+        if t.status != TicketStatus.WAITING:
+            ahead = None
+        else:
+            if ahead is None:
+                ahead = self.engine.ahead_of(self, t)
             est, reason = self.engine.estimate_wait(self, t.field, ahead)
         d = {
             "id": t.id, "number": t.number, "field": t.field.code, "field_name": t.field.name,

@@ -10,7 +10,7 @@ from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
 from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
-from layso.server.engine.statements import AHEAD, COUNTER_MAP, FIELD_COUNTS, next_number
+from layso.server.engine.statements import AHEAD, COUNTER_MAP, FIELD_COUNTS, NEW_TICKET_COUNTS, next_number
 from layso.server.storage.models import Counter, DaySequence, Field, Ticket
 from layso.server.storage.where import active_fields
 from sqlalchemy import select
@@ -78,6 +78,17 @@ class QueueFigures:
         return cmd.cfg.rule.ahead(transferred=t.transferred, priority=t.priority is not None, transfers=transfers,
                                   same_class_before=same_before, priority_waiting=prio)
 
+    def new_ticket_counts(self, cmd: Command, t, issued: int) -> tuple[int, dict]:
+        """For a ticket just issued (`issued`: its field's numbers today, its own included): how many are
+        ahead of it, and its field's counts for queue.changed ({field id: (waiting, issued)}), in one
+        statement where `ahead_of` and `fields_list` take two."""
+        transfers, same_before, prio, waiting = cmd.core(
+            NEW_TICKET_COUNTS[t.priority is not None],
+            {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}).one()
+        ahead = cmd.cfg.rule.ahead(transferred=False, priority=t.priority is not None, transfers=transfers,
+                                   same_class_before=same_before, priority_waiting=prio)
+        return ahead, {t.field_id: (waiting, issued)}
+
     def estimate_wait(self, cmd: Command, f: Field, ahead: int) -> tuple[int | None, str | None]:
         """(seconds or None, why) — `domain.estimate`, with this field's counters and recent services."""
         open_n, all_n = self._servers(cmd, f.id)
@@ -122,16 +133,18 @@ class QueueFigures:
         stmt = next_number(cmd.s.bind.dialect.name)
         return cmd.core(stmt, {"fid": f.id, "day": day or cmd.today}).scalar_one()
 
-    def fields_list(self, cmd: Command, only: list[Field] | None = None) -> list[dict]:
-        """The contract's Field objects: all active fields, or just `only`."""
+    def fields_list(self, cmd: Command, only: list[Field] | None = None, counts: dict | None = None) -> list[dict]:
+        """The contract's Field objects: all active fields, or just `only` (`counts`: their (waiting,
+        issued) when the command has just counted them)."""
         if only is None:
             fields = cmd.s.execute(select(Field).where(*active_fields(cmd.centre.id))
                                    .order_by(Field.position, Field.id)).scalars().all()
         else:
             fields = only
         ids = [f.id for f in fields]
-        at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
-        counts = {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
+        if counts is None or any(i not in counts for i in ids):
+            at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
+            counts = {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
         return [self._field_dict(cmd, f, *counts[f.id]) for f in fields]
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:
@@ -142,11 +155,11 @@ class QueueFigures:
                 "est_wait_s": est, "est_wait_reason": est_reason, "accepting": reason is None,
                 "closed_reason": reason, "serving_counters": self.serving_counters(cmd, f.id)}
 
-    def _queue_changed(self, cmd: Command, *field_ids: int) -> None:
+    def _queue_changed(self, cmd: Command, *field_ids: int, counts: dict | None = None) -> None:
         ids = sorted({i for i in field_ids if i is not None})
         if ids:
             fields = [cmd.s.get(Field, i) for i in ids]
-            cmd.emit(E.QUEUE_CHANGED, {"fields": self.fields_list(cmd, fields)})
+            cmd.emit(E.QUEUE_CHANGED, {"fields": self.fields_list(cmd, fields, counts)})
 
     def _counter_changed(self, cmd: Command, c: Counter) -> None:
         cmd.emit(E.COUNTER_CHANGED, {"counter": cmd.counter_dict(c)})

@@ -65,6 +65,29 @@ def _ahead(priority: bool, transferred: bool):
 AHEAD = {(p, t): _ahead(p, t) for p in (False, True) for t in (False, True)}
 
 
+def _new_ticket_counts(priority: bool):
+    """For a ticket just queued (`tid`, at `pos`, not transferred) in field `fid`: AHEAD's three counts
+    and every ticket waiting in the field, in one pass over its waiting tickets (the issue command's
+    answer and its queue.changed: one round trip instead of two)."""
+    before = (Ticket.queue_pos < bindparam("pos")) | \
+        ((Ticket.queue_pos == bindparam("pos")) & (Ticket.id < bindparam("tid")))
+    is_prio = Ticket.priority.is_not(None)
+    same_class = is_prio if priority else Ticket.priority.is_(None)
+    counted = Ticket.transfer_counter_id.is_(None) & (Ticket.id != bindparam("tid"))  # AHEAD's WHERE
+
+    def count(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    return (select(count(counted & Ticket.transferred.is_(True)),
+                   count(counted & Ticket.transferred.is_(False) & same_class & before),
+                   count(counted & Ticket.transferred.is_(False) & is_prio),
+                   func.count(Ticket.id))
+            .where(*_waiting(), Ticket.field_id == bindparam("fid")))
+
+
+NEW_TICKET_COUNTS = {p: _new_ticket_counts(p) for p in (False, True)}
+
+
 @cache
 def next_number(dialect_name: str):
     """The field's next number of the day, in one upsert (built once per dialect, on first use)."""

@@ -68,11 +68,12 @@ class TicketCommands:
             if priority is not None and priority not in cmd.cfg.categories:
                 raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
             t = self._new_ticket(cmd, f, priority, channel, request_id, body_hash, device_id)
-            d = cmd.ticket_dict(t)
+            ahead, counts = self.new_ticket_counts(cmd, t, issued=t.seq_in_day)
+            d = cmd.ticket_dict(t, ahead=ahead)
             cmd.emit(E.TICKET_ISSUED, {"ticket": d, "device_id": device_id},
                      log={"ticket": t, "device_id": device_id, "officer_id": officer_id,
                           "data": {"channel": channel, "priority": priority, "number": t.number}})
-            self._queue_changed(cmd, f.id)
+            self._queue_changed(cmd, f.id, counts=counts)
             return d
 
         return self._run(centre_id, run, base_url)

@@ -155,8 +155,15 @@ def test_engine_calls_in_the_order_the_rules_say(shared_db, program, rule):
     for op in program:
         kind = op[0]
         if kind == "issue":
-            t = engine.issue(cid, op[1], priority="elderly" if op[2] else None).value
+            res = engine.issue(cid, op[1], priority="elderly" if op[2] else None)
+            t = res.value
             model.issue(t["id"], op[1], op[2])
+            # the issue's own counts (one statement) agree with the ordinary reads of the ticket and field
+            assert t["ahead"] == engine.ticket(cid, t["id"])["ahead"], (op, program)
+            changed = next(ev for ev in res.events if ev.type == "queue.changed").payload["fields"]
+            now = {f["code"]: f for f in engine.fields(cid)}
+            assert [(f["waiting"], f["est_wait_s"]) for f in changed] == \
+                [(now[f["code"]]["waiting"], now[f["code"]]["est_wait_s"]) for f in changed], (op, program)
         elif kind == "next":
             got = engine.call_next(cid, op[1]).value
             want = model.next(op[1])
