@@ -73,25 +73,23 @@ class Settings:
     def of_json(cls, centre_id: int, timezone: str, settings_json: str) -> "Settings":
         """The settings of a centre read as JSON text (the janitor's sweep over every centre): the text
         is parsed only when it is new — decoding 150 centres' settings every 15 s was most of a sweep."""
-        key = f"{centre_id}:{timezone}:text:{settings_json}"
-        with cls._lock:
-            hit = cls._cache.get(key)
-        if hit is None:
-            hit = cls.__new__(cls)
-            hit._parse(json.loads(settings_json), timezone)
-            with cls._lock:
-                if len(cls._cache) > 1024:
-                    cls._cache.clear()
-                cls._cache[key] = hit
-        return hit
+        def parse() -> "Settings":
+            made = cls.__new__(cls)
+            made._parse(json.loads(settings_json), timezone)
+            return made
+        return cls._cached(f"{centre_id}:{timezone}:text:{settings_json}", parse)
 
     @classmethod
     def of(cls, centre: Centre) -> "Settings":
         key = f"{centre.id}:{centre.timezone}:" + json.dumps(centre.settings, sort_keys=True, default=str)
+        return cls._cached(key, lambda: cls(centre))
+
+    @classmethod
+    def _cached(cls, key: str, make) -> "Settings":
         with cls._lock:
             hit = cls._cache.get(key)
         if hit is None:
-            hit = cls(centre)
+            hit = make()
             with cls._lock:
                 if len(cls._cache) > 1024:  # a province: a few hundred centres
                     cls._cache.clear()

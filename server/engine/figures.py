@@ -43,6 +43,10 @@ class ServiceTimes:
         return value
 
 
+def _ahead_params(cmd: Command, t) -> dict:
+    return {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}
+
+
 class QueueFigures:
     """Mixin of the engine: figures over the locked centre's queue (per-command caches in `cmd`)."""
 
@@ -72,9 +76,8 @@ class QueueFigures:
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
         """How many will be called before `t` by the counters of its field (one aggregate query)."""
-        transfers, same_before, prio = cmd.core(
-            AHEAD[t.priority is not None, bool(t.transferred)],
-            {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}).one()
+        transfers, same_before, prio = cmd.core(AHEAD[t.priority is not None, bool(t.transferred)],
+                                                _ahead_params(cmd, t)).one()
         return cmd.cfg.rule.ahead(transferred=t.transferred, priority=t.priority is not None, transfers=transfers,
                                   same_class_before=same_before, priority_waiting=prio)
 
@@ -82,9 +85,8 @@ class QueueFigures:
         """For a ticket just issued (`issued`: its field's numbers today, its own included): how many are
         ahead of it, and its field's counts for queue.changed ({field id: (waiting, issued)}), in one
         statement where `ahead_of` and `fields_list` take two."""
-        transfers, same_before, prio, waiting = cmd.core(
-            NEW_TICKET_COUNTS[t.priority is not None],
-            {"cid": cmd.centre.id, "day": cmd.today, "fid": t.field_id, "tid": t.id, "pos": t.queue_pos}).one()
+        transfers, same_before, prio, waiting = cmd.core(NEW_TICKET_COUNTS[t.priority is not None],
+                                                         _ahead_params(cmd, t)).one()
         ahead = cmd.cfg.rule.ahead(transferred=False, priority=t.priority is not None, transfers=transfers,
                                    same_class_before=same_before, priority_waiting=prio)
         return ahead, {t.field_id: (waiting, issued)}

@@ -43,21 +43,27 @@ FIELD_COUNTS = select(
 ).where(Field.id.in_(bindparam("ids", expanding=True)))
 
 
-def _ahead(priority: bool, transferred: bool):
-    """Counts for `ahead_of` of a ticket (`pos`, `tid`) of field `fid`: transfers (before it, when it is
-    one itself), untransferred tickets of its class before it, untransferred priority tickets."""
+def _count(cond):
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _ahead_terms(priority: bool) -> tuple:
+    """(queued before the ticket `pos`/`tid`, a priority ticket, a ticket of its class): the conditions
+    both AHEAD and NEW_TICKET_COUNTS count with."""
     before = (Ticket.queue_pos < bindparam("pos")) | \
         ((Ticket.queue_pos == bindparam("pos")) & (Ticket.id < bindparam("tid")))
     is_prio = Ticket.priority.is_not(None)
-    same_class = is_prio if priority else Ticket.priority.is_(None)
+    return before, is_prio, is_prio if priority else Ticket.priority.is_(None)
 
-    def count(cond):
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    return (select(count(Ticket.transferred.is_(True) & before) if transferred else
-                   count(Ticket.transferred.is_(True)),
-                   count(Ticket.transferred.is_(False) & same_class & before),
-                   count(Ticket.transferred.is_(False) & is_prio))
+def _ahead(priority: bool, transferred: bool):
+    """Counts for `ahead_of` of a ticket (`pos`, `tid`) of field `fid`: transfers (before it, when it is
+    one itself), untransferred tickets of its class before it, untransferred priority tickets."""
+    before, is_prio, same_class = _ahead_terms(priority)
+    return (select(_count(Ticket.transferred.is_(True) & before) if transferred else
+                   _count(Ticket.transferred.is_(True)),
+                   _count(Ticket.transferred.is_(False) & same_class & before),
+                   _count(Ticket.transferred.is_(False) & is_prio))
             .where(*_waiting(), Ticket.field_id == bindparam("fid"), Ticket.transfer_counter_id.is_(None),
                    Ticket.id != bindparam("tid")))
 
@@ -67,20 +73,13 @@ AHEAD = {(p, t): _ahead(p, t) for p in (False, True) for t in (False, True)}
 
 def _new_ticket_counts(priority: bool):
     """For a ticket just queued (`tid`, at `pos`, not transferred) in field `fid`: AHEAD's three counts
-    and every ticket waiting in the field, in one pass over its waiting tickets (the issue command's
-    answer and its queue.changed: one round trip instead of two)."""
-    before = (Ticket.queue_pos < bindparam("pos")) | \
-        ((Ticket.queue_pos == bindparam("pos")) & (Ticket.id < bindparam("tid")))
-    is_prio = Ticket.priority.is_not(None)
-    same_class = is_prio if priority else Ticket.priority.is_(None)
-    counted = Ticket.transfer_counter_id.is_(None) & (Ticket.id != bindparam("tid"))  # AHEAD's WHERE
-
-    def count(cond):
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    return (select(count(counted & Ticket.transferred.is_(True)),
-                   count(counted & Ticket.transferred.is_(False) & same_class & before),
-                   count(counted & Ticket.transferred.is_(False) & is_prio),
+    (its WHERE moved into each count) and every ticket waiting in the field, in one pass over its
+    waiting tickets (the issue command's answer and its queue.changed: one round trip instead of two)."""
+    before, is_prio, same_class = _ahead_terms(priority)
+    counted = Ticket.transfer_counter_id.is_(None) & (Ticket.id != bindparam("tid"))
+    return (select(_count(counted & Ticket.transferred.is_(True)),
+                   _count(counted & Ticket.transferred.is_(False) & same_class & before),
+                   _count(counted & Ticket.transferred.is_(False) & is_prio),
                    func.count(Ticket.id))
             .where(*_waiting(), Ticket.field_id == bindparam("fid")))
 
