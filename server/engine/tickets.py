@@ -49,21 +49,11 @@ class TicketCommands:
         body_hash = hashlib.sha256(json.dumps([field_code, priority, channel], default=str).encode()).hexdigest()
 
         def run(cmd: Command):
-            f = prior = None
-            if request_id is not None and isinstance(field_code, str) and field_code:
-                # the field, and what an earlier request with this id issued, in one statement (one
-                # round trip fewer on PostgreSQL, where each waits for the event loop)
-                row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code,
-                                                      "rid": request_id}).first()
-                if row is not None:
-                    f, prior = row.Field, (row.prior_id, row.prior_hash) if row.prior_id is not None else None
-            if request_id is not None and f is None:  # no such field (now): the retry is still answered
-                found = cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
-                prior = tuple(found) if found is not None else None
+            f, prior = self._field_and_prior(cmd, field_code, request_id)
             if prior is not None:
-                if prior[1] != body_hash:
+                if prior.request_hash != body_hash:
                     raise Conflict("request_id was used with another request", "request_id_reused")
-                return cmd.ticket_dict(cmd.s.get(Ticket, prior[0])), False
+                return cmd.ticket_dict(cmd.s.get(Ticket, prior.id)), False
             f = f or self._field(cmd, field_code)
             if priority is not None and priority not in cmd.cfg.categories:
                 raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
@@ -77,6 +67,20 @@ class TicketCommands:
             return d
 
         return self._run(centre_id, run, base_url)
+
+    def _field_and_prior(self, cmd: Command, field_code, request_id) -> tuple:
+        """(the active field of `field_code` or None, the (id, request_hash) of the ticket an earlier
+        request with `request_id` issued or None). Both in one statement when the code is a field's
+        (a round trip fewer on PostgreSQL); a retry whose field has gone since is still found."""
+        if request_id is None:
+            return None, None
+        if isinstance(field_code, str) and field_code:
+            row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code,
+                                                  "rid": request_id}).first()
+            if row is not None:
+                return row.Field, (SimpleNamespace(id=row.prior_id, request_hash=row.prior_hash)
+                                   if row.prior_id is not None else None)
+        return None, cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
 
     def _new_ticket(self, cmd: Command, f: Field, priority, channel, request_id, body_hash, device_id) -> IssuedTicket:
         """Number a new waiting ticket of `f` (refused outside hours, when closed or over the cap)."""
