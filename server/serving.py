@@ -100,15 +100,25 @@ def check_health(db) -> bool:
         return False
 
 
+# objects allocated (less those freed) between two collections of the youngest generation; Python's
+# default is 700. A command or a request lives across a dozen waits of the event loop while other
+# greenlets allocate, and at 700 what lived ~0.1 s was pushed through both young generations into the
+# oldest, whose growth then set off a full collection (70–125 ms, the loop stopped) three times a
+# minute in each process of the province bench; at 20,000 none happened in its load window, the
+# kiosks' slowest requests fell from 110–190 to 60–70 ms (docs/PERFORMANCE.md)
+YOUNG_OBJECTS = 5_000
+
+
 def freeze_startup_objects() -> None:
     """Move everything made while starting (modules, the app, SQLAlchemy's mappers and statements:
     ~120,000 objects that live as long as the process) out of the garbage collector's sight. Left in,
     each full collection walked them all — 70–170 ms during which no connection is served (measured
     under the issue bench: docs/PERFORMANCE.md); frozen, a full collection walks only what the
-    requests made since."""
+    requests made since. Then the youngest generation is made larger (YOUNG_OBJECTS)."""
     import gc
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS, 10, 10)
 
 
 def release_free_memory() -> None:

@@ -42,12 +42,18 @@ class EngineBase:
         self.default_base_url = default_base_url
 
     # ---- transaction plumbing -----------------------------------------------------------
-    def _run(self, centre_id: int, fn, base_url: str | None = None) -> Result:
+    def _run(self, centre_id: int, fn, base_url: str | None = None, lock=None) -> Result:
+        """`fn(cmd)` as a command. `lock`: (statement, parameters) that locks the centre and reads more
+        with it, a round trip fewer (its first column the Centre, `cid` bound here; the row is
+        `cmd.locked`); by default CENTRE_LOCKED."""
+        statement, params = lock or (CENTRE_LOCKED, {})
+
         def work(s):
-            centre = s.execute(CENTRE_LOCKED, {"cid": centre_id}).scalar_one_or_none()
-            if centre is None:
+            row = s.execute(statement, {**params, "cid": centre_id}).first()
+            if row is None:
                 raise NotFound("unknown centre", "centre_not_found")
-            cmd = Command(self, s, centre, base_url)
+            cmd = Command(self, s, row[0], base_url)
+            cmd.locked = row
             value = fn(cmd)
             created = True
             if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bool):

@@ -14,7 +14,7 @@ from layso.server import clock
 from layso.server.domain.hours import Hours
 from layso.server.domain.queue import PriorityRule
 from layso.server.domain.statuses import TicketStatus
-from layso.server.engine.statements import CENTRE_SEQ, TICKET_LOG
+from layso.server.engine.statements import CENTRE_SEQ, TICKET_LOG, seq_and_log
 from layso.server.storage.models import Centre, Counter, Ticket
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -110,6 +110,7 @@ class Command:
         self.base_url = (centre.public_url or base_url or engine.default_base_url or "").rstrip("/")
         self.pending: list[tuple[str, dict, dict | None]] = []
         self._conn = None
+        self.locked = None  # the row of the statement that locked the centre (`EngineBase._run`)
 
     def core(self, statement, params=None):
         """Run a Core statement (columns, counts, inserts and updates of rows, not ORM objects) on the
@@ -135,22 +136,32 @@ class Command:
         if not self.pending:
             return []
         base = self.centre.seq
-        # the new seq by one UPDATE, not the unit of work: the centre row is locked by this command
-        self.core(CENTRE_SEQ, {"cid": self.centre.id, "new_seq": base + len(self.pending)})
-        set_committed_value(self.centre, "seq", base + len(self.pending))
         events, log_rows = [], []
         for i, (type_, payload, log) in enumerate(self.pending, start=1):
             payload = {"seq": base + i, **payload}
             if log is not None:
-                log_rows.append({"centre_id": self.centre.id, "ticket_id": log["ticket"].id, "seq": base + i,
+                log_rows.append({"centre_id": self.centre.id, "ticket": log["ticket"], "seq": base + i,
                                  "type": type_, "at": self.now, "counter_id": log.get("counter_id"),
                                  "officer_id": log.get("officer_id"), "device_id": log.get("device_id"),
                                  "data": log.get("data") or {}})
             events.append(Event(type_, payload, self.centre.id))
-        self.s.flush()
-        if log_rows:  # one INSERT for the ticket log
-            self.core(TICKET_LOG, log_rows)
+        # the new seq by one UPDATE, not the unit of work: the centre row is locked by this command
+        seq = {"cid": self.centre.id, "new_seq": base + len(self.pending)}
+        if log_rows and self.s.bind.dialect.name == "postgresql":
+            self.core(seq_and_log(self._with_ids(log_rows)), seq)
+        else:
+            self.core(CENTRE_SEQ, seq)
+            if log_rows:  # one INSERT for the ticket log
+                self.core(TICKET_LOG, self._with_ids(log_rows))
+        set_committed_value(self.centre, "seq", seq["new_seq"])
         return events
+
+    def _with_ids(self, log_rows: list[dict]) -> list[dict]:
+        """The log rows with their tickets' ids (a ticket made in this command has one once flushed)."""
+        self.s.flush()
+        for row in log_rows:
+            row["ticket_id"] = row.pop("ticket").id
+        return log_rows
 
     # ---- serialisation (the contract's objects) -------------------------------------------
     def iso(self, dt: datetime | None) -> str | None:

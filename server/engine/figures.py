@@ -56,11 +56,16 @@ class QueueFigures:
         """field id → [(counter number, status, priority_only)] of the active counters serving it."""
         cached = cmd.__dict__.get("_counter_map")
         if cached is None:
-            cached = {}
-            for field_id, number, status, prio_only in cmd.core(COUNTER_MAP, {"cid": cmd.centre.id}):
-                cached.setdefault(field_id, []).append((number, status, prio_only))
-            cmd.__dict__["_counter_map"] = cached
+            cached = cmd.__dict__["_counter_map"] = self._map_of(cmd.core(COUNTER_MAP, {"cid": cmd.centre.id}))
         return cached
+
+    @staticmethod
+    def _map_of(rows) -> dict[int, list[tuple[int, str, bool]]]:
+        """`_counter_map` from COUNTER_MAP's rows (field id, number, status, priority_only)."""
+        out: dict[int, list[tuple[int, str, bool]]] = {}
+        for field_id, number, status, prio_only in rows:
+            out.setdefault(field_id, []).append((number, status, prio_only))
+        return out
 
     def _set_status(self, cmd: Command, c: Counter, status: str) -> None:
         c.status = status
@@ -84,9 +89,12 @@ class QueueFigures:
     def new_ticket_counts(self, cmd: Command, t, issued: int) -> tuple[int, dict]:
         """For a ticket just issued (`issued`: its field's numbers today, its own included): how many are
         ahead of it, and its field's counts for queue.changed ({field id: (waiting, issued)}), in one
-        statement where `ahead_of` and `fields_list` take two."""
-        transfers, same_before, prio, waiting = cmd.core(NEW_TICKET_COUNTS[t.priority is not None],
-                                                         _ahead_params(cmd, t)).one()
+        statement where `ahead_of` and `fields_list` take two; the centre's counters (`_counter_map`)
+        come with them."""
+        rows = cmd.core(NEW_TICKET_COUNTS[t.priority is not None], _ahead_params(cmd, t)).all()
+        transfers, same_before, prio, waiting = rows[0][:4]
+        if "_counter_map" not in cmd.__dict__:
+            cmd.__dict__["_counter_map"] = self._map_of(r[4:] for r in rows if r[4] is not None)
         ahead = cmd.cfg.rule.ahead(transferred=False, priority=t.priority is not None, transfers=transfers,
                                    same_class_before=same_before, priority_waiting=prio)
         return ahead, {t.field_id: (waiting, issued)}

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import FIELD_AND_PRIOR, NEW_TICKET, PRIOR_ISSUE
+from layso.server.engine.statements import FIELD_AND_PRIOR, ISSUE_LOCKED, NEW_TICKET, PRIOR_ISSUE
 from layso.server.errors import BadRequest, Conflict, Forbidden
 from layso.server.storage.models import Device, Field, Rating, Ticket, TicketEvent
 from sqlalchemy import select
@@ -49,11 +49,13 @@ class TicketCommands:
         body_hash = hashlib.sha256(json.dumps([field_code, priority, channel], default=str).encode()).hexdigest()
 
         def run(cmd: Command):
-            f, prior = self._field_and_prior(cmd, field_code, request_id)
-            if prior is not None:
-                if prior.request_hash != body_hash:
+            centre, f, prior_id, prior_hash, seq_seen = cmd.locked
+            if seq_seen != centre.seq:  # another command committed while this one waited for the lock
+                f, prior_id, prior_hash = self._field_and_prior(cmd, field_code, request_id)
+            if prior_id is not None:
+                if prior_hash != body_hash:
                     raise Conflict("request_id was used with another request", "request_id_reused")
-                return cmd.ticket_dict(cmd.s.get(Ticket, prior.id)), False
+                return cmd.ticket_dict(cmd.s.get(Ticket, prior_id)), False
             f = f or self._field(cmd, field_code)
             if priority is not None and priority not in cmd.cfg.categories:
                 raise BadRequest(f"unknown priority category {priority[:40]!r}", "invalid_priority")
@@ -66,21 +68,19 @@ class TicketCommands:
             self._queue_changed(cmd, f.id, counts=counts)
             return d
 
-        return self._run(centre_id, run, base_url)
+        # the centre locked with the field and an earlier request's ticket read (a retry whose field
+        # has gone since is still answered); a code that is no text matches no field (`_field` says why)
+        code = field_code if isinstance(field_code, str) else None
+        return self._run(centre_id, run, base_url, lock=(ISSUE_LOCKED, {"code": code, "rid": request_id}))
 
     def _field_and_prior(self, cmd: Command, field_code, request_id) -> tuple:
-        """(the active field of `field_code` or None, the (id, request_hash) of the ticket an earlier
-        request with `request_id` issued or None). Both in one statement when the code is a field's
-        (a round trip fewer on PostgreSQL); a retry whose field has gone since is still found."""
-        if request_id is None:
-            return None, None
+        """ISSUE_LOCKED's field, earlier ticket's id and request hash, read again under the lock."""
         if isinstance(field_code, str) and field_code:
-            row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code,
-                                                  "rid": request_id}).first()
+            row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code, "rid": request_id}).first()
             if row is not None:
-                return row.Field, (SimpleNamespace(id=row.prior_id, request_hash=row.prior_hash)
-                                   if row.prior_id is not None else None)
-        return None, cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
+                return row.Field, row.prior_id, row.prior_hash
+        prior = cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
+        return (None, *prior) if prior is not None else (None, None, None)
 
     def _new_ticket(self, cmd: Command, f: Field, priority, channel, request_id, body_hash, device_id) -> IssuedTicket:
         """Number a new waiting ticket of `f` (refused outside hours, when closed or over the cap)."""
