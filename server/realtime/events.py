@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, abort
 from flask_socketio import SocketIO
 
 from layso.server.messages import error_body
@@ -32,6 +32,10 @@ def on_error(err):
     return error_body("internal_error")
 
 
+def _not_found():
+    abort(404)
+
+
 def init_app(app: Flask, message_queue: str | None = None, websocket_only: bool = False) -> None:
     """Bind Socket.IO to `app`: gevent when the process was patched for it, else threads. Processes
     sharing LAYSO_MESSAGE_QUEUE meet on the Redis channel LAYSO_MESSAGE_QUEUE_CHANNEL (default
@@ -45,6 +49,13 @@ def init_app(app: Flask, message_queue: str | None = None, websocket_only: bool 
                       ping_interval=10, ping_timeout=20, max_http_buffer_size=64 * 1024,
                       transports=["websocket"] if websocket_only else ["polling", "websocket"],
                       logger=False, engineio_logger=False)
+    # Flask-SocketIO runs every event in a request context of the connection's request (/socket.io/),
+    # which Flask matches against the app's routes: with no route there, each event raised and kept
+    # a NotFound with its traceback and frames, ~50 objects in cycles that only the garbage collector
+    # frees (most of what a lobby's commands left it: docs/PERFORMANCE.md). Engine.IO answers that
+    # path before Flask; the rules are only matched (a WebSocket's and a polling client's), their view never reached.
+    app.add_url_rule("/socket.io/", "socketio_websocket", _not_found, websocket=True, strict_slashes=False)
+    app.add_url_rule("/socket.io/", "socketio_polling", _not_found, methods=["GET", "POST"], strict_slashes=False)
     if gevent_patched():  # one greenlet a WebSocket instead of four (memory: server/realtime/green.py)
         from layso.server.realtime import green
         green.install(socketio.server.eio)
