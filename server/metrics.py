@@ -59,7 +59,8 @@ def metrics_text(db: Database) -> str:
 
 def process_lines() -> list[str]:
     """This server process: resident memory (the serving issue's budget is 100 MiB a process) and the
-    garbage collector (collections by generation; objects frozen at start, which it no longer walks)."""
+    garbage collector (collections by generation; objects frozen at start, which it no longer walks;
+    its thresholds)."""
     import gc
     import os
     lines = []
@@ -77,4 +78,7 @@ def process_lines() -> list[str]:
               for g, st in enumerate(gc.get_stats())]
     lines += ["# HELP python_gc_objects_frozen Objects made at start, frozen out of the collector's walks.",
               "# TYPE python_gc_objects_frozen gauge", f"python_gc_objects_frozen {gc.get_freeze_count()}"]
+    lines += ["# HELP python_gc_threshold Allocations between collections of a generation (0), collections of the "
+              "younger generation between two of one (1, 2).", "# TYPE python_gc_threshold gauge"]
+    lines += [f'python_gc_threshold{{generation="{g}"}} {n}' for g, n in enumerate(gc.get_threshold())]
     return lines

@@ -101,12 +101,13 @@ def check_health(db) -> bool:
 
 
 # objects allocated (less those freed) between two collections of the youngest generation; Python's
-# default is 700. A command or a request lives across a dozen waits of the event loop while other
-# greenlets allocate, and at 700 what lived ~0.1 s was pushed through both young generations into the
-# oldest, whose growth then set off a full collection (70–125 ms, the loop stopped) three times a
-# minute in each process of the province bench; at 20,000 none happened in its load window, the
-# kiosks' slowest requests fell from 110–190 to 60–70 ms (docs/PERFORMANCE.md)
-YOUNG_OBJECTS = 5_000
+# default is 700. A command or a request lives across several waits of the event loop while other
+# greenlets allocate, and at 700 what lived a tenth of a second was pushed through both young
+# generations into the oldest, whose growth then set off a full collection (70–125 ms with the loop
+# stopped) about three times a minute in each process of the province bench. At 3,000–20,000 the
+# kiosks' slowest requests there fell from 100–190 ms to 45–70; the lobby's memory grows with it
+# (+1 MiB at 3,000, +3–5 at 5,000–20,000), its latencies did not move (docs/PERFORMANCE.md)
+YOUNG_OBJECTS = 3_000
 
 
 def freeze_startup_objects() -> None:

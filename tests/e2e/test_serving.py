@@ -17,6 +17,7 @@ from conftest import start_server, wait_for
 from sqlalchemy import select
 
 from layso.cli import main
+from layso.server import serving
 from layso.server.storage.database import Database
 from layso.server.storage.models import Device, DeviceConnection
 
@@ -183,3 +184,6 @@ def test_a_serving_process_reports_its_memory_and_keeps_its_startup_objects_out_
     assert values["python_gc_objects_frozen"] > 50_000
     assert 20 * 2**20 < values["process_resident_memory_bytes"] < 2**30
     assert {f'python_gc_collections_total{{generation="{g}"}}' for g in range(3)} <= set(values)
+    # the youngest generation is larger than Python's 700: what a command keeps across the loop's
+    # waits dies young instead of reaching the oldest generation and setting off full collections
+    assert values['python_gc_threshold{generation="0"}'] == serving.YOUNG_OBJECTS > 700

@@ -447,3 +447,20 @@ def test_pin_guessing_at_a_panel_is_limited(world):
     assert codes[:5] == [401] * 5 and codes[5:] == [429, 429]
     assert call(world, "counter1", "POST", "/api/v1/counters/1/signin",
                 {"username": "staff", "pin": "1234"}).status_code == 429  # even the right PIN waits now
+
+
+def test_a_socket_io_event_runs_in_a_request_context_that_matched_a_route(app):
+    """Flask-SocketIO gives every event a request context of the connection's own request: that
+    request (a WebSocket's or a polling client's) matches a route, so no NotFound with its traceback
+    is raised and kept in cycles for the garbage collector by each event of a busy lobby."""
+    from flask import request
+    from werkzeug.test import EnvironBuilder
+    for headers in ({"Upgrade": "websocket", "Connection": "Upgrade"}, {}):
+        environ = EnvironBuilder(path="/socket.io/", query_string="EIO=4&transport=websocket",
+                                 headers=headers).get_environ()
+        with app.request_context(environ):
+            assert request.routing_exception is None
+            assert request.endpoint in ("socketio_websocket", "socketio_polling")
+    # the path is still Engine.IO's: a plain GET there is its answer, not a page of ours
+    r = app.test_client().get("/socket.io/?EIO=4&transport=polling")
+    assert r.status_code == 200 and r.data.startswith(b"0{")
