@@ -126,7 +126,7 @@ def _alerts(centres: list, waiting: Waiting, devices: list) -> list[dict]:
 
 
 def current_alerts(s, now: datetime) -> tuple[dict[int, dict], list[dict]]:
-    """In session `s` (four queries): ({centre id: {code, name, area, open, suspended}}, the alerts with
+    """In session `s` (three queries): ({centre id: {code, name, area, open, suspended}}, the alerts with
     their identity) — what the notifier compares with the alerts it has already raised."""
     centres = _centres(s)
     if not centres:

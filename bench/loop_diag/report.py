@@ -1,0 +1,55 @@
+"""Summarise bench/loop_diag's records: the greenlet runs that kept the event loop, by where they ran."""
+import collections
+import json
+import sys
+
+
+def main(paths: list[str]) -> None:
+    for path in paths:
+        runs, issues, gcs = [], [], []
+        with open(path) as f:
+            for line in f:
+                rec = json.loads(line)
+                runs += rec["runs"]
+                issues += rec["issues"]
+                gcs += rec.get("gcs", [])
+        if gcs:
+            by_gen = collections.defaultdict(list)
+            for _at, gen, ms, _n in gcs:
+                by_gen[gen].append(ms)
+            print(f"{path}: collections of 1 ms or more: " + "; ".join(
+                f"gen {g}: n={len(v)} max {max(v):.1f} sum {sum(v):.0f} ms" for g, v in sorted(by_gen.items())))
+        if issues:
+            cpus = sorted(r[5] for r in issues)
+            print(f"  own CPU of every issue request p50 {cpus[len(cpus) // 2] * 1e3:.1f} ms")
+            issues.sort(key=lambda r: r[1])
+            n = len(issues)
+            print(f"{path}: {n} issue requests, server-side wall p50 {issues[n // 2][1] * 1e3:.1f} "
+                  f"p99 {issues[int(n * .99)][1] * 1e3:.1f} ms; the slowest 2 %, mean ms:")
+            slow = issues[-max(1, n // 50):]
+            avg = lambda i: sum(r[i] for r in slow) / len(slow) * 1e3  # noqa: E731
+            print(f"  wall {avg(1):.1f}, statements {avg(2):.1f} (the lock {avg(3):.1f}; "
+                  f"{sum(r[4] for r in slow) / len(slow):.1f} statements), own CPU {avg(5):.1f}")
+            by_centre = collections.Counter(r[7] for r in slow)
+            print(f"  the slowest 2 % by centre: {by_centre.most_common(5)}; all: "
+                  f"{collections.Counter(r[7] for r in issues).most_common(3)}")
+            for r in slow[-4:]:
+                print(f"  a request of {r[1] * 1e3:.1f} ms (own CPU {r[5] * 1e3:.1f}): " +
+                      "; ".join(f"{st} @{at:.0f} {took:.1f}" for st, took, at in r[6]))
+        runs = [r for r in runs if r[2] >= 0.2 * r[1]]  # the hub's idle waits left out
+        if not runs:
+            continue
+        span = runs[-1][0] - runs[0][0]
+        print(f"{path}: {len(runs)} runs of the limit or more over {span:.0f} s, {sum(r[1] for r in runs):.2f} s wall, "
+              f"{sum(r[2] for r in runs):.2f} s CPU")
+        by = collections.defaultdict(list)
+        for _at, wall, cpu, where in runs:
+            by[where].append((wall, cpu))
+        for where, rs in sorted(by.items(), key=lambda kv: -sum(w for w, _c in kv[1]))[:15]:
+            walls = sorted(w for w, _c in rs)
+            print(f"  n={len(rs):4} wall p50 {walls[len(walls) // 2] * 1e3:5.1f} max {walls[-1] * 1e3:6.1f} ms, "
+                  f"cpu {sum(c for _w, c in rs) / sum(walls) * 100:3.0f} %  {where[:220]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,198 @@
+"""Which greenlets keep a `layso serve` process's event loop, and for how long: every run of a greenlet
+(from the switch to it to the switch away) of LAYSO_LOOP_DIAG_MS (default 5) or more is recorded with
+its wall and CPU time and where it ran (the innermost frames of layso, Socket.IO and Engine.IO, and the
+greenlet's outermost frame). Not part of layso: a `sitecustomize` for a bench's server.
+
+    PYTHONPATH=$PWD/bench/loop_diag LAYSO_LOOP_DIAG=1 layso bench --scenario province ...
+    python bench/loop_diag/report.py /tmp/layso-loop-*.jsonl
+
+Each serving process starts recording at its first request and appends its records every 5 s to
+/tmp/layso-loop-<pid>.jsonl."""
+import json
+import os
+import sys
+import time
+
+ACTIVE = os.environ.get("LAYSO_LOOP_DIAG") == "1" and "serve" in sys.argv
+LIMIT = float(os.environ.get("LAYSO_LOOP_DIAG_MS", "5")) / 1e3
+RUNS = []  # (time, wall, cpu, where)
+ISSUES = []  # an issue request: (time, wall, statements' wall, lock statement's wall, statements, own cpu)
+_REQ = {}  # greenlet -> [start, statements' wall, lock wall, statements, statement start, cpu at start]
+_LAST = [None, 0.0, 0.0]
+_STARTED = set()
+_OWN = {}  # greenlet -> its CPU seconds so far
+KEEP = ("layso", "socketio", "engineio", "sqlalchemy", "psycopg", "redis")
+
+
+def _where(g) -> str:
+    f = getattr(g, "gr_frame", None)
+    names, ours, outer = [], [], None
+    while f is not None:
+        fn = f.f_code.co_filename
+        here = f"{os.path.basename(fn)}:{f.f_code.co_name}:{f.f_lineno}"
+        if "/layso/" in fn and "site-packages" not in fn or "/work/" in fn and "site-packages" not in fn:
+            if len(ours) < 4:
+                ours.append(here)
+        elif not names and any(k in fn for k in KEEP):
+            names.append(here)
+        outer = f
+        f = f.f_back
+    names += ours
+    if outer is not None:
+        names.append("<" + outer.f_code.co_name + ">")
+    return " / ".join(names)
+
+
+def _trace(event, args):
+    if event in ("switch", "throw"):
+        origin, target = args
+        wall, cpu = time.perf_counter(), time.thread_time()
+        if _LAST[0] is not None:
+            ran = wall - _LAST[1]
+            _OWN[origin] = _OWN.get(origin, 0.0) + (cpu - _LAST[2])
+            if ran >= LIMIT and getattr(origin, "parent", None) is not None:  # not the hub itself
+                RUNS.append((time.time(), ran, cpu - _LAST[2], _where(origin)))
+            elif ran >= LIMIT:
+                RUNS.append((time.time(), ran, cpu - _LAST[2], "<hub>"))
+        _LAST[0], _LAST[1], _LAST[2] = target, wall, cpu
+
+
+def _dump():
+    import gevent
+    done = [0, 0, 0]
+    while True:
+        gevent.sleep(5)
+        new, issues, gcs = RUNS[done[0]:], ISSUES[done[1]:], GCS[done[2]:]
+        done[0] += len(new)
+        done[1] += len(issues)
+        done[2] += len(gcs)
+        if new or issues or gcs:
+            with open(f"/tmp/layso-loop-{os.getpid()}.jsonl", "a") as f:
+                f.write(json.dumps({"runs": new, "issues": issues, "gcs": gcs}) + "\n")
+
+
+def _timed(wsgi_app):
+    import greenlet
+
+    def app(environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/api/v1/tickets":
+            return wsgi_app(environ, start_response)
+        g = greenlet.getcurrent()
+        rec = _REQ[g] = [time.perf_counter(), 0.0, 0.0, 0, 0.0, _OWN.get(g, 0.0), []]
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _REQ.pop(g, None)
+            ISSUES.append((time.time(), time.perf_counter() - rec[0], rec[1], rec[2], rec[3],
+                           _OWN.get(g, 0.0) - rec[5], rec[6], rec[7] if len(rec) > 7 else None))
+    return app
+
+
+def _listen_statements():
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    import greenlet
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def before(conn, cursor, statement, params, context, executemany):
+        rec = _REQ.get(greenlet.getcurrent())
+        if rec is not None:
+            rec[4] = time.perf_counter()
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def after(conn, cursor, statement, params, context, executemany):
+        rec = _REQ.get(greenlet.getcurrent())
+        if rec is not None:
+            took = time.perf_counter() - rec[4]
+            rec[1] += took
+            rec[3] += 1
+            rec[6].append((" ".join(statement.split()[:4])[:40], round(took * 1e3, 1),
+                           round((rec[4] - rec[0]) * 1e3, 1)))
+            if "FOR UPDATE" in statement:
+                rec[2] += took
+                rec.append(params.get("cid") if isinstance(params, dict) else None)
+
+
+import collections
+_TYPES_DONE = []
+GCS = []  # (time, generation, ms) of collections of 1 ms or more
+_GC = [0.0]
+
+
+def _on_gc(phase, info):
+    if phase == "start":
+        _GC[0] = time.perf_counter()
+    else:
+        took = time.perf_counter() - _GC[0]
+        if took >= 0.001:
+            GCS.append((time.time(), info["generation"], round(took * 1e3, 2), info.get("collected")))
+        if info["generation"] == 2 and not _TYPES_DONE:
+            _TYPES_DONE.append(1)
+            import gc
+            objs = gc.get_objects(2)
+            top = collections.Counter(type(o).__name__ for o in objs).most_common(25)
+            del objs
+            with open(f"/tmp/layso-gc-{os.getpid()}.txt", "w") as f:
+                f.write(f"gen2 objects after a full collection at {time.time():.0f}, frozen {gc.get_freeze_count()}\n")
+                f.write("\n".join(f"{n:8} {t}" for t, n in top))
+
+
+def _start():
+    if os.getpid() in _STARTED:
+        return
+    _STARTED.add(os.getpid())
+    import gc
+    gc.callbacks.append(_on_gc)
+    import gevent
+    import greenlet
+    _LAST[0], _LAST[1], _LAST[2] = greenlet.getcurrent(), time.perf_counter(), time.thread_time()
+    greenlet.settrace(_trace)
+    gevent.spawn(_dump)
+    if os.environ.get("LAYSO_LOOP_DIAG_GARBAGE"):
+        gevent.spawn(_garbage)
+
+
+def _garbage():
+    """After 40 s, what 10 s of requests leave to the collector (cycles), by type."""
+    import gc
+    import gevent
+    gevent.sleep(40)
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gevent.sleep(10)
+    gc.collect()
+    top = collections.Counter(type(o).__name__ for o in gc.garbage).most_common(40)
+    n = len(gc.garbage)
+    gc.set_debug(0)
+    gc.garbage.clear()
+    with open(f"/tmp/layso-garbage-{os.getpid()}.txt", "w") as f:
+        f.write(f"{n} objects in cycles left by 10 s\n" + "\n".join(f"{c:8} {t}" for t, c in top))
+
+
+if ACTIVE:
+    import importlib.abc
+    import importlib.util
+
+    class _Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "layso.server.app":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            orig_exec = spec.loader.exec_module
+
+            def exec_module(module):
+                orig_exec(module)
+                create = module.create_app
+
+                def create_app(*a, **k):
+                    app = create(*a, **k)
+                    app.before_request(_start)
+                    app.wsgi_app = _timed(app.wsgi_app)
+                    _listen_statements()
+                    return app
+                module.create_app = create_app
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _Finder())
