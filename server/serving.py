@@ -104,9 +104,9 @@ def check_health(db) -> bool:
 # default is 700. A command or a request lives across several waits of the event loop while other
 # greenlets allocate, and at 700 what lived a tenth of a second was pushed through both young
 # generations into the oldest, whose growth then set off a full collection (70–125 ms with the loop
-# stopped) about three times a minute in each process of the province bench. At 3,000–20,000 the
-# kiosks' slowest requests there fell from 100–190 ms to 45–70; the lobby's memory grows with it
-# (+1 MiB at 3,000, +3–5 at 5,000–20,000), its latencies did not move (docs/PERFORMANCE.md)
+# stopped) about three times a minute in each process of the province bench; at 3,000 there were
+# 0–1 a minute, at 20,000 none. The lobby's memory grows with it (+1 MiB at 3,000, +3–5 at
+# 5,000–20,000). End to end, the host's own variation hid the effect (docs/PERFORMANCE.md)
 YOUNG_OBJECTS = 3_000
 
 
