@@ -8,13 +8,11 @@ from __future__ import annotations
 import time as _time
 
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import CENTRE_LOCKED, FIELD_BY_CODE
+from layso.server.engine.statements import CENTRE_LOCKED, COUNTER_BY_NUMBER, FIELD_BY_CODE
 from layso.server.errors import BadRequest, NotFound
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, Ticket
-from layso.server.storage.where import active_counters
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 MAX_TEXT = 500
 MAX_ID = 2**31 - 1  # ids and counter numbers beyond a database integer are simply unknown
@@ -93,8 +91,7 @@ class EngineBase:
             raise BadRequest("counter must be a number", "invalid_counter")
         if not 1 <= number <= MAX_ID:
             raise NotFound(f"unknown counter {str(number)[:12]}", "counter_not_found")
-        c = cmd.s.execute(select(Counter).where(*active_counters(cmd.centre.id), Counter.number == number)
-                          .options(selectinload(Counter.fields))).scalar_one_or_none()
+        c = cmd.s.execute(COUNTER_BY_NUMBER, {"cid": cmd.centre.id, "number": number}).scalar_one_or_none()
         if c is None:
             raise NotFound(f"unknown counter {number}", "counter_not_found")
         return c
