@@ -1,4 +1,6 @@
-"""Summarise bench/loop_diag's records: the greenlet runs that kept the event loop, by where they ran."""
+"""Summarise bench/loop_diag's records, per server process: the garbage collections of 1 ms or more by
+generation, the issue requests (server-side p50/p99; the slowest 2 %: their statements, the lock, their
+own CPU, their centres) and the greenlet runs that kept the event loop, by where they ran."""
 import collections
 import json
 import sys

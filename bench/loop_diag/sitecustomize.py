@@ -1,7 +1,11 @@
 """Which greenlets keep a `layso serve` process's event loop, and for how long: every run of a greenlet
 (from the switch to it to the switch away) of LAYSO_LOOP_DIAG_MS (default 5) or more is recorded with
 its wall and CPU time and where it ran (the innermost frames of layso, Socket.IO and Engine.IO, and the
-greenlet's outermost frame). Not part of layso: a `sitecustomize` for a bench's server.
+greenlet's outermost frame); so is every garbage collection of 1 ms or more, and every issue request
+(`POST /api/v1/tickets`: its wall time, its own CPU, each statement's wall time, the centre it
+locked). `LAYSO_LOOP_DIAG_GARBAGE=1` also writes, after 40 s, what 10 s of load left to the collector
+in cycles, by type (/tmp/layso-garbage-<pid>.txt). Not part of layso: a `sitecustomize` for a
+bench's server (docs/PERFORMANCE.md, "Where a slow request's time goes").
 
     PYTHONPATH=$PWD/bench/loop_diag LAYSO_LOOP_DIAG=1 layso bench --scenario province ...
     python bench/loop_diag/report.py /tmp/layso-loop-*.jsonl
@@ -12,6 +16,7 @@ import json
 import os
 import sys
 import time
+import weakref
 
 ACTIVE = os.environ.get("LAYSO_LOOP_DIAG") == "1" and "serve" in sys.argv
 LIMIT = float(os.environ.get("LAYSO_LOOP_DIAG_MS", "5")) / 1e3
@@ -20,7 +25,8 @@ ISSUES = []  # an issue request: (time, wall, statements' wall, lock statement's
 _REQ = {}  # greenlet -> [start, statements' wall, lock wall, statements, statement start, cpu at start]
 _LAST = [None, 0.0, 0.0]
 _STARTED = set()
-_OWN = {}  # greenlet -> its CPU seconds so far
+_OWN = weakref.WeakKeyDictionary()  # greenlet -> its CPU seconds so far
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 KEEP = ("layso", "socketio", "engineio", "sqlalchemy", "psycopg", "redis")
 
 
@@ -30,7 +36,7 @@ def _where(g) -> str:
     while f is not None:
         fn = f.f_code.co_filename
         here = f"{os.path.basename(fn)}:{f.f_code.co_name}:{f.f_lineno}"
-        if "/layso/" in fn and "site-packages" not in fn or "/work/" in fn and "site-packages" not in fn:
+        if fn.startswith(ROOT) and "site-packages" not in fn:
             if len(ours) < 4:
                 ours.append(here)
         elif not names and any(k in fn for k in KEEP):
