@@ -1,7 +1,8 @@
 """The issue command reads its field and a retried request's earlier ticket in the statement that
 locks the centre (`ISSUE_LOCKED`). On PostgreSQL that statement's reads see the moment before it
 waited for the lock: a retry that waited while the first request committed must still find the
-first request's ticket, not fail on the (centre, request_id) unique constraint."""
+first request's ticket, not fail on the (centre, request_id) unique constraint. And how many
+statements (round trips under the centre's lock) an issue, a call and a completion are there."""
 from __future__ import annotations
 
 import threading
@@ -115,4 +116,21 @@ def test_an_issue_is_five_statements_on_postgresql(tmp_path, frozen_clock, pg_ur
     assert seq == r.events[-1].seq == 4
     assert [(t, q, ty) for t, q, ty, _d in log] == [(r.value["id"], 3, "ticket.issued")]
     assert log[0].data["number"] == r.value["number"]
+    e.db.dispose()
+
+
+def test_a_call_and_a_completion_are_twelve_and_nine_statements_on_postgresql(tmp_path, frozen_clock, pg_url):
+    """Each statement of a command is a round trip that holds the centre's lock: the counter comes
+    with its officer (one statement, not a lazy load when the counter is described), the seq with the
+    ticket log. The figures guard against a statement coming back unnoticed."""
+    e, cid = make_engine(tmp_path, url=pg_url)
+    for _ in range(4):
+        e.issue(cid, "dat-dai")
+    e.call_next(cid, 1)
+    e.complete(cid, 1)
+    e.call_next(cid, 1)  # the field's service times read once and kept
+    assert count_queries(e.db, lambda: e.complete(cid, 1)) == 9
+    out = {}
+    assert count_queries(e.db, lambda: out.setdefault("r", e.call_next(cid, 1))) == 12
+    assert out["r"].value["counter"]["officer"]  # named, from the counter's own statement
     e.db.dispose()
