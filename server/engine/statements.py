@@ -139,19 +139,13 @@ def seq_and_log(rows: list[dict]):
 PRIOR_ISSUE = select(Ticket.id, Ticket.request_hash).where(Ticket.centre_id == bindparam("cid"),
                                                             Ticket.request_id == bindparam("rid"))
 
-# a kiosk's issue: its field, and the ticket an earlier request with the same request_id issued (if any)
-FIELD_AND_PRIOR = select(
-    Field,
-    PRIOR_ISSUE.with_only_columns(Ticket.id).scalar_subquery().label("prior_id"),
-    PRIOR_ISSUE.with_only_columns(Ticket.request_hash).scalar_subquery().label("prior_hash"),
-).where(Field.centre_id == bindparam("cid"), Field.active.is_(True), Field.code == bindparam("code"))
-
 _seen = Centre.__table__.alias("seen")
-# an issue's lock: the centre locked (as CENTRE_LOCKED) with FIELD_AND_PRIOR's field and earlier ticket,
-# one round trip for two. On PostgreSQL those are read in the statement's snapshot, taken before it
-# waited for the lock: `seq_seen` (the centre's seq in that snapshot) differs from the locked row's
-# seq when another command committed in between (every ticket is inserted under the lock, with seq
-# moved on), and then the issue reads them again (engine/tickets.py)
+# an issue's lock: the centre locked (as CENTRE_LOCKED), its active field of code `code` (or None) and
+# the ticket an earlier request with request_id `rid` issued (PRIOR_ISSUE: a retry whose field has
+# gone since is still answered), one round trip. On PostgreSQL field and ticket are read in the
+# statement's snapshot, taken before it waited for the lock: `seq_seen` (the centre's seq in that
+# snapshot) differs from the locked row's seq when another command committed in between (every ticket
+# is inserted under the lock, with seq moved on), and then the issue runs it again (engine/tickets.py)
 ISSUE_LOCKED = (
     select(Centre, Field,
            PRIOR_ISSUE.with_only_columns(Ticket.id).scalar_subquery().label("prior_id"),

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import FIELD_AND_PRIOR, ISSUE_LOCKED, NEW_TICKET, PRIOR_ISSUE
+from layso.server.engine.statements import ISSUE_LOCKED, NEW_TICKET
 from layso.server.errors import BadRequest, Conflict, Forbidden
 from layso.server.storage.models import Device, Field, Rating, Ticket, TicketEvent
 from sqlalchemy import select
@@ -50,8 +50,10 @@ class TicketCommands:
 
         def run(cmd: Command):
             centre, f, prior_id, prior_hash, seq_seen = cmd.locked
-            if seq_seen != centre.seq:  # another command committed while this one waited for the lock
-                f, prior_id, prior_hash = self._field_and_prior(cmd, field_code, request_id)
+            if seq_seen != centre.seq:  # another command committed while this one waited for the lock:
+                # the same statement again, which now waits for nothing and sees that commit
+                _c, f, prior_id, prior_hash, _s = cmd.s.execute(
+                    ISSUE_LOCKED.execution_options(populate_existing=True), {**lock, "cid": centre.id}).one()
             if prior_id is not None:
                 if prior_hash != body_hash:
                     raise Conflict("request_id was used with another request", "request_id_reused")
@@ -70,17 +72,8 @@ class TicketCommands:
 
         # the centre locked with the field and an earlier request's ticket read (a retry whose field
         # has gone since is still answered); a code that is no text matches no field (`_field` says why)
-        code = field_code if isinstance(field_code, str) else None
-        return self._run(centre_id, run, base_url, lock=(ISSUE_LOCKED, {"code": code, "rid": request_id}))
-
-    def _field_and_prior(self, cmd: Command, field_code, request_id) -> tuple:
-        """ISSUE_LOCKED's field, earlier ticket's id and request hash, read again under the lock."""
-        if isinstance(field_code, str) and field_code:
-            row = cmd.s.execute(FIELD_AND_PRIOR, {"cid": cmd.centre.id, "code": field_code, "rid": request_id}).first()
-            if row is not None:
-                return row.Field, row.prior_id, row.prior_hash
-        prior = cmd.core(PRIOR_ISSUE, {"cid": cmd.centre.id, "rid": request_id}).first()
-        return (None, *prior) if prior is not None else (None, None, None)
+        lock = {"code": field_code if isinstance(field_code, str) else None, "rid": request_id}
+        return self._run(centre_id, run, base_url, lock=(ISSUE_LOCKED, lock))
 
     def _new_ticket(self, cmd: Command, f: Field, priority, channel, request_id, body_hash, device_id) -> IssuedTicket:
         """Number a new waiting ticket of `f` (refused outside hours, when closed or over the cap)."""
