@@ -6,6 +6,28 @@ import json
 import sys
 
 
+def show_issues(path: str, issues: list[dict]) -> None:
+    """Server-side p50/p99 of the issue requests; for the slowest 2 %: statements, lock, own CPU, centres."""
+    cpus = sorted(r["cpu"] for r in issues)
+    issues.sort(key=lambda r: r["wall"])
+    n = len(issues)
+    print(f"{path}: {n} issue requests, server-side wall p50 {issues[n // 2]['wall'] * 1e3:.1f} "
+          f"p99 {issues[int(n * .99)]['wall'] * 1e3:.1f} ms, own CPU p50 {cpus[n // 2] * 1e3:.1f} ms; "
+          f"the slowest 2 %, mean ms:")
+    slow = issues[-max(1, n // 50):]
+
+    def mean(of) -> float:
+        return sum(of(r) for r in slow) / len(slow)
+    print(f"  wall {mean(lambda r: r['wall']) * 1e3:.1f}, statements {mean(lambda r: sum(st[1] for st in r['statements'])):.1f} "
+          f"(the lock {mean(lambda r: sum(st[1] for st in r['statements'] if st[3])):.1f}; "
+          f"{mean(lambda r: len(r['statements'])):.1f} statements), own CPU {mean(lambda r: r['cpu']) * 1e3:.1f}")
+    print(f"  the slowest 2 % by centre: {collections.Counter(r['centre'] for r in slow).most_common(5)}; all: "
+          f"{collections.Counter(r['centre'] for r in issues).most_common(3)}")
+    for r in slow[-4:]:
+        print(f"  a request of {r['wall'] * 1e3:.1f} ms (own CPU {r['cpu'] * 1e3:.1f}): " +
+              "; ".join(f"{st} @{at:.0f} {took:.1f}" for st, took, at, _locks in r["statements"]))
+
+
 def main(paths: list[str]) -> None:
     for path in paths:
         runs, issues, gcs = [], [], []
@@ -22,22 +44,7 @@ def main(paths: list[str]) -> None:
             print(f"{path}: collections of 1 ms or more: " + "; ".join(
                 f"gen {g}: n={len(v)} max {max(v):.1f} sum {sum(v):.0f} ms" for g, v in sorted(by_gen.items())))
         if issues:
-            cpus = sorted(r[5] for r in issues)
-            print(f"  own CPU of every issue request p50 {cpus[len(cpus) // 2] * 1e3:.1f} ms")
-            issues.sort(key=lambda r: r[1])
-            n = len(issues)
-            print(f"{path}: {n} issue requests, server-side wall p50 {issues[n // 2][1] * 1e3:.1f} "
-                  f"p99 {issues[int(n * .99)][1] * 1e3:.1f} ms; the slowest 2 %, mean ms:")
-            slow = issues[-max(1, n // 50):]
-            avg = lambda i: sum(r[i] for r in slow) / len(slow) * 1e3  # noqa: E731
-            print(f"  wall {avg(1):.1f}, statements {avg(2):.1f} (the lock {avg(3):.1f}; "
-                  f"{sum(r[4] for r in slow) / len(slow):.1f} statements), own CPU {avg(5):.1f}")
-            by_centre = collections.Counter(r[7] for r in slow)
-            print(f"  the slowest 2 % by centre: {by_centre.most_common(5)}; all: "
-                  f"{collections.Counter(r[7] for r in issues).most_common(3)}")
-            for r in slow[-4:]:
-                print(f"  a request of {r[1] * 1e3:.1f} ms (own CPU {r[5] * 1e3:.1f}): " +
-                      "; ".join(f"{st} @{at:.0f} {took:.1f}" for st, took, at in r[6]))
+            show_issues(path, issues)
         runs = [r for r in runs if r[2] >= 0.2 * r[1]]  # the hub's idle waits left out
         if not runs:
             continue

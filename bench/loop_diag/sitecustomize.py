@@ -12,6 +12,7 @@ bench's server (docs/PERFORMANCE.md, "Where a slow request's time goes").
 
 Each serving process starts recording at its first request and appends its records every 5 s to
 /tmp/layso-loop-<pid>.jsonl."""
+import collections
 import json
 import os
 import sys
@@ -21,8 +22,8 @@ import weakref
 ACTIVE = os.environ.get("LAYSO_LOOP_DIAG") == "1" and "serve" in sys.argv
 LIMIT = float(os.environ.get("LAYSO_LOOP_DIAG_MS", "5")) / 1e3
 RUNS = []  # (time, wall, cpu, where)
-ISSUES = []  # an issue request: (time, wall, statements' wall, lock statement's wall, statements, own cpu)
-_REQ = {}  # greenlet -> [start, statements' wall, lock wall, statements, statement start, cpu at start]
+ISSUES = []  # an issue request: {at, wall, cpu, centre, statements: [(first words, ms, ms from start, locks)]}
+_REQ = {}  # greenlet -> its issue request under way (_Request)
 _LAST = [None, 0.0, 0.0]
 _STARTED = set()
 _OWN = weakref.WeakKeyDictionary()  # greenlet -> its CPU seconds so far
@@ -77,6 +78,17 @@ def _dump():
                 f.write(json.dumps({"runs": new, "issues": issues, "gcs": gcs}) + "\n")
 
 
+class _Request:
+    """An issue request under way: when it started, its greenlet's CPU then, its statements."""
+
+    def __init__(self, cpu0: float):
+        self.start = time.perf_counter()
+        self.cpu0 = cpu0
+        self.statement_at = 0.0
+        self.centre = None
+        self.statements = []
+
+
 def _timed(wsgi_app):
     import greenlet
 
@@ -84,13 +96,13 @@ def _timed(wsgi_app):
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/api/v1/tickets":
             return wsgi_app(environ, start_response)
         g = greenlet.getcurrent()
-        rec = _REQ[g] = [time.perf_counter(), 0.0, 0.0, 0, 0.0, _OWN.get(g, 0.0), []]
+        rec = _REQ[g] = _Request(_OWN.get(g, 0.0))
         try:
             return wsgi_app(environ, start_response)
         finally:
             _REQ.pop(g, None)
-            ISSUES.append((time.time(), time.perf_counter() - rec[0], rec[1], rec[2], rec[3],
-                           _OWN.get(g, 0.0) - rec[5], rec[6], rec[7] if len(rec) > 7 else None))
+            ISSUES.append({"at": time.time(), "wall": time.perf_counter() - rec.start,
+                           "cpu": _OWN.get(g, 0.0) - rec.cpu0, "centre": rec.centre, "statements": rec.statements})
     return app
 
 
@@ -103,24 +115,21 @@ def _listen_statements():
     def before(conn, cursor, statement, params, context, executemany):
         rec = _REQ.get(greenlet.getcurrent())
         if rec is not None:
-            rec[4] = time.perf_counter()
+            rec.statement_at = time.perf_counter()
 
     @event.listens_for(Engine, "after_cursor_execute")
     def after(conn, cursor, statement, params, context, executemany):
         rec = _REQ.get(greenlet.getcurrent())
         if rec is not None:
-            took = time.perf_counter() - rec[4]
-            rec[1] += took
-            rec[3] += 1
-            rec[6].append((" ".join(statement.split()[:4])[:40], round(took * 1e3, 1),
-                           round((rec[4] - rec[0]) * 1e3, 1)))
-            if "FOR UPDATE" in statement:
-                rec[2] += took
-                rec.append(params.get("cid") if isinstance(params, dict) else None)
+            locks = "FOR UPDATE" in statement
+            if locks and isinstance(params, dict):
+                rec.centre = params.get("cid")
+            rec.statements.append((" ".join(statement.split()[:4])[:40],
+                                   round((time.perf_counter() - rec.statement_at) * 1e3, 2),
+                                   round((rec.statement_at - rec.start) * 1e3, 1), locks))
 
 
-import collections
-_TYPES_DONE = []
+_TYPES_DONE = []  # the types of the oldest generation are written once
 GCS = []  # (time, generation, ms) of collections of 1 ms or more
 _GC = [0.0]
 
