@@ -172,7 +172,8 @@ class Display:
         self.called_seq: dict[int, int] = {}
         self.called_twice = 0
 
-    def on_event(self, text: str) -> None:
+    def on_event(self, text: str, received: float) -> None:
+        """One Socket.IO event (`text` after the packet type) read by the client at `received`."""
         m = EVENT_HEAD.match(text)
         if m is None:
             return
@@ -186,7 +187,6 @@ class Display:
         self.seqs.append(seq)
         if name == "ticket.called":
             payload = json.loads(text)[1]
-            received = time.time()
             ticket_id = payload["ticket"]["id"]
             first = self.called_seq.setdefault(ticket_id, seq)
             if first != seq:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Callable
 
 from wsproto import ConnectionType, WSConnection
@@ -30,7 +31,7 @@ class SocketIOError(Exception):
 
 
 class SioClient(asyncio.Protocol):
-    def __init__(self, host: str, port: int, auth: dict, on_event: Callable[[str], None] | None = None):
+    def __init__(self, host: str, port: int, auth: dict, on_event: Callable[[str, float], None] | None = None):
         self.host = host
         self.port = port
         self.auth = auth
@@ -42,6 +43,8 @@ class SioClient(asyncio.Protocol):
         self._acks: dict[int, asyncio.Future] = {}
         self._last_ack_id = 0
         self._connected: asyncio.Future | None = None
+        self._inbox: list[tuple[float, bytes]] = []  # what was read, and when, not yet handled
+        self._received_at = 0.0  # when the bytes being handled were read
 
     # ---- public --------------------------------------------------------------------------------
     async def connect(self, timeout: float = 30.0) -> None:
@@ -75,6 +78,20 @@ class SioClient(asyncio.Protocol):
         transport.write(self._ws.send(Request(host=f"{self.host}:{self.port}", target=ENGINEIO_PATH)))
 
     def data_received(self, data: bytes) -> None:
+        """Note when the bytes were read and handle them once this moment's reads are done: asyncio
+        runs what `call_soon` adds after every ready connection's read, so a client process holding a
+        hundred screens stamps each screen's event when it was read, not after the screens before it
+        in the process have parsed theirs (a real screen is alone on its device)."""
+        self._inbox.append((time.time(), data))
+        if len(self._inbox) == 1:
+            asyncio.get_running_loop().call_soon(self._handle_inbox)
+
+    def _handle_inbox(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        for self._received_at, data in inbox:
+            self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
         self._ws.receive_data(data)
         for ev in self._ws.events():
             if isinstance(ev, TextMessage):
@@ -107,7 +124,7 @@ class SioClient(asyncio.Protocol):
             sio = text[1:2]
             if sio == "2":
                 if self.on_event is not None:
-                    self.on_event(text[2:])
+                    self.on_event(text[2:], self._received_at)
             elif sio == "3":
                 self._ack(text[2:])
             elif sio == "0":

@@ -87,15 +87,40 @@ def test_bench_config_is_a_valid_provincial_centre_open_all_hours():
 
 def test_a_display_counts_missed_and_repeated_events_and_double_calls():
     d = Display()
-    d.on_event('["state",{"seq":10,"centre":{}}]')
+    d.on_event('["state",{"seq":10,"centre":{}}]', 1.0)
     d.recording = True
     for seq in (11, 13, 13):
-        d.on_event(f'["queue.changed",{{"seq":{seq},"fields":[]}}]')
-    d.on_event('["ticket.called",{"seq":14,"ticket":{"id":7,"number":"A0001"},"counter":{"number":1}}]')
-    d.on_event('["ticket.called",{"seq":15,"ticket":{"id":7,"number":"A0001"},"committed_at":1.5}]')
+        d.on_event(f'["queue.changed",{{"seq":{seq},"fields":[]}}]', 1.0)
+    d.on_event('["ticket.called",{"seq":14,"ticket":{"id":7,"number":"A0001"},"counter":{"number":1}}]', 2.0)
+    d.on_event('["ticket.called",{"seq":15,"ticket":{"id":7,"number":"A0001"},"committed_at":1.5}]', 3.0)
     assert d.coverage(16) == (2, 1)  # 12 and 16 missing; 13 twice
     assert d.called_twice == 1
-    assert [(tid, committed) for tid, _t, committed in d.calls] == [(7, None), (7, 1.5)]
+    assert d.calls == [(7, 2.0, None), (7, 3.0, 1.5)]
+
+
+def test_a_bench_client_stamps_what_it_read_when_it_read_it(monkeypatch):
+    """A client process holds a hundred screens: each one's bytes are stamped when read, and handled
+    only after every read of that moment, so no screen's stamp waits for the others' parsing."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from layso.bench import sio
+
+    clock = iter([1.0, 2.0])
+    monkeypatch.setattr(sio, "time", SimpleNamespace(time=lambda: next(clock)))
+    handled = []
+    first, second = sio.SioClient("h", 1, {}), sio.SioClient("h", 1, {})
+    for c in (first, second):
+        monkeypatch.setattr(c, "_handle", lambda data, c=c: handled.append((c._received_at, data)))
+
+    async def reads():
+        first.data_received(b"a")
+        second.data_received(b"b")
+        assert handled == []  # nothing parsed while the moment's reads go on
+        await asyncio.sleep(0)
+        return list(handled)
+
+    assert asyncio.run(reads()) == [(1.0, b"a"), (2.0, b"b")]
 
 
 def test_audit_finds_numbers_issued_twice_tickets_called_twice_and_lost_tickets(engine):
