@@ -9,6 +9,7 @@ from flask import Flask, abort
 from flask_socketio import SocketIO
 
 from layso.server.messages import error_body
+from layso.server.realtime.batch import client_manager
 from layso.server.realtime.namespace import RealtimeNamespace, current_socket_principal, state_for  # noqa: F401
 from layso.server.realtime.presence import disconnect_revoked  # noqa: F401 - used by the janitor and tests
 from layso.server.realtime.guard import centre_room, devices_room  # noqa: F401 - the adapter's public names
@@ -43,8 +44,10 @@ def init_app(app: Flask, message_queue: str | None = None, websocket_only: bool 
     # ping_timeout 20: python-engineio's client gives up when it has had nothing to send for
     # max(interval, timeout) + 5 s, and it sends only pongs when idle, so with 10/10 a ping 5 s late
     # (a loaded server or client) dropped the connection; a silent peer is noticed after 30 s
-    socketio.init_app(app, async_mode="gevent" if gevent_patched() else "threading",
-                      message_queue=message_queue, channel=os.environ.get("LAYSO_MESSAGE_QUEUE_CHANNEL") or "layso",
+    # the client manager is ours in every app (`emit_batch`); Flask-SocketIO keeps its options from
+    # one `init_app` to the next, so an app without a queue after one with it must say so too
+    manager = client_manager(message_queue, os.environ.get("LAYSO_MESSAGE_QUEUE_CHANNEL") or "layso")
+    socketio.init_app(app, async_mode="gevent" if gevent_patched() else "threading", client_manager=manager,
                       cors_allowed_origins=[], json=None,
                       ping_interval=10, ping_timeout=20, max_http_buffer_size=64 * 1024,
                       transports=["websocket"] if websocket_only else ["polling", "websocket"],

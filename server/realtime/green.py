@@ -275,6 +275,7 @@ def install(eio_server) -> None:
     """One greenlet a connection for this Engine.IO server (gevent mode only)."""
     eio_server._async = {**eio_server._async, "websocket": GreenWebSocket}
     eio_server.layso_pinger = Pinger(eio_server.ping_interval)
+    eio_server.layso_send_group = send_group
     if eio_socket.Socket.schedule_ping is not _schedule_ping:  # Engine.IO creates its sockets itself
         for name, ours in (("schedule_ping", _schedule_ping), ("send", _send), ("close", _close),
                            ("_websocket_handler", _websocket_handler)):
@@ -290,6 +291,14 @@ _LIBRARY: dict = {}
 # Every YIELD_EVERY messages written the writing greenlet steps aside (gevent.sleep(0)).
 YIELD_EVERY = 32
 _written = [0]
+
+
+def _step_aside_now_and_then() -> None:
+    """Count a write; every YIELD_EVERY-th gives the event loop a turn."""
+    _written[0] += 1
+    if _written[0] >= YIELD_EVERY:
+        _written[0] = 0
+        gevent.sleep(0)
 
 
 def _send(self, pkt) -> None:
@@ -308,10 +317,7 @@ def _send(self, pkt) -> None:
         return None
     if ws.connected:
         ws._write(_frame_of(pkt) if pkt.packet_type == packet.MESSAGE else frame(pkt.encode()))
-        _written[0] += 1
-        if _written[0] >= YIELD_EVERY:
-            _written[0] = 0
-            gevent.sleep(0)
+        _step_aside_now_and_then()
     return None
 
 
@@ -384,6 +390,31 @@ def _frame_of(pkt) -> bytes:
     if _last_frame[0] is not pkt:
         _last_frame[0], _last_frame[1] = pkt, frame(pkt.encode())
     return _last_frame[1]
+
+
+_last_group: list = [None, b""]  # (a batch's packets for one room, their frames joined), as `_last_frame`
+
+
+def send_group(eio_server, eio_sid, group: list) -> None:
+    """A client's packets of a batch (`realtime/batch.py`): on a WebSocket of ours without a writer,
+    their frames joined in one write, built once for the room (every client of a room is given the
+    same list); elsewhere one `Socket.send` a packet, as Engine.IO's `send_packet`."""
+    try:
+        sock = eio_server._get_socket(eio_sid)
+    except KeyError:  # gone meanwhile
+        return
+    ws = getattr(sock, "layso_ws", None)
+    if ws is None or not getattr(sock, "layso_direct", False):
+        for pkt in group:
+            sock.send(pkt)
+        return
+    if not sock.check_ping_timeout():
+        return
+    if ws.connected:
+        if _last_group[0] is not group:
+            _last_group[0], _last_group[1] = group, b"".join(frame(pkt.encode()) for pkt in group)
+        ws._write(_last_group[1])
+        _step_aside_now_and_then()
 
 
 def _schedule_ping(self) -> None:

@@ -46,21 +46,27 @@ def rooms_of(who) -> list[str]:
     return [centre_room(who.centre_id)]
 
 
-def emit_to_centre(event: str, payload: dict, centre_id: int, issuer: int | None = None) -> None:
-    """Send one event to a centre's staff (whole) and devices (without tracking links). The issuing
-    kiosk (`issuer`) gets the whole event first in its own room; the copy it then gets with the other
-    devices has the same `seq` and is dropped by its SeqBuffer."""
-    socketio = _socketio()
-    socketio.emit(event, payload, to=centre_room(centre_id))
+def audiences(event: str, payload: dict, centre_id: int, issuer: int | None = None) -> list[tuple]:
+    """One event's (event, payload, room) for each audience of its centre, in the order they are sent:
+    staff whole, the issuing kiosk (`issuer`) whole in its own room, the devices without tracking
+    links. The kiosk's second copy, with the other devices, has the same `seq` and is dropped by its
+    SeqBuffer."""
+    out = [(event, payload, centre_room(centre_id))]
     if issuer is not None:
-        socketio.emit(event, payload, to=device_room(issuer))
-    socketio.emit(event, for_devices(payload), to=devices_room(centre_id))
+        out.append((event, payload, device_room(issuer)))
+    out.append((event, for_devices(payload), devices_room(centre_id)))
+    return out
 
 
-def publish_to_audiences(ev) -> None:
-    """One committed event to its centre's audiences (see `emit_to_centre`)."""
+def emit_to_centre(event: str, payload: dict, centre_id: int, issuer: int | None = None) -> None:
+    """Send one event to a centre's audiences (see `audiences`)."""
+    _socketio().server.manager.emit_batch(audiences(event, payload, centre_id, issuer))
+
+
+def event_audiences(ev) -> list[tuple]:
+    """A committed event's audiences (see `audiences`)."""
     issuer = ev.payload.get("device_id") if ev.type in ("ticket.issued", "ticket.reprint") else None
-    emit_to_centre(ev.type, ev.payload, ev.centre_id, issuer=issuer)
+    return audiences(ev.type, ev.payload, ev.centre_id, issuer=issuer)
 
 
 # ---- connect checks: small functions of their own (fail closed, origin, state first) -------------

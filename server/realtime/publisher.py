@@ -1,6 +1,7 @@
-"""Publishing committed events: to every client of their centre (`guard.publish_to_audiences`), and (stripped) to the public
-tracking room; from one ordered worker per process so a command's answer never waits for the
-fan-out. With LAYSO_MESSAGE_QUEUE set, Flask-SocketIO sends each emit through Redis to every server
+"""Publishing committed events: to every client of their centre (`guard.event_audiences`), and
+(stripped) to the public tracking room, a publication's events in one batch (`realtime/batch.py`:
+each client gets them in one write); from one ordered worker per process so a command's answer never
+waits for the fan-out. With LAYSO_MESSAGE_QUEUE set, the batch goes through Redis to every server
 process, and each process writes it to its own clients."""
 from __future__ import annotations
 
@@ -31,16 +32,20 @@ def _strip(obj):
 
 
 def publish(events: list[Event]) -> None:
-    """Broadcast committed events to every client of their centre (through Redis when configured)."""
+    """Broadcast committed events to every client of their centre (through Redis when configured):
+    the events of one publication (one command's) in one batch (`realtime/batch.py`), so that each
+    client gets them all in one write."""
     from layso.server.realtime.events import socketio
-    from layso.server.realtime.guard import publish_to_audiences
+    from layso.server.realtime.guard import event_audiences
+    items = []
     for ev in events:
-        # let what is ready go first (under gevent: the answer of the command that made these events,
-        # other commands' answers): an emit to hundreds of screens runs without a pause of its own
-        time.sleep(0)
-        publish_to_audiences(ev)  # staff whole, devices without tracking links, the issuing kiosk its own
+        items += event_audiences(ev)  # staff whole, devices without tracking links, the issuing kiosk its own
         if ev.type in PUBLIC_TYPES:
-            socketio.emit(ev.type, _strip(ev.payload), to=public_room(ev.centre_id))
+            items.append((ev.type, _strip(ev.payload), public_room(ev.centre_id)))
+    # let what is ready go first (under gevent: the answer of the command that made these events,
+    # other commands' answers): a fan-out to hundreds of screens runs without a pause of its own
+    time.sleep(0)
+    socketio.server.manager.emit_batch(items)
 
 
 class OrderedWorker:
