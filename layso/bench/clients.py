@@ -168,12 +168,13 @@ class Display:
         self.resynced_upto = 0
         self.seqs: list[int] = []
         self.recording = False
-        self.calls: list[tuple[int, float, float | None]] = []  # (ticket id, received at, committed_at)
+        self.calls: list[tuple[int, float, float, float | None]] = []  # (ticket id, arrived, read, committed_at)
         self.called_seq: dict[int, int] = {}
         self.called_twice = 0
 
-    def on_event(self, text: str, received: float) -> None:
-        """One Socket.IO event (`text` after the packet type) read by the client at `received`."""
+    def on_event(self, text: str, arrived: float, read: float) -> None:
+        """One Socket.IO event (`text` after the packet type) that reached the screen's socket at
+        `arrived` and was read by the bench's client at `read`."""
         m = EVENT_HEAD.match(text)
         if m is None:
             return
@@ -192,7 +193,7 @@ class Display:
             if first != seq:
                 self.called_twice += 1
             if self.recording:
-                self.calls.append((ticket_id, received, payload.get("committed_at")))
+                self.calls.append((ticket_id, arrived, read, payload.get("committed_at")))
 
     def coverage(self, final_seq: int) -> tuple[int, int]:
         """(events missing, events received twice) between the `state` snapshot and `final_seq`."""

@@ -4,12 +4,15 @@ python-socketio's Client costs several threads and a full JSON decode per event;
 that holds a hundred lobby displays needs neither. This speaks only the packets a device uses:
 the Engine.IO open packet, connect with auth, ping/pong, events and acknowledgements. Each
 received event reaches `on_event` as the raw Socket.IO payload text (`["name",{...}]`), so the
-caller decides what it is worth decoding.
+caller decides what it is worth decoding, with two times: when its bytes reached the client's socket
+(the kernel's receive time) and when the client read them.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import time
 from typing import Callable
 
@@ -30,27 +33,97 @@ class SocketIOError(Exception):
     """The server refused the connection or went away."""
 
 
-class SioClient(asyncio.Protocol):
-    def __init__(self, host: str, port: int, auth: dict, on_event: Callable[[str, float], None] | None = None):
+# The kernel's receive time of what a socket reads (Linux: SO_TIMESTAMPNS, its control message a
+# struct timespec). A client process holds a hundred screens, and the bench's processes share two
+# cores with the server: when the client reads a screen's bytes says as much about the client's own
+# turn on a core as about the server. The moment the bytes reached the screen's socket does not.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_STAMP_SPACE = socket.CMSG_SPACE(16)
+RECEIVE_BYTES = 65536
+
+
+def kernel_time(ancillary) -> float | None:
+    """The receive time in `recvmsg`'s control messages (for TCP: of the last segment read)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return None
+
+
+class _Link:
+    """The client's end of the connection: writes without waiting (what the socket cannot take yet
+    waits for it to be writable); reads are the client's (`SioClient._readable`)."""
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop):
+        self.sock, self.loop = sock, loop
+        self._out = bytearray()
+
+    def write(self, data: bytes) -> None:
+        if self._out:
+            self._out += data
+            return
+        try:
+            n = self.sock.send(data)
+        except BlockingIOError:
+            n = 0
+        except OSError:  # closed: the reader has noticed, or will
+            return
+        if n < len(data):
+            self._out += data[n:]
+            self.loop.add_writer(self.sock.fileno(), self._flush)
+
+    def _flush(self) -> None:
+        try:
+            n = self.sock.send(self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            n = len(self._out)
+        del self._out[:n]
+        if not self._out:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def close(self) -> None:
+        fd = self.sock.fileno()
+        if fd >= 0:
+            self.loop.remove_reader(fd)
+            self.loop.remove_writer(fd)
+            self.sock.close()
+
+
+class SioClient:
+    def __init__(self, host: str, port: int, auth: dict, on_event: Callable[[str, float, float], None] | None = None):
         self.host = host
         self.port = port
         self.auth = auth
-        self.on_event = on_event
-        self.transport: asyncio.Transport | None = None
+        self.on_event = on_event  # on_event(text, arrived, read): the kernel's receive time, the client's read
+        self.transport: _Link | None = None
         self.lost = False
         self._ws = WSConnection(ConnectionType.CLIENT)
         self._parts: list[str] = []
         self._acks: dict[int, asyncio.Future] = {}
         self._last_ack_id = 0
         self._connected: asyncio.Future | None = None
-        self._inbox: list[tuple[float, bytes]] = []  # what was read, and when, not yet handled
-        self._received_at = 0.0  # when the bytes being handled were read
+        self._inbox: list[tuple[float, float, bytes]] = []  # what was read, when it arrived and was read
+        self._arrived_at = self._read_at = 0.0  # of the bytes being handled
 
     # ---- public --------------------------------------------------------------------------------
     async def connect(self, timeout: float = 30.0) -> None:
         loop = asyncio.get_running_loop()
         self._connected = loop.create_future()
-        await asyncio.wait_for(loop.create_connection(lambda: self, self.host, self.port), timeout)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            await asyncio.wait_for(loop.sock_connect(sock, (self.host, self.port)), timeout)
+        except BaseException:
+            sock.close()
+            raise
+        self.transport = _Link(sock, loop)
+        loop.add_reader(sock.fileno(), self._readable)
+        self.transport.write(self._ws.send(Request(host=f"{self.host}:{self.port}", target=ENGINEIO_PATH)))
         await asyncio.wait_for(self._connected, timeout)
 
     async def call(self, event: str, data: dict, timeout: float = 30.0):
@@ -69,26 +142,35 @@ class SioClient(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None and not self.lost:
+            self.lost = True
             self.transport.write(self._ws.send(CloseConnection(code=1000)))
             self.transport.close()
 
-    # ---- asyncio.Protocol ----------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        transport.write(self._ws.send(Request(host=f"{self.host}:{self.port}", target=ENGINEIO_PATH)))
-
-    def data_received(self, data: bytes) -> None:
-        """Note when the bytes were read and handle them once this moment's reads are done: asyncio
-        runs what `call_soon` adds after every ready connection's read, so a client process holding a
-        hundred screens stamps each screen's event when it was read, not after the screens before it
-        in the process have parsed theirs (a real screen is alone on its device)."""
-        self._inbox.append((time.time(), data))
+    # ---- reading -------------------------------------------------------------------------------
+    def _readable(self) -> None:
+        """Read what arrived, with the kernel's receive time and our own; handle it once this moment's
+        reads are done (what `call_soon` adds runs after every ready connection's read), so no screen's
+        read waits for the screens before it in the process to parse theirs."""
+        try:
+            data, ancillary, _flags, _addr = self.transport.sock.recvmsg(RECEIVE_BYTES, _STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as err:
+            self._fail(SocketIOError(f"connection lost ({err})"))
+            return
+        if not data:
+            self._fail(SocketIOError("connection closed"))
+            return
+        read_at = time.time()
+        self._inbox.append((kernel_time(ancillary) or read_at, read_at, data))
         if len(self._inbox) == 1:
             asyncio.get_running_loop().call_soon(self._handle_inbox)
 
     def _handle_inbox(self) -> None:
         inbox, self._inbox = self._inbox, []
-        for self._received_at, data in inbox:
+        for self._arrived_at, self._read_at, data in inbox:
+            if self.lost:
+                return
             self._handle(data)
 
     def _handle(self, data: bytes) -> None:
@@ -111,8 +193,6 @@ class SioClient(asyncio.Protocol):
             elif not isinstance(ev, AcceptConnection):
                 continue  # binary frames and pongs carry nothing a device needs here
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(SocketIOError(f"connection lost ({exc})" if exc else "connection closed"))
 
     # ---- Engine.IO / Socket.IO packets ---------------------------------------------------------
     def _send(self, text: str) -> None:
@@ -124,7 +204,7 @@ class SioClient(asyncio.Protocol):
             sio = text[1:2]
             if sio == "2":
                 if self.on_event is not None:
-                    self.on_event(text[2:], self._received_at)
+                    self.on_event(text[2:], self._arrived_at, self._read_at)
             elif sio == "3":
                 self._ack(text[2:])
             elif sio == "0":
