@@ -7,11 +7,12 @@ from datetime import datetime
 from layso.server.domain.queue import may_call, requeue_position, skip_outcome
 from layso.server.domain.statuses import CallHow, CounterStatus, QueueGroup, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import CALL_NORMAL, CALL_PRIORITY, CALL_TO_COUNTER, CALL_TRANSFERRED
+from layso.server.engine.statements import CALL_ORDER
 from layso.server.errors import BadRequest, Conflict, NotFound
 from layso.server.storage.models import Counter, Ticket
 from layso.server.storage.where import waiting_on
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from layso.protocol import EventType as E
 
@@ -22,34 +23,51 @@ class CallCommands:
     def call_order(self, cmd: Command, c: Counter, limit: int) -> list[tuple[str, Ticket]]:
         """The waiting tickets in the order call-next at `c` would take them if nothing else changed,
         each with why (`QueueGroup`): transferred to this counter, transferred into one of its fields,
-        or its fields' plain queues under the priority rule (`domain.queue`)."""
+        or its fields' plain queues under the priority rule (`domain.queue`). One statement finds
+        them (CALL_ORDER), a second loads the ones taken."""
         at = {"cid": cmd.centre.id, "day": cmd.today, "lim": limit, "counter_id": c.id,
               "ids": [f.id for f in c.fields]}
-        out = [(QueueGroup.TO_COUNTER, t) for t in cmd.s.execute(CALL_TO_COUNTER, at).scalars()]
-        if not at["ids"] or len(out) >= limit:
-            return out[:limit]
-        out += [(QueueGroup.TRANSFERRED, t) for t in cmd.s.execute(CALL_TRANSFERRED, at).scalars()]
-        prio = list(cmd.s.execute(CALL_PRIORITY, at).scalars())
-        normal = list(cmd.s.execute(CALL_NORMAL, at).scalars()) \
-            if may_call(c.priority_only, priority=False, transferred=False) else []
-        queue = cmd.cfg.rule.interleave(prio, normal, c.normals_since_priority, c.priority_only, limit - len(out))
-        return (out + [(QueueGroup.QUEUE, t) for t in queue])[:limit]
+        parts: dict[str, list[tuple]] = {"to_counter": [], "transferred": [], "priority": [], "normal": []}
+        for part, tid, pos in cmd.core(CALL_ORDER, at):
+            parts[part].append((pos, tid))
+        to_counter, transferred, prio, normal = (
+            [tid for _pos, tid in sorted(parts[p])] for p in ("to_counter", "transferred", "priority", "normal"))
+        if not may_call(c.priority_only, priority=False, transferred=False):
+            normal = []
+        out = [(QueueGroup.TO_COUNTER, tid) for tid in to_counter][:limit]
+        if at["ids"]:
+            out += [(QueueGroup.TRANSFERRED, tid) for tid in transferred]
+            queue = cmd.cfg.rule.interleave(prio, normal, c.normals_since_priority, c.priority_only, limit - len(out))
+            out += [(QueueGroup.QUEUE, tid) for tid in queue]
+        out = out[:limit]
+        tickets = self._tickets_by_id(cmd, [tid for _g, tid in out])
+        return [(group, tickets[tid]) for group, tid in out]
+
+    @staticmethod
+    def _tickets_by_id(cmd: Command, ids: list[int]) -> dict[int, Ticket]:
+        if len(ids) == 1:
+            return {ids[0]: cmd.s.get(Ticket, ids[0])}
+        return {t.id: t for t in cmd.s.execute(select(Ticket).where(Ticket.id.in_(ids))).scalars()} if ids else {}
 
     def _officer_of(self, c: Counter, officer_id: int | None) -> int | None:
         return officer_id if officer_id is not None else c.officer_id
 
     def _finish_current(self, cmd: Command, c: Counter, officer_id: int | None, dossier_code=None,
-                        at: datetime | None = None) -> Ticket | None:
+                        at: datetime | None = None, clear: bool = True) -> Ticket | None:
+        """Complete the ticket the counter serves, if any (its ticket_completed event); `clear=False`
+        leaves the counter's `ticket_id` for the caller to set (a call that follows: one UPDATE)."""
         if c.ticket_id is None:
             return None
         t = cmd.s.get(Ticket, c.ticket_id)
-        c.ticket_id = None
+        if clear:
+            cmd.update(c, ticket_id=None)
         if t is None or t.status != TicketStatus.CALLED:
             return None
-        t.status = TicketStatus.DONE
-        t.completed_at = t.ended_at = at or cmd.now
+        ended = at or cmd.now
         if dossier_code:
-            t.dossier_code = dossier_code
+            cmd.update(t, status=TicketStatus.DONE, completed_at=ended, ended_at=ended, dossier_code=dossier_code)
+        else:
+            cmd.update(t, status=TicketStatus.DONE, completed_at=ended, ended_at=ended)
         cmd.emit(E.TICKET_COMPLETED, {"ticket": cmd.ticket_dict(t), "counter": c.number},
                  log={"ticket": t, "counter_id": c.id, "officer_id": self._officer_of(c, officer_id),
                       "data": {"dossier_code": dossier_code} if dossier_code else {}})
@@ -57,18 +75,16 @@ class CallCommands:
 
     def _call(self, cmd: Command, c: Counter, t: Ticket, officer_id: int | None, how: str) -> dict:
         officer = self._officer_of(c, officer_id)
-        if t.first_called_at is None:
-            t.first_called_at = cmd.now
-        t.status, t.called_at, t.calls = TicketStatus.CALLED, cmd.now, t.calls + 1
-        t.counter_id, t.counter, t.officer_id = c.id, c, officer
         was_transfer = t.transferred or t.transfer_counter_id is not None
-        t.transferred, t.transfer_counter_id = False, None
-        c.ticket_id = t.id
+        cmd.update(t, status=TicketStatus.CALLED, called_at=cmd.now, first_called_at=t.first_called_at or cmd.now,
+                   calls=t.calls + 1, counter_id=c.id, officer_id=officer, transferred=False, transfer_counter_id=None)
+        set_committed_value(t, "counter", c)
+        counter = {"ticket_id": t.id}
         if c.status == CounterStatus.CLOSED:
-            self._set_status(cmd, c, CounterStatus.OPEN)
+            counter["status"] = CounterStatus.OPEN
         if not was_transfer and how == CallHow.NEXT:
-            c.normals_since_priority = cmd.cfg.rule.after_call(c.normals_since_priority, t.priority is not None)
-        cmd.s.flush()
+            counter["normals_since_priority"] = cmd.cfg.rule.after_call(c.normals_since_priority, t.priority is not None)
+        self._change_counter(cmd, c, **counter)
         td, cd = cmd.ticket_dict(t), cmd.counter_dict(c)
         cmd.emit(E.TICKET_CALLED, {"ticket": td, "counter": cd, "at": cmd.iso(cmd.now)},
                  log={"ticket": t, "counter_id": c.id, "officer_id": officer, "data": {"how": how}})
@@ -91,13 +107,15 @@ class CallCommands:
         """Call the next ticket for a counter; value None when nothing waits."""
         def run(cmd: Command):
             c = self._calling_counter(cmd, counter_number, officer_id)
-            done = self._finish_current(cmd, c, officer_id)
+            done = self._finish_current(cmd, c, officer_id, clear=False)  # the call below sets the counter's ticket
             order = self.call_order(cmd, c, 1)
             if not order:
+                counter = {"ticket_id": None} if c.ticket_id is not None else {}
                 if c.status == CounterStatus.CLOSED:
-                    self._set_status(cmd, c, CounterStatus.OPEN)
-                    self._counter_changed(cmd, c)
-                elif done is not None:
+                    counter["status"] = CounterStatus.OPEN
+                if counter:
+                    self._change_counter(cmd, c, **counter)
+                if "status" in counter or done is not None:
                     self._counter_changed(cmd, c)
                 return None
             return self._call(cmd, c, order[0][1], officer_id, CallHow.NEXT)
@@ -117,7 +135,7 @@ class CallCommands:
                 raise NotFound(f"no ticket {number[:12]} today", "ticket_not_found")
             if t.status != TicketStatus.WAITING:
                 raise Conflict("that ticket is not waiting", "ticket_not_waiting")
-            self._finish_current(cmd, c, officer_id)
+            self._finish_current(cmd, c, officer_id, clear=False)
             return self._call(cmd, c, t, officer_id, CallHow.NUMBER)
 
         return self._run(centre_id, run, base_url)
@@ -183,9 +201,8 @@ class CallCommands:
 
         def run(cmd: Command):
             c = self._counter(cmd, counter_number)
-            self._current(cmd, c)
-            t = self._finish_current(cmd, c, officer_id, dossier_code)
-            cmd.s.flush()
+            t = self._current(cmd, c)  # held here, so that `_finish_current` finds it loaded (the session
+            self._finish_current(cmd, c, officer_id, dossier_code)  # keeps a row only while it is referenced)
             cd = cmd.counter_dict(c)
             cmd.emit(E.COUNTER_CHANGED, {"counter": cd})
             return {"counter": cd, "ticket": cmd.ticket_dict(t)}

@@ -68,8 +68,14 @@ class QueueFigures:
         return out
 
     def _set_status(self, cmd: Command, c: Counter, status: str) -> None:
-        c.status = status
-        cmd.__dict__.pop("_counter_map", None)
+        self._change_counter(cmd, c, status=status)
+
+    @staticmethod
+    def _change_counter(cmd: Command, c: Counter, **values) -> None:
+        """Change the counter's columns (one UPDATE); a new status is a new counter map."""
+        cmd.update(c, **values)
+        if "status" in values:
+            cmd.__dict__.pop("_counter_map", None)
 
     def serving_counters(self, cmd: Command, field_id: int, priority: bool = False) -> list[int]:
         """The counters a ticket of the field goes to; a priority ticket also to the priority counters."""

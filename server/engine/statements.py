@@ -12,7 +12,7 @@ from functools import cache
 from layso.server.domain.statuses import TicketStatus
 from layso.server.storage.database import insert_of
 from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket, TicketEvent
-from sqlalchemy import bindparam, case, func, insert, select, true, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, true, union_all, update
 from sqlalchemy.orm import joinedload, selectinload
 
 
@@ -24,6 +24,14 @@ def _waiting() -> tuple:
 CENTRE_LOCKED = select(Centre).where(Centre.id == bindparam("cid")).with_for_update()
 
 CENTRE_SEQ = update(Centre).where(Centre.id == bindparam("cid")).values(seq=bindparam("new_seq"))
+
+
+@cache
+def row_update(table, columns: tuple[str, ...]):
+    """UPDATE `table` SET each of `columns` = :v_<column> WHERE id = :row_id, built once for each table
+    and set of columns (`Command.update`)."""
+    return update(table).where(table.c.id == bindparam("row_id")).values(
+        {name: bindparam("v_" + name) for name in columns})
 
 FIELD_BY_CODE = select(Field).where(Field.centre_id == bindparam("cid"), Field.active.is_(True),
                                     Field.code == bindparam("code"))
@@ -112,19 +120,22 @@ def next_number(dialect_name: str):
             .returning(DaySequence.last))
 
 
-def _call_order_part(*where):
-    """The waiting tickets of one part of a counter's call order, oldest queue position first."""
-    return (select(Ticket).where(*_waiting(), *where).order_by(Ticket.queue_pos, Ticket.id)
-            .limit(bindparam("lim")))
+def _call_order_part(part: str, *where):
+    """The waiting tickets of one part of a counter's call order, oldest queue position first: (part,
+    ticket id, queue position), at most :lim."""
+    return select(literal(part).label("part"), Ticket.id, Ticket.queue_pos).where(*_waiting(), *where).order_by(
+        Ticket.queue_pos, Ticket.id).limit(bindparam("lim")).subquery()
 
 
 _IN_FIELDS = (Ticket.field_id.in_(bindparam("ids", expanding=True)), Ticket.transfer_counter_id.is_(None))
-# call order, in its parts (engine/calls.py): transferred to this counter; transferred into one of its
-# fields; its fields' plain queues, priority and normal, which the priority rule interleaves
-CALL_TO_COUNTER = _call_order_part(Ticket.transfer_counter_id == bindparam("counter_id"))
-CALL_TRANSFERRED = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(True))
-CALL_PRIORITY = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_not(None))
-CALL_NORMAL = _call_order_part(*_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_(None))
+# a counter's call order (engine/calls.py), its parts in one statement: transferred to this counter
+# ("to_counter"); transferred into one of its fields ("transferred"); its fields' plain queues,
+# "priority" and "normal", which the priority rule interleaves
+CALL_ORDER = union_all(*(select(part) for part in (
+    _call_order_part("to_counter", Ticket.transfer_counter_id == bindparam("counter_id")),
+    _call_order_part("transferred", *_IN_FIELDS, Ticket.transferred.is_(True)),
+    _call_order_part("priority", *_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_not(None)),
+    _call_order_part("normal", *_IN_FIELDS, Ticket.transferred.is_(False), Ticket.priority.is_(None)))))
 
 # the ticket log's rows of a command, in one INSERT (executemany)
 TICKET_LOG = insert(TicketEvent)

@@ -20,8 +20,8 @@ queue ~10.7 KiB more (docs/PERFORMANCE.md). Here:
   page of ours — has what Engine.IO queued before written when it starts, and from then on every
   packet (pings, the CLOSE) is written where it is sent; `Socket.close` then neither waits for a
   writer nor leaves the connection to one. A polling client's upgrade keeps the library's writer;
-- `Pinger` is one greenlet that sends every connection's Engine.IO ping when it is due (the
-  intervals are all the same, so the due times are in the order they were scheduled).
+- `Pinger` (`realtime/pinger.py`) is one greenlet that sends every connection's Engine.IO ping when
+  it is due.
 
 `install(server)` puts these in place for one Engine.IO server. This module is imported only under
 gevent (`realtime/events.py`); the threading mode of in-process tests keeps the library's own.
@@ -32,16 +32,16 @@ import collections
 import logging
 import socket
 import struct
-import time
 
 import gevent
-import gevent.event
 from engineio import packet
 from engineio import socket as eio_socket
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError, generate_accept_token
+
+from layso.server.realtime.pinger import Pinger
 
 log = logging.getLogger("layso.realtime")
 
@@ -227,48 +227,6 @@ def _request_socket(environ):
     if sock is None:
         raise RuntimeError("cannot find the client's socket in the WSGI environment")
     return sock
-
-
-class Pinger:
-    """One greenlet that sends every due Engine.IO ping (instead of one sleeping greenlet a socket).
-
-    Engine.IO schedules a socket's next ping when its pong arrives (`Socket.schedule_ping`); the
-    interval is the server's, the same for every socket, so a FIFO holds them in due order."""
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self._due: collections.deque = collections.deque()
-        self._wake = gevent.event.Event()
-        self._greenlet = None  # spawned with the first connection
-
-    def schedule(self, sock) -> None:
-        if not sock.last_ping:  # only once the previous ping was answered (Engine.IO's own rule)
-            return
-        sock.last_ping = None
-        self._due.append((time.monotonic() + self.interval, sock))
-        if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._loop)
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while True:
-            if not self._due:
-                self._wake.clear()
-                self._wake.wait()
-                continue
-            due, sock = self._due[0]
-            delay = due - time.monotonic()
-            if delay > 0:
-                gevent.sleep(delay)
-                continue
-            self._due.popleft()
-            if sock.closing or sock.closed:
-                continue
-            try:
-                sock.last_ping = time.time()
-                sock.send(packet.Packet(packet.PING))
-            except Exception:  # noqa: BLE001 - one socket's failure must not stop the others' pings
-                log.exception("ping to %s failed", getattr(sock, "sid", "?"))
 
 
 def install(eio_server) -> None:
