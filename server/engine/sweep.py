@@ -20,6 +20,7 @@ from layso.server.engine.booking import lapse_due_at
 from layso.server.engine.context import Settings
 from layso.server.storage.database import Database
 from layso.server.storage.models import Booking, Centre, Counter, DaySequence, Field, Ticket
+from layso.server.turns import taking_turns
 from sqlalchemy import Text, cast, func, select
 
 ENDED = (TicketStatus.CANCELLED, TicketStatus.NO_SHOW)  # an online number's ticket ended without a check-in
@@ -46,8 +47,8 @@ def sweep(db: Database, now: datetime) -> Sweep:
                                    cast(Centre.settings, Text).label("settings_json")).order_by(Centre.id)).all()
         if not centres:
             return out
-        cfg = {c.id: Settings.of_json(c.id, c.timezone, c.settings_json) for c in centres}
-        today = {cid: c.hours.day_of(now) for cid, c in cfg.items()}
+        cfg = {c.id: Settings.of_json(c.id, c.timezone, c.settings_json) for c in taking_turns(centres)}
+        today = {cid: c.hours.day_of(now) for cid, c in taking_turns(cfg.items())}
         ids = list(cfg)
         out.lapse = _lapses(s, ids, cfg, today, now)
         out.close = _closings(s, centres, cfg, today, now)
@@ -62,7 +63,7 @@ def _lapses(s, ids: list[int], cfg: dict, today: dict[int, date], now: datetime)
         .outerjoin(Ticket, Ticket.id == Booking.ticket_id)
         .where(Booking.centre_id.in_(ids), Booking.status == "booked", Booking.day <= max(today.values()))).all()
     due = set()
-    for cid, kind, day, ticket_id, status, first_called_at in rows:
+    for cid, kind, day, ticket_id, status, first_called_at in taking_turns(rows):
         if cid in due or day > today[cid]:
             continue
         if kind == "number" and status in ENDED:
@@ -85,7 +86,7 @@ def _closings(s, centres: list, cfg: dict, today: dict[int, date], now: datetime
         select(Counter.centre_id, func.min(Ticket.day)).join(Ticket, Ticket.id == Counter.ticket_id)
         .where(Counter.centre_id.in_(ids), Counter.ticket_id.is_not(None)).group_by(Counter.centre_id)).all())
     out = []
-    for c in centres:
+    for c in taking_turns(centres):
         day = today[c.id]
         closing = cfg[c.id].hours.closing_time(day)
         last_closed = day if closing is not None and now >= closing else day - timedelta(days=1)
@@ -106,9 +107,9 @@ def _openness(s, ids: list[int], cfg: dict, today: dict[int, date], now: datetim
     issued = {(fid, day): n for fid, day, n in s.execute(
         select(DaySequence.field_id, DaySequence.day, DaySequence.last).join(Field, Field.id == DaySequence.field_id)
         .where(Field.centre_id.in_(ids), Field.active.is_(True), DaySequence.day.in_(set(today.values()))))}
-    hours_now = {cid: (c.hours.issuing_open(now), c.hours.local(now).strftime("%H:%M")) for cid, c in cfg.items()}
+    hours_now = {cid: (c.hours.issuing_open(now), c.hours.local(now).strftime("%H:%M")) for cid, c in taking_turns(cfg.items())}
     out: dict[int, list[tuple]] = {cid: [] for cid in ids}
-    for f in fields:
+    for f in taking_turns(fields):
         is_open, hhmm = hours_now[f.centre_id]
         cap = numbering.daily_cap(f.daily_cap, numbering.range_size(f.prefix, f.width, f.range_start, f.range_end))
         why = numbering.why_closed(f.accepting, is_open, hhmm, f.cutoff, issued.get((f.id, today[f.centre_id]), 0), cap)

@@ -24,6 +24,7 @@ from layso.server.domain.hours import Hours
 from layso.server.domain.rating import satisfied_count
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Device, Field, Rating, Ticket
+from layso.server.turns import taking_turns
 from sqlalchemy import func, select
 
 _HOURS: dict[tuple, Hours] = {}  # parsed opening hours by (centre, timezone, hours text)
@@ -77,10 +78,10 @@ def _waiting(s, centres: list, now: datetime) -> Waiting:
                             Field.code, Field.name, Field.target_wait_min)
                      .outerjoin(Field, Field.id == Ticket.field_id)
                      .where(Ticket.centre_id.in_(ids), Ticket.status == "waiting")
-                     .group_by(Ticket.centre_id, Ticket.field_id, Field.code, Field.name, Field.target_wait_min)).all()
+                     .group_by(Ticket.centre_id, Ticket.field_id, Field.code, Field.name, Field.target_wait_min))
     default_target = {c.id: 30 if c.target_wait_min is None else c.target_wait_min for c in centres}
     out = Waiting()
-    for cid, fid, n, oldest, code, name, target_min in rows:
+    for cid, fid, n, oldest, code, name, target_min in taking_turns(rows):  # fetched as they are read
         out.count[cid] += n
         wait_s = max(0, int((now - oldest).total_seconds()))
         if wait_s > out.longest.get(cid, (-1, None))[0]:
@@ -106,13 +107,13 @@ def _alerts(centres: list, waiting: Waiting, devices: list) -> list[dict]:
     `subject` (the field's code or the device's id) besides what the page shows."""
     names = {c.id: c for c in centres}
     out = []
-    for c in centres:
+    for c in taking_turns(centres):
         if c.suspended_at is not None:
             continue
         for o in sorted(waiting.over_target.get(c.id, []), key=lambda o: -o["longest_wait_s"]):
             out.append({"centre": c.code, "centre_name": c.name, "area": c.area or "", "kind": "wait_over_target",
                         **o, "centre_id": c.id, "subject": o["field"]})
-    for device_id, cid, name, role, _online, printer in devices:
+    for device_id, cid, name, role, _online, printer in taking_turns(devices):
         c = names[cid]
         if c.suspended_at is not None:
             continue
@@ -133,7 +134,7 @@ def current_alerts(s, now: datetime) -> tuple[dict[int, dict], list[dict]]:
         return {}, []
     alerts = _alerts(centres, _waiting(s, centres, now), _alert_devices(s, [c.id for c in centres]))
     return {c.id: {"code": c.code, "name": c.name, "area": c.area or "", "open": _is_open(c, now),
-                   "suspended": c.suspended_at is not None} for c in centres}, alerts
+                   "suspended": c.suspended_at is not None} for c in taking_turns(centres)}, alerts
 
 
 def _figures(s, centres: list, now: datetime) -> tuple[dict, dict, dict]:
@@ -195,7 +196,7 @@ def overview(db: Database, now: datetime | None = None) -> dict:
         waiting = _waiting(s, centres, now)
         alerts = _alerts(centres, waiting, _alert_devices(s, ids))
         open_counters, devices, ratings = _figures(s, centres, now)
-    rows = [_row(c, now, waiting, open_counters, devices, ratings) for c in centres]
+    rows = [_row(c, now, waiting, open_counters, devices, ratings) for c in taking_turns(centres)]
     alerts = [{k: v for k, v in a.items() if k not in PRIVATE} for a in alerts]
     tz = ZoneInfo(centres[0].timezone) if centres else ZoneInfo("Asia/Ho_Chi_Minh")  # the province's clock
     return {"generated_at": now.astimezone(tz).isoformat(timespec="seconds"), "centres": rows, "alerts": alerts}

@@ -43,3 +43,17 @@ def test_every_field_keeps_a_counter_that_calls_normal_tickets():
 def test_status_names_are_the_contracts():
     assert [str(s) for s in TicketStatus] == ["waiting", "called", "done", "no_show", "cancelled"]
     assert [str(s) for s in CounterStatus] == ["open", "paused", "closed"]
+
+
+def test_a_long_loop_gives_the_event_loop_a_turn_every_so_many_items(monkeypatch):
+    """`taking_turns` hands back every item, in order, and steps aside (sleep 0) every `every` items."""
+    from types import SimpleNamespace
+
+    from layso.server import turns
+
+    sleeps = []
+    monkeypatch.setattr(turns, "time", SimpleNamespace(sleep=sleeps.append))
+    assert list(turns.taking_turns(range(450), every=200)) == list(range(450))
+    assert sleeps == [0, 0]
+    assert list(turns.taking_turns([], every=200)) == [] and sleeps == [0, 0]
+
