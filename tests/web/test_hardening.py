@@ -175,6 +175,13 @@ def test_tracking_links_reach_only_staff_and_the_issuing_kiosk(world):
     assert ticket["track_url"] in _all_track_urls(got["staff"])
     reprints = [m["args"][0] for m in got["kiosk"] if m["name"] == "ticket.reprint"]
     assert reprints[0]["ticket"]["track_url"] == ticket["track_url"]  # the whole event comes first
+    # a command's events go out as one batch (realtime/batch.py): each client still gets them in seq
+    # order, the issuing kiosk its whole copy just before the devices' copy of the same event
+    for name, received in got.items():
+        seqs = [m["args"][0]["seq"] for m in received]
+        assert seqs == sorted(seqs), name
+        twice = 2 if name == "kiosk" else 0  # the kiosk: the issue and the reprint, whole and for devices
+        assert len(set(seqs)) == len(seqs) - twice, name
     # snapshots too, by REST and by socket
     for name in ("display", "counter1"):
         state = c.get("/api/v1/state", headers=bearer(tokens[name])).json
