@@ -107,10 +107,64 @@ def _patch_database(mod):
                 if phase is not None and len(phase) == 1:
                     phase += [t0 - phase[0], t1 - t0, t2 - t1, t2]
     Database.write = write
+
+    # the engine's commands go through `write_grouped` (group commit on SQLite under gevent): the
+    # wait is until this greenlet holds the writer (its work may have been done meanwhile, in the
+    # batch of the greenlet ahead), the hold from then until it returns (its batch, and the commit)
+    init, grouped = Database.__init__, Database.write_grouped
+
+    def __init__(self, *a, **k):
+        init(self, *a, **k)
+        self._writer = _TimedLock(self._writer)
+
+    def write_grouped(self, work):
+        _start()
+        import greenlet
+        g = greenlet.getcurrent()
+        _ACQUIRED.pop(g, None)
+        t0 = time.perf_counter()
+        own0, thr0 = _own_cpu(), time.thread_time()
+        try:
+            return grouped(self, work)
+        finally:
+            t2 = time.perf_counter()
+            t1 = _ACQUIRED.pop(g, t2)
+            own, thr = _own_cpu() - own0, time.thread_time() - thr0
+            REC["writes"].append((time.time(), t1 - t0, t2 - t1, _label(), own, thr))
+            phase = _CMD.get(g)
+            if phase is not None and len(phase) == 1:
+                phase += [t0 - phase[0], t1 - t0, t2 - t1, t2]
+    Database.__init__, Database.write_grouped = __init__, write_grouped
+
+
+_ACQUIRED = {}  # greenlet -> when it got the writer lock (write_grouped)
+
+
+class _TimedLock:
+    def __init__(self, lock):
+        self._lock = lock
+
+    def __enter__(self):
+        import greenlet
+        self._lock.__enter__()
+        _ACQUIRED[greenlet.getcurrent()] = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        return self._lock.__exit__(*exc)
+
+
+def _label() -> str:
+    f = sys._getframe(3)
+    names = []
+    while f is not None and len(names) < 4:
+        names.append(f.f_code.co_name)
+        f = f.f_back
+    return "/".join(names)
     orig = mod._offload_to_threads
 
-    def offload(engine, statements):
-        orig(engine, statements)
+    def offload(engine, statements, **kw):
+        orig(engine, statements, **kw)
         if statements:
             return
         d = engine.dialect
@@ -130,7 +184,7 @@ def _patch_namespace(mod):
     cls = mod.RealtimeNamespace
     orig = cls._command
 
-    def _command(action, data):
+    def _command(action, data):  # a counter command from a panel (Socket.IO)
         import greenlet
         g = greenlet.getcurrent()
         t = time.perf_counter()

@@ -294,8 +294,8 @@ async def _counter_loop(client: SioClient, start_at: float, stop_at: float, peri
             acked = time.time()
             if isinstance(ack, dict) and "error" in ack:
                 _count(out, ack["error"].get("code", "error"))
-            elif isinstance(ack, dict) and ack.get("ticket"):
-                out["calls"].append((ack["ticket"]["id"], sent, acked))
+            elif isinstance(ack, dict) and ack.get("ticket"):  # answered: at the panel's socket, read by us
+                out["calls"].append((ack["ticket"]["id"], sent, client.ack_arrived, acked))
                 await asyncio.sleep(min(period * rng.uniform(0.4, 0.6), max(0.0, stop_at - time.time())))
                 done = await client.call("counter.complete", {}, timeout=60)
                 if isinstance(done, dict) and "error" in done:

@@ -486,7 +486,7 @@ def calls_by_tenth(counter_res: list[dict], start_at: float, seconds: float) -> 
     """Calls a second in each tenth of the load window (a steady load has ten similar numbers)."""
     counts = [0] * 10
     for r in counter_res:
-        for _tid, sent, _acked in r["calls"]:
+        for _tid, sent, _acked, _read in r["calls"]:
             i = int(10 * (sent - start_at) / seconds)
             counts[min(9, max(0, i))] += 1
     return [round(n / (seconds / 10), 2) for n in counts]
@@ -501,7 +501,7 @@ def _seqs(db: Database, province: dict) -> dict[int, int]:
 def _report(db, province, probe_code, seconds, call_period_s, centres, devices_per_centre, workers, connected,
             connect_s, prefilled, counter_res, kiosk_res, shown, cpu, idle, watcher, seq_start, final, rss0, rss1,
             load_before) -> dict:
-    sent = {tid: (s, a) for r in counter_res for tid, s, a in r["calls"]}
+    sent = {tid: (s, a) for r in counter_res for tid, s, a, _read in r["calls"]}
     exact, upper, read = [], [], []
     for r in shown:
         for tid, arrived, read_at, committed_at in r["calls"]:
@@ -530,7 +530,7 @@ def _report(db, province, probe_code, seconds, call_period_s, centres, devices_p
         found = set(s.execute(select(Ticket.id).where(Ticket.id.in_(ids or {-1}))).scalars())
     checks["lost"] = len(ids - found)
     # numbers repeat across centres by design: duplicates are counted per centre in the database
-    called_ids = [tid for r in counter_res for tid, _s, _a in r["calls"]]
+    called_ids = [tid for r in counter_res for tid, _s, _a, _r in r["calls"]]
     events = sum(final[c["id"]] - seq_start[c["id"]] for c in province.values())
     receivers_by_centre = {c["id"]: len(c["tokens"]["display"]) + len(c["tokens"]["counter"]) for c in province.values()}
     messages = sum((final[cid] - seq_start[cid]) * n for cid, n in receivers_by_centre.items())
@@ -610,7 +610,7 @@ def format_province(r: dict) -> str:
         f"call→display ms p50/p90/p99/max       {ms(r['call_to_display_ms'])} (from {r['call_to_display_ms']['from']} to the "
         f"display's socket; p99 ≤ {TARGETS['call_to_display_p99_ms']:g}: {r['targets_met']['call_to_display_p99']})",
         f"  … to the bench's read               {ms(r['call_to_display_read_ms'])} (300 screens a client process)",
-        f"counter.next round trip ms            {ms(r['call_ack_ms'])}",
+        f"counter.next round trip ms            {ms(r['call_ack_ms'])} (the answer at the panel's socket)",
         f"issue ms p50/p90/p99/max              {ms(r['issue_latency_ms'])} (p99 ≤ {TARGETS['issue_p99_ms']:g}: "
         f"{r['targets_met']['issue_p99']})",
         f"overview answer ms p50/p90/p99/max    {ms(r['overview_query_ms'])}",

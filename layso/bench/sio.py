@@ -106,6 +106,7 @@ class SioClient:
         self._last_ack_id = 0
         self._connected: asyncio.Future | None = None
         self._inbox: list[tuple[float, float, bytes]] = []  # what was read, when it arrived and was read
+        self.ack_arrived = 0.0  # when the answer to the last `call` reached the socket (the kernel's time)
         self._arrived_at = self._read_at = 0.0  # of the bytes being handled
 
     # ---- public --------------------------------------------------------------------------------
@@ -127,7 +128,8 @@ class SioClient:
         await asyncio.wait_for(self._connected, timeout)
 
     async def call(self, event: str, data: dict, timeout: float = 30.0):
-        """Emit `event` with an acknowledgement and return the acknowledgement's first argument."""
+        """Emit `event` with an acknowledgement and return the acknowledgement's first argument (when
+        it reached the socket: `ack_arrived`)."""
         if self.lost or self.transport is None:
             raise SocketIOError("not connected")
         self._last_ack_id += 1
@@ -234,6 +236,7 @@ class SioClient:
         future = self._acks.get(int(body[:digits]))
         if future is not None and not future.done():
             args = json.loads(body[digits:])
+            self.ack_arrived = self._arrived_at
             future.set_result(args[0] if args else None)
 
     def _fail(self, err: SocketIOError) -> None:

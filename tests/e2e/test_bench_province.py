@@ -29,7 +29,7 @@ def test_first_calls_spread_over_the_whole_period_for_a_steady_load():
     assert max(steady) > 290 and sum(1 for d in steady if d < 60) / len(steady) < 0.25  # ≈ 1 in 5 in a minute
     burst = [first_call_delay(rng, 300, 60) for _ in range(2000)]  # the default: within half a short run
     assert max(burst) <= 30
-    made = [{"calls": [(1, 100.0 + i * 0.5, 0.0) for i in range(40)]}]  # two calls a second for 20 s
+    made = [{"calls": [(1, 100.0 + i * 0.5, 0.0, 0.0) for i in range(40)]}]  # two calls a second for 20 s
     assert calls_by_tenth(made, 100.0, 20.0) == [2.0] * 10
 
 
