@@ -91,7 +91,7 @@ class EngineBase:
             raise BadRequest("counter must be a number", "invalid_counter")
         if not 1 <= number <= MAX_ID:
             raise NotFound(f"unknown counter {str(number)[:12]}", "counter_not_found")
-        c = cmd.s.execute(COUNTER_BY_NUMBER, {"cid": cmd.centre.id, "number": number}).scalar_one_or_none()
+        c = cmd.s.execute(COUNTER_BY_NUMBER, {"cid": cmd.centre.id, "number": number}).unique().scalar_one_or_none()
         if c is None:
             raise NotFound(f"unknown counter {number}", "counter_not_found")
         return c

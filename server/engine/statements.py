@@ -13,7 +13,7 @@ from layso.server.domain.statuses import TicketStatus
 from layso.server.storage.database import insert_of
 from layso.server.storage.models import Centre, Counter, CounterField, DaySequence, Field, Ticket, TicketEvent
 from sqlalchemy import bindparam, case, func, insert, literal, select, true, union_all, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 
 def _waiting() -> tuple:
@@ -37,11 +37,12 @@ FIELD_BY_CODE = select(Field).where(Field.centre_id == bindparam("cid"), Field.a
                                     Field.code == bindparam("code"))
 
 # an active counter of the centre by its number, with its fields and its officer (whom counter_dict
-# names: a round trip fewer for every call and completion; built once: a counter command's first
-# read, which built its expression and the loader's options every time, left in cycles for the collector)
+# names), joined: one round trip for every counter command (a row a field; read with `unique()`);
+# built once: a counter command's first read, which built its expression and the loader's options
+# every time, left in cycles for the collector
 COUNTER_BY_NUMBER = (select(Counter).where(Counter.centre_id == bindparam("cid"), Counter.active.is_(True),
                                            Counter.number == bindparam("number"))
-                     .options(selectinload(Counter.fields), joinedload(Counter.officer)))
+                     .options(joinedload(Counter.fields), joinedload(Counter.officer)))
 
 # field id, counter number, status, priority_only of the centre's active counters
 COUNTER_MAP = (select(CounterField.field_id, Counter.number, Counter.status, Counter.priority_only)
