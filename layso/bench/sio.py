@@ -43,7 +43,9 @@ RECEIVE_BYTES = 65536
 
 
 def kernel_time(ancillary) -> float | None:
-    """The receive time in `recvmsg`'s control messages (for TCP: of the last segment read)."""
+    """The receive time in `recvmsg`'s control messages (for TCP: of the last segment read); None when
+    the kernel gave none (Linux turns receive timestamps on for the machine a moment after the first
+    socket asks): the client's read time stands in then, a later time, never an earlier one."""
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
             sec, nsec = struct.unpack("qq", data[:16])
