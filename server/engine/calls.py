@@ -83,7 +83,8 @@ class CallCommands:
         if c.status == CounterStatus.CLOSED:
             counter["status"] = CounterStatus.OPEN
         if not was_transfer and how == CallHow.NEXT:
-            counter["normals_since_priority"] = cmd.cfg.rule.after_call(c.normals_since_priority, t.priority is not None)
+            counter["normals_since_priority"] = cmd.cfg.rule.after_call(c.normals_since_priority,
+                                                                         t.priority is not None)
         self._change_counter(cmd, c, **counter)
         td, cd = cmd.ticket_dict(t), cmd.counter_dict(c)
         cmd.emit(E.TICKET_CALLED, {"ticket": td, "counter": cd, "at": cmd.iso(cmd.now)},

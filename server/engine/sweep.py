@@ -107,7 +107,8 @@ def _openness(s, ids: list[int], cfg: dict, today: dict[int, date], now: datetim
     issued = {(fid, day): n for fid, day, n in s.execute(
         select(DaySequence.field_id, DaySequence.day, DaySequence.last).join(Field, Field.id == DaySequence.field_id)
         .where(Field.centre_id.in_(ids), Field.active.is_(True), DaySequence.day.in_(set(today.values()))))}
-    hours_now = {cid: (c.hours.issuing_open(now), c.hours.local(now).strftime("%H:%M")) for cid, c in taking_turns(cfg.items())}
+    hours_now = {cid: (c.hours.issuing_open(now), c.hours.local(now).strftime("%H:%M"))
+                 for cid, c in taking_turns(cfg.items())}
     out: dict[int, list[tuple]] = {cid: [] for cid in ids}
     for f in taking_turns(fields):
         is_open, hhmm = hours_now[f.centre_id]
