@@ -84,12 +84,7 @@ def _patch_database(mod):
     @contextmanager
     def write(self):
         _start()
-        f = sys._getframe(2)
-        names = []
-        while f is not None and len(names) < 4:
-            names.append(f.f_code.co_name)
-            f = f.f_back
-        label = "/".join(names)
+        label = _label()
         t0 = time.perf_counter()
         with self._writer:
             t1 = time.perf_counter()
@@ -136,6 +131,24 @@ def _patch_database(mod):
                 phase += [t0 - phase[0], t1 - t0, t2 - t1, t2]
     Database.__init__, Database.write_grouped = __init__, write_grouped
 
+    orig = mod._offload_to_threads
+
+    def offload(engine, statements, **kw):
+        orig(engine, statements, **kw)
+        if statements:
+            return
+        d = engine.dialect
+        inner = d.do_commit
+
+        def do_commit(c):
+            t = time.perf_counter()
+            try:
+                return inner(c)
+            finally:
+                REC["commit"].append(time.perf_counter() - t)
+        d.do_commit = do_commit
+    mod._offload_to_threads = offload
+
 
 _ACQUIRED = {}  # greenlet -> when it got the writer lock (write_grouped)
 
@@ -155,29 +168,13 @@ class _TimedLock:
 
 
 def _label() -> str:
+    """The four functions that called the write (`_label` ← the patched write ← its caller's frames)."""
     f = sys._getframe(3)
     names = []
     while f is not None and len(names) < 4:
         names.append(f.f_code.co_name)
         f = f.f_back
     return "/".join(names)
-    orig = mod._offload_to_threads
-
-    def offload(engine, statements, **kw):
-        orig(engine, statements, **kw)
-        if statements:
-            return
-        d = engine.dialect
-        inner = d.do_commit
-
-        def do_commit(c):
-            t = time.perf_counter()
-            try:
-                return inner(c)
-            finally:
-                REC["commit"].append(time.perf_counter() - t)
-        d.do_commit = do_commit
-    mod._offload_to_threads = offload
 
 
 def _patch_namespace(mod):

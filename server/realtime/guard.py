@@ -58,9 +58,14 @@ def audiences(event: str, payload: dict, centre_id: int, issuer: int | None = No
     return out
 
 
+def send_batch(items: list[tuple]) -> None:
+    """Send (event, payload, room) items in one batch (`realtime/batch.py`), through Redis when configured."""
+    _socketio().server.manager.emit_batch(items)
+
+
 def emit_to_centre(event: str, payload: dict, centre_id: int, issuer: int | None = None) -> None:
     """Send one event to a centre's audiences (see `audiences`)."""
-    _socketio().server.manager.emit_batch(audiences(event, payload, centre_id, issuer))
+    send_batch(audiences(event, payload, centre_id, issuer))
 
 
 def event_audiences(ev) -> list[tuple]:

@@ -35,8 +35,7 @@ def publish(events: list[Event]) -> None:
     """Broadcast committed events to every client of their centre (through Redis when configured):
     the events of one publication (one command's) in one batch (`realtime/batch.py`), so that each
     client gets them all in one write."""
-    from layso.server.realtime.events import socketio
-    from layso.server.realtime.guard import event_audiences
+    from layso.server.realtime.guard import event_audiences, send_batch
     items = []
     for ev in events:
         items += event_audiences(ev)  # staff whole, devices without tracking links, the issuing kiosk its own
@@ -45,7 +44,7 @@ def publish(events: list[Event]) -> None:
     # let what is ready go first (under gevent: the answer of the command that made these events,
     # other commands' answers): a fan-out to hundreds of screens runs without a pause of its own
     time.sleep(0)
-    socketio.server.manager.emit_batch(items)
+    send_batch(items)
 
 
 class OrderedWorker:
