@@ -59,13 +59,13 @@ class BatchEmit:
 
 
 def _writer(server):
-    """How a client's packets of a batch are written: `green.send_group` under `layso serve`, else
+    """How a client's packets of a batch are written: `green.batch_writer` under `layso serve`, else
     one packet after another the library's way (the threading mode of in-process tests, whose test
     client listens there)."""
     eio = server.eio
-    group_writer = getattr(eio, "layso_send_group", None)
-    if group_writer is not None:
-        return lambda eio_sid, group: group_writer(eio, eio_sid, group)
+    batch_writer = getattr(eio, "layso_batch_writer", None)
+    if batch_writer is not None:
+        return batch_writer(eio)
 
     def each(eio_sid, group):
         for p in group:

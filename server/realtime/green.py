@@ -233,7 +233,7 @@ def install(eio_server) -> None:
     """One greenlet a connection for this Engine.IO server (gevent mode only)."""
     eio_server._async = {**eio_server._async, "websocket": GreenWebSocket}
     eio_server.layso_pinger = Pinger(eio_server.ping_interval)
-    eio_server.layso_send_group = send_group
+    eio_server.layso_batch_writer = batch_writer
     if eio_socket.Socket.schedule_ping is not _schedule_ping:  # Engine.IO creates its sockets itself
         for name, ours in (("schedule_ping", _schedule_ping), ("send", _send), ("close", _close),
                            ("_websocket_handler", _websocket_handler)):
@@ -243,18 +243,23 @@ def install(eio_server) -> None:
 
 _LIBRARY: dict = {}
 
-# A fan-out to hundreds of screens writes without waiting, so by itself it would not give the event
-# loop a turn until its last screen: a counter's command whose commit came back from the thread pool
-# (holding the SQLite writer meanwhile) or whose request just arrived waited behind whole fan-outs.
-# Every YIELD_EVERY messages written the writing greenlet steps aside (gevent.sleep(0)).
-YIELD_EVERY = 32
+# Writing never waits, so a long run of writes would not give the event loop a turn until its end.
+# A command's batch (`send_group`, one write a client) steps aside every FAN_OUT_TURN clients of
+# that batch (`batch_writer`): a centre's lobby — up to a few hundred screens, ~3 ms of writes —
+# gets its call in one go, and a command that came back from its commit or a request that arrived
+# meanwhile waits for at most that much. Stepping aside every 32 writes, as before the batches, put
+# other greenlets' runs inside the fan-out: interleaved, six pairs of lobby runs (200 screens + 60
+# counters) gave call → screen p99 12.4–18.6 ms and NEXT p99 29.9–36.6 ms without the turns against
+# 15.5–23.7 and 35.6–58.7 with them (docs/PERFORMANCE.md). A packet sent on its own (`_send`: pings,
+# answers, the library's emits) counts toward a turn every FAN_OUT_TURN such writes.
+FAN_OUT_TURN = 512
 _written = [0]
 
 
 def _step_aside_now_and_then() -> None:
-    """Count a write; every YIELD_EVERY-th gives the event loop a turn."""
+    """Count a write of a packet on its own; every FAN_OUT_TURN-th gives the event loop a turn."""
     _written[0] += 1
-    if _written[0] >= YIELD_EVERY:
+    if _written[0] >= FAN_OUT_TURN:
         _written[0] = 0
         gevent.sleep(0)
 
@@ -353,10 +358,24 @@ def _frame_of(pkt) -> bytes:
 _last_group: list = [None, b""]  # (a batch's packets for one room, their frames joined), as `_last_frame`
 
 
+def batch_writer(eio_server):
+    """The writer of one batch (`realtime/batch.py`): `write(eio_sid, group)` sends a client its
+    packets of the batch (`send_group`), and every FAN_OUT_TURN clients the batch steps aside."""
+    written = [0]
+
+    def write(eio_sid, group: list) -> None:
+        send_group(eio_server, eio_sid, group)
+        written[0] += 1
+        if written[0] >= FAN_OUT_TURN:
+            written[0] = 0
+            gevent.sleep(0)
+    return write
+
+
 def send_group(eio_server, eio_sid, group: list) -> None:
-    """A client's packets of a batch (`realtime/batch.py`): on a WebSocket of ours without a writer,
-    their frames joined in one write, built once for the room (every client of a room is given the
-    same list); elsewhere one `Socket.send` a packet, as Engine.IO's `send_packet`."""
+    """A client's packets of a batch: on a WebSocket of ours without a writer, their frames joined
+    in one write, built once for the room (every client of a room is given the same list);
+    elsewhere one `Socket.send` a packet, as Engine.IO's `send_packet`."""
     try:
         sock = eio_server._get_socket(eio_sid)
     except KeyError:  # gone meanwhile
@@ -372,7 +391,6 @@ def send_group(eio_server, eio_sid, group: list) -> None:
         if _last_group[0] is not group:
             _last_group[0], _last_group[1] = group, b"".join(frame(pkt.encode()) for pkt in group)
         ws._write(_last_group[1])
-        _step_aside_now_and_then()
 
 
 def _schedule_ping(self) -> None:

@@ -162,24 +162,20 @@ def test_frames_built_by_the_server_are_the_ones_wsproto_would_build():
         assert frame(data) == ref.send(BytesMessage(data=data))
 
 
-def test_a_long_fan_out_lets_other_greenlets_run_between_its_writes():
-    """Writing never waits, so a fan-out would hold the event loop to its last screen; it steps aside
-    every `YIELD_EVERY` messages, so that a command (its commit back from the thread pool) goes on."""
-    import gevent
-    from engineio import packet
+class _Ws:
+    connected = True
 
-    from layso.server.realtime import green
+    def __init__(self, order):
+        self.order = order
 
-    order: list = []
+    def _write(self, data):
+        self.order.append("write")
 
-    class Ws:
-        connected = True
 
-        def _write(self, data):
-            order.append("write")
-
-    class Sock:  # what `_send` reads of an upgraded Engine.IO socket with nothing queued
-        layso_ws, upgraded, upgrading, closed = Ws(), True, False, False
+def _upgraded_socket(order):
+    """What `_send` and `send_group` read of an upgraded Engine.IO socket of ours with nothing queued."""
+    class Sock:
+        layso_ws, layso_direct, upgraded, upgrading, closed = _Ws(order), True, True, False, False
 
         class queue:
             @staticmethod
@@ -189,16 +185,61 @@ def test_a_long_fan_out_lets_other_greenlets_run_between_its_writes():
         @staticmethod
         def check_ping_timeout():
             return True
+    return Sock()
+
+
+def test_a_long_run_of_single_sends_lets_other_greenlets_run_between_its_writes():
+    """Writing never waits, so many packets sent one by one would hold the event loop to the last; the
+    writer steps aside every `FAN_OUT_TURN` of them, so that a command (its commit back from the
+    thread pool) goes on."""
+    import gevent
+    from engineio import packet
+
+    from layso.server.realtime import green
+
+    order: list = []
 
     def fan_out():
-        for _ in range(10 * green.YIELD_EVERY):
-            green._send(Sock(), packet.Packet(packet.MESSAGE, "42[\"ticket.called\",{}]"))
+        for _ in range(3 * green.FAN_OUT_TURN):
+            green._send(_upgraded_socket(order), packet.Packet(packet.MESSAGE, "42[\"ticket.called\",{}]"))
 
     writer = gevent.spawn(fan_out)
     command = gevent.spawn(lambda: order.append("command"))
     gevent.joinall([writer, command], timeout=10)
-    assert order.count("write") == 10 * green.YIELD_EVERY
-    assert order.index("command") <= green.YIELD_EVERY, "the command waited for the whole fan-out"
+    assert order.count("write") == 3 * green.FAN_OUT_TURN
+    assert order.index("command") <= green.FAN_OUT_TURN, "the command waited for the whole fan-out"
+
+
+def test_a_batch_reaches_a_lobby_in_one_go_and_a_bigger_one_takes_turns():
+    """A command's batch to a centre's screens (fewer than `FAN_OUT_TURN`) is written to its last
+    client before another greenlet runs (a turn inside it would put other greenlets' runs between
+    the first screen and the last); a batch to more clients steps aside every `FAN_OUT_TURN`."""
+    import gevent
+    from engineio import packet
+
+    from layso.server.realtime import green
+
+    for clients, command_at in ((260, 260), (3 * green.FAN_OUT_TURN + 7, green.FAN_OUT_TURN)):
+        order: list = []
+        sockets = {i: _upgraded_socket(order) for i in range(clients)}
+
+        class Server:
+            @staticmethod
+            def _get_socket(eio_sid):
+                return sockets[eio_sid]
+
+        group = [packet.Packet(packet.MESSAGE, "42[\"ticket.called\",{}]")]
+
+        def batch():
+            write = green.batch_writer(Server())
+            for eio_sid in sockets:
+                write(eio_sid, group)
+
+        writer = gevent.spawn(batch)
+        command = gevent.spawn(lambda: order.append("command"))
+        gevent.joinall([writer, command], timeout=10)
+        assert order.count("write") == clients
+        assert order.index("command") == command_at
 
 
 def test_an_upgrade_without_a_key_is_refused_and_the_server_goes_on(display_server):
