@@ -26,7 +26,7 @@ class AppointmentCommands:
     # ---- appointment slots ----------------------------------------------------------------------
     def slot_capacity(self, cmd, f: Field) -> int:
         cfg = cmd.cfg.booking
-        counters = len(self.engine._counter_map(cmd).get(f.id, []))
+        counters = len(self.engine._counters_of(cmd, f.id))
         mean = self.engine.service_times.mean(cmd.s, f.id, cmd.now - timedelta(days=7))
         minutes = (mean / 60) if mean else cmd.cfg.queue.default_service_min
         return slot_capacity(counters, cfg.slot_minutes, minutes, cfg.slot_capacity.get(f.code))

@@ -59,6 +59,14 @@ class QueueFigures:
             cached = cmd.__dict__["_counter_map"] = self._map_of(cmd.core(COUNTER_MAP, {"cid": cmd.centre.id}))
         return cached
 
+    def _counters_of(self, cmd: Command, field_id: int) -> list[tuple[int, str, bool]]:
+        """[(counter number, status, priority_only)] of the active counters serving one field: from what
+        the command read of that field alone (`new_ticket_counts`), else from the centre's map."""
+        known = cmd.__dict__.get("_field_counters")
+        if known is not None and field_id in known:
+            return known[field_id]
+        return self._counter_map(cmd).get(field_id, [])
+
     @staticmethod
     def _map_of(rows) -> dict[int, list[tuple[int, str, bool]]]:
         """`_counter_map` from COUNTER_MAP's rows (field id, number, status, priority_only)."""
@@ -76,13 +84,14 @@ class QueueFigures:
         cmd.update(c, **values)
         if "status" in values:
             cmd.__dict__.pop("_counter_map", None)
+            cmd.__dict__.pop("_field_counters", None)
 
     def serving_counters(self, cmd: Command, field_id: int, priority: bool = False) -> list[int]:
         """The counters a ticket of the field goes to; a priority ticket also to the priority counters."""
-        return [n for n, _s, prio_only in self._counter_map(cmd).get(field_id, []) if serves(prio_only, priority)]
+        return [n for n, _s, prio_only in self._counters_of(cmd, field_id) if serves(prio_only, priority)]
 
     def _servers(self, cmd: Command, field_id: int) -> tuple[int, int]:
-        rows = self._counter_map(cmd).get(field_id, [])
+        rows = self._counters_of(cmd, field_id)
         return sum(1 for _n, s, _p in rows if s == CounterStatus.OPEN), len(rows)
 
     def ahead_of(self, cmd: Command, t: Ticket) -> int:
@@ -95,12 +104,11 @@ class QueueFigures:
     def new_ticket_counts(self, cmd: Command, t, issued: int) -> tuple[int, dict]:
         """For a ticket just issued (`issued`: its field's numbers today, its own included): how many are
         ahead of it, and its field's counts for queue.changed ({field id: (waiting, issued)}), in one
-        statement where `ahead_of` and `fields_list` take two; the centre's counters (`_counter_map`)
-        come with them."""
+        statement where `ahead_of` and `fields_list` take two; the counters serving its field come with
+        them (`_counters_of`: the ticket's estimate and its field's queue.changed read them next)."""
         rows = cmd.core(NEW_TICKET_COUNTS[t.priority is not None], _ahead_params(cmd, t)).all()
         transfers, same_before, prio, waiting = rows[0][:4]
-        if "_counter_map" not in cmd.__dict__:
-            cmd.__dict__["_counter_map"] = self._map_of(r[4:] for r in rows if r[4] is not None)
+        cmd.__dict__.setdefault("_field_counters", {})[t.field_id] = [r[5:] for r in rows if r[4] is not None]
         ahead = cmd.cfg.rule.ahead(transferred=False, priority=t.priority is not None, transfers=transfers,
                                    same_class_before=same_before, priority_waiting=prio)
         return ahead, {t.field_id: (waiting, issued)}

@@ -102,10 +102,11 @@ def _new_ticket_counts(priority: bool):
 
 
 def _new_ticket_counts_and_map(priority: bool):
-    """NEW_TICKET_COUNTS's four counts on every row of COUNTER_MAP (`cid`'s active counters, which the
-    new ticket's estimate and its field's queue.changed read next): one round trip instead of two."""
+    """NEW_TICKET_COUNTS's four counts on every row of COUNTER_MAP of the field `fid` (`cid`'s active
+    counters serving it, which the new ticket's estimate and its field's queue.changed read next): one
+    round trip instead of two, and a few rows, not one for each counter and field of the centre."""
     counts = _new_ticket_counts(priority).subquery()
-    counters = COUNTER_MAP.subquery()
+    counters = COUNTER_MAP.where(CounterField.field_id == bindparam("fid")).subquery()
     return (select(*counts.c, *counters.c).select_from(counts.outerjoin(counters, true()))
             .order_by(counters.c.number))
 

@@ -244,14 +244,11 @@ def install(eio_server) -> None:
 _LIBRARY: dict = {}
 
 # Writing never waits, so a long run of writes would not give the event loop a turn until its end.
-# A command's batch (`send_group`, one write a client) steps aside every FAN_OUT_TURN clients of
-# that batch (`batch_writer`): a centre's lobby — up to a few hundred screens, ~3 ms of writes —
-# gets its call in one go, and a command that came back from its commit or a request that arrived
-# meanwhile waits for at most that much. Stepping aside every 32 writes, as before the batches, put
-# other greenlets' runs inside the fan-out: interleaved, six pairs of lobby runs (200 screens + 60
-# counters) gave call → screen p99 12.4–18.6 ms and NEXT p99 29.9–36.6 ms without the turns against
-# 15.5–23.7 and 35.6–58.7 with them (docs/PERFORMANCE.md). A packet sent on its own (`_send`: pings,
-# answers, the library's emits) counts toward a turn every FAN_OUT_TURN such writes.
+# A command's batch (`batch_writer`, one write a client) steps aside every FAN_OUT_TURN clients: a
+# lobby of a few hundred screens (~3 ms of writes) gets its call in one go, and a command back from
+# its commit waits for at most that. A turn every 32 writes put other greenlets' runs inside the
+# fan-out: call → screen p99 15.5–23.7 ms against 12.4–18.6 without (docs/PERFORMANCE.md). Packets
+# sent on their own (`_send`: pings, answers, the library's emits) take a turn every FAN_OUT_TURN.
 FAN_OUT_TURN = 512
 _written = [0]
 
