@@ -3,19 +3,24 @@
 Under `layso serve` (gevent) a greenlet keeps the process until it waits: a loop over a province's
 rows — the janitor's sweep over 2,000 fields, the overview over 150 centres — held every other
 connection for 20–160 ms (docs/PERFORMANCE.md), so a kiosk's ticket waited behind it. `taking_turns`
-yields each item and, every TURN_EVERY items, lets whatever is ready run first (`time.sleep(0)`:
-gevent's under the server, a thread switch elsewhere)."""
+yields each item and, once TURN_S of the loop's time has passed since its last turn, lets whatever
+is ready run first (`time.sleep(0)`: gevent's under the server, a thread switch elsewhere). A turn
+by the clock, not every so many items: the items' cost varies (a turn every 50 items still left runs
+of 8–19 ms in the overview, whose rows are read as they are fetched)."""
 from __future__ import annotations
 
 import time
 from typing import Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
-TURN_EVERY = 50  # well under a millisecond of a loop's work between turns (a turn costs a few µs)
+TURN_S = 0.002  # at most ~2 ms of a loop's work between turns (a turn costs a few µs)
 
 
-def taking_turns(items: Iterable[T], every: int = TURN_EVERY) -> Iterator[T]:
-    for i, item in enumerate(items, 1):
+def taking_turns(items: Iterable[T], every_s: float = TURN_S) -> Iterator[T]:
+    last = time.perf_counter()
+    for item in items:
         yield item
-        if i % every == 0:
+        now = time.perf_counter()
+        if now - last >= every_s:
             time.sleep(0)
+            last = time.perf_counter()

@@ -20,9 +20,12 @@ from layso.protocol import EventType as E
 
 
 class ServiceTimes:
-    """Mean recent service time per field, cached briefly (it only feeds estimates)."""
+    """Mean recent service time per field, cached for a few minutes: it only feeds estimates, the mean
+    of a field's last 20 services moves slowly, and it is read under the centre's lock by every
+    command that describes a field. Kept 30 s, it was read again by nearly every issue of a province
+    (a commune's field gets a ticket every minute or two): a round trip more holding the lock."""
 
-    def __init__(self, ttl: float = 30.0):
+    def __init__(self, ttl: float = 300.0):
         self.ttl = ttl
         self._data: dict[int, tuple[float, float | None]] = {}
         self._lock = threading.Lock()

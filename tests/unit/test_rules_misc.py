@@ -45,15 +45,21 @@ def test_status_names_are_the_contracts():
     assert [str(s) for s in CounterStatus] == ["open", "paused", "closed"]
 
 
-def test_a_long_loop_gives_the_event_loop_a_turn_every_so_many_items(monkeypatch):
-    """`taking_turns` hands back every item, in order, and steps aside (sleep 0) every `every` items."""
+def test_a_long_loop_gives_the_event_loop_a_turn_once_its_time_is_up(monkeypatch):
+    """`taking_turns` hands back every item, in order, and steps aside (sleep 0) once `every_s` of the
+    loop's time has passed since its last turn (a clock that moves 1 ms an item here)."""
     from types import SimpleNamespace
 
     from layso.server import turns
 
-    sleeps = []
-    monkeypatch.setattr(turns, "time", SimpleNamespace(sleep=sleeps.append))
-    assert list(turns.taking_turns(range(450), every=200)) == list(range(450))
-    assert sleeps == [0, 0]
-    assert list(turns.taking_turns([], every=200)) == [] and sleeps == [0, 0]
+    sleeps, clock = [], [0.0]
 
+    def perf_counter():
+        clock[0] += 0.001
+        return clock[0]
+
+    monkeypatch.setattr(turns, "time", SimpleNamespace(sleep=sleeps.append, perf_counter=perf_counter))
+    assert list(turns.taking_turns(range(10), every_s=0.0025)) == list(range(10))
+    # a turn after items 2, 5 and 8 (each reads the clock once, a turn once more)
+    assert sleeps == [0, 0, 0]
+    assert list(turns.taking_turns([], every_s=0.0025)) == [] and sleeps == [0, 0, 0]
