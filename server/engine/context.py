@@ -14,7 +14,7 @@ from layso.server import clock
 from layso.server.domain.hours import Hours
 from layso.server.domain.queue import PriorityRule
 from layso.server.domain.statuses import TicketStatus
-from layso.server.engine.statements import CENTRE_SEQ, TICKET_LOG, row_update, seq_and_log
+from layso.server.engine.statements import CENTRE_SEQ, TICKET_LOG, row_update, seq_and_log, seq_and_log_params
 from layso.server.storage.models import Centre, Counter, Ticket
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -160,7 +160,8 @@ class Command:
         # the new seq by one UPDATE, not the unit of work: the centre row is locked by this command
         seq = {"cid": self.centre.id, "new_seq": base + len(self.pending)}
         if log_rows and self.s.bind.dialect.name == "postgresql":
-            self.core(seq_and_log(self._with_ids(log_rows)), seq)
+            columns, params = seq_and_log_params(self._with_ids(log_rows), seq)
+            self.core(seq_and_log(columns, len(log_rows)), params)
         else:
             self.core(CENTRE_SEQ, seq)
             if log_rows:  # one INSERT for the ticket log

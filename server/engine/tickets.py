@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from layso.server.domain import rating
 from layso.server.domain.statuses import ISSUE_CHANNELS, CancelReason, RatingSource, TicketStatus
 from layso.server.engine.context import Command, Result
-from layso.server.engine.statements import ISSUE_LOCKED, NEW_TICKET
+from layso.server.engine.statements import ISSUE_LOCKED, ISSUE_LOCKED_AGAIN, NEW_TICKET
 from layso.server.errors import BadRequest, Conflict, Forbidden
 from layso.server.storage.models import Device, Field, Rating, Ticket, TicketEvent
 from sqlalchemy import select
@@ -53,7 +53,7 @@ class TicketCommands:
             if seq_seen != centre.seq:  # another command committed while this one waited for the lock:
                 # the same statement again, which now waits for nothing and sees that commit
                 _c, f, prior_id, prior_hash, _s = cmd.s.execute(
-                    ISSUE_LOCKED.execution_options(populate_existing=True), {**lock, "cid": centre.id}).one()
+                    ISSUE_LOCKED_AGAIN, {**lock, "cid": centre.id}).one()
             if prior_id is not None:
                 if prior_hash != body_hash:
                     raise Conflict("request_id was used with another request", "request_id_reused")
