@@ -22,6 +22,7 @@ from layso.server.errors import Forbidden, Unauthorized
 from layso.server.services import services
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Device, User
+from layso.server.turns import off_the_loop
 from sqlalchemy import bindparam, select
 
 ACTING_CENTRE_KEY = "acting_centre"  # session: the centre a province administrator works in now
@@ -209,7 +210,7 @@ def check_password(db: Database, username, password) -> User | None:
         return None
     with db.read() as s:  # read, close, then verify: scrypt never holds a database session
         u = s.execute(select(User).where(User.username == username.strip())).scalar_one_or_none()
-    if u is None or not u.active or not check_secret(u.password_hash, password):
+    if u is None or not u.active or not off_the_loop(check_secret, u.password_hash, password):
         return None
     if u.role != PROVINCE_ROLE and _centre_suspended(db, u.centre_id):
         return None
@@ -226,7 +227,7 @@ def check_pin(db: Database, centre_id: int, username, pin) -> User | None:
         return None
     with db.read() as s:
         u = s.execute(select(User).where(User.username == username.strip(), User.centre_id == centre_id)).scalar_one_or_none()
-    if u is None or not u.active or not u.pin_hash or not check_secret(u.pin_hash, pin):
+    if u is None or not u.active or not u.pin_hash or not off_the_loop(check_secret, u.pin_hash, pin):
         return None
     if u.role == PROVINCE_ROLE or _centre_suspended(db, u.centre_id):
         return None  # a PIN signs in at one centre's panel, never a province administrator

@@ -1,4 +1,4 @@
-"""Long loops give the event loop a turn now and then.
+"""Long loops give the event loop a turn now and then; slow work that releases the GIL runs off it.
 
 Under `layso serve` (gevent) a greenlet keeps the process until it waits: a loop over a province's
 rows — the janitor's sweep over 2,000 fields, the overview over 150 centres — held every other
@@ -6,9 +6,15 @@ connection for 20–160 ms (docs/PERFORMANCE.md), so a kiosk's ticket waited beh
 yields each item and, once TURN_S of the loop's time has passed since its last turn, lets whatever
 is ready run first (`time.sleep(0)`: gevent's under the server, a thread switch elsewhere). A turn
 by the clock, not every so many items: the items' cost varies (a turn every 50 items still left runs
-of 8–19 ms in the overview, whose rows are read as they are fetched)."""
+of 8–19 ms in the overview, whose rows are read as they are fetched).
+
+`off_the_loop(fn, *args)` runs `fn` in gevent's thread pool under the server: a password's or PIN's
+scrypt (~0.1 s of CPU, hashlib lets go of the GIL meanwhile) held every connection of the process
+for that long at each sign-in — a province administrator's sign-in showed as a 108 ms stop in the
+province bench, and a centre's officers sign in within minutes of each other each morning."""
 from __future__ import annotations
 
+import sys
 import time
 from typing import Iterable, Iterator, TypeVar
 
@@ -24,3 +30,13 @@ def taking_turns(items: Iterable[T], every_s: float = TURN_S) -> Iterator[T]:
         if now - last >= every_s:
             time.sleep(0)
             last = time.perf_counter()
+
+
+def off_the_loop(fn, *args):
+    """`fn(*args)` in gevent's thread pool when the process is monkey-patched (`layso serve`), else
+    at once (tests' in-process apps, the CLI). For work that releases the GIL, or it gains nothing."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):
+        import gevent
+        return gevent.get_hub().threadpool.apply(fn, args)
+    return fn(*args)

@@ -1,7 +1,8 @@
 """Accounts: a new account (the CLI, the administrator's page, a province administrator naming a
 centre's administrator), and the administrator's changes — activate or deactivate, change the role
 and name, set a new password or PIN. Passwords and PINs are hashed before the write transaction
-(scrypt takes ~0.1 s, never while holding the write lock). Audited."""
+(scrypt takes ~0.1 s, never while holding the write lock, and off the event loop: `turns.off_the_loop`).
+Audited."""
 from __future__ import annotations
 
 from layso.server import clock
@@ -20,6 +21,7 @@ from layso.server.engine.setup import audit
 from layso.server.errors import BadRequest, Conflict, Forbidden, NotFound
 from layso.server.storage.database import Database
 from layso.server.storage.models import AuditEntry, User
+from layso.server.turns import off_the_loop
 from sqlalchemy import select
 
 ACCOUNT_ACTIONS = ("activate", "deactivate", "password", "pin", "role")
@@ -38,8 +40,8 @@ def add_user(db: Database, username: str, role: str, password: str, centre_code:
     if pin is not None and not valid_pin(pin):
         raise BadRequest("PIN must be 4 to 12 digits")
     centre_id = centre_id_of(db, centre_code)
-    password_hash = hash_secret(password)  # before the write lock
-    pin_hash = hash_secret(pin) if pin else None
+    password_hash = off_the_loop(hash_secret, password)  # before the write lock
+    pin_hash = off_the_loop(hash_secret, pin) if pin else None
     with db.write() as s:
         if s.execute(select(User.id).where(User.username == username)).first():
             raise Conflict(f"user {username!r} exists already", "user_exists")
@@ -58,11 +60,11 @@ def _secret_hashes(action: str, password: str | None, pin: str | None) -> tuple[
     if action == "password":
         if not valid_password(password):
             raise BadRequest("the password needs at least 8 characters", "password_too_short")
-        return hash_secret(password), None
+        return off_the_loop(hash_secret, password), None
     if action == "pin" and pin:
         if not valid_pin(pin):
             raise BadRequest("PIN must be 4 to 12 digits")
-        return None, hash_secret(pin)
+        return None, off_the_loop(hash_secret, pin)
     return None, None
 
 
