@@ -32,11 +32,19 @@ def taking_turns(items: Iterable[T], every_s: float = TURN_S) -> Iterator[T]:
             last = time.perf_counter()
 
 
+OFF_THE_LOOP_THREADS = 2  # at most two hashes at once: each scrypt takes 32 MiB and a core
+_pool: list = []
+
+
 def off_the_loop(fn, *args):
-    """`fn(*args)` in gevent's thread pool when the process is monkey-patched (`layso serve`), else
-    at once (tests' in-process apps, the CLI). For work that releases the GIL, or it gains nothing."""
+    """`fn(*args)` in a thread pool of its own (OFF_THE_LOOP_THREADS threads, made at first use) when
+    the process is monkey-patched (`layso serve`), else at once (tests' in-process apps, the CLI).
+    For work that releases the GIL, or it gains nothing. Not gevent's shared pool: a morning's burst
+    of sign-ins must not take the threads the SQLite read engine's statements run in."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is not None and monkey.is_module_patched("socket"):
-        import gevent
-        return gevent.get_hub().threadpool.apply(fn, args)
+        if not _pool:
+            import gevent.threadpool
+            _pool.append(gevent.threadpool.ThreadPool(OFF_THE_LOOP_THREADS))
+        return _pool[0].apply(fn, args)
     return fn(*args)
