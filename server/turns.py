@@ -8,7 +8,7 @@ is ready run first (`time.sleep(0)`: gevent's under the server, a thread switch 
 by the clock, not every so many items: the items' cost varies (a turn every 50 items still left runs
 of 8–19 ms in the overview, whose rows are read as they are fetched).
 
-`off_the_loop(fn, *args)` runs `fn` in gevent's thread pool under the server: a password's or PIN's
+`off_the_loop(fn, *args)` runs `fn` in a small thread pool under the server: a password's or PIN's
 scrypt (~0.1 s of CPU, hashlib lets go of the GIL meanwhile) held every connection of the process
 for that long at each sign-in — a province administrator's sign-in showed as a 108 ms stop in the
 province bench, and a centre's officers sign in within minutes of each other each morning."""

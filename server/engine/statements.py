@@ -166,6 +166,7 @@ def seq_and_log_params(rows: list[dict], seq: dict) -> tuple[tuple[str, ...], di
             params[f"{c}_{i}"] = row[c]
     return columns, params
 
+
 # a kiosk's retry: the ticket an earlier request with this request_id issued
 PRIOR_ISSUE = select(Ticket.id, Ticket.request_hash).where(Ticket.centre_id == bindparam("cid"),
                                                             Ticket.request_id == bindparam("rid"))
@@ -184,6 +185,7 @@ ISSUE_LOCKED = (
            select(_seen.c.seq).where(_seen.c.id == bindparam("cid")).scalar_subquery().label("seq_seen"))
     .outerjoin(Field, (Field.centre_id == Centre.id) & Field.active.is_(True) & (Field.code == bindparam("code")))
     .where(Centre.id == bindparam("cid")).with_for_update(of=Centre))
+
 # the same, read again over what the session holds (built once: each `execution_options` is a new
 # statement, whose cache key is worked out again)
 ISSUE_LOCKED_AGAIN = ISSUE_LOCKED.execution_options(populate_existing=True)
