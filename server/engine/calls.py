@@ -86,11 +86,14 @@ class CallCommands:
             counter["normals_since_priority"] = cmd.cfg.rule.after_call(c.normals_since_priority,
                                                                          t.priority is not None)
         self._change_counter(cmd, c, **counter)
+        # the field's counts first: their statement brings the field's counters, which the ticket's
+        # description reads too (one round trip, not two)
+        fields = self._changed_fields(cmd, t.field_id)
         td, cd = cmd.ticket_dict(t), cmd.counter_dict(c)
         cmd.emit(E.TICKET_CALLED, {"ticket": td, "counter": cd, "at": cmd.iso(cmd.now)},
                  log={"ticket": t, "counter_id": c.id, "officer_id": officer, "data": {"how": how}})
         cmd.emit(E.COUNTER_CHANGED, {"counter": cd})
-        self._queue_changed(cmd, t.field_id)
+        cmd.emit(E.QUEUE_CHANGED, {"fields": fields})
         return {"ticket": td, "counter": cd}
 
     def _calling_counter(self, cmd: Command, counter_number, officer_id: int | None) -> Counter:

@@ -10,7 +10,14 @@ from layso.server.domain import estimate, numbering
 from layso.server.domain.queue import serves
 from layso.server.domain.statuses import CounterStatus, TicketStatus
 from layso.server.engine.context import Command
-from layso.server.engine.statements import AHEAD, COUNTER_MAP, FIELD_COUNTS, NEW_TICKET_COUNTS, next_number
+from layso.server.engine.statements import (
+    AHEAD,
+    COUNTER_MAP,
+    FIELD_COUNTS,
+    FIELD_COUNTS_AND_COUNTERS,
+    NEW_TICKET_COUNTS,
+    next_number,
+)
 from layso.server.storage.models import Counter, DaySequence, Field, Ticket
 from layso.server.storage.where import active_fields
 from sqlalchemy import select
@@ -170,9 +177,25 @@ class QueueFigures:
             fields = only
         ids = [f.id for f in fields]
         if counts is None or any(i not in counts for i in ids):
-            at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
-            counts = {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
+            counts = self._field_counts(cmd, ids)
         return [self._field_dict(cmd, f, *counts[f.id]) for f in fields]
+
+    @staticmethod
+    def _field_counts(cmd: Command, ids: list[int]) -> dict[int, tuple[int, int]]:
+        """{field id: (waiting, issued today)} of the fields `ids`; their counters come along
+        (`_counters_of`) when the command has not read the centre's counters yet."""
+        at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
+        if "_counter_map" in cmd.__dict__:
+            return {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
+        counts: dict[int, tuple[int, int]] = {}
+        serving: dict[int, list[tuple[int, str, bool]]] = {}
+        for fid, waiting, issued, number, status, prio_only in cmd.core(FIELD_COUNTS_AND_COUNTERS, at):
+            counts[fid] = (waiting, issued or 0)
+            rows = serving.setdefault(fid, [])
+            if number is not None:
+                rows.append((number, status, prio_only))
+        cmd.__dict__.setdefault("_field_counters", {}).update(serving)
+        return counts
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:
         reason = self.field_status(cmd, f, issued)
@@ -183,10 +206,14 @@ class QueueFigures:
                 "closed_reason": reason, "serving_counters": self.serving_counters(cmd, f.id)}
 
     def _queue_changed(self, cmd: Command, *field_ids: int, counts: dict | None = None) -> None:
+        fields = self._changed_fields(cmd, *field_ids, counts=counts)
+        if fields:
+            cmd.emit(E.QUEUE_CHANGED, {"fields": fields})
+
+    def _changed_fields(self, cmd: Command, *field_ids: int, counts: dict | None = None) -> list[dict]:
+        """queue.changed's Field objects of these fields (none when no field is given)."""
         ids = sorted({i for i in field_ids if i is not None})
-        if ids:
-            fields = [cmd.s.get(Field, i) for i in ids]
-            cmd.emit(E.QUEUE_CHANGED, {"fields": self.fields_list(cmd, fields, counts)})
+        return self.fields_list(cmd, [cmd.s.get(Field, i) for i in ids], counts) if ids else []
 
     def _counter_changed(self, cmd: Command, c: Counter) -> None:
         cmd.emit(E.COUNTER_CHANGED, {"counter": cmd.counter_dict(c)})

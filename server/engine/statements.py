@@ -58,6 +58,14 @@ FIELD_COUNTS = select(
     select(DaySequence.last).where(DaySequence.field_id == Field.id, DaySequence.day == bindparam("day"))
     .scalar_subquery(),
 ).where(Field.id.in_(bindparam("ids", expanding=True)))
+# FIELD_COUNTS with, on each row, an active counter of `cid` serving that field (number, status,
+# priority_only; None when none serves it): a command that describes fields and has not read the
+# centre's counters yet (a NEXT) reads both in one round trip
+_counts, _serving = FIELD_COUNTS.subquery(), COUNTER_MAP.subquery()
+FIELD_COUNTS_AND_COUNTERS = (
+    select(*_counts.c, _serving.c.number, _serving.c.status, _serving.c.priority_only)
+    .select_from(_counts.outerjoin(_serving, _serving.c.field_id == _counts.c.id))
+    .order_by(_counts.c.id, _serving.c.number))
 
 
 def _count(cond):

@@ -119,11 +119,12 @@ def test_an_issue_is_five_statements_on_postgresql(tmp_path, frozen_clock, pg_ur
     e.db.dispose()
 
 
-def test_a_call_and_a_completion_are_nine_and_seven_statements_on_postgresql(tmp_path, frozen_clock, pg_url):
+def test_a_call_and_a_completion_are_eight_and_seven_statements_on_postgresql(tmp_path, frozen_clock, pg_url):
     """Each statement of a command is a round trip that holds the centre's lock: the counter comes
     with its fields and its officer (one statement, not a lazy load when the counter is described), the seq with the
     ticket log, the call order's four parts in one statement, the counter's new ticket in one UPDATE
-    (not one to clear it and one to set it), the ticket being completed loaded once. The figures guard
+    (not one to clear it and one to set it), the called ticket's field counted with its counters (one
+    statement, not two), the ticket being completed loaded once. The figures guard
     against a statement coming back unnoticed."""
     e, cid = make_engine(tmp_path, url=pg_url)
     for _ in range(4):
@@ -133,6 +134,6 @@ def test_a_call_and_a_completion_are_nine_and_seven_statements_on_postgresql(tmp
     e.call_next(cid, 1)  # the field's service times read once and kept
     assert count_queries(e.db, lambda: e.complete(cid, 1)) == 7
     out = {}
-    assert count_queries(e.db, lambda: out.setdefault("r", e.call_next(cid, 1))) == 9
+    assert count_queries(e.db, lambda: out.setdefault("r", e.call_next(cid, 1))) == 8
     assert out["r"].value["counter"]["officer"]  # named, from the counter's own statement
     e.db.dispose()
