@@ -85,7 +85,8 @@ def main() -> int:
         if server_pid and not recorders and starts:
             recorders.append(subprocess.Popen([spy, "record", "--pid", server_pid[-1], "--rate", str(args.rate),
                                                "--duration", str(int(args.seconds) + 2), "--format", "raw",
-                                               "--output", args.out, *([] if os.environ.get("LAYSO_SPY_BLOCKING") else ["--nonblocking"]),
+                                               "--output", args.out,
+                                               *([] if os.environ.get("LAYSO_SPY_BLOCKING") else ["--nonblocking"]),
                                                *(["--gil"] if args.gil else []), *(["--idle"] if args.idle else [])]))
 
     report = run_bench(args.db, displays=args.displays, counters=args.counters, seconds=args.seconds,

@@ -14,9 +14,10 @@ for that long at each sign-in — a province administrator's sign-in showed as a
 province bench, and a centre's officers sign in within minutes of each other each morning."""
 from __future__ import annotations
 
-import sys
 import time
 from typing import Iterable, Iterator, TypeVar
+
+from layso.server.storage.database import gevent_patched
 
 T = TypeVar("T")
 TURN_S = 0.002  # at most ~2 ms of a loop's work between turns (a turn costs a few µs)
@@ -41,8 +42,7 @@ def off_the_loop(fn, *args):
     the process is monkey-patched (`layso serve`), else at once (tests' in-process apps, the CLI).
     For work that releases the GIL, or it gains nothing. Not gevent's shared pool: a morning's burst
     of sign-ins must not take the threads the SQLite read engine's statements run in."""
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("socket"):
+    if gevent_patched():
         if not _pool:
             import gevent.threadpool
             _pool.append(gevent.threadpool.ThreadPool(OFF_THE_LOOP_THREADS))

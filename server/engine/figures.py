@@ -71,7 +71,7 @@ class QueueFigures:
 
     def _counters_of(self, cmd: Command, field_id: int) -> list[tuple[int, str, bool]]:
         """[(counter number, status, priority_only)] of the active counters serving one field: from what
-        the command read of that field alone (`new_ticket_counts`), else from the centre's map."""
+        the command read of that field alone (`_know_counters`), else from the centre's map."""
         known = cmd.__dict__.get("_field_counters")
         if known is not None and field_id in known:
             return known[field_id]
@@ -118,7 +118,7 @@ class QueueFigures:
         them (`_counters_of`: the ticket's estimate and its field's queue.changed read them next)."""
         rows = cmd.core(NEW_TICKET_COUNTS[t.priority is not None], _ahead_params(cmd, t)).all()
         transfers, same_before, prio, waiting = rows[0][:4]
-        cmd.__dict__.setdefault("_field_counters", {})[t.field_id] = [r[5:] for r in rows if r[4] is not None]
+        self._know_counters(cmd, {t.field_id: [r[5:] for r in rows if r[4] is not None]})
         ahead = cmd.cfg.rule.ahead(transferred=False, priority=t.priority is not None, transfers=transfers,
                                    same_class_before=same_before, priority_waiting=prio)
         return ahead, {t.field_id: (waiting, issued)}
@@ -180,22 +180,22 @@ class QueueFigures:
             counts = self._field_counts(cmd, ids)
         return [self._field_dict(cmd, f, *counts[f.id]) for f in fields]
 
-    @staticmethod
-    def _field_counts(cmd: Command, ids: list[int]) -> dict[int, tuple[int, int]]:
+    def _field_counts(self, cmd: Command, ids: list[int]) -> dict[int, tuple[int, int]]:
         """{field id: (waiting, issued today)} of the fields `ids`; their counters come along
         (`_counters_of`) when the command has not read the centre's counters yet."""
         at = {"cid": cmd.centre.id, "day": cmd.today, "ids": ids}
         if "_counter_map" in cmd.__dict__:
             return {fid: (waiting, issued or 0) for fid, waiting, issued in cmd.core(FIELD_COUNTS, at)}
-        counts: dict[int, tuple[int, int]] = {}
-        serving: dict[int, list[tuple[int, str, bool]]] = {}
-        for fid, waiting, issued, number, status, prio_only in cmd.core(FIELD_COUNTS_AND_COUNTERS, at):
-            counts[fid] = (waiting, issued or 0)
-            rows = serving.setdefault(fid, [])
-            if number is not None:
-                rows.append((number, status, prio_only))
-        cmd.__dict__.setdefault("_field_counters", {}).update(serving)
-        return counts
+        rows = cmd.core(FIELD_COUNTS_AND_COUNTERS, at).all()
+        serving = {fid: [] for fid, *_ in rows}  # a field nobody serves has a row with no counter
+        serving.update(self._map_of((fid, *counter) for fid, _w, _i, *counter in rows if counter[0] is not None))
+        self._know_counters(cmd, serving)
+        return {fid: (waiting, issued or 0) for fid, waiting, issued, *_ in rows}
+
+    @staticmethod
+    def _know_counters(cmd: Command, by_field: dict[int, list[tuple[int, str, bool]]]) -> None:
+        """Keep what the command read of these fields' counters (`_counters_of` reads it)."""
+        cmd.__dict__.setdefault("_field_counters", {}).update(by_field)
 
     def _field_dict(self, cmd: Command, f: Field, waiting: int, issued: int) -> dict:
         reason = self.field_status(cmd, f, issued)

@@ -250,15 +250,21 @@ _LIBRARY: dict = {}
 # fan-out: call → screen p99 15.5–23.7 ms against 12.4–18.6 without (docs/PERFORMANCE.md). Packets
 # sent on their own (`_send`: pings, answers, the library's emits) take a turn every FAN_OUT_TURN.
 FAN_OUT_TURN = 512
-_written = [0]
 
 
-def _step_aside_now_and_then() -> None:
-    """Count a write of a packet on its own; every FAN_OUT_TURN-th gives the event loop a turn."""
-    _written[0] += 1
-    if _written[0] >= FAN_OUT_TURN:
-        _written[0] = 0
-        gevent.sleep(0)
+class _Turn:
+    """Counts writes; every FAN_OUT_TURN-th gives the event loop a turn (gevent.sleep(0))."""
+
+    written = 0
+
+    def count(self) -> None:
+        self.written += 1
+        if self.written >= FAN_OUT_TURN:
+            self.written = 0
+            gevent.sleep(0)
+
+
+_single_sends = _Turn()  # packets sent on their own, whoever sends them
 
 
 def _send(self, pkt) -> None:
@@ -277,7 +283,7 @@ def _send(self, pkt) -> None:
         return None
     if ws.connected:
         ws._write(_frame_of(pkt) if pkt.packet_type == packet.MESSAGE else frame(pkt.encode()))
-        _step_aside_now_and_then()
+        _single_sends.count()
     return None
 
 
@@ -358,14 +364,11 @@ _last_group: list = [None, b""]  # (a batch's packets for one room, their frames
 def batch_writer(eio_server):
     """The writer of one batch (`realtime/batch.py`): `write(eio_sid, group)` sends a client its
     packets of the batch (`send_group`), and every FAN_OUT_TURN clients the batch steps aside."""
-    written = [0]
+    turn = _Turn()
 
     def write(eio_sid, group: list) -> None:
         send_group(eio_server, eio_sid, group)
-        written[0] += 1
-        if written[0] >= FAN_OUT_TURN:
-            written[0] = 0
-            gevent.sleep(0)
+        turn.count()
     return write
 
 
