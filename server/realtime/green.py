@@ -243,12 +243,11 @@ def install(eio_server) -> None:
 
 _LIBRARY: dict = {}
 
-# Writing never waits, so a long run of writes would not give the event loop a turn until its end.
-# A command's batch (`batch_writer`, one write a client) steps aside every FAN_OUT_TURN clients: a
-# lobby of a few hundred screens (~3 ms of writes) gets its call in one go, and a command back from
-# its commit waits for at most that. A turn every 32 writes put other greenlets' runs inside the
-# fan-out: call → screen p99 15.5–23.7 ms against 12.4–18.6 without (docs/PERFORMANCE.md). Packets
-# sent on their own (`_send`: pings, answers, the library's emits) take a turn every FAN_OUT_TURN.
+# Writing never waits, so a run of writes would not give the event loop a turn until its end. A
+# command's batch (`batch_writer`) steps aside every FAN_OUT_TURN clients: a lobby (~3 ms of writes)
+# gets its call in one go; a turn every 32 writes put other greenlets' runs inside the fan-out (call
+# → screen p99 15.5–23.7 ms against 12.4–18.6 without, docs/PERFORMANCE.md). Packets sent on their
+# own (`_send`: pings, answers, the library's emits) take a turn every FAN_OUT_TURN too.
 FAN_OUT_TURN = 512
 
 
