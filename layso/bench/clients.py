@@ -1,7 +1,7 @@
 """The client side of `layso bench`: processes that play kiosks, lobby displays and counter panels.
 
 Each role runs in its own process (started by `layso.bench.run` with the spawn method, so it
-inherits no database connection; it needs only this module, the standard library and wsproto) and
+inherits no database connection; it needs only the bench's client modules and the standard library) and
 talks to its parent through a pipe:
 
     child → {"ready": connected, "failed": n}      once its connections are up

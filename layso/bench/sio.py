@@ -1,4 +1,4 @@
-"""A lean Socket.IO v5 client over one raw WebSocket (Engine.IO v4 on asyncio + wsproto), for `layso bench`.
+"""A lean Socket.IO v5 client over one raw WebSocket (Engine.IO v4 on asyncio), for `layso bench`.
 
 python-socketio's Client costs several threads and a full JSON decode per event; a bench process
 that holds a hundred lobby displays needs neither. This speaks only the packets a device uses:
@@ -6,25 +6,23 @@ the Engine.IO open packet, connect with auth, ping/pong, events and acknowledgem
 received event reaches `on_event` as the raw Socket.IO payload text (`["name",{...}]`), so the
 caller decides what it is worth decoding, with two times: when its bytes reached the client's socket
 (the kernel's receive time) and when the client read them.
+
+The WebSocket's frames are read and written here too (`FrameReader`, `client_frame`), not by
+wsproto: its frame layer took ~100 µs of a client process's CPU for the four frames of a NEXT,
+which made the bench's two hundred screens cost twice the CPU of the server they measure, on the
+cores they share (docs/PERFORMANCE.md).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import os
 import socket
 import struct
 import time
 from typing import Callable
-
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import (
-    AcceptConnection,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    Request,
-    TextMessage,
-)
 
 ENGINEIO_PATH = "/socket.io/?EIO=4&transport=websocket"
 
@@ -51,6 +49,87 @@ def kernel_time(ancillary) -> float | None:
             sec, nsec = struct.unpack("qq", data[:16])
             return sec + nsec / 1e9
     return None
+
+
+# WebSocket opcodes (RFC 6455 §5.2)
+CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_token(key: bytes) -> bytes:
+    """The server's Sec-WebSocket-Accept for the client's key (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One whole client frame: FIN, `opcode`, masked with a fresh key (RFC 6455 §5.3)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    key = os.urandom(4)
+    return head + key + _masked(payload, key)
+
+
+def _masked(payload: bytes, key: bytes) -> bytes:
+    n = len(payload)
+    if not n:
+        return b""
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
+
+
+class FrameReader:
+    """The server's frames from a byte stream: `feed(data)` returns what became whole, in order, as
+    (opcode, payload): a message (TEXT as str, BINARY as bytes; fragments joined) or a control frame
+    (CLOSE, PING, PONG: bytes), which may come between a message's fragments."""
+
+    def __init__(self):
+        self._buf = b""
+        self._opcode = None  # of the message whose fragments are being joined
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes | str]]:
+        buf = self._buf + data if self._buf else data
+        out, i, end = [], 0, len(buf)
+        while end - i >= 2:
+            b0, b1 = buf[i], buf[i + 1]
+            length, at = b1 & 0x7F, i + 2
+            if length == 126:
+                if end - at < 2:
+                    break
+                length, at = int.from_bytes(buf[at:at + 2], "big"), at + 2
+            elif length == 127:
+                if end - at < 8:
+                    break
+                length, at = int.from_bytes(buf[at:at + 8], "big"), at + 8
+            key = None
+            if b1 & 0x80:  # a server must not mask, but a masked frame is still read right
+                if end - at < 4:
+                    break
+                key, at = buf[at:at + 4], at + 4
+            if end - at < length:
+                break
+            payload = buf[at:at + length]
+            if key is not None:
+                payload = _masked(payload, key)
+            i = at + length
+            opcode = b0 & 0x0F
+            if opcode >= CLOSE:
+                out.append((opcode, payload))
+                continue
+            if opcode != CONTINUATION:
+                self._opcode, self._parts = opcode, []
+            self._parts.append(payload)
+            if b0 & 0x80:  # FIN: the message is whole
+                whole = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+                out.append((self._opcode, whole.decode() if self._opcode == TEXT else whole))
+                self._parts = []
+        self._buf = buf[i:]
+        return out
 
 
 class _Link:
@@ -102,8 +181,9 @@ class SioClient:
         self.on_event = on_event  # on_event(text, arrived, read): the kernel's receive time, the client's read
         self.transport: _Link | None = None
         self.lost = False
-        self._ws = WSConnection(ConnectionType.CLIENT)
-        self._parts: list[str] = []
+        self._frames = FrameReader()
+        self._key = base64.b64encode(os.urandom(16))
+        self._head = b""  # the server's answer to the upgrade, until it is whole (then None)
         self._acks: dict[int, asyncio.Future] = {}
         self._last_ack_id = 0
         self._connected: asyncio.Future | None = None
@@ -126,7 +206,9 @@ class SioClient:
             raise
         self.transport = _Link(sock, loop)
         loop.add_reader(sock.fileno(), self._readable)
-        self.transport.write(self._ws.send(Request(host=f"{self.host}:{self.port}", target=ENGINEIO_PATH)))
+        self.transport.write(f"GET {ENGINEIO_PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                             f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                             f"Sec-WebSocket-Key: {self._key.decode()}\r\n\r\n".encode())
         await asyncio.wait_for(self._connected, timeout)
 
     async def call(self, event: str, data: dict, timeout: float = 30.0):
@@ -147,7 +229,7 @@ class SioClient:
     def close(self) -> None:
         if self.transport is not None and not self.lost:
             self.lost = True
-            self.transport.write(self._ws.send(CloseConnection(code=1000)))
+            self.transport.write(client_frame(CLOSE, struct.pack("!H", 1000)))
             self.transport.close()
 
     # ---- reading -------------------------------------------------------------------------------
@@ -178,29 +260,34 @@ class SioClient:
             self._handle(data)
 
     def _handle(self, data: bytes) -> None:
-        self._ws.receive_data(data)
-        for ev in self._ws.events():
-            if isinstance(ev, TextMessage):
-                if ev.message_finished and not self._parts:
-                    self._packet(ev.data)
-                else:
-                    self._parts.append(ev.data)
-                    if ev.message_finished:
-                        text, self._parts = "".join(self._parts), []
-                        self._packet(text)
-            elif isinstance(ev, Ping):
-                self.transport.write(self._ws.send(ev.response()))
-            elif isinstance(ev, RejectConnection):
-                self._fail(SocketIOError(f"websocket upgrade refused ({ev.status_code})"))
-            elif isinstance(ev, CloseConnection):
+        if self._head is not None:  # the upgrade's answer first
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, data, self._head = self._head[:end], self._head[end + 4:], None
+            status = head.split(b"\r\n", 1)[0].split(b" ")
+            if len(status) < 2 or status[1] != b"101":
+                self._fail(SocketIOError(f"websocket upgrade refused ({b' '.join(status[1:2]).decode() or '?'})"))
+                return
+            if accept_token(self._key) not in head:  # Sec-WebSocket-Accept's value
+                self._fail(SocketIOError("websocket upgrade answered with a wrong accept token"))
+                return
+            if not data:
+                return
+        for opcode, payload in self._frames.feed(data):
+            if opcode == TEXT:
+                self._packet(payload)
+            elif opcode == PING:
+                self.transport.write(client_frame(PONG, payload))
+            elif opcode == CLOSE:
                 self._fail(SocketIOError("the server closed the connection"))
-            elif not isinstance(ev, AcceptConnection):
-                continue  # binary frames and pongs carry nothing a device needs here
-
+                return
+            # binary frames and pongs carry nothing a device needs here
 
     # ---- Engine.IO / Socket.IO packets ---------------------------------------------------------
     def _send(self, text: str) -> None:
-        self.transport.write(self._ws.send(TextMessage(data=text)))
+        self.transport.write(client_frame(TEXT, text.encode()))
 
     def _packet(self, text: str) -> None:
         kind = text[:1]
