@@ -62,14 +62,14 @@ def backoff(attempts: int, base_s: float = 1.0, max_s: float = 300.0) -> float:
     return min(max_s, base_s * 2 ** max(0, attempts - 1))
 
 
-def _due(now: datetime, kinds: tuple[str, ...] | None):
+def due_messages(now: datetime, kinds: tuple[str, ...] | None):
     q = select(OutboxMessage.id).where(OutboxMessage.status.in_(("pending", "sending")),
                                        OutboxMessage.next_attempt_at <= now)
     return q if kinds is None else q.where(OutboxMessage.kind.in_(kinds))
 
 
 def _due_ids(s, now: datetime, limit: int, kinds: tuple[str, ...] | None):
-    q = (_due(now, kinds)
+    q = (due_messages(now, kinds)
          .order_by(case((OutboxMessage.kind == "called", 0), else_=1), OutboxMessage.next_attempt_at, OutboxMessage.id)
          .limit(limit))
     if s.bind.dialect.name == "postgresql":
@@ -88,7 +88,7 @@ def claim(db: Database, now: datetime, limit: int, kinds: tuple[str, ...] | None
     # the worker is woken after every call and polls every 0.5 s; most rounds find nothing due: look in
     # a snapshot first, so that an empty round does not queue behind (and hold up) the counters' writes
     with db.read() as s:
-        if s.execute(_due(now, kinds).limit(1)).first() is None:
+        if s.execute(due_messages(now, kinds).limit(1)).first() is None:
             return []
     with db.write() as s:
         ids = s.execute(_due_ids(s, now, limit, kinds)).scalars().all()

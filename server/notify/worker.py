@@ -52,6 +52,8 @@ class NotifierWorker:
 
     def run_once(self, recount: bool = True) -> int:
         """One round; `recount=False` leaves the people-ahead counting for a later round."""
+        if self.matcher.idle():
+            return 0
         sent = send_batch(self.db, self.matcher.calls(), Channels(self.db, self.vapid), self.backoff_base_s)
         sent += self._deliver()
         if recount:

@@ -329,7 +329,8 @@ class NotifySubscription(Base):
     called. The phone number is kept only until the day's closing (the janitor clears it)."""
 
     __tablename__ = "notify_subscriptions"
-    __table_args__ = (UniqueConstraint("ticket_id", "channel"), Index("ix_notify_subs_active", "centre_id", "active"))
+    __table_args__ = (UniqueConstraint("ticket_id", "channel"), Index("ix_notify_subs_active", "centre_id", "active"),
+                      Index("ix_notify_subs_created", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))

@@ -317,3 +317,39 @@ def test_live_view_shows_todays_bookings_per_field(app, svc, cid):
         html = c.get(path).get_data(as_text=True)
         cell = html[html.index('data-booked="bhxh"'):][:200]
         assert ": 2</small>" in cell, cell
+
+
+def test_with_nobody_subscribed_a_round_reads_one_statement_and_passes_the_log(napp, gateway, frozen_clock,
+                                                                               monkeypatch):
+    """Woken after every call, the worker first asks whether anybody could be waiting for a message
+    (`Matcher.idle`); with nobody, the log is passed by. A subscription of three days ago that was
+    never switched off (Web Push's) does not count; one made afterwards gets its messages as before."""
+    from layso.server.storage.models import TicketEvent
+    svc = napp.extensions["layso"]
+    cid = _cid(svc)
+    old = issue(napp, 1)[0]
+    napp.test_client().post(f"/api/v1/track/{token_of(old)}/notify", json={"channel": "sms", "ahead": 0,
+                                                                           "phone": "0912345678"})
+    frozen_clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=HCM))  # three days on; that subscription still active
+    tickets = issue(napp, 3)
+    worker = NotifierWorker(svc.db)
+    svc.engine.call_next(cid, 3)
+    statements: list[str] = []
+    from sqlalchemy import event
+    listen = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(svc.db.read_engine, "before_cursor_execute", listen)
+    try:
+        assert worker.run_once() == 0
+    finally:
+        event.remove(svc.db.read_engine, "before_cursor_execute", listen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    with svc.db.read() as s:
+        assert worker.matcher.cursor == s.execute(select(TicketEvent.id).order_by(TicketEvent.id.desc())).scalars().first()
+    assert napp.test_client().post(f"/api/v1/track/{token_of(tickets[2])}/notify",
+                                   json={"channel": "sms", "ahead": 1, "phone": "0912345679"}).status_code == 201
+    assert not worker.matcher.idle()
+    worker.run_once()
+    svc.engine.call_next(cid, 3)
+    worker.run_once()
+    sms = [r["body"] for r in gateway.delivered("/sms")]
+    assert "0912345679" in {m["to"] for m in sms}  # its "ahead" and "called" go out as before
