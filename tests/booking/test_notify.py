@@ -12,8 +12,8 @@ from http_receiver import HttpReceiver
 from layso.server.notify.channels import sign
 from layso.server.notify.outbox import backoff, forget_phones, outbox_view
 from layso.server.notify.worker import NotifierWorker
-from layso.server.storage.models import NotifySubscription, OutboxMessage
-from sqlalchemy import select
+from layso.server.storage.models import NotifySubscription, OutboxMessage, TicketEvent
+from sqlalchemy import event, select
 
 SECRET = "webhook-secret-0123456789"
 
@@ -319,12 +319,10 @@ def test_live_view_shows_todays_bookings_per_field(app, svc, cid):
         assert ": 2</small>" in cell, cell
 
 
-def test_with_nobody_subscribed_a_round_reads_one_statement_and_passes_the_log(napp, gateway, frozen_clock,
-                                                                               monkeypatch):
+def test_with_nobody_subscribed_a_round_reads_one_statement_and_passes_the_log(napp, gateway, frozen_clock):
     """Woken after every call, the worker first asks whether anybody could be waiting for a message
-    (`Matcher.idle`); with nobody, the log is passed by. A subscription of three days ago that was
-    never switched off (Web Push's) does not count; one made afterwards gets its messages as before."""
-    from layso.server.storage.models import TicketEvent
+    (`Matcher.idle`); with nobody, the log is passed by. A subscription of three days ago that is still
+    active (as a Web Push one stays) does not count; one made afterwards gets its messages as before."""
     svc = napp.extensions["layso"]
     cid = _cid(svc)
     old = issue(napp, 1)[0]
@@ -335,7 +333,6 @@ def test_with_nobody_subscribed_a_round_reads_one_statement_and_passes_the_log(n
     worker = NotifierWorker(svc.db)
     svc.engine.call_next(cid, 3)
     statements: list[str] = []
-    from sqlalchemy import event
     listen = lambda *a: statements.append(a[2])  # noqa: E731
     event.listen(svc.db.read_engine, "before_cursor_execute", listen)
     try:
