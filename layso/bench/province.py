@@ -36,6 +36,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from layso.bench.clients import Display, _connect_all, _recv, cpu_seconds, sleep_until
+from layso.bench.stalls import LATE_MS
 from layso.bench.run import (
     SETUP_TIMEOUT_S,
     BenchError,
@@ -591,9 +592,9 @@ def _report(db, province, probe_code, seconds, call_period_s, centres, devices_p
 
 
 def format_province(r: dict) -> str:
-    def ms(p):
-        return " / ".join("–" if p[k] is None else f"{p[k]:.1f}" for k in ("p50", "p90", "p99", "max"))
-    c = r["costs"]
+    def ms(p, keys=("p50", "p90", "p99", "max")):
+        return " / ".join("–" if p[k] is None else f"{p[k]:.1f}" for k in keys)
+    c, late = r["costs"], r["cpu"]["wake_late_ms"]
     lines = [
         f"layso bench — province: {r['commune_centres']} commune centres × {r['devices_per_centre']} devices + "
         f"a provincial centre with {r['province_centre_devices']}; {r['workers']} server process(es)"
@@ -622,6 +623,8 @@ def format_province(r: dict) -> str:
         f"errors                                 {', '.join(f'{k}: {n}' for k, n in r['errors'].items()) or '0'}",
         f"server CPU cores / clients / rest      {r['cpu']['server_cores']} / {r['cpu']['clients_cores']} / "
         f"{r['cpu']['rest_of_machine_cores']} of {r['cpu']['cores']}",
+        f"a sleeping thread's wake-up late ms   {ms(late, ('p50', 'p99', 'max'))} (p50 / p99 / max; {late['late']} "
+        f"late by ≥ {LATE_MS:g} ms: the machine's stalls)",
         f"cost: CPU ms per event / per message   {c['server_cpu_ms_per_event']} / {c['server_cpu_ms_per_message']}",
         f"cost: idle CPU ms/s and KB per conn.   {c['idle_server_cpu_ms_per_connection_s']} / "
         f"{c['server_memory_kb_per_connection']} (server {c['server_memory_mb']} MB)",

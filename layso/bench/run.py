@@ -35,6 +35,7 @@ from typing import Callable
 from sqlalchemy import func, select
 
 from layso.bench.clients import run_role, sleep_until
+from layso.bench.stalls import LATE_MS, WakeProbe
 from layso.config import load_config, preset_data, write_config
 from layso.install import SERVER_ENVIRONMENT
 from layso.bench.officers import seat_officers
@@ -317,12 +318,16 @@ class CpuWindow:
         self.start_server = self.end_server = None
         self.start_machine = self.end_machine = None
         self.started = self.ended = 0.0
+        self.probe = WakeProbe()
 
     def begin(self) -> None:
         self.started, self.start_server, self.start_machine = time.time(), self.server.cpu_seconds(), machine_cpu()
+        self.probe = WakeProbe()
+        self.probe.start()
 
     def end(self) -> None:
         self.ended, self.end_server, self.end_machine = time.time(), self.server.cpu_seconds(), machine_cpu()
+        self.probe.stop()
 
     def report(self, client_results: list[dict]) -> dict:
         wall = max(self.ended - self.started, 1e-9)
@@ -332,7 +337,8 @@ class CpuWindow:
                "clients_cores": round(clients_s / wall, 2),
                "busiest_client_process_share": round(max((r["cpu_s"] / max(r["window_s"], 1e-9)
                                                           for r in client_results), default=0.0), 2),
-               "server_cores": None, "machine_busy_cores": None, "rest_of_machine_cores": None}
+               "server_cores": None, "machine_busy_cores": None, "rest_of_machine_cores": None,
+               "wake_late_ms": self.probe.report()}  # the machine's stalls (`layso.bench.stalls`)
         if self.start_server is not None and self.end_server is not None:
             out["server_cores"] = round((self.end_server - self.start_server) / wall, 2)
         if self.start_machine and self.end_machine:
@@ -669,7 +675,9 @@ def _cpu_rows(name: str, cpu: dict) -> list[tuple[str, str, str, str]]:
     return [(name, f"CPU cores: server / {cpu['client_processes']} client processes / rest of machine "
                    "(database server, other users)",
              f"{f(cpu['server_cores'])} / {f(cpu['clients_cores'])} / {f(cpu['rest_of_machine_cores'])}",
-             f"of {cpu['cores']}; busiest client process {cpu['busiest_client_process_share']:.0%}")]
+             f"of {cpu['cores']}; busiest client process {cpu['busiest_client_process_share']:.0%}"),
+            (name, "a sleeping thread's wake-up, late ms p50 / p99 / max (the machine's stalls)",
+             _ms(cpu["wake_late_ms"], "p50", "p99", "max"), f"{cpu['wake_late_ms']['late']} late by ≥ {LATE_MS:g} ms")]
 
 
 def _rss_rows(name: str, r: dict) -> list[tuple[str, str, str, str]]:

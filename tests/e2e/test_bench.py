@@ -58,12 +58,14 @@ def test_table_is_printed_without_json(tmp_path):
              "errors": {"409": 1}, "duplicate_numbers": {"clients": 0, "database": 1},
              "called_twice": {"clients": 0, "database": 0}, "lost": 0,
              "cpu": {"client_processes": 2, "server_cores": 0.5, "clients_cores": 0.1, "rest_of_machine_cores": None,
-                     "cores": 2, "busiest_client_process_share": 0.05},
+                     "cores": 2, "busiest_client_process_share": 0.05,
+                     "wake_late_ms": {"n": 4000, "p50": 0.1, "p99": 3.2, "max": 41.5, "late": 2}},
              "targets_met": {"p99": True, "rate": False}}
     text = format_table({"database": "sqlite (WAL, synchronous=FULL)", "cores": 2, "load_average_before": [0.5],
                          "issue": issue, "correct": False, "failed_requests": 1})
     assert "tickets/s" in text and "≥ 500 MISSED" in text and "p99 ≤ 20 ok" in text
     assert "0 / 1" in text and "409: 1" in text and "correct: NO" in text and "failed requests: 1" in text
+    assert "0.1 / 3.2 / 41.5" in text and "2 late by ≥ 10 ms" in text  # the machine's stalls
 
 
 def test_percentiles_use_the_nearest_rank():

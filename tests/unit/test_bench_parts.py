@@ -1,5 +1,6 @@
-"""The bench client's own WebSocket frame layer (`layso.bench.sio`): what it reads is what wsproto, the
-library the server speaks through, writes and reads, however the stream is cut."""
+"""The bench's own parts: the client's WebSocket frame layer (`layso.bench.sio`) reads what wsproto, the
+library the server speaks through, writes and reads, however the stream is cut; the wake probe
+(`layso.bench.stalls`) reports how late a sleeping thread woke."""
 from __future__ import annotations
 
 from hypothesis import given, settings
@@ -69,3 +70,23 @@ def test_a_client_frame_is_what_a_server_reads(text):
 
 def test_the_accept_token_is_rfc_6455s_example():
     assert accept_token(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_the_wake_probe_reports_how_late_a_sleeping_thread_woke():
+    import time
+
+    from layso.bench.stalls import WakeProbe
+    slept = []
+
+    def sleep(seconds):  # the third wake-up comes 40 ms late, as when the machine stalls
+        slept.append(seconds)
+        time.sleep(seconds + (0.04 if len(slept) == 3 else 0.0))
+        if len(slept) >= 20:
+            probe._stop.set()
+    probe = WakeProbe(0.001, sleep=sleep)
+    probe.start()
+    probe._thread.join(10)
+    got = probe.report()
+    assert got["n"] == 20 and got["late"] >= 1 and got["max"] >= 39.0
+    assert got["p50"] < 10.0 <= got["max"]
+    assert WakeProbe().report() == {"n": 0, "p50": None, "p99": None, "max": None, "late": 0}
