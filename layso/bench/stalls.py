@@ -7,7 +7,7 @@ core it is late by a tenth of a millisecond; it is late by more when it had to w
 virtual CPU it runs on (on the team's two-vCPU machine: up to 42 ms whenever both vCPUs were busy,
 docs/PERFORMANCE.md). The server's own wake-ups — a request arriving, an answer from PostgreSQL — wait
 as long, so runs whose latency tails differ can be told apart: a slow server, or a stalled machine.
-It costs a wake-up every 5 ms of one process that does nothing else."""
+It costs a wake-up every 5 ms in the bench's parent process, which otherwise waits out the load."""
 from __future__ import annotations
 
 import math
