@@ -338,7 +338,8 @@ class CpuWindow:
                "busiest_client_process_share": round(max((r["cpu_s"] / max(r["window_s"], 1e-9)
                                                           for r in client_results), default=0.0), 2),
                "server_cores": None, "machine_busy_cores": None, "rest_of_machine_cores": None,
-               "wake_late_ms": self.probe.report()}  # the machine's stalls (`layso.bench.stalls`)
+               # the machine's stalls (`layso.bench.stalls`)
+               "wake_late_ms": {**percentiles(self.probe.late_s), "late": self.probe.late()}}
         if self.start_server is not None and self.end_server is not None:
             out["server_cores"] = round((self.end_server - self.start_server) / wall, 2)
         if self.start_machine and self.end_machine:

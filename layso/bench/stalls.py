@@ -10,7 +10,6 @@ as long, so runs whose latency tails differ can be told apart: a slow server, or
 It costs a wake-up every 5 ms in the bench's parent process, which otherwise waits out the load."""
 from __future__ import annotations
 
-import math
 import threading
 import time
 
@@ -19,8 +18,8 @@ LATE_MS = 10.0  # a wake-up this late counts as a stall
 
 
 class WakeProbe:
-    """`start()`, then `stop()`; `report()` gives the lateness in ms (nearest-rank percentiles) and the
-    wake-ups late by `LATE_MS` or more."""
+    """`start()`, then `stop()`; `late_s` holds each wake-up's lateness (seconds), `late()` counts
+    those of `LATE_MS` or more."""
 
     def __init__(self, period_s: float = PERIOD_S, sleep=time.sleep):
         self.period_s, self._sleep = period_s, sleep
@@ -43,12 +42,6 @@ class WakeProbe:
         if self._thread is not None:
             self._thread.join(5)
 
-    def report(self) -> dict:
-        ordered = sorted(self.late_s)
-        if not ordered:
-            return {"n": 0, "p50": None, "p99": None, "max": None, "late": 0}
-
-        def rank(p: float) -> float:
-            return round(ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1] * 1000, 2)
-        return {"n": len(ordered), "p50": rank(50), "p99": rank(99), "max": round(ordered[-1] * 1000, 2),
-                "late": sum(1 for x in ordered if x * 1000 >= LATE_MS)}
+    def late(self) -> int:
+        """How many wake-ups came `LATE_MS` or more late."""
+        return sum(1 for x in self.late_s if x * 1000 >= LATE_MS)
