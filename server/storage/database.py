@@ -26,7 +26,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -96,6 +96,8 @@ def _offload_to_threads(engine: Engine, statements: bool, wait_ms: int) -> None:
         return own[0].apply(fn, args)
 
     dialect = engine.dialect
+    if not statements:
+        _savepoints_on_the_driver(dialect)
     dialect.do_commit = lambda dbapi_conn: run(dbapi_conn.commit)
     # the pool also rolls back every connection it is given back, committed or not: with no
     # transaction open that is nothing to do, and no reason for a hop
@@ -118,6 +120,26 @@ def _offload_to_threads(engine: Engine, statements: bool, wait_ms: int) -> None:
     def _executemany(cursor, statement, parameters, context):
         run(cursor.executemany, statement, parameters)
         return True
+
+
+def _savepoints_on_the_driver(dialect) -> None:
+    """The write engine's SAVEPOINT, RELEASE and ROLLBACK TO (a command of a group commit,
+    `Database.write_grouped`) straight on the driver's connection: through `Connection.execute` each
+    was a clause compiled, a cache key and an execution context, a tenth of an issue's CPU under load
+    (docs/PERFORMANCE.md). None of them waits in WAL mode once BEGIN IMMEDIATE holds the write lock.
+    The savepoint's name is SQLAlchemy's own (`sa_savepoint_N`), quoted as it would quote it."""
+    fmt = dialect.identifier_preparer.format_savepoint
+
+    def run(sql: str, connection, name: str) -> None:
+        dbapi_conn = connection.connection.dbapi_connection
+        try:
+            dbapi_conn.execute(f"{sql} {fmt(None, name)}")
+        except dialect.loaded_dbapi.Error as err:
+            raise DBAPIError.instance(sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+
+    dialect.do_savepoint = lambda connection, name: run("SAVEPOINT", connection, name)
+    dialect.do_release_savepoint = lambda connection, name: run("RELEASE SAVEPOINT", connection, name)
+    dialect.do_rollback_to_savepoint = lambda connection, name: run("ROLLBACK TO SAVEPOINT", connection, name)
 
 
 def _begin_on_the_loop(engine: Engine, run, wait_ms: int) -> None:

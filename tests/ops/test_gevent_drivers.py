@@ -308,8 +308,10 @@ GROUP = textwrap.dedent('''
         s.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
         s.execute(text("CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT, "
                        "p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"))
-    commits = []
+    commits, savepoints = [], []
     event.listen(db.write_engine, "commit", lambda conn: commits.append(1))
+    event.listen(db.write_engine, "before_cursor_execute",
+                 lambda conn, cur, sql, *a: savepoints.append(sql) if "SAVEPOINT" in sql else None)
 
     def piece(v, fail=None):
         def work(s):
@@ -340,6 +342,7 @@ GROUP = textwrap.dedent('''
 
     print(json.dumps(run([("first", None), ("a", None), ("b", "raise"), ("c", None)])))
     print(json.dumps(run([("first", None), ("a", None), ("b", "commit"), ("c", None)])))
+    print(json.dumps(savepoints))
 ''')
 
 
@@ -350,12 +353,13 @@ def test_writes_of_one_moment_commit_together_and_fail_alone(tmp_path):
     done = subprocess.run([sys.executable, "-c", GROUP, str(tmp_path / "g.db")], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    raised, failed_commit = (json.loads(line) for line in done.stdout.splitlines())
+    raised, failed_commit, savepoints = (json.loads(line) for line in done.stdout.splitlines())
     assert raised == {"out": {"first": "FIRST", "a": "A", "b": "ValueError", "c": "C"},
                       "rows": ["first", "a", "c"], "commits": 2}
     assert failed_commit == {"out": {"first": "FIRST", "a": "IntegrityError", "b": "IntegrityError",
                                      "c": "IntegrityError"},
                              "rows": ["first"], "commits": 2}  # the second one tried, and failed
+    assert savepoints == []  # SAVEPOINT, RELEASE and ROLLBACK TO went straight to the driver
 
 
 READ_POOL = textwrap.dedent('''
