@@ -11,6 +11,7 @@ class Hours:
     def __init__(self, hours: HoursConfig | dict, tz: str):
         self.cfg = hours if isinstance(hours, HoursConfig) else HoursConfig.model_validate(hours)
         self.tz = ZoneInfo(tz)
+        self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}  # intervals_on, by day
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.tz)
@@ -18,8 +19,17 @@ class Hours:
     def day_of(self, at: datetime) -> date:
         return self.local(at).date()
 
-    def intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
-        """The day's opening intervals as aware local datetimes (24:00 → next midnight)."""
+    def intervals_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's opening intervals as aware local datetimes (24:00 → next midnight); worked out
+        once a day (every issue asks twice: a few per cent of its CPU)."""
+        hit = self._days.get(day)
+        if hit is None:
+            if len(self._days) > 64:
+                self._days.clear()
+            hit = self._days[day] = tuple(self._intervals_on(day))
+        return hit
+
+    def _intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.cfg.holidays and day not in self.cfg.makeup_days:
             return []
         weekday = self.cfg.makeup_weekday if day in self.cfg.makeup_days else WEEKDAYS[day.weekday()]

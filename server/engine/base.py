@@ -42,15 +42,15 @@ class EngineBase:
     # ---- transaction plumbing -----------------------------------------------------------
     def _run(self, centre_id: int, fn, base_url: str | None = None, lock=None) -> Result:
         """`fn(cmd)` as a command. `lock`: (statement, parameters) that locks the centre and reads more
-        with it, a round trip fewer (its first column the Centre, `cid` bound here; the row is
-        `cmd.locked`); by default CENTRE_LOCKED."""
+        with it, a round trip fewer (its first column the Centre, its second the centre's settings as
+        text, `SETTINGS_TEXT`; `cid` bound here; the row is `cmd.locked`); by default CENTRE_LOCKED."""
         statement, params = lock or (CENTRE_LOCKED, {})
 
         def work(s):
             row = s.execute(statement, {**params, "cid": centre_id}).first()
             if row is None:
                 raise NotFound("unknown centre", "centre_not_found")
-            cmd = Command(self, s, row[0], base_url)
+            cmd = Command(self, s, row[0], base_url, settings_json=row[1])
             cmd.locked = row
             value = fn(cmd)
             created = True

@@ -49,10 +49,10 @@ class TicketCommands:
         body_hash = hashlib.sha256(json.dumps([field_code, priority, channel], default=str).encode()).hexdigest()
 
         def run(cmd: Command):
-            centre, f, prior_id, prior_hash, seq_seen = cmd.locked
+            centre, _settings, f, prior_id, prior_hash, seq_seen = cmd.locked
             if seq_seen != centre.seq:  # another command committed while this one waited for the lock:
                 # the same statement again, which now waits for nothing and sees that commit
-                _c, f, prior_id, prior_hash, _s = cmd.s.execute(
+                _c, _t, f, prior_id, prior_hash, _s = cmd.s.execute(
                     ISSUE_LOCKED_AGAIN, {**lock, "cid": centre.id}).one()
             if prior_id is not None:
                 if prior_hash != body_hash:
