@@ -10,6 +10,7 @@ import time as _time
 from layso.server.engine.context import Command, Result
 from layso.server.engine.statements import CENTRE_LOCKED, COUNTER_BY_NUMBER, FIELD_BY_CODE
 from layso.server.errors import BadRequest, NotFound
+from layso.server.storage import prepared
 from layso.server.storage.database import Database
 from layso.server.storage.models import Centre, Counter, Field, Ticket
 from sqlalchemy import select
@@ -43,11 +44,17 @@ class EngineBase:
     def _run(self, centre_id: int, fn, base_url: str | None = None, lock=None) -> Result:
         """`fn(cmd)` as a command. `lock`: (statement, parameters) that locks the centre and reads more
         with it, a round trip fewer (its first column the Centre, its second the centre's settings as
-        text, `SETTINGS_TEXT`; `cid` bound here; the row is `cmd.locked`); by default CENTRE_LOCKED."""
-        statement, params = lock or (CENTRE_LOCKED, {})
+        text, `SETTINGS_TEXT`; `cid` bound here; the row is `cmd.locked`); by default CENTRE_LOCKED.
+        Or (Core statement, parameters, read) where `read(row)` gives such a row (the issue's)."""
+        statement, params, *core = lock or (CENTRE_LOCKED, {})
 
         def work(s):
-            row = s.execute(statement, {**params, "cid": centre_id}).first()
+            at = {**params, "cid": centre_id}
+            if core:  # a Core statement, whose row `core[0]` reads into (centre, settings' text, …)
+                row = prepared.execute(s.connection(), statement, at).first()
+                row = core[0](row) if row is not None else None
+            else:
+                row = s.execute(statement, at).first()
             if row is None:
                 raise NotFound("unknown centre", "centre_not_found")
             cmd = Command(self, s, row[0], base_url, settings_json=row[1])

@@ -183,7 +183,10 @@ class Command:
             self.core(CENTRE_SEQ, seq)
             if log_rows:  # one INSERT for the ticket log
                 self.core(TICKET_LOG, self._with_ids(log_rows))
-        set_committed_value(self.centre, "seq", seq["new_seq"])
+        if isinstance(self.centre, Centre):
+            set_committed_value(self.centre, "seq", seq["new_seq"])
+        else:  # the plain centre (engine/tickets.py)
+            self.centre.seq = seq["new_seq"]
         return events
 
     def _with_ids(self, log_rows: list[dict]) -> list[dict]:

@@ -205,15 +205,17 @@ class QueueFigures:
                 "est_wait_s": est, "est_wait_reason": est_reason, "accepting": reason is None,
                 "closed_reason": reason, "serving_counters": self.serving_counters(cmd, f.id)}
 
-    def _queue_changed(self, cmd: Command, *field_ids: int, counts: dict | None = None) -> None:
-        fields = self._changed_fields(cmd, *field_ids, counts=counts)
+    def _queue_changed(self, cmd: Command, *field_ids: int, counts: dict | None = None, held=()) -> None:
+        fields = self._changed_fields(cmd, *field_ids, counts=counts, held=held)
         if fields:
             cmd.emit(E.QUEUE_CHANGED, {"fields": fields})
 
-    def _changed_fields(self, cmd: Command, *field_ids: int, counts: dict | None = None) -> list[dict]:
-        """queue.changed's Field objects of these fields (none when no field is given)."""
+    def _changed_fields(self, cmd: Command, *field_ids: int, counts: dict | None = None, held=()) -> list[dict]:
+        """queue.changed's Field objects of these fields (none when no field is given); `held`: fields
+        the command has read as plain objects (the issue's), which the session would read again."""
         ids = sorted({i for i in field_ids if i is not None})
-        return self.fields_list(cmd, [cmd.s.get(Field, i) for i in ids], counts) if ids else []
+        known = {f.id: f for f in held}
+        return self.fields_list(cmd, [known.get(i) or cmd.s.get(Field, i) for i in ids], counts) if ids else []
 
     def _counter_changed(self, cmd: Command, c: Counter) -> None:
         cmd.emit(E.COUNTER_CHANGED, {"counter": cmd.counter_dict(c)})

@@ -186,23 +186,27 @@ PRIOR_ISSUE = select(Ticket.id, Ticket.request_hash).where(Ticket.centre_id == b
                                                             Ticket.request_id == bindparam("rid"))
 
 _seen = Centre.__table__.alias("seen")
-# an issue's lock: the centre locked (as CENTRE_LOCKED, its settings' text with it), its active field of code `code` (or None) and
-# the ticket an earlier request with request_id `rid` issued (PRIOR_ISSUE: a retry whose field has
-# gone since is still answered), one round trip. On PostgreSQL field and ticket are read in the
+_centres, _fields = Centre.__table__, Field.__table__
+# the columns of ISSUE_LOCKED's row: the centre's but its settings, the settings as text, the field's
+ISSUE_CENTRE_COLUMNS = tuple(c.name for c in _centres.c if c.name != "settings")
+ISSUE_FIELD_COLUMNS = tuple(c.name for c in _fields.c)
+# an issue's lock: the centre locked (as CENTRE_LOCKED, its settings' text with it), its active field
+# of code `code` (its columns None when there is none) and the ticket an earlier request with
+# request_id `rid` issued (PRIOR_ISSUE: a retry whose field has gone since is still answered), one
+# round trip, in Core: the command reads the row as plain objects (engine/tickets.py), as the ORM
+# built them it was a fifth of an issue's CPU. On PostgreSQL field and ticket are read in the
 # statement's snapshot, taken before it waited for the lock: `seq_seen` (the centre's seq in that
 # snapshot) differs from the locked row's seq when another command committed in between (every ticket
-# is inserted under the lock, with seq moved on), and then the issue runs it again (engine/tickets.py)
+# is inserted under the lock, with seq moved on), and then the issue runs it again
 ISSUE_LOCKED = (
-    select(Centre, SETTINGS_TEXT, Field,
+    select(*(_centres.c[n] for n in ISSUE_CENTRE_COLUMNS), SETTINGS_TEXT,
+           *(_fields.c[n].label(f"field_{n}") for n in ISSUE_FIELD_COLUMNS),
            PRIOR_ISSUE.with_only_columns(Ticket.id).scalar_subquery().label("prior_id"),
            PRIOR_ISSUE.with_only_columns(Ticket.request_hash).scalar_subquery().label("prior_hash"),
            select(_seen.c.seq).where(_seen.c.id == bindparam("cid")).scalar_subquery().label("seq_seen"))
-    .outerjoin(Field, (Field.centre_id == Centre.id) & Field.active.is_(True) & (Field.code == bindparam("code")))
-    .options(defer(Centre.settings)).where(Centre.id == bindparam("cid")).with_for_update(of=Centre))
-
-# the same, read again over what the session holds (built once: each `execution_options` is a new
-# statement, whose cache key is worked out again)
-ISSUE_LOCKED_AGAIN = ISSUE_LOCKED.execution_options(populate_existing=True)
+    .select_from(_centres.outerjoin(_fields, (_fields.c.centre_id == _centres.c.id) & _fields.c.active.is_(True)
+                                    & (_fields.c.code == bindparam("code"))))
+    .where(_centres.c.id == bindparam("cid")).with_for_update(of=_centres))
 
 # a new ticket, every column given (engine/tickets.py)
 NEW_TICKET = insert(Ticket).returning(Ticket.id)
