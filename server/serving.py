@@ -150,7 +150,11 @@ def make_server(app, listener: socket.socket):
     """gevent's WSGI server on `listener`, TCP_NODELAY on every accepted connection, no access log."""
     from gevent import pywsgi
 
+    from layso.server.request_head import HeaderLines
+
     class Handler(pywsgi.WSGIHandler):
+        MessageClass = staticmethod(HeaderLines)  # the head's headers without the email parser
+
         def __init__(self, sock, address, server, rfile=None):
             if rfile is None:
                 rfile = sock.makefile("rb", REQUEST_BUFFER)
