@@ -464,3 +464,15 @@ def test_a_socket_io_event_runs_in_a_request_context_that_matched_a_route(app):
     # the path is still Engine.IO's: a plain GET there is its answer, not a page of ours
     r = app.test_client().get("/socket.io/?EIO=4&transport=polling")
     assert r.status_code == 200 and r.data.startswith(b"0{")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "http://layso.local", "https://[::1]:8443",
+                                 "http://xn--lys-lna.vn", "https://Trung-Tam.example:443"])
+def test_a_tracking_link_starts_with_the_address_the_request_came_in_on(app, url):
+    """`base_url` without a public URL configured: werkzeug's `host_url`, whatever the host."""
+    from flask import request
+
+    from layso.server.auth import base_url
+    app.config.pop("LAYSO_PUBLIC_URL", None)
+    with app.test_request_context("/api/v1/health", base_url=url):
+        assert base_url() == request.host_url.rstrip("/")
