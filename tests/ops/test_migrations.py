@@ -57,3 +57,32 @@ def test_postgresql_refuses_a_counter_serving_a_ticket_that_does_not_exist(pg_ur
                 s.execute(text("UPDATE counters SET ticket_id = 999999"))
     finally:
         db.dispose()
+
+
+SERVING_START = """
+import json, sys
+from layso.server.serving import patch
+patch()
+from layso.config import parse_config, preset_data
+from layso.server.startup import prepare_database
+from layso.server.storage import backup
+db = prepare_database("sqlite:///" + sys.argv[1], parse_config(preset_data("commune")), backup_first=False)
+print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules} & {"alembic", "mako", "pygments"}),
+                  "at_head": backup.database_revisions(db) == backup.schema_heads()}))
+"""
+
+
+def test_a_serving_process_migrates_in_a_child_and_keeps_no_alembic_in_memory(tmp_path):
+    import json
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", SERVING_START, str(tmp_path / "new.db")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"loaded": [], "at_head": True}
+
+
+def test_a_migration_that_fails_in_the_child_stops_the_start_with_its_error(tmp_path):
+    from layso.server.startup import upgrade_in_a_child
+    with pytest.raises(RuntimeError, match="migrating the database failed:(.|\n)*unable to open database file"):
+        upgrade_in_a_child(f"sqlite:///{tmp_path}/no-such-folder/x.db")
