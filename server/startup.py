@@ -49,7 +49,7 @@ def prepare_database(db_url: str, config: Config | None = None, backup_first: bo
     return db
 
 
-MIGRATE = "import sys; from layso.server.startup import upgrade_url; upgrade_url(sys.argv[1])"
+MIGRATE = "import sys; from layso.server.storage.migrate import upgrade_url; upgrade_url(sys.argv[1])"
 
 
 def upgrade_in_a_child(db_url: str) -> None:
@@ -59,16 +59,6 @@ def upgrade_in_a_child(db_url: str) -> None:
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"migrating the database failed:\n{tail}")
-
-
-def upgrade_url(db_url: str) -> None:
-    """Migrate the database at `db_url` to the newest schema (the child of `upgrade_in_a_child`)."""
-    from layso.server.storage.migrate import upgrade
-    db = Database(db_url)
-    try:
-        upgrade(db)
-    finally:
-        db.dispose()
 
 
 def forget_presence(db: Database) -> None:

@@ -41,20 +41,21 @@ class EngineBase:
         self.default_base_url = default_base_url
 
     # ---- transaction plumbing -----------------------------------------------------------
-    def _run(self, centre_id: int, fn, base_url: str | None = None, lock=None) -> Result:
+    def _run(self, centre_id: int, fn, base_url: str | None = None, lock=None, read_row=None) -> Result:
         """`fn(cmd)` as a command. `lock`: (statement, parameters) that locks the centre and reads more
         with it, a round trip fewer (its first column the Centre, its second the centre's settings as
         text, `SETTINGS_TEXT`; `cid` bound here; the row is `cmd.locked`); by default CENTRE_LOCKED.
-        Or (Core statement, parameters, read) where `read(row)` gives such a row (the issue's)."""
-        statement, params, *core = lock or (CENTRE_LOCKED, {})
+        `read_row`: the lock is a Core statement, and `read_row(row)` makes such a row of its row
+        (the issue's, engine/tickets.py)."""
+        statement, params = lock or (CENTRE_LOCKED, {})
 
         def work(s):
             at = {**params, "cid": centre_id}
-            if core:  # a Core statement, whose row `core[0]` reads into (centre, settings' text, …)
-                row = prepared.execute(s.connection(), statement, at).first()
-                row = core[0](row) if row is not None else None
-            else:
+            if read_row is None:
                 row = s.execute(statement, at).first()
+            else:
+                row = prepared.execute(s.connection(), statement, at).first()
+                row = read_row(row) if row is not None else None
             if row is None:
                 raise NotFound("unknown centre", "centre_not_found")
             cmd = Command(self, s, row[0], base_url, settings_json=row[1])

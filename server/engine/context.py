@@ -50,16 +50,13 @@ def iso(dt: datetime | None, tz) -> str | None:
 
 
 class Settings:
-    """A centre's validated settings sections, parsed once per distinct settings value."""
+    """A centre's validated settings sections, parsed again only when the centre's settings change."""
 
-    _cache: dict[str, "Settings"] = {}
-    _latest: dict[tuple[int, str], tuple[dict, "Settings"]] = {}  # (centre, time zone) → (settings, parsed)
+    # (centre, time zone, "text" | "value") → (the settings parsed last, as compared, and their parse)
+    _latest: dict[tuple[int, str, str], tuple[object, "Settings"]] = {}
     _lock = threading.Lock()
 
-    def __init__(self, centre: Centre):
-        self._parse(centre.settings, centre.timezone)
-
-    def _parse(self, s: dict, timezone: str) -> None:
+    def __init__(self, s: dict, timezone: str):
         self.hours = Hours(s["hours"], timezone)
         self.tz = self.hours.tz
         self.priority = PriorityConfig.model_validate(s.get("priority", {}))
@@ -74,41 +71,33 @@ class Settings:
 
     @classmethod
     def of_json(cls, centre_id: int, timezone: str, settings_json: str) -> "Settings":
-        """The settings of a centre read as JSON text (the janitor's sweep over every centre): the text
-        is parsed only when it is new — decoding 150 centres' settings every 15 s was most of a sweep."""
-        def parse() -> "Settings":
-            made = cls.__new__(cls)
-            made._parse(json.loads(settings_json), timezone)
-            return made
-        return cls._cached(f"{centre_id}:{timezone}:text:{settings_json}", parse)
+        """The settings of a centre read as the JSON text stored (a command's lock, the janitor's sweep
+        over every centre): decoding 150 centres' settings every 15 s was most of a sweep, and for
+        every command 3 % of an issue's CPU."""
+        return cls._latest_of((centre_id, timezone, "text"), settings_json,
+                              lambda: (settings_json, json.loads(settings_json)))
 
     @classmethod
     def of(cls, centre: Centre) -> "Settings":
-        """The centre's settings, parsed again only when they differ from those last parsed for it,
-        compared as values (`==` of the decoded JSON: its key, the JSON written with sorted keys, was
-        3 % of an issue's CPU)."""
-        key = (centre.id, centre.timezone)
-        hit = cls._latest.get(key)
-        if hit is not None and hit[0] == centre.settings:
-            return hit[1]
-        made = cls(centre)
-        with cls._lock:
-            if len(cls._latest) > 1024:
-                cls._latest.clear()
-            cls._latest[key] = (copy.deepcopy(centre.settings), made)
-        return made
+        """The settings of a loaded Centre, compared as values (`==` of the decoded JSON; writing them
+        as sorted JSON for a key was 3 % of an issue's CPU)."""
+        return cls._latest_of((centre.id, centre.timezone, "value"), centre.settings,
+                              lambda: (copy.deepcopy(centre.settings), centre.settings))
 
     @classmethod
-    def _cached(cls, key: str, make) -> "Settings":
+    def _latest_of(cls, key: tuple[int, str, str], source, decode) -> "Settings":
+        """The parse kept for `key` when it came from settings equal to `source`, else a new one
+        (`decode()`: what to compare with next time, and the settings as a dict)."""
+        hit = cls._latest.get(key)
+        if hit is not None and hit[0] == source:
+            return hit[1]
+        kept, settings = decode()
+        made = cls(settings, key[1])
         with cls._lock:
-            hit = cls._cache.get(key)
-        if hit is None:
-            hit = make()
-            with cls._lock:
-                if len(cls._cache) > 1024:  # a province: a few hundred centres
-                    cls._cache.clear()
-                cls._cache[key] = hit
-        return hit
+            if len(cls._latest) > 2048:  # a province: a few hundred centres, two entries each
+                cls._latest.clear()
+            cls._latest[key] = (kept, made)
+        return made
 
 
 class Command:

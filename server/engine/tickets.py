@@ -95,7 +95,7 @@ class TicketCommands:
         # the centre locked with the field and an earlier request's ticket read (a retry whose field
         # has gone since is still answered); a code that is no text matches no field (`_field` says why)
         lock = {"code": field_code if isinstance(field_code, str) else None, "rid": request_id}
-        return self._run(centre_id, run, base_url, lock=(ISSUE_LOCKED, lock, _issue_row))
+        return self._run(centre_id, run, base_url, lock=(ISSUE_LOCKED, lock), read_row=_issue_row)
 
     def _new_ticket(self, cmd: Command, f: Field, priority, channel, request_id, body_hash, device_id) -> IssuedTicket:
         """Number a new waiting ticket of `f` (refused outside hours, when closed or over the cap)."""

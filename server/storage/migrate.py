@@ -20,3 +20,12 @@ def alembic_config(db: Database) -> AlembicConfig:
 
 def upgrade(db: Database) -> None:
     command.upgrade(alembic_config(db), "head")
+
+
+def upgrade_url(db_url: str) -> None:
+    """Migrate the database at `db_url` (a serving process's child: `startup.upgrade_in_a_child`)."""
+    db = Database(db_url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()

@@ -75,8 +75,6 @@ class Centre(Base):
     suspended_at: Mapped[datetime | None]
 
 
-
-
 class Field(Base):
     __tablename__ = "fields"
     __table_args__ = (UniqueConstraint("centre_id", "code"),)
@@ -325,7 +323,8 @@ class Booking(Base):
 
 
 class NotifySubscription(Base):
-    """A citizen asked to be told when `ahead` are left before their ticket, and when called (phone kept until closing)."""
+    """A citizen asked to be told when `ahead` people are left before their ticket, and when it is
+    called. The phone number is kept only until the day's closing (the janitor clears it)."""
 
     __tablename__ = "notify_subscriptions"
     __table_args__ = (UniqueConstraint("ticket_id", "channel"), Index("ix_notify_subs_active", "centre_id", "active"),

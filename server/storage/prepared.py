@@ -8,7 +8,7 @@ dialect (and, for an INSERT, per set of columns given; for an expanding `IN`, pe
 with SQLAlchemy's own compiler, keeps the SQL text, the order of its parameters and the types'
 bind and result processors, and then only binds values, runs the text on the connection's DBAPI
 cursor and converts the rows — the same SQL, parameters and values SQLAlchemy would have sent and
-returned (tests/storage/test_prepared.py compares them on SQLite and PostgreSQL).
+returned (tests/engine/test_prepared.py compares them on SQLite and PostgreSQL).
 
 It runs inside the transaction the connection already has (a command's session begins it), and
 keeps to what SQLAlchemy would do with the driver's errors: they come out as SQLAlchemy's
@@ -19,7 +19,6 @@ computed in Python (an INSERT missing such a column), and every statement of a c
 """
 from __future__ import annotations
 
-import threading
 import weakref
 from dataclasses import dataclass
 
@@ -58,15 +57,14 @@ class _Plan:
     defaults: dict  # values of the statement's own literal parameters (`1` in `CASE … THEN 1`)
     bind: dict  # parameter name → the type's bind processor
     types: tuple  # the result columns' types, by position
-    expanding: tuple[str, ...]  # parameters that expand to one placeholder a value (`IN (…)`)
-    spread: tuple = ()  # (expanding parameter, the names of its values' placeholders) of this plan
+    spread: tuple = ()  # (expanding parameter, the names of its values' placeholders): `IN (…)`
     # a result column's processor or None, by position (() when none has one), made at the first run:
     # some need the driver's type of the column (PostgreSQL's numbers)
     results: tuple | None = None
 
 
 _plans: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # dialect → {key: _Plan | None}
-_lock = threading.Lock()
+_NEW = object()  # a statement not compiled yet
 
 
 def execute(conn: Connection, statement, params: dict | list[dict]):
@@ -110,7 +108,7 @@ def execute(conn: Connection, statement, params: dict | list[dict]):
 def _values(plan: _Plan, params: dict):
     """The driver's parameters: each value through its type's bind processor, literals added,
     expanding lists spread over their placeholders."""
-    if plan.expanding:
+    if plan.spread:
         params = dict(params)
         for name, names in plan.spread:
             params.update(zip(names, params.pop(name)))
@@ -124,31 +122,20 @@ def _values(plan: _Plan, params: dict):
 
 
 def _plan(dialect, statement, params: dict, many: bool) -> _Plan | None:
+    """The statement's plan for this dialect (None: the usual way), compiled at its first use. An
+    INSERT is compiled for the columns given, an expanding `IN` for the number of its values."""
     insert = isinstance(statement, Insert)
-    lengths = ()
-    key = (statement, tuple(params) if insert else None)
+    key = (statement, tuple(params) if insert else None,
+           tuple(len(v) for v in params.values() if isinstance(v, (list, tuple))))
     by_dialect = _plans.get(dialect)
     if by_dialect is None:
-        with _lock:
-            by_dialect = _plans.setdefault(dialect, {})
-    plan = by_dialect.get(key, False)
-    if plan is not False and (plan is None or not plan.expanding):
-        return plan
-    if plan is not False:  # the statement has an expanding IN: a plan for each number of values
-        lengths = tuple(len(params[name]) for name in plan.expanding)
-        hit = by_dialect.get((key, lengths))
-        if hit is not None:
-            return hit
-    made = _compile(dialect, statement, params, many, insert)
-    if made is not None and made.expanding:
-        by_dialect[key] = made  # marks the statement as expanding; the SQL is the one of `lengths`
-        lengths = tuple(len(params[name]) for name in made.expanding)
-        by_dialect[(key, lengths)] = made
-    else:
-        by_dialect[key] = made
-    if len(by_dialect) > 4096:  # a statement built anew each time would otherwise fill it
-        by_dialect.clear()
-    return made
+        by_dialect = _plans.setdefault(dialect, {})
+    plan = by_dialect.get(key, _NEW)
+    if plan is _NEW:
+        if len(by_dialect) > 4096:  # a statement built anew each time would otherwise fill it
+            by_dialect.clear()
+        plan = by_dialect[key] = _compile(dialect, statement, params, many, insert)
+    return plan
 
 
 def _compile(dialect, statement, params: dict, many: bool, insert: bool) -> _Plan | None:
@@ -165,7 +152,7 @@ def _compile(dialect, statement, params: dict, many: bool, insert: bool) -> _Pla
     if compiled.positional:
         names = tuple(compiled.positiontup)
     else:
-        names = tuple(compiled.bind_names[b] for b in compiled.bind_names)
+        names = tuple(compiled.bind_names.values())
     spread = ()
     if expanding:
         state = compiled._process_parameters_for_postcompile({**defaults, **params})
@@ -180,8 +167,7 @@ def _compile(dialect, statement, params: dict, many: bool, insert: bool) -> _Pla
     escaped = compiled.escaped_bind_names
     keys = () if compiled.positional else tuple(escaped.get(n, n) for n in names)
     types = tuple(col[3] for col in compiled._result_columns)
-    return _Plan(sql=sql, names=names, keys=keys, defaults=defaults, bind=bind, types=types,
-                 expanding=expanding, spread=spread)
+    return _Plan(sql=sql, names=names, keys=keys, defaults=defaults, bind=bind, types=types, spread=spread)
 
 
 def _result_processors(dialect, types: tuple, description) -> tuple:

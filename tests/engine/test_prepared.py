@@ -4,14 +4,15 @@ commands — on SQLite and on PostgreSQL; the driver's errors come out as SQLAlc
 PostgreSQL connection is invalidated, and what the fast way does not take goes the usual way."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
-from conftest import make_engine
+from conftest import HCM, make_engine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, exc, insert, select, text
 
+from layso.server import clock
 from layso.server.engine import statements as S
 from layso.server.errors import QueueError
 from layso.server.storage import prepared
@@ -64,7 +65,7 @@ def _tables(e) -> dict:
     out = {}
     with e.db.read() as s:
         for model in (Ticket, TicketEvent, DaySequence, Counter, Centre):
-            cols = [c for c in model.__table__.c if c.name not in ("track_token", "settings", "updated_at")]
+            cols = [c for c in model.__table__.c if c.name not in ("track_token", "settings")]
             out[model.__tablename__] = [tuple(r) for r in s.execute(select(*cols).order_by(cols[0]))]
     return out
 
@@ -159,9 +160,6 @@ _days: dict = {}
 def _sqlite_day(tmp_path_factory):
     """One SQLite database with a day of commands, made once for the property test's examples."""
     if "e" not in _days:
-        from layso.server import clock
-        from conftest import HCM
-        from datetime import datetime
         old = clock.get_clock()
         clock.set_clock(clock.FrozenClock(datetime(2026, 11, 23, 9, 0, tzinfo=HCM)))
         try:
